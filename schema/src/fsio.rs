@@ -1,0 +1,81 @@
+//! Output files that appear whole or not at all.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// A file written under a temporary name in the destination's directory and renamed over the
+/// destination by [`AtomicFile::commit`].
+///
+/// Dropped without `commit` (an error, a panic), it removes the temporary file and leaves the
+/// destination as it was. The rename is atomic on POSIX file systems because both names are in
+/// one directory.
+pub struct AtomicFile {
+    writer: Option<BufWriter<File>>,
+    temp: PathBuf,
+    dest: PathBuf,
+}
+
+impl AtomicFile {
+    /// Creates the temporary file beside `dest`.
+    pub fn create(dest: &Path) -> io::Result<AtomicFile> {
+        let dir = match dest.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let name = dest
+            .file_name()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
+        let mut temp_name = std::ffi::OsString::from(".");
+        temp_name.push(name);
+        temp_name.push(format!(".tmp{}", std::process::id()));
+        let temp = dir.join(temp_name);
+        let file = File::create(&temp)?;
+        Ok(AtomicFile {
+            writer: Some(BufWriter::with_capacity(1 << 20, file)),
+            temp,
+            dest: dest.to_owned(),
+        })
+    }
+
+    /// The file being written, for callers that need more than [`Write`] (for example to
+    /// set its permissions before it appears).
+    pub fn file(&mut self) -> io::Result<&File> {
+        let writer = self.writer.as_mut().expect("not yet committed");
+        writer.flush()?;
+        Ok(writer.get_ref())
+    }
+
+    /// Flushes the data and renames the file into place.
+    pub fn commit(mut self) -> io::Result<()> {
+        let writer = self.writer.take().expect("committed once");
+        let file = writer.into_inner().map_err(|err| err.into_error())?;
+        drop(file);
+        std::fs::rename(&self.temp, &self.dest)
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer.as_mut().expect("not yet committed").write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.writer
+            .as_mut()
+            .expect("not yet committed")
+            .write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer.as_mut().expect("not yet committed").flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.writer.take().is_some() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}

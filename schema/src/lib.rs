@@ -1,0 +1,17 @@
+//! The artifacts kslink's stages exchange, and the file format they are stored in.
+//!
+//! Every stage reads and writes these types through [`artifact::read`] and
+//! [`artifact::write`], so a stage executable can be replaced by any program that speaks the
+//! same files. The file format is described in [`artifact`].
+
+#![deny(missing_docs)]
+
+pub mod artifact;
+pub mod fsio;
+mod symbols;
+mod table;
+
+pub use artifact::{Artifact, ArtifactError, ArtifactKind};
+pub use serde_bytes::ByteBuf;
+pub use symbols::{Symbol, SymbolOrigin, SymbolSet};
+pub use table::{ArrayKind, DataLayout, KallsymsTable, TableArray, TableOptions, TextRelocation};

@@ -1,0 +1,93 @@
+//! `SymbolSet`: a list of symbols as `nm` would print them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Artifact, ArtifactKind};
+
+/// One symbol: address, `nm` type letter, name, and where it came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Symbol {
+    /// The symbol's value; meaningless when [`SymbolSet::addresses_known`] is false.
+    pub address: u64,
+    /// The type letter GNU `nm` prints (`T`, `t`, `D`, `W`, `A`, …) as an ASCII byte.
+    pub type_letter: u8,
+    /// The name, as bytes: ELF names need not be UTF-8.
+    #[serde(with = "serde_bytes")]
+    pub name: Vec<u8>,
+    /// Index into [`SymbolSet::sections`] of the section the symbol is defined in, if any.
+    pub section: Option<u32>,
+    /// Index into [`SymbolSet::sources`] of the input file that defined it, if known.
+    pub source: Option<u32>,
+}
+
+/// How a symbol set was obtained.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SymbolOrigin {
+    /// Read from an `nm`-style text map (System.map).
+    Map {
+        /// The map file.
+        path: String,
+    },
+    /// Read from the symbol table of a linked ELF file.
+    Linked {
+        /// The ELF file.
+        path: String,
+    },
+    /// Predicted from the inputs of a link that has not happened yet.
+    Predicted {
+        /// The linker script.
+        script: String,
+        /// The objects and archives, in link order.
+        inputs: Vec<String>,
+    },
+}
+
+/// A list of symbols in `nm -n` order, as System.map holds them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SymbolSet {
+    /// Where the symbols came from.
+    pub origin: SymbolOrigin,
+    /// False for a prediction made before the link: the names and type letters are what the
+    /// linked file will have, the addresses are not.
+    pub addresses_known: bool,
+    /// The target's address width in bits (32 or 64); decides how a map prints addresses.
+    pub address_bits: u8,
+    /// Section names that [`Symbol::section`] indexes.
+    pub sections: Vec<String>,
+    /// Input file names that [`Symbol::source`] indexes.
+    pub sources: Vec<String>,
+    /// The symbols.
+    pub symbols: Vec<Symbol>,
+}
+
+impl Artifact for SymbolSet {
+    const KIND: ArtifactKind = ArtifactKind::SymbolSet;
+}
+
+impl SymbolSet {
+    /// Writes the set as System.map lines: `ADDR TYPE NAME`, the address zero-padded to the
+    /// target's width, as `nm` prints it.
+    pub fn write_map<W: std::io::Write>(&self, out: &mut W) -> std::io::Result<()> {
+        let digits = if self.address_bits == 32 { 8 } else { 16 };
+        let mut line = Vec::with_capacity(128);
+        for symbol in &self.symbols {
+            line.clear();
+            push_hex(&mut line, symbol.address, digits);
+            line.push(b' ');
+            line.push(symbol.type_letter);
+            line.push(b' ');
+            line.extend_from_slice(&symbol.name);
+            line.push(b'\n');
+            out.write_all(&line)?;
+        }
+        Ok(())
+    }
+}
+
+fn push_hex(out: &mut Vec<u8>, value: u64, digits: usize) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let width = digits.max((64 - value.leading_zeros() as usize).div_ceil(4));
+    for shift in (0..width).rev() {
+        out.push(HEX[((value >> (shift * 4)) & 0xf) as usize]);
+    }
+}

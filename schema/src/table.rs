@@ -1,0 +1,151 @@
+//! `KallsymsTable`: the kernel's symbol table as bytes, with the layout later stages need.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Artifact, ArtifactKind};
+
+/// One of the arrays the kernel's `kernel/kallsyms.c` reads, each behind a global label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ArrayKind {
+    /// `kallsyms_num_syms`: u32 symbol count.
+    NumSyms,
+    /// `kallsyms_names`: length-prefixed compressed names in address order.
+    Names,
+    /// `kallsyms_markers`: u32 offset into the names of every 256th symbol.
+    Markers,
+    /// `kallsyms_token_table`: 256 NUL-terminated token expansions.
+    TokenTable,
+    /// `kallsyms_token_index`: u16 offset of each token in the token table.
+    TokenIndex,
+    /// `kallsyms_offsets`: i32 per symbol, relative to the relative base.
+    Offsets,
+    /// `kallsyms_addresses`: a pointer per symbol (6.1 without base-relative).
+    Addresses,
+    /// `kallsyms_relative_base`: the pointer the offsets are relative to.
+    RelativeBase,
+    /// `kallsyms_seqs_of_names`: 3-byte big-endian address-order index per symbol in name
+    /// order.
+    SeqsOfNames,
+}
+
+impl ArrayKind {
+    /// Every array kind.
+    pub const ALL: [ArrayKind; 9] = [
+        ArrayKind::NumSyms,
+        ArrayKind::Names,
+        ArrayKind::Markers,
+        ArrayKind::TokenTable,
+        ArrayKind::TokenIndex,
+        ArrayKind::Offsets,
+        ArrayKind::Addresses,
+        ArrayKind::RelativeBase,
+        ArrayKind::SeqsOfNames,
+    ];
+
+    /// The global label the kernel refers to the array by.
+    pub fn label(self) -> &'static str {
+        match self {
+            ArrayKind::NumSyms => "kallsyms_num_syms",
+            ArrayKind::Names => "kallsyms_names",
+            ArrayKind::Markers => "kallsyms_markers",
+            ArrayKind::TokenTable => "kallsyms_token_table",
+            ArrayKind::TokenIndex => "kallsyms_token_index",
+            ArrayKind::Offsets => "kallsyms_offsets",
+            ArrayKind::Addresses => "kallsyms_addresses",
+            ArrayKind::RelativeBase => "kallsyms_relative_base",
+            ArrayKind::SeqsOfNames => "kallsyms_seqs_of_names",
+        }
+    }
+
+    /// The array whose label is `label`.
+    pub fn from_label(label: &str) -> Option<ArrayKind> {
+        Self::ALL.into_iter().find(|kind| kind.label() == label)
+    }
+}
+
+/// Where one array sits in [`KallsymsTable::data`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableArray {
+    /// Which array.
+    pub kind: ArrayKind,
+    /// Byte offset of its label from the start of the table.
+    pub offset: u64,
+    /// Bytes of content (padding to the next array's alignment excluded).
+    pub size: u64,
+}
+
+/// A pointer-sized field whose value is `_text + addend`, left to the linker as a relocation
+/// against the undefined symbol `_text`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextRelocation {
+    /// Byte offset of the field from the start of the table.
+    pub offset: u64,
+    /// The signed distance from `_text`.
+    pub addend: i64,
+}
+
+/// The options upstream's `scripts/kallsyms` takes, which change the table's content.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableOptions {
+    /// `--all-symbols` (CONFIG_KALLSYMS_ALL): keep symbols outside the text ranges.
+    pub all_symbols: bool,
+    /// `--absolute-percpu` (CONFIG_KALLSYMS_ABSOLUTE_PERCPU).
+    pub absolute_percpu: bool,
+    /// `--base-relative` (6.1's CONFIG_KALLSYMS_BASE_RELATIVE).
+    pub base_relative: bool,
+    /// `--lto-clang` (6.1's CONFIG_LTO_CLANG): name order ignores `.llvm.` suffixes.
+    pub lto_clang: bool,
+}
+
+/// The byte order and word size the table's integers are written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataLayout {
+    /// Pointer size in bytes: 4 or 8. Arrays are aligned to it.
+    pub pointer_bytes: u8,
+    /// Big-endian target.
+    pub big_endian: bool,
+}
+
+/// A kallsyms table: the bytes of the kernel's `.rodata` arrays and how they are laid out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KallsymsTable {
+    /// The kernel-version profile it was built for (`linux-6.12`, `linux-6.1`).
+    pub profile: String,
+    /// The generator options it was built with.
+    pub options: TableOptions,
+    /// Byte order and word size.
+    pub layout: DataLayout,
+    /// Number of symbols (`kallsyms_num_syms`).
+    pub num_syms: u32,
+    /// The address of `_text` in the symbols the table was built from.
+    pub text_address: u64,
+    /// The relative base (0 where the layout has none).
+    pub relative_base: u64,
+    /// The table's bytes from the first array's label on, alignment padding included.
+    /// Fields listed in `text_relocations` hold their resolved value `_text + addend`.
+    #[serde(with = "serde_bytes")]
+    pub data: Vec<u8>,
+    /// The arrays in the order they appear in `data`.
+    pub arrays: Vec<TableArray>,
+    /// Fields that the linker resolves.
+    pub text_relocations: Vec<TextRelocation>,
+    /// The 256 token expansions (an unused slot is empty).
+    pub tokens: Vec<serde_bytes::ByteBuf>,
+}
+
+impl Artifact for KallsymsTable {
+    const KIND: ArtifactKind = ArtifactKind::KallsymsTable;
+}
+
+impl KallsymsTable {
+    /// The array of the given kind, if the table's layout has it.
+    pub fn array(&self, kind: ArrayKind) -> Option<&TableArray> {
+        self.arrays.iter().find(|array| array.kind == kind)
+    }
+
+    /// The bytes of an array's content.
+    pub fn array_bytes(&self, kind: ArrayKind) -> Option<&[u8]> {
+        self.array(kind)
+            .map(|array| &self.data[array.offset as usize..(array.offset + array.size) as usize])
+    }
+}

@@ -1,0 +1,199 @@
+//! The table as assembly source, byte for byte what upstream's `scripts/kallsyms` prints.
+
+use std::io::{self, Write};
+
+use kslink_schema::ArrayKind;
+
+use crate::build::{BuiltTable, TableSink};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Formats into a buffer and hands it to the writer in large pieces: the `.S` of a
+/// distribution kernel is tens of megabytes.
+struct AsmSink<W: Write> {
+    out: W,
+    buf: Vec<u8>,
+    comments: bool,
+}
+
+impl<W: Write> AsmSink<W> {
+    fn line_done(&mut self) -> io::Result<()> {
+        if self.buf.len() >= 1 << 16 {
+            self.out.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    fn byte_hex(&mut self, byte: u8) {
+        self.buf.extend_from_slice(&[
+            b'0',
+            b'x',
+            HEX[(byte >> 4) as usize],
+            HEX[(byte & 15) as usize],
+        ]);
+    }
+
+    /// `%u` / `%d` of a non-negative value.
+    fn decimal(&mut self, value: u64) {
+        let mut digits = [0u8; 20];
+        let mut pos = digits.len();
+        let mut rest = value;
+        loop {
+            pos -= 1;
+            digits[pos] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        self.buf.extend_from_slice(&digits[pos..]);
+    }
+
+    /// C's `%#x` / `%#llx`: `0` for zero, else `0x` and lowercase digits.
+    fn alt_hex(&mut self, value: u64) {
+        if value == 0 {
+            self.buf.push(b'0');
+            return;
+        }
+        self.buf.extend_from_slice(b"0x");
+        let digits = (64 - value.leading_zeros() as usize).div_ceil(4);
+        for shift in (0..digits).rev() {
+            self.buf.push(HEX[((value >> (shift * 4)) & 15) as usize]);
+        }
+    }
+
+    fn comment(&mut self, symbol: &[u8]) {
+        if self.comments {
+            self.buf.extend_from_slice(b"\t/* ");
+            self.buf.extend_from_slice(symbol);
+            self.buf.extend_from_slice(b" */");
+        }
+    }
+}
+
+impl<W: Write> TableSink for AsmSink<W> {
+    fn wants_names(&self) -> bool {
+        self.comments
+    }
+
+    fn begin(&mut self, kind: ArrayKind) -> io::Result<()> {
+        let label = kind.label().as_bytes();
+        self.buf.extend_from_slice(b".globl ");
+        self.buf.extend_from_slice(label);
+        self.buf.extend_from_slice(b"\n\tALGN\n");
+        self.buf.extend_from_slice(label);
+        self.buf.extend_from_slice(b":\n");
+        self.line_done()
+    }
+
+    fn end(&mut self) -> io::Result<()> {
+        self.buf.push(b'\n');
+        self.line_done()
+    }
+
+    fn word(&mut self, value: u32) -> io::Result<()> {
+        self.buf.extend_from_slice(b"\t.long\t");
+        self.decimal(value as u64);
+        self.buf.push(b'\n');
+        self.line_done()
+    }
+
+    fn name(&mut self, compressed: &[u8], symbol: &[u8]) -> io::Result<()> {
+        let len = compressed.len();
+        self.buf.extend_from_slice(b"\t.byte ");
+        if len <= 0x7f {
+            self.byte_hex(len as u8);
+        } else {
+            self.byte_hex((len & 0x7f) as u8 | 0x80);
+            self.buf.extend_from_slice(b", ");
+            self.byte_hex((len >> 7) as u8);
+        }
+        for &byte in compressed {
+            self.buf.extend_from_slice(b", ");
+            self.byte_hex(byte);
+        }
+        self.comment(symbol);
+        self.buf.push(b'\n');
+        self.line_done()
+    }
+
+    fn token(&mut self, expansion: &[u8]) -> io::Result<()> {
+        self.buf.extend_from_slice(b"\t.asciz\t\"");
+        self.buf.extend_from_slice(expansion);
+        self.buf.extend_from_slice(b"\"\n");
+        self.line_done()
+    }
+
+    fn token_index(&mut self, offset: u16) -> io::Result<()> {
+        self.buf.extend_from_slice(b"\t.short\t");
+        self.decimal(offset as u64);
+        self.buf.push(b'\n');
+        self.line_done()
+    }
+
+    fn offset(&mut self, value: i32, symbol: &[u8]) -> io::Result<()> {
+        self.buf.extend_from_slice(b"\t.long\t");
+        self.alt_hex(value as u32 as u64);
+        self.comment(symbol);
+        self.buf.push(b'\n');
+        self.line_done()
+    }
+
+    fn text_pointer(&mut self, addr: u64, text_address: u64) -> io::Result<()> {
+        if text_address <= addr {
+            self.buf.extend_from_slice(b"\tPTR\t_text + ");
+            self.alt_hex(addr - text_address);
+        } else {
+            self.buf.extend_from_slice(b"\tPTR\t_text - ");
+            self.alt_hex(text_address - addr);
+        }
+        self.buf.push(b'\n');
+        self.line_done()
+    }
+
+    fn absolute_pointer(&mut self, value: u64) -> io::Result<()> {
+        self.buf.extend_from_slice(b"\tPTR\t");
+        self.alt_hex(value);
+        self.buf.push(b'\n');
+        self.line_done()
+    }
+
+    fn seq(&mut self, seq: u32, symbol: &[u8]) -> io::Result<()> {
+        self.buf.extend_from_slice(b"\t.byte ");
+        self.byte_hex((seq >> 16) as u8);
+        self.buf.extend_from_slice(b", ");
+        self.byte_hex((seq >> 8) as u8);
+        self.buf.extend_from_slice(b", ");
+        self.byte_hex(seq as u8);
+        self.comment(symbol);
+        self.buf.push(b'\n');
+        self.line_done()
+    }
+}
+
+const PROLOGUE: &str = "#include <asm/bitsperlong.h>
+#if BITS_PER_LONG == 64
+#define PTR .quad
+#define ALGN .balign 8
+#else
+#define PTR .long
+#define ALGN .balign 4
+#endif
+\t.section .rodata, \"a\"
+";
+
+impl BuiltTable {
+    /// Writes the table as upstream's generator prints it.
+    pub fn write_asm<W: Write>(&self, out: W) -> io::Result<()> {
+        let mut sink = AsmSink {
+            out,
+            buf: Vec::with_capacity(1 << 17),
+            comments: self.profile.name_comments,
+        };
+        sink.buf.extend_from_slice(PROLOGUE.as_bytes());
+        self.render(&mut sink)?;
+        sink.out.write_all(&sink.buf)?;
+        sink.out.flush()
+    }
+}

@@ -1,0 +1,396 @@
+//! From read symbols to a finished table: selection, order, relative base, compression, and
+//! one walk over the arrays that every output format renders.
+
+use std::io;
+
+use kslink_schema::{ArrayKind, TableOptions};
+
+use crate::compress::{compress, Compressed};
+use crate::error::TableError;
+use crate::input::{Entry, SymbolList};
+use crate::profile::Profile;
+
+/// A table ready to be rendered as bytes, assembly or an object.
+pub struct BuiltTable {
+    /// The profile it follows.
+    pub profile: &'static Profile,
+    /// The generator options.
+    pub options: TableOptions,
+    /// The address of `_text`, which pointers are relative to.
+    pub text_address: u64,
+    /// The relative base (0 where the layout has none).
+    pub relative_base: u64,
+    /// The symbols in table order (their names now live compressed in `compressed`).
+    entries: Vec<Entry>,
+    compressed: Compressed,
+    /// The expansion of every token slot.
+    tokens: Vec<Vec<u8>>,
+    /// `kallsyms_offsets` values, when the layout has them.
+    offsets: Vec<i32>,
+    /// Symbol numbers (in table order) sorted by name, for `kallsyms_seqs_of_names`.
+    name_order: Vec<u32>,
+}
+
+/// Builds the table from read symbols, as upstream's `main` does after `read_map`.
+pub fn build(
+    mut symbols: SymbolList,
+    profile: &'static Profile,
+    options: TableOptions,
+) -> Result<BuiltTable, TableError> {
+    if !profile.accepts_base_relative_and_lto && (options.base_relative || options.lto_clang) {
+        return Err(TableError::Usage(format!(
+            "--base-relative and --lto-clang are options of linux-6.1, not of {}",
+            profile.name
+        )));
+    }
+    select(&mut symbols, profile, options);
+    if symbols.entries.is_empty() && profile.empty_is_error {
+        return Err(TableError::NoSymbols {
+            profile: profile.name,
+        });
+    }
+    if options.absolute_percpu {
+        let percpu = symbols.percpu_range;
+        for entry in &mut symbols.entries {
+            if percpu.contains(entry.addr) {
+                entry.absolute = true;
+                symbols.arena[entry.start as usize] = b'A';
+            }
+        }
+    }
+    sort_by_address(&mut symbols);
+
+    let relative = has_offsets(profile, options);
+    let relative_base = if relative {
+        symbols
+            .entries
+            .iter()
+            .find(|entry| !entry.absolute)
+            .map_or(0, |entry| entry.addr)
+    } else {
+        0
+    };
+    let offsets = if relative {
+        relative_offsets(&symbols, options, relative_base)?
+    } else {
+        Vec::new()
+    };
+
+    let name_order = sort_by_name(&symbols, options.lto_clang);
+
+    let SymbolList {
+        arena,
+        entries,
+        text_address,
+        ..
+    } = symbols;
+    let starts = entries.iter().map(|entry| entry.start).collect();
+    let lens = entries.iter().map(|entry| entry.len).collect();
+    let compressed = compress(arena, starts, lens);
+    let tokens = (0..=255u8)
+        .map(|slot| {
+            let mut expansion = Vec::new();
+            compressed.expand_slot(slot, &mut expansion);
+            expansion
+        })
+        .collect();
+    Ok(BuiltTable {
+        profile,
+        options,
+        text_address,
+        relative_base,
+        entries,
+        compressed,
+        tokens,
+        offsets,
+        name_order,
+    })
+}
+
+/// Whether the layout stores offsets from a relative base (else absolute addresses).
+fn has_offsets(profile: &Profile, options: TableOptions) -> bool {
+    !profile.base_relative_is_optional || options.base_relative
+}
+
+/// Upstream's `shrink_table`: without `--all-symbols`, only text symbols (and, in newer
+/// versions, section bounds) stay.
+fn select(symbols: &mut SymbolList, profile: &Profile, options: TableOptions) {
+    if options.all_symbols {
+        return;
+    }
+    let [text, inittext] = symbols.text_ranges;
+    let arena = &symbols.arena;
+    symbols.entries.retain(|entry| {
+        let name = &arena[entry.start as usize + 1..(entry.start + entry.len as u32) as usize];
+        if profile.keeps_section_bounds
+            && (name.starts_with(b"__start_") || name.starts_with(b"__stop_"))
+        {
+            return true;
+        }
+        if !text.contains(entry.addr) && !inittext.contains(entry.addr) {
+            return false;
+        }
+        // Symbols at _etext or _einittext other than those themselves can move between
+        // upstream's link passes, so upstream drops them.
+        !((entry.addr == text.end && name != text.end_name.as_bytes())
+            || (entry.addr == inittext.end && name != inittext.end_name.as_bytes()))
+    });
+}
+
+/// Upstream's guess that a name was assigned by a linker script.
+fn looks_linker_provided(name: &[u8]) -> bool {
+    name.len() >= 8
+        && name.starts_with(b"__")
+        && (name[2..].starts_with(b"start_")
+            || name[2..].starts_with(b"stop_")
+            || name[2..].starts_with(b"end_")
+            || name.ends_with(b"_start")
+            || name.ends_with(b"_end"))
+}
+
+/// Upstream's `compare_symbols`: address, then non-weak first, then names that do not look
+/// linker-provided, then fewer leading underscores, then input order.
+fn sort_by_address(symbols: &mut SymbolList) {
+    let arena = &symbols.arena;
+    let rank = |entry: &Entry| {
+        let symbol = &arena[entry.start as usize..(entry.start + entry.len as u32) as usize];
+        let name = &symbol[1..];
+        let weak = matches!(symbol[0], b'w' | b'W');
+        let underscores = name.iter().take_while(|b| **b == b'_').count();
+        (weak, looks_linker_provided(name), underscores)
+    };
+    // A stable sort keeps input order among equals, as upstream's final key does.
+    symbols
+        .entries
+        .sort_by(|a, b| a.addr.cmp(&b.addr).then_with(|| rank(a).cmp(&rank(b))));
+}
+
+/// Upstream's `compare_names`: name bytes (6.1 with `--lto-clang`: up to `.llvm.`), then
+/// address, then table order.
+fn sort_by_name(symbols: &SymbolList, lto_clang: bool) -> Vec<u32> {
+    let key = |i: u32| -> (&[u8], u64) {
+        let entry = &symbols.entries[i as usize];
+        let mut name = symbols.name(entry);
+        if lto_clang {
+            if let Some(cut) = name.windows(6).position(|w| w == b".llvm.") {
+                name = &name[..cut];
+            }
+        }
+        (name, entry.addr)
+    };
+    // The first 16 name bytes as an integer decide most comparisons without touching the
+    // arena; NUL padding orders a shorter name first, as strcmp does.
+    let mut keyed: Vec<(u128, u32)> = (0..symbols.entries.len() as u32)
+        .map(|i| {
+            let mut prefix = [0u8; 16];
+            let name = key(i).0;
+            let n = name.len().min(16);
+            prefix[..n].copy_from_slice(&name[..n]);
+            (u128::from_be_bytes(prefix), i)
+        })
+        .collect();
+    keyed.sort_unstable_by(|&(pa, a), &(pb, b)| {
+        pa.cmp(&pb)
+            .then_with(|| key(a).cmp(&key(b)))
+            .then(a.cmp(&b))
+    });
+    keyed.into_iter().map(|(_, i)| i).collect()
+}
+
+fn relative_offsets(
+    symbols: &SymbolList,
+    options: TableOptions,
+    relative_base: u64,
+) -> Result<Vec<i32>, TableError> {
+    symbols
+        .entries
+        .iter()
+        .map(|entry| {
+            let addr = entry.addr as i128;
+            let base = relative_base as i128;
+            let (offset, fits) = if !options.absolute_percpu {
+                let offset = addr - base;
+                (offset, (0..=u32::MAX as i128).contains(&offset))
+            } else if entry.absolute {
+                (addr, (0..=i32::MAX as i128).contains(&addr))
+            } else {
+                let offset = base - addr - 1;
+                (offset, (i32::MIN as i128..0).contains(&offset))
+            };
+            if fits {
+                Ok(offset as u32 as i32)
+            } else {
+                Err(TableError::OutOfRange {
+                    class: if entry.absolute {
+                        "absolute"
+                    } else {
+                        "relative"
+                    },
+                    name: String::from_utf8_lossy(symbols.name(entry)).into_owned(),
+                    addr: entry.addr,
+                    relative_base,
+                })
+            }
+        })
+        .collect()
+}
+
+/// Receives the table's content, array by array, in the order of the profile's layout.
+/// Implemented once for bytes and once for assembly text.
+pub trait TableSink {
+    /// Whether the sink uses the `symbol` arguments (names for comments); when it does not,
+    /// they are empty and the names are not expanded.
+    fn wants_names(&self) -> bool;
+    /// An array's label: `.globl L`, `ALGN`, `L:`.
+    fn begin(&mut self, kind: ArrayKind) -> io::Result<()>;
+    /// The blank line after an array.
+    fn end(&mut self) -> io::Result<()>;
+    /// `.long %u`: the symbol count or a marker.
+    fn word(&mut self, value: u32) -> io::Result<()>;
+    /// A compressed name with its length prefix; `symbol` is `TYPE` + `NAME` for comments.
+    fn name(&mut self, compressed: &[u8], symbol: &[u8]) -> io::Result<()>;
+    /// A token's expansion, NUL-terminated.
+    fn token(&mut self, expansion: &[u8]) -> io::Result<()>;
+    /// `.short %d`: a token's offset in the token table.
+    fn token_index(&mut self, offset: u16) -> io::Result<()>;
+    /// `.long %#x`: an entry of `kallsyms_offsets`.
+    fn offset(&mut self, value: i32, symbol: &[u8]) -> io::Result<()>;
+    /// `PTR _text ± D`: a pointer the linker resolves.
+    fn text_pointer(&mut self, addr: u64, text_address: u64) -> io::Result<()>;
+    /// `PTR %#llx`: an absolute pointer.
+    fn absolute_pointer(&mut self, value: u64) -> io::Result<()>;
+    /// A 3-byte big-endian symbol number of `kallsyms_seqs_of_names`.
+    fn seq(&mut self, seq: u32, symbol: &[u8]) -> io::Result<()>;
+}
+
+impl BuiltTable {
+    /// Number of symbols in the table.
+    pub fn num_syms(&self) -> u32 {
+        self.entries.len() as u32
+    }
+
+    /// The token slots' expansions.
+    pub fn tokens(&self) -> &[Vec<u8>] {
+        &self.tokens
+    }
+
+    /// `TYPE` + `NAME` of symbol `index` (in table order), expanded into `out` if the sink
+    /// wants names.
+    fn comment<'b>(&self, wanted: bool, index: usize, out: &'b mut Vec<u8>) -> &'b [u8] {
+        out.clear();
+        if wanted {
+            for &byte in self.compressed.symbol(index) {
+                out.extend_from_slice(&self.tokens[byte as usize]);
+            }
+        }
+        out
+    }
+
+    /// The arrays this table has, in layout order.
+    pub fn arrays(&self) -> impl Iterator<Item = ArrayKind> + '_ {
+        let relative = has_offsets(self.profile, self.options);
+        self.profile
+            .array_order
+            .iter()
+            .copied()
+            .filter(move |kind| match kind {
+                ArrayKind::Addresses => !relative,
+                ArrayKind::Offsets | ArrayKind::RelativeBase => relative,
+                _ => true,
+            })
+    }
+
+    /// Walks the table's content into `sink`.
+    pub fn render(&self, sink: &mut dyn TableSink) -> io::Result<()> {
+        let entries = &self.entries;
+        let names = sink.wants_names();
+        let mut scratch = Vec::with_capacity(1024);
+        for kind in self.arrays() {
+            sink.begin(kind)?;
+            match kind {
+                ArrayKind::NumSyms => sink.word(self.num_syms())?,
+                ArrayKind::Names => {
+                    for i in 0..entries.len() {
+                        sink.name(
+                            self.compressed.symbol(i),
+                            self.comment(names, i, &mut scratch),
+                        )?;
+                    }
+                }
+                ArrayKind::Markers => {
+                    let mut offset = 0u32;
+                    for i in 0..entries.len() {
+                        if i % 256 == 0 {
+                            sink.word(offset)?;
+                        }
+                        let len = self.compressed.symbol(i).len() as u32;
+                        offset += len + if len > 0x7f { 2 } else { 1 };
+                    }
+                }
+                ArrayKind::TokenTable => {
+                    for expansion in &self.tokens {
+                        sink.token(expansion)?;
+                    }
+                }
+                ArrayKind::TokenIndex => {
+                    let mut offset = 0usize;
+                    for expansion in &self.tokens {
+                        sink.token_index(offset as u16)?;
+                        offset += expansion.len() + 1;
+                    }
+                }
+                ArrayKind::Offsets => {
+                    for (i, &offset) in self.offsets.iter().enumerate() {
+                        sink.offset(offset, self.comment(names, i, &mut scratch))?;
+                    }
+                }
+                ArrayKind::Addresses => {
+                    for entry in entries {
+                        if entry.absolute {
+                            sink.absolute_pointer(entry.addr)?;
+                        } else {
+                            sink.text_pointer(entry.addr, self.text_address)?;
+                        }
+                    }
+                }
+                ArrayKind::RelativeBase => {
+                    sink.text_pointer(self.relative_base, self.text_address)?
+                }
+                ArrayKind::SeqsOfNames => {
+                    for &i in &self.name_order {
+                        sink.seq(i, self.comment(names, i as usize, &mut scratch))?;
+                    }
+                }
+            }
+            sink.end()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linker_provided_guess_matches_upstreams_cases() {
+        for name in [
+            "__start_foo",
+            "__stop_foo",
+            "__end_foo",
+            "__foo_start",
+            "__bss_end",
+        ] {
+            assert!(looks_linker_provided(name.as_bytes()), "{name}");
+        }
+        for name in [
+            "__start",
+            "_start_foo",
+            "__foo_stop",
+            "__endfoo",
+            "__x_end_",
+        ] {
+            assert!(!looks_linker_provided(name.as_bytes()), "{name}");
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! The token compression of `scripts/kallsyms`, reproduced exactly, but fast.
+//!
+//! Upstream counts every adjacent byte pair of every symbol (`TYPE` + `NAME`), then for
+//! each byte value from 255 down to 0 that no symbol uses, takes the pair with the highest
+//! count (the first such pair in index order `first + 256 * second`), makes the byte stand
+//! for it, and rewrites every symbol that contains the pair, left to right, updating the
+//! counts. It stops when no pair occurs any more.
+//!
+//! Upstream rescans every symbol for every token. Here an index from each pair to the
+//! symbols containing it limits each round to the symbols that change. The index never has
+//! to forget anything: a pair that has been replaced can never occur again (its replacement
+//! byte was unused and every new adjacency involves it), so a list is read once and freed,
+//! and a stale entry (a symbol that lost the pair to an earlier round) is skipped by
+//! checking. Lists hold ascending symbol numbers as LEB128 deltas: every list is built in
+//! one ascending pass, either at the start or in the round that creates its token.
+
+/// The result: a 256-slot token table and every symbol's compressed bytes.
+pub struct Compressed {
+    /// Slot contents: a literal byte (length 1, the byte itself) or a pair of slots.
+    pub slots: [[u8; 2]; 256],
+    /// 0 for an unused slot, 1 for a literal, 2 for a pair.
+    pub slot_lens: [u8; 256],
+    /// The symbols' arena, each symbol compressed in place where it started.
+    data: Vec<u8>,
+    starts: Vec<u32>,
+    lens: Vec<u16>,
+}
+
+impl Compressed {
+    /// The compressed bytes of symbol `index`.
+    pub fn symbol(&self, index: usize) -> &[u8] {
+        let start = self.starts[index] as usize;
+        &self.data[start..start + self.lens[index] as usize]
+    }
+
+    /// Appends the full expansion of slot `slot` to `out`.
+    pub fn expand_slot(&self, slot: u8, out: &mut Vec<u8>) {
+        match self.slot_lens[slot as usize] {
+            0 => {}
+            1 => out.push(self.slots[slot as usize][0]),
+            _ => {
+                let [first, second] = self.slots[slot as usize];
+                self.expand_slot(first, out);
+                self.expand_slot(second, out);
+            }
+        }
+    }
+}
+
+fn pair(first: u8, second: u8) -> usize {
+    first as usize | (second as usize) << 8
+}
+
+/// LEB128 encoding of `value` into `out`; returns the bytes used.
+fn put_varint(out: &mut [u8], mut value: u32) -> usize {
+    let mut used = 0;
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out[used] = byte;
+            return used + 1;
+        }
+        out[used] = byte | 0x80;
+        used += 1;
+    }
+}
+
+fn varint_len(value: u32) -> usize {
+    (32 - value.leading_zeros() as usize).max(1).div_ceil(7)
+}
+
+/// Decodes a list of ascending symbol numbers stored as LEB128 deltas.
+fn symbol_numbers(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    let mut pos = 0;
+    let mut current = 0u32;
+    std::iter::from_fn(move || {
+        if pos >= bytes.len() {
+            return None;
+        }
+        let mut delta = 0u32;
+        let mut shift = 0;
+        loop {
+            let byte = bytes[pos];
+            pos += 1;
+            delta |= ((byte & 0x7f) as u32) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        current += delta;
+        Some(current)
+    })
+}
+
+/// A growing list of ascending symbol numbers, for the pairs a round creates.
+#[derive(Default)]
+struct SymbolList {
+    bytes: Vec<u8>,
+    last: Option<u32>,
+}
+
+impl SymbolList {
+    fn push(&mut self, symbol: u32) {
+        if self.last == Some(symbol) {
+            return;
+        }
+        let mut buf = [0u8; 5];
+        let used = put_varint(&mut buf, symbol - self.last.unwrap_or(0));
+        self.bytes.extend_from_slice(&buf[..used]);
+        self.last = Some(symbol);
+    }
+}
+
+/// For every pair of the original symbols, the symbols containing it, in one buffer: built
+/// in two passes (sizes, then contents) so that it takes no more memory than it holds.
+struct InitialIndex {
+    bytes: Vec<u8>,
+    ends: Vec<u32>,
+}
+
+impl InitialIndex {
+    fn build(data: &[u8], starts: &[u32], lens: &[u16]) -> InitialIndex {
+        let symbols = || {
+            starts
+                .iter()
+                .zip(lens)
+                .map(|(&start, &len)| &data[start as usize..start as usize + len as usize])
+                .enumerate()
+        };
+        let mut last = vec![u32::MAX; 1 << 16];
+        let mut sizes = vec![0u32; 1 << 16];
+        for (number, symbol) in symbols() {
+            let number = number as u32;
+            for w in symbol.windows(2) {
+                let p = pair(w[0], w[1]);
+                if last[p] != number {
+                    let delta = number - if last[p] == u32::MAX { 0 } else { last[p] };
+                    sizes[p] += varint_len(delta) as u32;
+                    last[p] = number;
+                }
+            }
+        }
+        let mut ends = sizes;
+        let mut total = 0u32;
+        for end in &mut ends {
+            total += *end;
+            *end = total;
+        }
+        let mut bytes = vec![0u8; total as usize];
+        let mut cursor: Vec<u32> = std::iter::once(0)
+            .chain(ends[..ends.len() - 1].iter().copied())
+            .collect();
+        last.fill(u32::MAX);
+        for (number, symbol) in symbols() {
+            let number = number as u32;
+            for w in symbol.windows(2) {
+                let p = pair(w[0], w[1]);
+                if last[p] != number {
+                    let delta = number - if last[p] == u32::MAX { 0 } else { last[p] };
+                    cursor[p] += put_varint(&mut bytes[cursor[p] as usize..], delta) as u32;
+                    last[p] = number;
+                }
+            }
+        }
+        InitialIndex { bytes, ends }
+    }
+
+    fn list(&self, p: usize) -> &[u8] {
+        let start = if p == 0 { 0 } else { self.ends[p - 1] };
+        &self.bytes[start as usize..self.ends[p] as usize]
+    }
+}
+
+/// Compresses the symbols (each `TYPE` + `NAME`) exactly as upstream does, in place in
+/// `data`: symbol `n` is `data[starts[n]..starts[n] + lens[n]]`.
+pub fn compress(mut data: Vec<u8>, starts: Vec<u32>, mut lens: Vec<u16>) -> Compressed {
+    data.resize(data.len() + SLACK, 0);
+    let mut slots = [[0u8; 2]; 256];
+    let mut slot_lens = [0u8; 256];
+    for (&start, &len) in starts.iter().zip(&lens) {
+        for &byte in &data[start as usize..start as usize + len as usize] {
+            slots[byte as usize][0] = byte;
+            slot_lens[byte as usize] = 1;
+        }
+    }
+    let literal = slot_lens;
+
+    let mut counts = vec![0i32; 1 << 16];
+    for (&start, &len) in starts.iter().zip(&lens) {
+        for w in data[start as usize..start as usize + len as usize].windows(2) {
+            counts[pair(w[0], w[1])] += 1;
+        }
+    }
+    let initial = InitialIndex::build(&data, &starts, &lens);
+    // Lists of the pairs that rounds create (those with a non-literal byte).
+    let mut created: Vec<Option<Box<SymbolList>>> = (0..1 << 16).map(|_| None).collect();
+
+    let mut numbers = Vec::new();
+    for slot in (0..=255u8).rev() {
+        if slot_lens[slot as usize] != 0 {
+            continue;
+        }
+        // The first pair with the strictly highest count, as upstream's scan finds it.
+        let (mut best, mut best_count) = (0, counts[0]);
+        for (p, &c) in counts.iter().enumerate() {
+            if c > best_count {
+                (best, best_count) = (p, c);
+            }
+        }
+        if best_count <= 0 {
+            break;
+        }
+        let (first, second) = (best as u8, (best >> 8) as u8);
+        slots[slot as usize] = [first, second];
+        slot_lens[slot as usize] = 2;
+
+        let created_list;
+        let candidates = if literal[first as usize] != 0 && literal[second as usize] != 0 {
+            initial.list(best)
+        } else {
+            created_list = created[best]
+                .take()
+                .map(|list| list.bytes)
+                .unwrap_or_default();
+            &created_list[..]
+        };
+        // New pairs all involve the new slot: (c, slot) or (slot, c). Collected in lists of
+        // this round, which stay in cache, then moved into the index.
+        let mut before_slot: Vec<SymbolList> = (0..256).map(|_| SymbolList::default()).collect();
+        let mut after_slot: Vec<SymbolList> = (0..256).map(|_| SymbolList::default()).collect();
+        numbers.clear();
+        numbers.extend(symbol_numbers(candidates));
+        for (i, &number) in numbers.iter().enumerate() {
+            // Rounds touch symbols all over the arena: ask for them before they are needed.
+            if let Some(&ahead) = numbers.get(i + PREFETCH_DISTANCE) {
+                prefetch(&starts[ahead as usize]);
+                prefetch(&lens[ahead as usize]);
+            }
+            if let Some(&near) = numbers.get(i + PREFETCH_DISTANCE / 2) {
+                prefetch(&data[starts[near as usize] as usize]);
+            }
+            let start = starts[number as usize] as usize;
+            let len = lens[number as usize] as usize;
+            let Some(found) = find_pair(&data, start, len, 0, first, second) else {
+                continue;
+            };
+            lens[number as usize] = replace_pair(
+                &mut data,
+                start,
+                len,
+                found,
+                first,
+                second,
+                slot,
+                |p, delta| {
+                    counts[p] += delta;
+                    if delta > 0 {
+                        if p & 0xff == slot as usize {
+                            after_slot[p >> 8].push(number);
+                        } else {
+                            before_slot[p & 0xff].push(number);
+                        }
+                    }
+                },
+            ) as u16;
+        }
+        for (c, (before, after)) in before_slot.into_iter().zip(after_slot).enumerate() {
+            for (p, list) in [(pair(c as u8, slot), before), (pair(slot, c as u8), after)] {
+                if !list.bytes.is_empty() {
+                    created[p] = Some(Box::new(list));
+                }
+            }
+        }
+    }
+
+    Compressed {
+        slots,
+        slot_lens,
+        data,
+        starts,
+        lens,
+    }
+}
+
+/// How many symbols ahead of the one being rewritten its data is prefetched.
+const PREFETCH_DISTANCE: usize = 16;
+
+/// Hints the processor to bring `item` into cache; a no-op where there is no such hint.
+#[inline(always)]
+fn prefetch<T>(item: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and has no effect beyond the cache; the pointer comes
+    // from a reference anyway.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (item as *const T).cast(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = item;
+}
+
+/// Bytes of slack after the last symbol, so that [`find_pair`] may always load eight bytes.
+const SLACK: usize = 8;
+
+/// The first position `p >= from` in `data[start..start + len]` where `first second` occurs,
+/// found seven positions at a time. `data` must extend [`SLACK`] bytes past the symbol.
+fn find_pair(
+    data: &[u8],
+    start: usize,
+    len: usize,
+    from: usize,
+    first: u8,
+    second: u8,
+) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // A byte of the result is 0x80 exactly where the byte of `x` is zero.
+    let zero_bytes = |x: u64| !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7);
+    let (firsts, seconds) = (ONES * first as u64, ONES * second as u64);
+    let mut at = from;
+    while at + 1 < len {
+        let word = u64::from_le_bytes(
+            data[start + at..start + at + 8]
+                .try_into()
+                .expect("8 bytes"),
+        );
+        let hits =
+            zero_bytes(word ^ firsts) & zero_bytes((word >> 8) ^ seconds) & 0x0080_8080_8080_8080;
+        if hits != 0 {
+            let found = at + hits.trailing_zeros() as usize / 8;
+            return (found + 1 < len).then_some(found);
+        }
+        at += 7;
+    }
+    None
+}
+
+/// Replaces every occurrence of `first second` in the symbol `data[start..start + len]`, left
+/// to right and non-overlapping, by `slot`, starting at the first occurrence `found`; returns
+/// the new length. Reports each pair that disappears (`-1`) or appears (`+1`) to `count`:
+/// only pairs next to a replacement change, so the rest of the symbol is not recounted.
+#[allow(clippy::too_many_arguments)]
+fn replace_pair(
+    data: &mut [u8],
+    start: usize,
+    len: usize,
+    found: usize,
+    first: u8,
+    second: u8,
+    slot: u8,
+    mut count: impl FnMut(usize, i32),
+) -> usize {
+    let mut read = found;
+    let mut write = found;
+    // Whether the byte before `read` ended a replaced pair: the pair it formed with the byte
+    // at `read` has been counted as gone already.
+    let mut after_replacement = false;
+    loop {
+        // An occurrence at `read`.
+        if read > 0 && !after_replacement {
+            count(pair(data[start + read - 1], first), -1);
+        }
+        count(pair(first, second), -1);
+        if read + 2 < len {
+            count(pair(second, data[start + read + 2]), -1);
+        }
+        data[start + write] = slot;
+        if write > 0 {
+            count(pair(data[start + write - 1], slot), 1);
+        }
+        read += 2;
+        write += 1;
+        let next = find_pair(data, start, len, read, first, second).unwrap_or(len);
+        after_replacement = next == read;
+        if next > read {
+            count(pair(slot, data[start + read]), 1);
+            data.copy_within(start + read..start + next, start + write);
+            write += next - read;
+            read = next;
+        }
+        if read >= len {
+            return write;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compress_all(symbols: &[&[u8]]) -> Compressed {
+        let mut data = Vec::new();
+        let mut starts = Vec::new();
+        let mut lens = Vec::new();
+        for symbol in symbols {
+            starts.push(data.len() as u32);
+            lens.push(symbol.len() as u16);
+            data.extend_from_slice(symbol);
+        }
+        compress(data, starts, lens)
+    }
+
+    fn expand(compressed: &Compressed, index: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &byte in compressed.symbol(index) {
+            compressed.expand_slot(byte, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn round_trips_and_picks_the_most_frequent_pair_first() {
+        let symbols: Vec<&[u8]> = vec![b"Tabab", b"tab", b"Dxyz", b"Taaaa", b"Tbababab"];
+        let compressed = compress_all(&symbols);
+        for (i, symbol) in symbols.iter().enumerate() {
+            assert_eq!(expand(&compressed, i), *symbol);
+        }
+        // "ab" occurs 6 times, more than any other pair: slot 255 takes it.
+        assert_eq!(compressed.slots[255], *b"ab");
+        assert_eq!(compressed.slot_lens[255], 2);
+    }
+
+    #[test]
+    fn local_count_updates_equal_a_full_recount() {
+        let symbols: Vec<&[u8]> = vec![
+            b"tabababx",
+            b"Taab",
+            b"Dbab",
+            b"tababab",
+            b"Tababxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxab",
+            b"Tyyyyyyab",
+        ];
+        let mut data: Vec<u8> = symbols.concat();
+        data.resize(data.len() + SLACK, 0);
+        let mut counts = vec![0i32; 1 << 16];
+        let mut start = 0;
+        for symbol in &symbols {
+            let len = symbol.len();
+            let found = symbol.windows(2).position(|w| w == b"ab").unwrap();
+            assert_eq!(find_pair(&data, start, len, 0, b'a', b'b'), Some(found));
+            for w in data[start..start + len].windows(2) {
+                counts[pair(w[0], w[1])] -= 1;
+            }
+            let new_len = replace_pair(&mut data, start, len, found, b'a', b'b', 0, |p, d| {
+                counts[p] -= d;
+            });
+            for w in data[start..start + new_len].windows(2) {
+                counts[pair(w[0], w[1])] += 1;
+            }
+            start += len;
+        }
+        assert!(counts.iter().all(|&c| c == 0));
+    }
+
+    #[test]
+    fn delta_lists_round_trip() {
+        let mut list = SymbolList::default();
+        for n in [0, 0, 1, 200, 70000, 70000, 70001] {
+            list.push(n);
+        }
+        assert_eq!(
+            symbol_numbers(&list.bytes).collect::<Vec<_>>(),
+            [0, 1, 200, 70000, 70001]
+        );
+    }
+}

@@ -1,0 +1,95 @@
+//! Errors of the table stage, each a single line that says what failed and where.
+
+use std::fmt;
+
+use kslink_schema::ArtifactError;
+
+/// Why a table could not be built or written.
+#[derive(Debug)]
+pub enum TableError {
+    /// A file could not be read or written.
+    Io {
+        /// The file.
+        path: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A line of a text map is malformed.
+    Map {
+        /// `FILE:LINE`.
+        at: String,
+        /// What is wrong with it.
+        what: String,
+    },
+    /// An artifact input could not be read.
+    Artifact {
+        /// The file.
+        path: String,
+        /// Why.
+        source: ArtifactError,
+    },
+    /// A symbol's address cannot be stored in the table's relative encoding (upstream's
+    /// "out of range in relative mode").
+    OutOfRange {
+        /// `absolute` or `relative`.
+        class: &'static str,
+        /// The symbol.
+        name: String,
+        /// Its address.
+        addr: u64,
+        /// The relative base.
+        relative_base: u64,
+    },
+    /// The profile's generator refuses a table without symbols.
+    NoSymbols {
+        /// The profile.
+        profile: &'static str,
+    },
+    /// The options do not make sense together.
+    Usage(String),
+}
+
+impl TableError {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<String>, source: std::io::Error) -> TableError {
+        TableError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The process exit code for this error: 2 for a usage error, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            TableError::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+impl fmt::Display for TableError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TableError::Io { path, source } => write!(f, "{path}: {source}"),
+            TableError::Map { at, what } => write!(f, "{at}: malformed map line: {what}"),
+            TableError::Artifact { path, source } => write!(f, "{path}: {source}"),
+            TableError::OutOfRange {
+                class,
+                name,
+                addr,
+                relative_base,
+            } => write!(
+                f,
+                "{class} symbol {name} value {addr:#x} out of range in relative mode \
+                 (relative base {relative_base:#x})"
+            ),
+            TableError::NoSymbols { profile } => write!(
+                f,
+                "no valid symbol: the {profile} generator refuses an empty table"
+            ),
+            TableError::Usage(msg) => f.write_str(msg),
+        }
+    }
+}
+
+impl std::error::Error for TableError {}

@@ -1,0 +1,151 @@
+//! `kslink-table`: the table stage's command line.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+use kslink_schema::fsio::AtomicFile;
+use kslink_schema::{artifact, TableOptions};
+use kslink_table::{build, read_input, write_object, Arch, Profile, TableError, DEFAULT_PROFILE};
+
+/// Build the kernel's kallsyms table from a symbol list, byte-identical to what the
+/// kernel's own scripts/kallsyms makes.
+///
+/// INPUT is an nm-style map (`nm -n vmlinux | sed -f scripts/mksysmap`, i.e. System.map, for
+/// 6.12; plain `nm -n` output for 6.1) or a SymbolSet artifact from kslink-collect.
+///
+/// Without any output option the assembly goes to standard output, as upstream's does, so
+/// `kslink-table --all-symbols System.map > .tmp_vmlinux.kallsyms.S` is a drop-in.
+///
+/// Examples:
+///
+///   kslink-table --all-symbols --emit-object kallsyms.o System.map
+///
+///   kslink-table --profile linux-6.1 --base-relative -o table.bin map
+///
+/// Exit status: 0 on success, 1 when the input cannot be turned into a table (a malformed
+/// line, an address out of range, an unreadable file), 2 on a usage error.
+#[derive(Parser, Debug)]
+#[command(name = "kslink-table", version, verbatim_doc_comment)]
+struct Cli {
+    /// Kernel version whose generator to reproduce: linux-6.12 (6.3 and later) or linux-6.1.
+    #[arg(long, default_value = DEFAULT_PROFILE, value_name = "PROFILE")]
+    profile: String,
+    /// Keep all symbols, not only text (CONFIG_KALLSYMS_ALL).
+    #[arg(long)]
+    all_symbols: bool,
+    /// Store per-cpu symbols as absolute values (CONFIG_KALLSYMS_ABSOLUTE_PERCPU).
+    #[arg(long)]
+    absolute_percpu: bool,
+    /// linux-6.1 only: offsets from a relative base instead of addresses
+    /// (CONFIG_KALLSYMS_BASE_RELATIVE).
+    #[arg(long)]
+    base_relative: bool,
+    /// linux-6.1 only: ignore `.llvm.` suffixes when ordering names (CONFIG_LTO_CLANG).
+    #[arg(long)]
+    lto_clang: bool,
+    /// Target of the object and the artifact's byte order and word size: x86_64, i386,
+    /// aarch64, aarch64_be, arm, armeb, riscv64, riscv32, ppc64, ppc64le, ppc, s390x,
+    /// loongarch64. Default: this machine.
+    #[arg(long, value_name = "ARCH")]
+    arch: Option<String>,
+    /// Write the KallsymsTable artifact that kslink-pad and kslink-patch read.
+    #[arg(short = 'o', long = "output", value_name = "TABLE")]
+    output: Option<PathBuf>,
+    /// Write the assembly source that upstream's generator prints.
+    #[arg(long, value_name = "FILE.S")]
+    emit_asm: Option<PathBuf>,
+    /// Write an ELF relocatable object with the table in `.rodata`; no assembler needed.
+    #[arg(long, value_name = "FILE.o")]
+    emit_object: Option<PathBuf>,
+    /// Write the table's bytes alone, pointers resolved with the map's addresses.
+    #[arg(long, value_name = "FILE")]
+    emit_raw: Option<PathBuf>,
+    /// The symbols: a text map or a SymbolSet artifact.
+    #[arg(value_name = "INPUT")]
+    input: PathBuf,
+}
+
+fn atomic_write(
+    path: &Path,
+    write: impl FnOnce(&mut AtomicFile) -> Result<(), Box<dyn std::error::Error>>,
+) -> Result<(), TableError> {
+    let shown = path.display().to_string();
+    let mut file = AtomicFile::create(path).map_err(|e| TableError::io(&shown, e))?;
+    write(&mut file).map_err(|e| TableError::Io {
+        path: shown.clone(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    file.commit().map_err(|e| TableError::io(&shown, e))
+}
+
+fn run(cli: Cli) -> Result<(), TableError> {
+    let profile = Profile::by_name(&cli.profile).ok_or_else(|| {
+        TableError::Usage(format!(
+            "unknown profile {:?}; known profiles: {}",
+            cli.profile,
+            Profile::names().join(", ")
+        ))
+    })?;
+    let arch = match &cli.arch {
+        None => Arch::host(),
+        Some(name) => Arch::by_name(name).ok_or_else(|| {
+            TableError::Usage(format!(
+                "unknown arch {name:?}; known: {}",
+                Arch::names().join(", ")
+            ))
+        })?,
+    };
+    let options = TableOptions {
+        all_symbols: cli.all_symbols,
+        absolute_percpu: cli.absolute_percpu,
+        base_relative: cli.base_relative,
+        lto_clang: cli.lto_clang,
+    };
+    let symbols = read_input(&cli.input, profile)?;
+    for warning in &symbols.warnings {
+        eprintln!("kslink-table: warning: {warning}");
+    }
+    let built = build(symbols, profile, options)?;
+
+    let wants_image = cli.output.is_some() || cli.emit_object.is_some() || cli.emit_raw.is_some();
+    let nothing_asked = !wants_image && cli.emit_asm.is_none();
+    if let Some(path) = &cli.emit_asm {
+        atomic_write(path, |file| Ok(built.write_asm(file)?))?;
+    }
+    if nothing_asked {
+        let stdout = std::io::stdout().lock();
+        built
+            .write_asm(std::io::BufWriter::with_capacity(1 << 20, stdout))
+            .map_err(|e| TableError::io("standard output", e))?;
+    }
+    if wants_image {
+        let table = built.to_artifact(arch.layout());
+        drop(built);
+        if let Some(path) = &cli.emit_object {
+            atomic_write(path, |file| write_object(&table, arch, file))?;
+        }
+        if let Some(path) = &cli.emit_raw {
+            atomic_write(path, |file| Ok(file.write_all(&table.data)?))?;
+        }
+        if let Some(path) = &cli.output {
+            artifact::write(path, &table).map_err(|source| TableError::Artifact {
+                path: path.display().to_string(),
+                source,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("kslink-table: error: {err}");
+            ExitCode::from(err.exit_code() as u8)
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Test support for kslink.
+//!
+//! This crate holds what kslink's integration tests need to compare kslink's output with
+//! the Linux kernel's own `scripts/kallsyms`:
+//!
+//! - [`upstream`]: builds (once, cached) and runs upstream's `scripts/kallsyms` host tool of
+//!   Linux 6.12 and 6.1, taken from Debian's `linux-source-*` packages, and applies upstream's
+//!   `scripts/mksysmap` filter.
+//! - [`asm`]: assembles upstream's `.S` output the way Kbuild would, for several
+//!   architectures.
+//! - [`elfcmp`]: compares two relocatable ELF objects for what matters to the kernel link
+//!   (the `.rodata` bytes, global symbols and `.rodata` relocations).
+//! - [`gen`]: deterministic generators of `nm`-style symbol maps, random and hand-written
+//!   corner cases.
+//! - [`data`]: the real System.map of a Debian kernel, shipped in `tests/data/`.
+//! - [`bin_path`]: finds a workspace binary (for example `kslink-table`) for a test to run.
+//!
+//! Everything panics with a readable message when a tool is missing: these are test helpers.
+
+#![warn(missing_docs)]
+
+pub mod asm;
+pub mod data;
+pub mod elfcmp;
+pub mod gen;
+mod lock;
+pub mod upstream;
+
+use std::path::{Path, PathBuf};
+
+pub use asm::{arch_available, assemble, Arch};
+pub use data::debian_system_map;
+pub use elfcmp::compare_objects;
+pub use gen::{corner_cases, random_map, AddrWidth, GenOptions, MapSpec, MapSymbol};
+pub use upstream::{
+    apply_mksysmap, run_upstream, run_upstream_text, upstream_kallsyms, upstream_mksysmap,
+    KernelVersion, UpstreamOutput,
+};
+
+/// The workspace root: the parent of this crate's directory.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate lives inside the workspace")
+        .to_path_buf()
+}
+
+/// The cache directory for built upstream tools and generated include directories:
+/// `$KSLINK_CACHE` if set (and not empty), else `<workspace root>/target/kslink-cache`.
+///
+/// The directory is created if it does not exist.
+pub fn cache_dir() -> PathBuf {
+    let dir = match std::env::var_os("KSLINK_CACHE") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => workspace_root().join("target").join("kslink-cache"),
+    };
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create cache directory {}: {e}", dir.display()));
+    dir
+}
+
+/// The path of the workspace binary `name` (for example `kslink-table`).
+///
+/// `$KSLINK_BIN_DIR/name` if `KSLINK_BIN_DIR` is set; otherwise the binary next to the
+/// running test's profile directory: test binaries live in `target/<profile>/deps/`, the
+/// workspace's binaries in `target/<profile>/`.
+///
+/// # Panics
+///
+/// If the binary does not exist, with a message that says how to build it. Note that cargo
+/// builds a package's binaries before that package's own integration tests, but not the
+/// binaries of other packages: run `cargo build --workspace --bins` (same profile) first.
+pub fn bin_path(name: &str) -> PathBuf {
+    let file = format!("{name}{}", std::env::consts::EXE_SUFFIX);
+    let path = if let Some(dir) = std::env::var_os("KSLINK_BIN_DIR").filter(|d| !d.is_empty()) {
+        PathBuf::from(dir).join(&file)
+    } else {
+        let exe = std::env::current_exe().expect("cannot find the running executable");
+        let mut dir = exe
+            .parent()
+            .expect("the running executable has a directory")
+            .to_path_buf();
+        if dir.file_name().is_some_and(|n| n == "deps") {
+            dir.pop();
+        }
+        dir.join(&file)
+    };
+    if !path.is_file() {
+        panic!(
+            "workspace binary `{name}` not found at {}; build it first with \
+             `cargo build --workspace --bins` (same profile as the tests), or set \
+             KSLINK_BIN_DIR to the directory that holds it",
+            path.display()
+        );
+    }
+    path
+}

@@ -1,1 +1,525 @@
+//! Reads a kallsyms table back the way the kernel's `kernel/kallsyms.c` does, from a
+//! [`KallsymsTable`] artifact, a relocatable object, or a linked ELF (found by its
+//! `kallsyms_*` labels), and lists the symbols as `/proc/kallsyms` would: in table order,
+//! `ADDR TYPE NAME`, names that expand to nothing left out.
+//!
+//! Besides decoding, [`TableView::check`] verifies what the kernel silently relies on: the
+//! markers point at every 256th name, the token index points at the token strings, and
+//! `kallsyms_seqs_of_names` lists every symbol once, in name order.
 
+#![deny(missing_docs)]
+
+use std::collections::HashMap;
+use std::fmt;
+
+use kslink_schema::{ArrayKind, DataLayout, KallsymsTable};
+use object::read::{Object, ObjectSection, ObjectSymbol};
+use object::{ObjectKind, RelocationTarget};
+
+/// One line of `/proc/kallsyms`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelSymbol {
+    /// The address the kernel computes.
+    pub address: u64,
+    /// The type letter (the first byte of the expanded name).
+    pub type_letter: u8,
+    /// The name.
+    pub name: Vec<u8>,
+}
+
+/// How the table's address fields are to be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddressMode {
+    /// `kallsyms_addresses`: one pointer per symbol (6.1 without base-relative).
+    Absolute,
+    /// `kallsyms_offsets` from `kallsyms_relative_base`, unsigned.
+    Relative,
+    /// `kallsyms_offsets` with CONFIG_KALLSYMS_ABSOLUTE_PERCPU: non-negative values are
+    /// absolute, negative ones count down from `relative_base - 1`.
+    RelativeAbsolutePercpu,
+}
+
+/// Why a table could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError(pub String);
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, DecodeError> {
+    Err(DecodeError(msg.into()))
+}
+
+/// The table's arrays, each as the bytes from its label to the end of what holds it.
+pub struct TableView<'a> {
+    layout: DataLayout,
+    arrays: HashMap<ArrayKind, &'a [u8]>,
+    /// The resolved value of `kallsyms_relative_base`, when the layout has it.
+    relative_base: Option<u64>,
+    /// Resolved `kallsyms_addresses` entries (an object's are relocations).
+    addresses: Option<Vec<u64>>,
+    mode: AddressMode,
+}
+
+impl<'a> TableView<'a> {
+    fn array(&self, kind: ArrayKind) -> Result<&'a [u8], DecodeError> {
+        self.arrays
+            .get(&kind)
+            .copied()
+            .ok_or_else(|| DecodeError(format!("no {} array", kind.label())))
+    }
+
+    fn u16_at(&self, bytes: &[u8], at: usize) -> Result<u16, DecodeError> {
+        let b: [u8; 2] = bytes
+            .get(at..at + 2)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| DecodeError(format!("read past the end of an array at {at}")))?;
+        Ok(if self.layout.big_endian {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        })
+    }
+
+    fn u32_at(&self, bytes: &[u8], at: usize) -> Result<u32, DecodeError> {
+        let b: [u8; 4] = bytes
+            .get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| DecodeError(format!("read past the end of an array at {at}")))?;
+        Ok(if self.layout.big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    }
+
+    /// `kallsyms_num_syms`.
+    pub fn num_syms(&self) -> Result<u32, DecodeError> {
+        self.u32_at(self.array(ArrayKind::NumSyms)?, 0)
+    }
+
+    /// How the addresses are encoded.
+    pub fn mode(&self) -> AddressMode {
+        self.mode
+    }
+
+    /// The expansion of every token slot, from `kallsyms_token_table` through
+    /// `kallsyms_token_index`.
+    fn tokens(&self) -> Result<Vec<&'a [u8]>, DecodeError> {
+        let table = self.array(ArrayKind::TokenTable)?;
+        let index = self.array(ArrayKind::TokenIndex)?;
+        (0..256)
+            .map(|slot| {
+                let start = self.u16_at(index, slot * 2)? as usize;
+                let rest = table.get(start..).ok_or_else(|| {
+                    DecodeError(format!("token {slot} starts past the token table"))
+                })?;
+                let end = rest
+                    .iter()
+                    .position(|b| *b == 0)
+                    .ok_or_else(|| DecodeError(format!("token {slot} is not terminated")))?;
+                Ok(&rest[..end])
+            })
+            .collect()
+    }
+
+    /// The address of symbol `index`, as `kallsyms_sym_address` computes it.
+    fn address(&self, index: usize) -> Result<u64, DecodeError> {
+        match self.mode {
+            AddressMode::Absolute => {
+                let addresses = self
+                    .addresses
+                    .as_ref()
+                    .expect("absolute mode has addresses");
+                addresses
+                    .get(index)
+                    .copied()
+                    .ok_or_else(|| DecodeError(format!("no address for symbol {index}")))
+            }
+            AddressMode::Relative | AddressMode::RelativeAbsolutePercpu => {
+                let base = self.relative_base.expect("relative mode has a base");
+                let offset = self.u32_at(self.array(ArrayKind::Offsets)?, index * 4)?;
+                let wrap = |v: u64| {
+                    if self.layout.pointer_bytes == 4 {
+                        v & 0xffff_ffff
+                    } else {
+                        v
+                    }
+                };
+                Ok(if self.mode == AddressMode::Relative {
+                    wrap(base.wrapping_add(offset as u64))
+                } else if (offset as i32) >= 0 {
+                    offset as u64
+                } else {
+                    wrap(
+                        base.wrapping_sub(1)
+                            .wrapping_sub(offset as i32 as i64 as u64),
+                    )
+                })
+            }
+        }
+    }
+
+    /// Every symbol, as `/proc/kallsyms` lists them (names that expand to nothing are left
+    /// out, as the kernel's `s_show` does).
+    pub fn symbols(&self) -> Result<Vec<KernelSymbol>, DecodeError> {
+        let count = self.num_syms()? as usize;
+        let names = self.array(ArrayKind::Names)?;
+        let tokens = self.tokens()?;
+        let mut symbols = Vec::with_capacity(count);
+        let mut off = 0usize;
+        let mut expanded = Vec::new();
+        for index in 0..count {
+            let (len, data) = name_at(names, off)
+                .ok_or_else(|| DecodeError(format!("name {index} runs past kallsyms_names")))?;
+            off = data.end;
+            expanded.clear();
+            for &byte in &names[data] {
+                expanded.extend_from_slice(tokens[byte as usize]);
+            }
+            debug_assert!(len > 0);
+            if expanded.len() < 2 {
+                continue;
+            }
+            symbols.push(KernelSymbol {
+                address: self.address(index)?,
+                type_letter: expanded[0],
+                name: expanded[1..].to_vec(),
+            });
+        }
+        Ok(symbols)
+    }
+
+    /// Checks the redundant arrays against the names: markers, token index, name order.
+    pub fn check(&self) -> Result<(), DecodeError> {
+        let count = self.num_syms()? as usize;
+        let names = self.array(ArrayKind::Names)?;
+        let markers = self.array(ArrayKind::Markers)?;
+        let tokens = self.tokens()?;
+        let mut off = 0usize;
+        let mut full_names = Vec::with_capacity(count);
+        for index in 0..count {
+            if index % 256 == 0 {
+                let marker = self.u32_at(markers, index / 256 * 4)? as usize;
+                if marker != off {
+                    return err(format!(
+                        "kallsyms_markers[{}] is {marker}, symbol {index} starts at {off}",
+                        index / 256
+                    ));
+                }
+            }
+            let (_, data) = name_at(names, off)
+                .ok_or_else(|| DecodeError(format!("name {index} runs past kallsyms_names")))?;
+            off = data.end;
+            let mut name = Vec::new();
+            for &byte in &names[data] {
+                name.extend_from_slice(tokens[byte as usize]);
+            }
+            full_names.push(name);
+        }
+        let seqs = self.array(ArrayKind::SeqsOfNames)?;
+        let mut seen = vec![false; count];
+        let mut previous: Option<usize> = None;
+        for position in 0..count {
+            let b = seqs.get(position * 3..position * 3 + 3).ok_or_else(|| {
+                DecodeError("kallsyms_seqs_of_names is shorter than num_syms".into())
+            })?;
+            let seq = (b[0] as usize) << 16 | (b[1] as usize) << 8 | b[2] as usize;
+            if seq >= count || std::mem::replace(&mut seen[seq], true) {
+                return err(format!(
+                    "kallsyms_seqs_of_names[{position}] = {seq} is out of range or repeated"
+                ));
+            }
+            if let Some(prev) = previous {
+                if full_names[prev].get(1..) > full_names[seq].get(1..) {
+                    return err(format!(
+                        "kallsyms_seqs_of_names is not in name order at position {position}"
+                    ));
+                }
+            }
+            previous = Some(seq);
+        }
+        Ok(())
+    }
+}
+
+/// The length prefix and the byte range of the compressed name at `off`.
+fn name_at(names: &[u8], off: usize) -> Option<(usize, std::ops::Range<usize>)> {
+    let first = *names.get(off)? as usize;
+    let (len, start) = if first & 0x80 != 0 {
+        let second = *names.get(off + 1)? as usize;
+        ((first & 0x7f) | second << 7, off + 2)
+    } else {
+        (first, off + 1)
+    };
+    (start + len <= names.len()).then_some((len, start..start + len))
+}
+
+fn mode_for(has_addresses: bool, absolute_percpu: bool) -> AddressMode {
+    if has_addresses {
+        AddressMode::Absolute
+    } else if absolute_percpu {
+        AddressMode::RelativeAbsolutePercpu
+    } else {
+        AddressMode::Relative
+    }
+}
+
+fn read_pointer(layout: DataLayout, bytes: &[u8]) -> Option<u64> {
+    Some(match (layout.pointer_bytes, layout.big_endian) {
+        (8, false) => u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?),
+        (8, true) => u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?),
+        (_, false) => u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as u64,
+        (_, true) => u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?) as u64,
+    })
+}
+
+/// A view of a [`KallsymsTable`] artifact.
+pub fn view_artifact(table: &KallsymsTable) -> Result<TableView<'_>, DecodeError> {
+    let mut arrays = HashMap::new();
+    for array in &table.arrays {
+        let start = array.offset as usize;
+        let bytes = table
+            .data
+            .get(start..)
+            .ok_or_else(|| DecodeError(format!("{} lies outside the table", array.kind.label())))?;
+        arrays.insert(array.kind, bytes);
+    }
+    let has_addresses = arrays.contains_key(&ArrayKind::Addresses);
+    let layout = table.layout;
+    let pointer = |kind: ArrayKind| -> Result<u64, DecodeError> {
+        let bytes = arrays
+            .get(&kind)
+            .ok_or_else(|| DecodeError(format!("no {}", kind.label())))?;
+        read_pointer(layout, bytes)
+            .ok_or_else(|| DecodeError(format!("{} is cut off", kind.label())))
+    };
+    let relative_base = if has_addresses {
+        None
+    } else {
+        Some(pointer(ArrayKind::RelativeBase)?)
+    };
+    let addresses = if has_addresses {
+        let count = u32_of(layout, arrays[&ArrayKind::NumSyms])? as usize;
+        let bytes = arrays[&ArrayKind::Addresses];
+        let width = layout.pointer_bytes as usize;
+        Some(
+            (0..count)
+                .map(|i| {
+                    read_pointer(layout, bytes.get(i * width..).unwrap_or_default())
+                        .ok_or_else(|| DecodeError("kallsyms_addresses is cut off".into()))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+    } else {
+        None
+    };
+    Ok(TableView {
+        layout,
+        arrays,
+        relative_base,
+        addresses,
+        mode: mode_for(has_addresses, table.options.absolute_percpu),
+    })
+}
+
+fn u32_of(layout: DataLayout, bytes: &[u8]) -> Result<u32, DecodeError> {
+    let b: [u8; 4] = bytes
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| DecodeError("kallsyms_num_syms is cut off".into()))?;
+    Ok(if layout.big_endian {
+        u32::from_be_bytes(b)
+    } else {
+        u32::from_le_bytes(b)
+    })
+}
+
+/// Options for reading a table out of an ELF file.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ElfDecodeOptions {
+    /// Whether offsets follow CONFIG_KALLSYMS_ABSOLUTE_PERCPU; `None` guesses: offsets
+    /// with the top bit set occur only in that mode (short of a 2 GiB kernel).
+    pub absolute_percpu: Option<bool>,
+    /// In a relocatable object, the address `_text` is taken to have (default 0).
+    pub text_address: u64,
+}
+
+/// A view of the table inside an ELF file: a relocatable object (relocations against
+/// `_text` resolved with [`ElfDecodeOptions::text_address`]) or a linked executable.
+pub fn view_elf<'a>(
+    elf: &object::File<'a>,
+    options: ElfDecodeOptions,
+) -> Result<TableView<'a>, DecodeError> {
+    let layout = DataLayout {
+        pointer_bytes: if elf.is_64() { 8 } else { 4 },
+        big_endian: !elf.is_little_endian(),
+    };
+    let relocatable = elf.kind() == ObjectKind::Relocatable;
+    let mut arrays = HashMap::new();
+    let mut placed: HashMap<ArrayKind, (object::SectionIndex, u64)> = HashMap::new();
+    for symbol in elf.symbols() {
+        let Ok(name) = symbol.name() else { continue };
+        let Some(kind) = ArrayKind::from_label(name) else {
+            continue;
+        };
+        // Assembler labels are NOTYPE with size 0, which `is_definition` does not count.
+        if symbol.is_undefined() {
+            continue;
+        }
+        let Some(section_index) = symbol.section_index() else {
+            return err(format!("{name} is not defined in a section"));
+        };
+        let section = elf
+            .section_by_index(section_index)
+            .map_err(|e| DecodeError(format!("{name}: {e}")))?;
+        let data = section.data().map_err(|e| {
+            DecodeError(format!(
+                "{name}: section {}: {e}",
+                section.name().unwrap_or("?")
+            ))
+        })?;
+        if data.is_empty() {
+            return err(format!(
+                "{name} lies in section {}, which has no file contents",
+                section.name().unwrap_or("?")
+            ));
+        }
+        let offset = if relocatable {
+            symbol.address()
+        } else {
+            symbol.address().wrapping_sub(section.address())
+        };
+        let bytes = data
+            .get(offset as usize..)
+            .ok_or_else(|| DecodeError(format!("{name} lies outside its section")))?;
+        arrays.insert(kind, bytes);
+        placed.insert(kind, (section_index, offset));
+    }
+    if arrays.is_empty() {
+        return err("no kallsyms_* labels: not a kallsyms table");
+    }
+    let has_addresses = arrays.contains_key(&ArrayKind::Addresses);
+
+    // Relocations of the sections holding pointer arrays, by field offset: in an object,
+    // a pointer field's value is `_text + addend` (the addend in the field itself on REL
+    // targets); in a linked file it is the field's content.
+    let mut relocations: HashMap<(object::SectionIndex, u64), (bool, i64)> = HashMap::new();
+    if relocatable {
+        for kind in [ArrayKind::Addresses, ArrayKind::RelativeBase] {
+            let Some(&(section_index, _)) = placed.get(&kind) else {
+                continue;
+            };
+            if relocations.keys().any(|(index, _)| *index == section_index) {
+                continue;
+            }
+            let section = elf.section_by_index(section_index).expect("found above");
+            for (at, relocation) in section.relocations() {
+                let RelocationTarget::Symbol(target) = relocation.target() else {
+                    continue;
+                };
+                let target = elf
+                    .symbol_by_index(target)
+                    .map_err(|e| DecodeError(format!("{}: {e}", kind.label())))?;
+                if target.name() != Ok("_text") {
+                    continue;
+                }
+                relocations.insert(
+                    (section_index, at),
+                    (relocation.has_implicit_addend(), relocation.addend()),
+                );
+            }
+        }
+    }
+    let pointer_at = |kind: ArrayKind, index: usize| -> Result<u64, DecodeError> {
+        let width = layout.pointer_bytes as usize;
+        let stored = arrays[&kind]
+            .get(index * width..)
+            .and_then(|field| read_pointer(layout, field))
+            .ok_or_else(|| DecodeError(format!("{} is cut off", kind.label())))?;
+        let (section_index, offset) = placed[&kind];
+        let Some(&(implicit, addend)) =
+            relocations.get(&(section_index, offset + (index * width) as u64))
+        else {
+            return Ok(stored);
+        };
+        let addend = if implicit { stored } else { addend as u64 };
+        let value = options.text_address.wrapping_add(addend);
+        Ok(if width == 4 {
+            value & 0xffff_ffff
+        } else {
+            value
+        })
+    };
+
+    let relative_base = if has_addresses {
+        None
+    } else {
+        Some(pointer_at(ArrayKind::RelativeBase, 0)?)
+    };
+    let count = u32_of(
+        layout,
+        arrays
+            .get(&ArrayKind::NumSyms)
+            .ok_or_else(|| DecodeError("no kallsyms_num_syms".into()))?,
+    )? as usize;
+    let addresses = if has_addresses {
+        Some(
+            (0..count)
+                .map(|i| pointer_at(ArrayKind::Addresses, i))
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+    } else {
+        None
+    };
+    let absolute_percpu = match options.absolute_percpu {
+        Some(value) => value,
+        None => match arrays.get(&ArrayKind::Offsets) {
+            Some(offsets) => (0..count).any(|i| {
+                offsets
+                    .get(i * 4..i * 4 + 4)
+                    .is_some_and(|b| b[if layout.big_endian { 0 } else { 3 }] & 0x80 != 0)
+            }),
+            None => false,
+        },
+    };
+    Ok(TableView {
+        layout,
+        arrays,
+        relative_base,
+        addresses,
+        mode: mode_for(has_addresses, absolute_percpu),
+    })
+}
+
+/// Writes symbols as `/proc/kallsyms` prints them: `%px %c %s`, the address zero-padded to
+/// the pointer width.
+pub fn write_proc_kallsyms<W: std::io::Write>(
+    symbols: &[KernelSymbol],
+    pointer_bytes: u8,
+    out: &mut W,
+) -> std::io::Result<()> {
+    let width = pointer_bytes as usize * 2;
+    for symbol in symbols {
+        write!(
+            out,
+            "{:0width$x} {} ",
+            symbol.address, symbol.type_letter as char
+        )?;
+        out.write_all(&symbol.name)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+impl TableView<'_> {
+    /// Pointer size in bytes of the table's target.
+    pub fn pointer_bytes(&self) -> u8 {
+        self.layout.pointer_bytes
+    }
+}

@@ -274,16 +274,39 @@ impl BuiltTable {
         &self.tokens
     }
 
-    /// `TYPE` + `NAME` of symbol `index` (in table order), expanded into `out` if the sink
-    /// wants names.
-    fn comment<'b>(&self, wanted: bool, index: usize, out: &'b mut Vec<u8>) -> &'b [u8] {
-        out.clear();
-        if wanted {
-            for &byte in self.compressed.symbol(index) {
-                out.extend_from_slice(&self.tokens[byte as usize]);
-            }
+    /// Every symbol's `TYPE` + `NAME`, expanded from the compressed names, back to back;
+    /// `ends[i]` is where symbol `i` ends.
+    fn expand_names(&self) -> (Vec<u8>, Vec<u32>) {
+        // Tokens copied as fixed 32-byte blocks: no call per token. The output has 32 bytes
+        // of slack so the last block fits.
+        const BLOCK: usize = 32;
+        let mut blocks = [[0u8; BLOCK]; 256];
+        for (block, token) in blocks.iter_mut().zip(&self.tokens) {
+            let n = token.len().min(BLOCK);
+            block[..n].copy_from_slice(&token[..n]);
         }
-        out
+        let count = self.entries.len();
+        let total: usize = (0..count)
+            .flat_map(|i| self.compressed.symbol(i))
+            .map(|&byte| self.tokens[byte as usize].len())
+            .sum();
+        let mut bytes = vec![0u8; total + BLOCK];
+        let mut ends = Vec::with_capacity(count);
+        let mut pos = 0;
+        for i in 0..count {
+            for &byte in self.compressed.symbol(i) {
+                let token = &self.tokens[byte as usize];
+                if token.len() <= BLOCK {
+                    bytes[pos..pos + BLOCK].copy_from_slice(&blocks[byte as usize]);
+                } else {
+                    bytes[pos..pos + token.len()].copy_from_slice(token);
+                }
+                pos += token.len();
+            }
+            ends.push(pos as u32);
+        }
+        bytes.truncate(total);
+        (bytes, ends)
     }
 
     /// The arrays this table has, in layout order.
@@ -303,18 +326,22 @@ impl BuiltTable {
     /// Walks the table's content into `sink`.
     pub fn render(&self, sink: &mut dyn TableSink) -> io::Result<()> {
         let entries = &self.entries;
-        let names = sink.wants_names();
-        let mut scratch = Vec::with_capacity(1024);
+        let (names, ends) = if sink.wants_names() {
+            self.expand_names()
+        } else {
+            (Vec::new(), vec![0; entries.len()])
+        };
+        let symbol = |i: usize| {
+            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+            &names[start..ends[i] as usize]
+        };
         for kind in self.arrays() {
             sink.begin(kind)?;
             match kind {
                 ArrayKind::NumSyms => sink.word(self.num_syms())?,
                 ArrayKind::Names => {
                     for i in 0..entries.len() {
-                        sink.name(
-                            self.compressed.symbol(i),
-                            self.comment(names, i, &mut scratch),
-                        )?;
+                        sink.name(self.compressed.symbol(i), symbol(i))?;
                     }
                 }
                 ArrayKind::Markers => {
@@ -341,7 +368,7 @@ impl BuiltTable {
                 }
                 ArrayKind::Offsets => {
                     for (i, &offset) in self.offsets.iter().enumerate() {
-                        sink.offset(offset, self.comment(names, i, &mut scratch))?;
+                        sink.offset(offset, symbol(i))?;
                     }
                 }
                 ArrayKind::Addresses => {
@@ -358,7 +385,7 @@ impl BuiltTable {
                 }
                 ArrayKind::SeqsOfNames => {
                     for &i in &self.name_order {
-                        sink.seq(i, self.comment(names, i as usize, &mut scratch))?;
+                        sink.seq(i, symbol(i as usize))?;
                     }
                 }
             }

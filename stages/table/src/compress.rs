@@ -106,10 +106,27 @@ impl SymbolList {
         if self.last == Some(symbol) {
             return;
         }
-        let mut buf = [0u8; 5];
-        let used = put_varint(&mut buf, symbol - self.last.unwrap_or(0));
-        self.bytes.extend_from_slice(&buf[..used]);
+        let mut delta = symbol - self.last.unwrap_or(0);
+        while delta >= 0x80 {
+            self.bytes.push(delta as u8 | 0x80);
+            delta >>= 7;
+        }
+        self.bytes.push(delta as u8);
         self.last = Some(symbol);
+    }
+
+    /// Appends `other`, whose symbols all come after this list's.
+    fn append(&mut self, other: SymbolList) {
+        let Some(other_last) = other.last else {
+            return;
+        };
+        let Some(first) = symbol_numbers(&other.bytes).next() else {
+            return;
+        };
+        let first_len = varint_len(first);
+        self.push(first);
+        self.bytes.extend_from_slice(&other.bytes[first_len..]);
+        self.last = Some(other_last);
     }
 }
 
@@ -173,81 +190,60 @@ impl InitialIndex {
     }
 }
 
-/// Compresses the symbols (each `TYPE` + `NAME`) exactly as upstream does, in place in
-/// `data`: symbol `n` is `data[starts[n]..starts[n] + lens[n]]`.
-pub fn compress(mut data: Vec<u8>, starts: Vec<u32>, mut lens: Vec<u16>) -> Compressed {
-    data.resize(data.len() + SLACK, 0);
-    let mut slots = [[0u8; 2]; 256];
-    let mut slot_lens = [0u8; 256];
-    for (&start, &len) in starts.iter().zip(&lens) {
-        for &byte in &data[start as usize..start as usize + len as usize] {
-            slots[byte as usize][0] = byte;
-            slot_lens[byte as usize] = 1;
+/// Rounds with at least this many candidate symbols are split between two threads.
+const PARALLEL_MIN: usize = 4096;
+
+/// One thread's share of a round: a contiguous run of symbols, rewritten in place.
+struct RoundShare<'a> {
+    /// The arena bytes from `data_base` on that hold this share's symbols.
+    data: &'a mut [u8],
+    data_base: usize,
+    /// The lengths of symbols `lens_base..`.
+    lens: &'a mut [u16],
+    lens_base: usize,
+    /// Pair counts (or, for a helper thread, changes to them).
+    counts: &'a mut [i32; 1 << 16],
+    /// Symbols that gained the pair `(c, slot)`, by `c`.
+    before_slot: Vec<SymbolList>,
+    /// Symbols that gained the pair `(slot, c)`, by `c`.
+    after_slot: Vec<SymbolList>,
+}
+
+impl RoundShare<'_> {
+    fn new<'a>(
+        data: &'a mut [u8],
+        data_base: usize,
+        lens: &'a mut [u16],
+        lens_base: usize,
+        counts: &'a mut [i32; 1 << 16],
+    ) -> RoundShare<'a> {
+        RoundShare {
+            data,
+            data_base,
+            lens,
+            lens_base,
+            counts,
+            before_slot: (0..256).map(|_| SymbolList::default()).collect(),
+            after_slot: (0..256).map(|_| SymbolList::default()).collect(),
         }
     }
-    let literal = slot_lens;
 
-    let mut counts = vec![0i32; 1 << 16];
-    for (&start, &len) in starts.iter().zip(&lens) {
-        for w in data[start as usize..start as usize + len as usize].windows(2) {
-            counts[pair(w[0], w[1])] += 1;
-        }
-    }
-    let initial = InitialIndex::build(&data, &starts, &lens);
-    // Lists of the pairs that rounds create (those with a non-literal byte).
-    let mut created: Vec<Option<Box<SymbolList>>> = (0..1 << 16).map(|_| None).collect();
-
-    let mut numbers = Vec::new();
-    for slot in (0..=255u8).rev() {
-        if slot_lens[slot as usize] != 0 {
-            continue;
-        }
-        // The first pair with the strictly highest count, as upstream's scan finds it.
-        let (mut best, mut best_count) = (0, counts[0]);
-        for (p, &c) in counts.iter().enumerate() {
-            if c > best_count {
-                (best, best_count) = (p, c);
-            }
-        }
-        if best_count <= 0 {
-            break;
-        }
-        let (first, second) = (best as u8, (best >> 8) as u8);
-        slots[slot as usize] = [first, second];
-        slot_lens[slot as usize] = 2;
-
-        let created_list;
-        let candidates = if literal[first as usize] != 0 && literal[second as usize] != 0 {
-            initial.list(best)
-        } else {
-            created_list = created[best]
-                .take()
-                .map(|list| list.bytes)
-                .unwrap_or_default();
-            &created_list[..]
-        };
-        // New pairs all involve the new slot: (c, slot) or (slot, c). Collected in lists of
-        // this round, which stay in cache, then moved into the index.
-        let mut before_slot: Vec<SymbolList> = (0..256).map(|_| SymbolList::default()).collect();
-        let mut after_slot: Vec<SymbolList> = (0..256).map(|_| SymbolList::default()).collect();
-        numbers.clear();
-        numbers.extend(symbol_numbers(candidates));
-        for (i, &number) in numbers.iter().enumerate() {
-            // Rounds touch symbols all over the arena: ask for them before they are needed.
-            if let Some(&ahead) = numbers.get(i + PREFETCH_DISTANCE) {
-                prefetch(&starts[ahead as usize]);
-                prefetch(&lens[ahead as usize]);
-            }
-            if let Some(&near) = numbers.get(i + PREFETCH_DISTANCE / 2) {
-                prefetch(&data[starts[near as usize] as usize]);
-            }
-            let start = starts[number as usize] as usize;
-            let len = lens[number as usize] as usize;
-            let Some(found) = find_pair(&data, start, len, 0, first, second) else {
+    /// Replaces `first second` by `slot` in the candidate symbols `numbers`.
+    fn rewrite(&mut self, numbers: &[u32], starts: &[u32], first: u8, second: u8, slot: u8) {
+        for &number in numbers {
+            let start = starts[number as usize] as usize - self.data_base;
+            let len_slot = &mut self.lens[number as usize - self.lens_base];
+            let len = *len_slot as usize;
+            let Some(found) = find_pair(self.data, start, len, 0, first, second) else {
                 continue;
             };
-            lens[number as usize] = replace_pair(
-                &mut data,
+            let (counts, before_slot, after_slot) = (
+                &mut *self.counts,
+                &mut self.before_slot,
+                &mut self.after_slot,
+            );
+            *len_slot = replace_pair(
+                self.data,
                 start,
                 len,
                 found,
@@ -266,6 +262,109 @@ pub fn compress(mut data: Vec<u8>, starts: Vec<u32>, mut lens: Vec<u16>) -> Comp
                 },
             ) as u16;
         }
+    }
+}
+
+/// Compresses the symbols (each `TYPE` + `NAME`) exactly as upstream does: symbol `n` is
+/// `data[starts[n]..starts[n] + lens[n]]`.
+pub fn compress(data: Vec<u8>, starts: Vec<u32>, mut lens: Vec<u16>) -> Compressed {
+    // Lay the symbols out in number order, so that a round's candidates split into two
+    // contiguous runs of the arena, one per thread.
+    let mut arena = Vec::with_capacity(lens.iter().map(|&len| len as usize).sum());
+    let starts: Vec<u32> = starts
+        .iter()
+        .zip(&lens)
+        .map(|(&start, &len)| {
+            let at = arena.len() as u32;
+            arena.extend_from_slice(&data[start as usize..start as usize + len as usize]);
+            at
+        })
+        .collect();
+    drop(data);
+    let mut data = arena;
+
+    let mut slots = [[0u8; 2]; 256];
+    let mut slot_lens = [0u8; 256];
+    for &byte in &data {
+        slots[byte as usize][0] = byte;
+        slot_lens[byte as usize] = 1;
+    }
+    let literal = slot_lens;
+
+    let mut counts: Box<[i32; 1 << 16]> = Box::new([0; 1 << 16]);
+    for (&start, &len) in starts.iter().zip(&lens) {
+        for w in data[start as usize..start as usize + len as usize].windows(2) {
+            counts[pair(w[0], w[1])] += 1;
+        }
+    }
+    let initial = InitialIndex::build(&data, &starts, &lens);
+    // Lists of the pairs that rounds create (those with a non-literal byte).
+    let mut created: Vec<Option<Box<SymbolList>>> = (0..1 << 16).map(|_| None).collect();
+    let mut helper_counts: Box<[i32; 1 << 16]> = Box::new([0; 1 << 16]);
+    let mut numbers = Vec::new();
+
+    for slot in (0..=255u8).rev() {
+        if slot_lens[slot as usize] != 0 {
+            continue;
+        }
+        // The first pair with the strictly highest count, as upstream's scan finds it.
+        let (mut best, mut best_count) = (0, counts[0]);
+        for (p, &c) in counts.iter().enumerate() {
+            if c > best_count {
+                (best, best_count) = (p, c);
+            }
+        }
+        if best_count <= 0 {
+            break;
+        }
+        let (first, second) = (best as u8, (best >> 8) as u8);
+        slots[slot as usize] = [first, second];
+        slot_lens[slot as usize] = 2;
+
+        numbers.clear();
+        if literal[first as usize] != 0 && literal[second as usize] != 0 {
+            numbers.extend(symbol_numbers(initial.list(best)));
+        } else if let Some(list) = created[best].take() {
+            numbers.extend(symbol_numbers(&list.bytes));
+        }
+
+        let (before_slot, after_slot) = if numbers.len() < PARALLEL_MIN {
+            let mut share = RoundShare::new(&mut data, 0, &mut lens, 0, &mut counts);
+            share.rewrite(&numbers, &starts, first, second, slot);
+            (share.before_slot, share.after_slot)
+        } else {
+            // Symbols are independent within a round: the second half goes to a helper
+            // thread that records its count changes apart, added in afterwards.
+            let (low, high) = numbers.split_at(numbers.len() / 2);
+            let split_number = high[0] as usize;
+            let split_at = starts[split_number] as usize;
+            let (data_low, data_high) = data.split_at_mut(split_at);
+            let (lens_low, lens_high) = lens.split_at_mut(split_number);
+            helper_counts.fill(0);
+            let mut share_low = RoundShare::new(data_low, 0, lens_low, 0, &mut counts);
+            let mut share_high = RoundShare::new(
+                data_high,
+                split_at,
+                lens_high,
+                split_number,
+                &mut helper_counts,
+            );
+            std::thread::scope(|scope| {
+                scope.spawn(|| share_high.rewrite(high, &starts, first, second, slot));
+                share_low.rewrite(low, &starts, first, second, slot);
+            });
+            let (mut before_slot, mut after_slot) = (share_low.before_slot, share_low.after_slot);
+            for (list, high) in before_slot.iter_mut().zip(share_high.before_slot) {
+                list.append(high);
+            }
+            for (list, high) in after_slot.iter_mut().zip(share_high.after_slot) {
+                list.append(high);
+            }
+            for (count, change) in counts.iter_mut().zip(helper_counts.iter()) {
+                *count += change;
+            }
+            (before_slot, after_slot)
+        };
         for (c, (before, after)) in before_slot.into_iter().zip(after_slot).enumerate() {
             for (p, list) in [(pair(c as u8, slot), before), (pair(slot, c as u8), after)] {
                 if !list.bytes.is_empty() {
@@ -284,29 +383,8 @@ pub fn compress(mut data: Vec<u8>, starts: Vec<u32>, mut lens: Vec<u16>) -> Comp
     }
 }
 
-/// How many symbols ahead of the one being rewritten its data is prefetched.
-const PREFETCH_DISTANCE: usize = 16;
-
-/// Hints the processor to bring `item` into cache; a no-op where there is no such hint.
-#[inline(always)]
-fn prefetch<T>(item: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never faults and has no effect beyond the cache; the pointer comes
-    // from a reference anyway.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            (item as *const T).cast(),
-        );
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = item;
-}
-
-/// Bytes of slack after the last symbol, so that [`find_pair`] may always load eight bytes.
-const SLACK: usize = 8;
-
 /// The first position `p >= from` in `data[start..start + len]` where `first second` occurs,
-/// found seven positions at a time. `data` must extend [`SLACK`] bytes past the symbol.
+/// found seven positions at a time.
 fn find_pair(
     data: &[u8],
     start: usize,
@@ -322,11 +400,17 @@ fn find_pair(
     let (firsts, seconds) = (ONES * first as u64, ONES * second as u64);
     let mut at = from;
     while at + 1 < len {
-        let word = u64::from_le_bytes(
-            data[start + at..start + at + 8]
-                .try_into()
-                .expect("8 bytes"),
-        );
+        let word = match data.get(start + at..start + at + 8) {
+            Some(bytes) => u64::from_le_bytes(bytes.try_into().expect("8 bytes")),
+            None => {
+                // The end of the slice: bytes past it read as zero, and positions past the
+                // symbol are rejected below anyway.
+                let mut bytes = [0u8; 8];
+                let tail = &data[start + at..];
+                bytes[..tail.len()].copy_from_slice(tail);
+                u64::from_le_bytes(bytes)
+            }
+        };
         let hits =
             zero_bytes(word ^ firsts) & zero_bytes((word >> 8) ^ seconds) & 0x0080_8080_8080_8080;
         if hits != 0 {
@@ -336,6 +420,24 @@ fn find_pair(
         at += 7;
     }
     None
+}
+
+/// Moves `len` bytes from `from` to `to < from`: word by word, which is safe moving left
+/// because every word is read before anything overwrites it; chunks are short, and a call to
+/// `memmove` for each would cost more than the copy.
+fn move_left(data: &mut [u8], from: usize, to: usize, len: usize) {
+    let mut done = 0;
+    while done + 8 <= len {
+        let word: [u8; 8] = data[from + done..from + done + 8]
+            .try_into()
+            .expect("8 bytes");
+        data[to + done..to + done + 8].copy_from_slice(&word);
+        done += 8;
+    }
+    while done < len {
+        data[to + done] = data[from + done];
+        done += 1;
+    }
 }
 
 /// Replaces every occurrence of `first second` in the symbol `data[start..start + len]`, left
@@ -377,7 +479,7 @@ fn replace_pair(
         after_replacement = next == read;
         if next > read {
             count(pair(slot, data[start + read]), 1);
-            data.copy_within(start + read..start + next, start + write);
+            move_left(data, start + read, start + write, next - read);
             write += next - read;
             read = next;
         }
@@ -434,8 +536,7 @@ mod tests {
             b"Tyyyyyyab",
         ];
         let mut data: Vec<u8> = symbols.concat();
-        data.resize(data.len() + SLACK, 0);
-        let mut counts = vec![0i32; 1 << 16];
+        let mut counts: Box<[i32; 1 << 16]> = Box::new([0; 1 << 16]);
         let mut start = 0;
         for symbol in &symbols {
             let len = symbol.len();

@@ -24,7 +24,7 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
-use kslink_schema::{artifact, ArtifactKind, KallsymsTable, SymbolSet};
+use kslink_schema::{artifact, ArtifactKind, SymbolSet};
 
 pub use arch::{Arch, ARCHES};
 pub use build::{build, BuiltTable, TableSink};
@@ -86,15 +86,4 @@ pub fn symbols_from_set(set: &SymbolSet, profile: &Profile, source: &str) -> Sym
         );
     }
     list
-}
-
-/// Builds a table from `path` in one call, for callers that want just the artifact.
-pub fn table_from_input(
-    path: &Path,
-    profile: &'static Profile,
-    options: kslink_schema::TableOptions,
-    arch: &Arch,
-) -> Result<KallsymsTable, TableError> {
-    let built = build(read_input(path, profile)?, profile, options)?;
-    Ok(built.to_artifact(arch.layout()))
 }

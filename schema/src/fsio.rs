@@ -46,12 +46,21 @@ impl AtomicFile {
         Ok(writer.get_ref())
     }
 
-    /// Flushes the data and renames the file into place.
+    /// Flushes the data and renames the file into place. On failure the temporary file is
+    /// removed and the destination left as it was.
     pub fn commit(mut self) -> io::Result<()> {
         let writer = self.writer.take().expect("committed once");
-        let file = writer.into_inner().map_err(|err| err.into_error())?;
-        drop(file);
-        std::fs::rename(&self.temp, &self.dest)
+        let result = writer
+            .into_inner()
+            .map_err(|err| err.into_error())
+            .and_then(|file| {
+                drop(file);
+                std::fs::rename(&self.temp, &self.dest)
+            });
+        if result.is_err() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+        result
     }
 }
 

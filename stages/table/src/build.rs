@@ -46,6 +46,7 @@ pub fn build(
     select(&mut symbols, profile, options);
     if symbols.entries.is_empty() && profile.empty_is_error {
         return Err(TableError::NoSymbols {
+            source: symbols.source.clone(),
             profile: profile.name,
         });
     }
@@ -221,6 +222,7 @@ fn relative_offsets(
                 Ok(offset as u32 as i32)
             } else {
                 Err(TableError::OutOfRange {
+                    source: symbols.source.clone(),
                     class: if entry.absolute {
                         "absolute"
                     } else {

@@ -31,6 +31,8 @@ pub enum TableError {
     /// A symbol's address cannot be stored in the table's relative encoding (upstream's
     /// "out of range in relative mode").
     OutOfRange {
+        /// The input the symbol came from.
+        source: String,
         /// `absolute` or `relative`.
         class: &'static str,
         /// The symbol.
@@ -42,6 +44,8 @@ pub enum TableError {
     },
     /// The profile's generator refuses a table without symbols.
     NoSymbols {
+        /// The input.
+        source: String,
         /// The profile.
         profile: &'static str,
     },
@@ -72,20 +76,26 @@ impl fmt::Display for TableError {
         match self {
             TableError::Io { path, source } => write!(f, "{path}: {source}"),
             TableError::Map { at, what } => write!(f, "{at}: malformed map line: {what}"),
+            // An I/O error of an artifact names its file already.
+            TableError::Artifact {
+                source: source @ ArtifactError::Io { .. },
+                ..
+            } => write!(f, "{source}"),
             TableError::Artifact { path, source } => write!(f, "{path}: {source}"),
             TableError::OutOfRange {
+                source,
                 class,
                 name,
                 addr,
                 relative_base,
             } => write!(
                 f,
-                "{class} symbol {name} value {addr:#x} out of range in relative mode \
-                 (relative base {relative_base:#x})"
+                "{source}: {class} symbol {name} value {addr:#x} out of range in relative \
+                 mode (relative base {relative_base:#x})"
             ),
-            TableError::NoSymbols { profile } => write!(
+            TableError::NoSymbols { source, profile } => write!(
                 f,
-                "no valid symbol: the {profile} generator refuses an empty table"
+                "{source}: no valid symbol: the {profile} generator refuses an empty table"
             ),
             TableError::Usage(msg) => f.write_str(msg),
         }

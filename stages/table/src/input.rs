@@ -82,11 +82,13 @@ pub struct SymbolList {
     pub percpu_range: AddressRange,
     /// Names skipped for being too long, as one-line messages.
     pub warnings: Vec<String>,
+    /// What the symbols were read from, for messages.
+    pub source: String,
 }
 
 impl SymbolList {
-    /// An empty list, ranges as upstream initialises them.
-    pub fn new() -> SymbolList {
+    /// An empty list read from `source`, ranges as upstream initialises them.
+    pub fn new(source: &str) -> SymbolList {
         SymbolList {
             arena: Vec::new(),
             entries: Vec::new(),
@@ -97,6 +99,7 @@ impl SymbolList {
             ],
             percpu_range: AddressRange::new("__per_cpu_start", "__per_cpu_end", u64::MAX, 0),
             warnings: Vec::new(),
+            source: source.to_owned(),
         }
     }
 
@@ -121,6 +124,11 @@ impl SymbolList {
         name: &[u8],
         at: impl FnOnce() -> String,
     ) {
+        // Upstream holds names as C strings: a NUL ends the name.
+        let name = match name.iter().position(|b| *b == 0) {
+            Some(nul) => &name[..nul],
+            None => name,
+        };
         if name.len() >= KSYM_NAME_LEN {
             self.warnings.push(format!(
                 "{}: symbol {}... too long for kallsyms ({} >= {KSYM_NAME_LEN}), skipped",
@@ -154,12 +162,6 @@ impl SymbolList {
     }
 }
 
-impl Default for SymbolList {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 fn is_ignored(profile: &Profile, name: &[u8], type_letter: u8) -> bool {
     if profile.ignored_types.contains(&type_letter) || profile.ignored_names.matches(name) {
         return true;
@@ -174,7 +176,7 @@ pub fn read_map<R: BufRead>(
     path: &str,
     profile: &Profile,
 ) -> Result<SymbolList, TableError> {
-    let mut list = SymbolList::new();
+    let mut list = SymbolList::new(path);
     let mut line = Vec::with_capacity(256);
     let mut line_no = 0usize;
     loop {
@@ -195,7 +197,7 @@ pub fn read_map<R: BufRead>(
                 parse_whole_line(&line).map_err(|what| TableError::Map { at: at(), what })?
             }
             MapSyntax::Fields => {
-                if line.iter().all(|b| is_c_space(*b)) {
+                if line.iter().all(|b| is_c_space(*b)) || is_undefined_symbol_line(&line) {
                     continue;
                 }
                 parse_fields(&line).map_err(|what| TableError::Map { at: at(), what })?
@@ -206,8 +208,7 @@ pub fn read_map<R: BufRead>(
     Ok(list)
 }
 
-/// `ADDR TYPE NAME` with single spaces, the name being the rest of the line up to a NUL
-/// (upstream reads it with `strlen`).
+/// `ADDR TYPE NAME` with single spaces, the name being the rest of the line.
 fn parse_whole_line(line: &[u8]) -> Result<(u64, u8, &[u8]), String> {
     let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
     if digits == 0 {
@@ -224,12 +225,17 @@ fn parse_whole_line(line: &[u8]) -> Result<(u64, u8, &[u8]), String> {
             describe(rest)
         ));
     }
-    let name = &rest[3..];
-    let name = match name.iter().position(|b| *b == 0) {
-        Some(nul) => &name[..nul],
-        None => name,
-    };
-    Ok((addr, rest[1], name))
+    Ok((addr, rest[1], &rest[3..]))
+}
+
+/// `nm` prints undefined symbols without an address (`                 U name`); 6.1's
+/// generator, reading raw `nm -n` output, fails to scan an address there and skips the line.
+fn is_undefined_symbol_line(line: &[u8]) -> bool {
+    let mut fields = line.split(|b| is_c_space(*b)).filter(|f| !f.is_empty());
+    matches!(
+        (fields.next(), fields.next(), fields.next()),
+        (Some([b'U' | b'w' | b'v']), Some(_), None)
+    )
 }
 
 /// Three whitespace-separated fields: address, a one-character type, the name.
@@ -316,11 +322,17 @@ mod tests {
 
     #[test]
     fn reading_applies_the_profiles_filters() {
-        let map = b"0 T _text\n0 A abs\n0 A __gp\n0 u uniq\n0 T __kcfi_typeid_x\n\n" as &[u8];
-        let list = read_map(map, "m", &LINUX_6_1).unwrap();
-        assert_eq!(list.entries.len(), 2);
-        assert!(read_map(map, "m", &LINUX_6_12).is_err());
-        let list = read_map(&map[..map.len() - 1], "m", &LINUX_6_12).unwrap();
+        let map = b"0 T _text\n0 A abs\n0 A __gp\n0 u uniq\n0 T __kcfi_typeid_x\n" as &[u8];
+        let list = read_map(map, "m", &LINUX_6_12).unwrap();
         assert_eq!(list.entries.len(), 3);
+        // 6.1 reads raw `nm -n` output: blank lines and undefined symbols are skipped.
+        let raw_nm = [
+            map,
+            b"\n                 U undef\n                 w weak\n",
+        ]
+        .concat();
+        let list = read_map(&raw_nm[..], "m", &LINUX_6_1).unwrap();
+        assert_eq!(list.entries.len(), 2);
+        assert!(read_map(&raw_nm[..], "m", &LINUX_6_12).is_err());
     }
 }

@@ -74,7 +74,7 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> 
 
 /// The symbols of a [`SymbolSet`], taken in its order as if they were map lines.
 pub fn symbols_from_set(set: &SymbolSet, profile: &Profile, source: &str) -> SymbolList {
-    let mut list = SymbolList::new();
+    let mut list = SymbolList::new(source);
     for (i, symbol) in set.symbols.iter().enumerate() {
         let at = || format!("{source}: symbol {}", i + 1);
         list.push(

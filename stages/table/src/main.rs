@@ -1,7 +1,7 @@
 //! `kslink-table`: the table stage's command line.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -67,18 +67,59 @@ struct Cli {
     input: PathBuf,
 }
 
-fn atomic_write(
-    path: &Path,
-    write: impl FnOnce(&mut AtomicFile) -> Result<(), Box<dyn std::error::Error>>,
-) -> Result<(), TableError> {
-    let shown = path.display().to_string();
-    let mut file = AtomicFile::create(path).map_err(|e| TableError::io(&shown, e))?;
-    write(&mut file).map_err(|e| TableError::Io {
-        path: shown.clone(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
-    file.commit().map_err(|e| TableError::io(&shown, e))
+/// The output files of one run: all created before anything is written, committed together
+/// at the end, so that a failed run leaves none of them behind, new or half-written.
+struct Outputs {
+    files: Vec<Option<(String, AtomicFile)>>,
 }
+
+impl Outputs {
+    /// Creates a temporary file for each requested path; `write` takes the same positions.
+    fn create(paths: &[&Option<PathBuf>]) -> Result<Outputs, TableError> {
+        let mut files = Vec::new();
+        for path in paths {
+            files.push(match path {
+                None => None,
+                Some(path) => {
+                    let shown = path.display().to_string();
+                    let file = AtomicFile::create(path).map_err(|e| TableError::io(&shown, e))?;
+                    Some((shown, file))
+                }
+            });
+        }
+        Ok(Outputs { files })
+    }
+
+    fn requested(&self, position: usize) -> bool {
+        self.files[position].is_some()
+    }
+
+    /// Writes the output at `position`, if it was requested.
+    fn write(
+        &mut self,
+        position: usize,
+        write: impl FnOnce(&mut AtomicFile) -> Result<(), Box<dyn std::error::Error>>,
+    ) -> Result<(), TableError> {
+        match &mut self.files[position] {
+            None => Ok(()),
+            Some((shown, file)) => write(file)
+                .map_err(|e| TableError::io(shown.as_str(), std::io::Error::other(e.to_string()))),
+        }
+    }
+
+    fn commit(self) -> Result<(), TableError> {
+        for (shown, file) in self.files.into_iter().flatten() {
+            file.commit().map_err(|e| TableError::io(shown, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Positions of the outputs in [`Outputs`].
+const ASM: usize = 0;
+const OBJECT: usize = 1;
+const RAW: usize = 2;
+const ARTIFACT: usize = 3;
 
 fn run(cli: Cli) -> Result<(), TableError> {
     let profile = Profile::by_name(&cli.profile).ok_or_else(|| {
@@ -109,12 +150,14 @@ fn run(cli: Cli) -> Result<(), TableError> {
     }
     let built = build(symbols, profile, options)?;
 
-    let wants_image = cli.output.is_some() || cli.emit_object.is_some() || cli.emit_raw.is_some();
-    let nothing_asked = !wants_image && cli.emit_asm.is_none();
-    if let Some(path) = &cli.emit_asm {
-        atomic_write(path, |file| Ok(built.write_asm(file)?))?;
-    }
-    if nothing_asked {
+    let mut outputs =
+        Outputs::create(&[&cli.emit_asm, &cli.emit_object, &cli.emit_raw, &cli.output])?;
+    let wants_image = [OBJECT, RAW, ARTIFACT]
+        .iter()
+        .any(|&o| outputs.requested(o));
+    if outputs.requested(ASM) {
+        outputs.write(ASM, |file| Ok(built.write_asm(file)?))?;
+    } else if !wants_image {
         let stdout = std::io::stdout().lock();
         built
             .write_asm(std::io::BufWriter::with_capacity(1 << 20, stdout))
@@ -123,19 +166,13 @@ fn run(cli: Cli) -> Result<(), TableError> {
     if wants_image {
         let table = built.to_artifact(arch.layout());
         drop(built);
-        if let Some(path) = &cli.emit_object {
-            atomic_write(path, |file| write_object(&table, arch, file))?;
-        }
-        if let Some(path) = &cli.emit_raw {
-            atomic_write(path, |file| Ok(file.write_all(&table.data)?))?;
-        }
-        if let Some(path) = &cli.output {
-            artifact::write(path, &table).map_err(|source| TableError::Artifact {
-                path: path.display().to_string(),
-                source,
-            })?;
-        }
+        outputs.write(OBJECT, |file| write_object(&table, arch, file))?;
+        outputs.write(RAW, |file| Ok(file.write_all(&table.data)?))?;
+        outputs.write(ARTIFACT, |file| {
+            Ok(file.write_all(&artifact::encode(&table))?)
+        })?;
     }
+    outputs.commit()?;
     Ok(())
 }
 

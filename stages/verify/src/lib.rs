@@ -64,6 +64,9 @@ pub struct TableView<'a> {
     /// Resolved `kallsyms_addresses` entries (an object's are relocations).
     addresses: Option<Vec<u64>>,
     mode: AddressMode,
+    /// Whether names are ordered as 6.1's `--lto-clang` orders them (`.llvm.` suffixes cut);
+    /// `None` (an ELF file does not say) accepts either order.
+    lto_clang: Option<bool>,
 }
 
 impl<'a> TableView<'a> {
@@ -175,14 +178,14 @@ impl<'a> TableView<'a> {
         let mut off = 0usize;
         let mut expanded = Vec::new();
         for index in 0..count {
-            let (len, data) = name_at(names, off)
+            let (_, data) = name_at(names, off)
                 .ok_or_else(|| DecodeError(format!("name {index} runs past kallsyms_names")))?;
             off = data.end;
             expanded.clear();
             for &byte in &names[data] {
                 expanded.extend_from_slice(tokens[byte as usize]);
             }
-            debug_assert!(len > 0);
+            // The kernel's `s_show` skips a symbol whose name (after the type) is empty.
             if expanded.len() < 2 {
                 continue;
             }
@@ -195,26 +198,48 @@ impl<'a> TableView<'a> {
         Ok(symbols)
     }
 
-    /// Checks the redundant arrays against the names: markers, token index, name order.
+    /// Checks the arrays against each other, as upstream's generator lays them out and as
+    /// the kernel relies on them: `kallsyms_num_syms` names fill `kallsyms_names` (none of
+    /// length 0, nothing but zero padding after the last), every 256th name is where
+    /// its `kallsyms_markers` entry says, the 256 token strings lie back to back where
+    /// `kallsyms_token_index` says, every symbol has an address, and
+    /// `kallsyms_seqs_of_names` lists every symbol once, ordered by name (with 6.1's
+    /// `--lto-clang`, by name up to a `.llvm.` suffix), equal names by address, then by
+    /// table order. Every error message names the array at fault.
     pub fn check(&self) -> Result<(), DecodeError> {
         let count = self.num_syms()? as usize;
         let names = self.array(ArrayKind::Names)?;
         let markers = self.array(ArrayKind::Markers)?;
+        self.check_token_index()?;
         let tokens = self.tokens()?;
         let mut off = 0usize;
         let mut full_names = Vec::with_capacity(count);
         for index in 0..count {
             if index % 256 == 0 {
-                let marker = self.u32_at(markers, index / 256 * 4)? as usize;
+                let slot = index / 256;
+                let marker = self.u32_at(markers, slot * 4).map_err(|_| {
+                    DecodeError(format!(
+                        "kallsyms_markers has no entry {slot} for symbol {index}"
+                    ))
+                })? as usize;
                 if marker != off {
                     return err(format!(
-                        "kallsyms_markers[{}] is {marker}, symbol {index} starts at {off}",
-                        index / 256
+                        "kallsyms_markers[{slot}] is {marker}, symbol {index} starts at {off}"
                     ));
                 }
             }
-            let (_, data) = name_at(names, off)
-                .ok_or_else(|| DecodeError(format!("name {index} runs past kallsyms_names")))?;
+            let (len, data) = name_at(names, off).ok_or_else(|| {
+                DecodeError(format!(
+                    "kallsyms_names: name {index} of {count} (kallsyms_num_syms) runs past \
+                     the array's {} bytes",
+                    names.len()
+                ))
+            })?;
+            if len == 0 {
+                return err(format!(
+                    "kallsyms_names: name {index} of {count} (kallsyms_num_syms) has length 0"
+                ));
+            }
             off = data.end;
             let mut name = Vec::new();
             for &byte in &names[data] {
@@ -222,9 +247,22 @@ impl<'a> TableView<'a> {
             }
             full_names.push(name);
         }
+        // Zero padding may follow (alignment, or room reserved for a later table); a
+        // non-zero byte would be the length of a name kallsyms_num_syms does not count.
+        if let Some(extra) = names[off..].iter().position(|&b| b != 0) {
+            return err(format!(
+                "kallsyms_names has a name at byte {} after its last of {count} \
+                 (kallsyms_num_syms)",
+                off + extra
+            ));
+        }
+        let addresses = (0..count)
+            .map(|index| self.address(index))
+            .collect::<Result<Vec<_>, _>>()?;
+
         let seqs = self.array(ArrayKind::SeqsOfNames)?;
+        let mut order = Vec::with_capacity(count);
         let mut seen = vec![false; count];
-        let mut previous: Option<usize> = None;
         for position in 0..count {
             let b = seqs.get(position * 3..position * 3 + 3).ok_or_else(|| {
                 DecodeError("kallsyms_seqs_of_names is shorter than num_syms".into())
@@ -235,14 +273,66 @@ impl<'a> TableView<'a> {
                     "kallsyms_seqs_of_names[{position}] = {seq} is out of range or repeated"
                 ));
             }
-            if let Some(prev) = previous {
-                if full_names[prev].get(1..) > full_names[seq].get(1..) {
-                    return err(format!(
-                        "kallsyms_seqs_of_names is not in name order at position {position}"
-                    ));
+            order.push(seq);
+        }
+        // The sort key of upstream's `compare_names`: the name without its type letter (cut
+        // at `.llvm.` with --lto-clang), then the address, then the table index.
+        let out_of_order = |lto_clang: bool| -> Option<usize> {
+            let key = |seq: usize| {
+                let mut name = full_names[seq].get(1..).unwrap_or_default();
+                if lto_clang {
+                    if let Some(cut) = name.windows(6).position(|w| w == b".llvm.") {
+                        name = &name[..cut];
+                    }
                 }
+                (name, addresses[seq], seq)
+            };
+            (1..count).find(|&position| key(order[position - 1]) > key(order[position]))
+        };
+        let misplaced = match self.lto_clang {
+            Some(lto_clang) => out_of_order(lto_clang),
+            None => out_of_order(false).and(out_of_order(true)),
+        };
+        if let Some(position) = misplaced {
+            let shown = |seq: usize| String::from_utf8_lossy(&full_names[seq]).into_owned();
+            return err(format!(
+                "kallsyms_seqs_of_names is not in name order at position {position}: \
+                 symbol {} ({:?}) after symbol {} ({:?})",
+                order[position],
+                shown(order[position]),
+                order[position - 1],
+                shown(order[position - 1]),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The token strings must lie back to back from the start of `kallsyms_token_table`,
+    /// and `kallsyms_token_index` must point at each.
+    fn check_token_index(&self) -> Result<(), DecodeError> {
+        let table = self.array(ArrayKind::TokenTable)?;
+        let index = self.array(ArrayKind::TokenIndex)?;
+        let mut start = 0usize;
+        for slot in 0..256 {
+            let at = self
+                .u16_at(index, slot * 2)
+                .map_err(|_| DecodeError(format!("kallsyms_token_index has no entry {slot}")))?
+                as usize;
+            if at != start {
+                return err(format!(
+                    "kallsyms_token_index[{slot}] is {at}, token {slot} starts at {start} in \
+                     kallsyms_token_table"
+                ));
             }
-            previous = Some(seq);
+            let len = table
+                .get(start..)
+                .and_then(|rest| rest.iter().position(|&b| b == 0))
+                .ok_or_else(|| {
+                    DecodeError(format!(
+                        "kallsyms_token_table: token {slot} is not terminated"
+                    ))
+                })?;
+            start += len + 1;
         }
         Ok(())
     }
@@ -286,7 +376,7 @@ pub fn view_artifact(table: &KallsymsTable) -> Result<TableView<'_>, DecodeError
         let start = array.offset as usize;
         let bytes = table
             .data
-            .get(start..)
+            .get(start..start.saturating_add(array.size as usize))
             .ok_or_else(|| DecodeError(format!("{} lies outside the table", array.kind.label())))?;
         arrays.insert(array.kind, bytes);
     }
@@ -305,14 +395,19 @@ pub fn view_artifact(table: &KallsymsTable) -> Result<TableView<'_>, DecodeError
         Some(pointer(ArrayKind::RelativeBase)?)
     };
     let addresses = if has_addresses {
-        let count = u32_of(layout, arrays[&ArrayKind::NumSyms])? as usize;
+        let count = u32_of(
+            layout,
+            arrays
+                .get(&ArrayKind::NumSyms)
+                .ok_or_else(|| DecodeError("no kallsyms_num_syms".into()))?,
+        )? as usize;
         let bytes = arrays[&ArrayKind::Addresses];
         let width = layout.pointer_bytes as usize;
         Some(
             (0..count)
                 .map(|i| {
                     read_pointer(layout, bytes.get(i * width..).unwrap_or_default())
-                        .ok_or_else(|| DecodeError("kallsyms_addresses is cut off".into()))
+                        .ok_or_else(|| addresses_cut_off(bytes.len() / width, count))
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         )
@@ -325,7 +420,14 @@ pub fn view_artifact(table: &KallsymsTable) -> Result<TableView<'_>, DecodeError
         relative_base,
         addresses,
         mode: mode_for(has_addresses, table.options.absolute_percpu),
+        lto_clang: Some(table.options.lto_clang),
     })
+}
+
+fn addresses_cut_off(held: usize, count: usize) -> DecodeError {
+    DecodeError(format!(
+        "kallsyms_addresses holds {held} entries, kallsyms_num_syms says {count}"
+    ))
 }
 
 fn u32_of(layout: DataLayout, bytes: &[u8]) -> Result<u32, DecodeError> {
@@ -361,7 +463,7 @@ pub fn view_elf<'a>(
         big_endian: !elf.is_little_endian(),
     };
     let relocatable = elf.kind() == ObjectKind::Relocatable;
-    let mut arrays = HashMap::new();
+    let mut sections: HashMap<object::SectionIndex, &'a [u8]> = HashMap::new();
     let mut placed: HashMap<ArrayKind, (object::SectionIndex, u64)> = HashMap::new();
     for symbol in elf.symbols() {
         let Ok(name) = symbol.name() else { continue };
@@ -395,14 +497,29 @@ pub fn view_elf<'a>(
         } else {
             symbol.address().wrapping_sub(section.address())
         };
-        let bytes = data
-            .get(offset as usize..)
-            .ok_or_else(|| DecodeError(format!("{name} lies outside its section")))?;
-        arrays.insert(kind, bytes);
+        if offset > data.len() as u64 {
+            return err(format!("{name} lies outside its section"));
+        }
+        sections.insert(section_index, data);
         placed.insert(kind, (section_index, offset));
     }
-    if arrays.is_empty() {
+    if placed.is_empty() {
         return err("no kallsyms_* labels: not a kallsyms table");
+    }
+    // Each array ends where the next label of its section begins (labels at one offset, as
+    // empty arrays have, taken in the 6.12 layout order), the last at the section's end.
+    let rank = |kind: ArrayKind| ArrayKind::ALL.iter().position(|k| *k == kind);
+    let mut arrays = HashMap::new();
+    for (&kind, &(section_index, offset)) in &placed {
+        let data = sections[&section_index];
+        let end = placed
+            .iter()
+            .filter(|(_, (index, _))| *index == section_index)
+            .map(|(&other, &(_, other_offset))| (other_offset, rank(other)))
+            .filter(|&next| next > (offset, rank(kind)))
+            .min()
+            .map_or(data.len(), |(next_offset, _)| next_offset as usize);
+        arrays.insert(kind, &data[offset as usize..end]);
     }
     let has_addresses = arrays.contains_key(&ArrayKind::Addresses);
 
@@ -436,13 +553,24 @@ pub fn view_elf<'a>(
             }
         }
     }
+    let count = u32_of(
+        layout,
+        arrays
+            .get(&ArrayKind::NumSyms)
+            .ok_or_else(|| DecodeError("no kallsyms_num_syms".into()))?,
+    )? as usize;
     let pointer_at = |kind: ArrayKind, index: usize| -> Result<u64, DecodeError> {
         let width = layout.pointer_bytes as usize;
-        let stored = arrays[&kind]
+        let missing = || DecodeError(format!("no {} array", kind.label()));
+        let bytes = arrays.get(&kind).ok_or_else(missing)?;
+        let stored = bytes
             .get(index * width..)
             .and_then(|field| read_pointer(layout, field))
-            .ok_or_else(|| DecodeError(format!("{} is cut off", kind.label())))?;
-        let (section_index, offset) = placed[&kind];
+            .ok_or_else(|| match kind {
+                ArrayKind::Addresses => addresses_cut_off(bytes.len() / width, count),
+                _ => DecodeError(format!("{} is cut off", kind.label())),
+            })?;
+        let (section_index, offset) = *placed.get(&kind).ok_or_else(missing)?;
         let Some(&(implicit, addend)) =
             relocations.get(&(section_index, offset + (index * width) as u64))
         else {
@@ -462,12 +590,6 @@ pub fn view_elf<'a>(
     } else {
         Some(pointer_at(ArrayKind::RelativeBase, 0)?)
     };
-    let count = u32_of(
-        layout,
-        arrays
-            .get(&ArrayKind::NumSyms)
-            .ok_or_else(|| DecodeError("no kallsyms_num_syms".into()))?,
-    )? as usize;
     let addresses = if has_addresses {
         Some(
             (0..count)
@@ -494,6 +616,7 @@ pub fn view_elf<'a>(
         relative_base,
         addresses,
         mode: mode_for(has_addresses, absolute_percpu),
+        lto_clang: None,
     })
 }
 

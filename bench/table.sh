@@ -1,0 +1,320 @@
+#!/usr/bin/env bash
+# Benchmark: kslink-table against upstream's scripts/kallsyms on Debian's real System.map.
+#
+# Times both tools whole-process, alternating upstream and kslink runs, and prints the
+# median wall times, their ratio, the peak RSS of each and PASS/FAIL against the targets:
+#
+#   A  map -> object: `kslink-table --emit-object` vs upstream `kallsyms > .S` + `gcc -c`  >= 8x
+#   B  map -> asm:    `kslink-table --emit-asm`    vs upstream `kallsyms > .S`             >= 4x
+#   C  peak RSS of kslink-table (A and B) vs upstream kallsyms                             <= 2x
+#   plus the 6.1 profile (map -> asm, --base-relative), no target.
+#
+# The time lines also show, for reference, the ratio of median CPU (user + system) times,
+# which a loaded machine disturbs less than wall time. The loop is the script's own, not
+# hyperfine's: hyperfine runs all of one command's runs before the next command's, while
+# here upstream and kslink alternate within each round, and GNU time records peak RSS.
+#
+# Needs: cargo, gcc, xz (xz-utils), cmp (diffutils), GNU time at /usr/bin/time (`time`).
+# Exit status: 0 all targets met, 1 some target missed, 2 usage or setup error, or the
+# outputs of kslink and upstream differ.
+
+set -euo pipefail
+export LC_ALL=C
+
+usage() {
+    cat <<'EOF'
+usage: bench/table.sh [--rounds N] [--keep] [-h|--help]
+
+Builds kslink-table (release) and upstream's scripts/kallsyms 6.12 and 6.1 (cached, via
+`cargo run -p kslink-tests --bin upstream-kallsyms`), checks once that both produce the same
+.S for the Debian System.map in tests/data, then times N alternating rounds (default 7) of
+upstream and kslink and prints median wall times, ratios and peak RSS against the targets
+(and, for reference, the ratio of median user+sys CPU times).
+
+  --rounds N   timed rounds (default 7; one untimed warm-up/verification round runs first)
+  --keep       keep the temporary directory (map, binaries, outputs) and print its path
+
+Environment: TMPDIR chooses where the temporary directory goes (default /tmp).
+Exit status: 0 all targets met, 1 a target missed, 2 error (setup, or outputs differ).
+EOF
+}
+
+die() {
+    echo "bench/table.sh: error: $*" >&2
+    exit 2
+}
+
+rounds=7
+keep=0
+while (($#)); do
+    case $1 in
+    --rounds)
+        (($# >= 2)) || die "--rounds needs a number"
+        rounds=$2
+        shift 2
+        ;;
+    --rounds=*)
+        rounds=${1#--rounds=}
+        shift
+        ;;
+    --keep)
+        keep=1
+        shift
+        ;;
+    -h | --help)
+        usage
+        exit 0
+        ;;
+    *)
+        usage >&2
+        exit 2
+        ;;
+    esac
+done
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds wants a positive integer, not '$rounds'"
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+map_xz=$root/tests/data/System.map-6.12.117+deb12-amd64.xz
+gnu_time=/usr/bin/time
+
+for tool in cargo gcc xz cmp awk sort; do
+    command -v "$tool" >/dev/null || die "'$tool' not found in PATH"
+done
+[[ -x $gnu_time ]] && "$gnu_time" -f %M true >/dev/null 2>&1 ||
+    die "GNU time not found at $gnu_time (apt-get install time)"
+[[ -f $map_xz ]] || die "missing $map_xz"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kslink-bench.XXXXXX")
+cleanup() {
+    if ((keep)); then
+        echo "kept $tmp" >&2
+    else
+        rm -rf "$tmp"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+mkdir -p "$tmp/bin" "$tmp/out" "$tmp/include/asm"
+
+# ---- build ----------------------------------------------------------------------------------
+
+echo "building kslink-table (release) and the upstream tools..." >&2
+cd "$root"
+# The JSON messages name the executable wherever the target directory is.
+build_json=$(cargo build --release -p kslink-table --bin kslink-table \
+    --message-format=json-render-diagnostics) || die "cargo build of kslink-table failed"
+ks_built=$(grep -o '"executable":"[^"]*kslink-table"' <<<"$build_json" | tail -n 1 |
+    sed 's/^"executable":"//; s/"$//')
+[[ -n $ks_built && -x $ks_built ]] || die "cannot find the kslink-table executable cargo built"
+
+up_path() {
+    cargo run --release -q -p kslink-tests --bin upstream-kallsyms -- "$1" ||
+        die "cannot get upstream's kallsyms $1 from the kslink-tests helper upstream-kallsyms (see above)"
+}
+up612_built=$(up_path 6.12)
+up61_built=$(up_path 6.1)
+
+# Private copies: a concurrent `cargo build` must not swap the binary under the benchmark.
+cp "$ks_built" "$tmp/bin/kslink-table"
+cp "$up612_built" "$tmp/bin/kallsyms-6.12"
+cp "$up61_built" "$tmp/bin/kallsyms-6.1"
+ks=$tmp/bin/kslink-table
+up612=$tmp/bin/kallsyms-6.12
+up61=$tmp/bin/kallsyms-6.1
+
+# Kbuild's <asm/bitsperlong.h>, as kslink_tests::asm::include_shim(Arch::X86_64) makes it.
+echo '#define BITS_PER_LONG 64' >"$tmp/include/asm/bitsperlong.h"
+
+map=$tmp/System.map
+xz -dc "$map_xz" >"$map" || die "cannot decompress $map_xz"
+nsyms=$(wc -l <"$map")
+nsyms=${nsyms//[!0-9]/}
+
+ks_rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [[ -n $(git -C "$root" status --porcelain -- stages schema 2>/dev/null) ]]; then
+    ks_rev+=+dirty
+fi
+
+# ---- the commands -----------------------------------------------------------------------------
+
+flags612=(--all-symbols --absolute-percpu)
+flags61=(--all-symbols --base-relative --absolute-percpu)
+out=$tmp/out
+errlog=$tmp/stderr.txt
+
+# now_us: wall clock in microseconds, into $now.
+if [[ -n ${EPOCHREALTIME:-} ]]; then
+    now_us() { now=${EPOCHREALTIME//[!0-9]/}; }
+else
+    now_us() { now=$(date +%s%6N); }
+fi
+
+# cpu_ms: user + system CPU time of all waited-for children so far, in ms, into $cpu_now
+# (the `times` builtin, run in this shell: a subshell would count only its own children).
+cpu_ms() {
+    local line u s
+    times >"$tmp/times"
+    {
+        read -r line
+        read -r u s
+    } <"$tmp/times"
+    cpu_now=$(($(to_ms "$u") + $(to_ms "$s")))
+}
+to_ms() { # 1m2.345s -> 62345
+    [[ $1 =~ ^([0-9]+)m([0-9]+)\.([0-9]{3})s$ ]] || die "cannot parse \`times\` output '$1'"
+    echo $(((10#${BASH_REMATCH[1]} * 60 + 10#${BASH_REMATCH[2]}) * 1000 + 10#${BASH_REMATCH[3]}))
+}
+
+# measure CMD...: runs CMD under GNU time (stdout as redirected by the caller), which writes
+# CMD's peak RSS (KiB) to $tmp/rss; dies with CMD's stderr if it fails.
+measure() {
+    if ! "$gnu_time" -f %M -o "$tmp/rss" "$@" 2>"$errlog"; then
+        echo "bench/table.sh: command failed: $*" >&2
+        sed -n 1,40p "$errlog" >&2
+        exit 2
+    fi
+}
+
+assemble() { # S O
+    gcc -c -x assembler-with-cpp -I "$tmp/include" "$1" -o "$2" 2>"$errlog" || {
+        echo "bench/table.sh: gcc -c $1 failed:" >&2
+        sed -n 1,40p "$errlog" >&2
+        exit 2
+    }
+}
+
+# The cases, one run each. `outputs` lists what each writes (removed before its run).
+declare -A outputs=(
+    [up_obj]="up.S up.o" [ks_obj]="ks.o"
+    [up_asm]="up.S" [ks_asm]="ks.S"
+    [up_61]="up61.S" [ks_61]="ks61.S"
+)
+up_obj() {
+    measure "$up612" "${flags612[@]}" "$map" >"$out/up.S"
+    assemble "$out/up.S" "$out/up.o"
+}
+ks_obj() { measure "$ks" "${flags612[@]}" --emit-object "$out/ks.o" "$map"; }
+up_asm() { measure "$up612" "${flags612[@]}" "$map" >"$out/up.S"; }
+ks_asm() { measure "$ks" "${flags612[@]}" --emit-asm "$out/ks.S" "$map"; }
+up_61() { measure "$up61" "${flags61[@]}" "$map" >"$out/up61.S"; }
+ks_61() { measure "$ks" --profile linux-6.1 "${flags61[@]}" --emit-asm "$out/ks61.S" "$map"; }
+
+# timed CASE: runs CASE once; sets elapsed (wall, µs), cpu (ms) and rss (KiB of the one
+# command run under GNU time: upstream's kallsyms, not gcc, in up_obj).
+timed() {
+    local f t0 c0
+    for f in ${outputs[$1]}; do rm -f "$out/$f"; done
+    cpu_ms
+    c0=$cpu_now
+    now_us
+    t0=$now
+    "$1"
+    now_us
+    elapsed=$((now - t0))
+    cpu_ms
+    cpu=$((cpu_now - c0))
+    rss=$(tail -n 1 "$tmp/rss")
+}
+
+cases=(up_obj ks_obj up_asm ks_asm up_61 ks_61)
+
+# ---- verify once (also the warm-up round) ---------------------------------------------------
+
+echo "verifying outputs (warm-up round)..." >&2
+for c in "${cases[@]}"; do timed "$c"; done
+cmp "$out/up.S" "$out/ks.S" >&2 ||
+    die "kslink-table's .S differs from upstream kallsyms 6.12's ($out/up.S vs $out/ks.S); use --keep to inspect"
+cmp "$out/up61.S" "$out/ks61.S" >&2 ||
+    die "kslink-table's 6.1 .S differs from upstream kallsyms 6.1's; use --keep to inspect"
+[[ -s $out/ks.o ]] || die "kslink-table --emit-object wrote no object"
+[[ -s $out/up.o ]] || die "gcc -c wrote no object"
+
+# ---- timed rounds -------------------------------------------------------------------------
+
+read -r load1 _ 2>/dev/null </proc/loadavg || load1=unknown
+echo "timing $rounds round(s)..." >&2
+declare -A walls cpus rsss
+for c in "${cases[@]}"; do
+    walls[$c]=""
+    cpus[$c]=""
+    rsss[$c]=""
+done
+for ((r = 1; r <= rounds; r++)); do
+    [[ -t 2 ]] && printf '\rround %d/%d ' "$r" "$rounds" >&2
+    # Alternate upstream and kslink; swap who goes first every other round.
+    for ((i = 0; i < ${#cases[@]}; i += 2)); do
+        pair=("${cases[i]}" "${cases[i + 1]}")
+        ((r % 2)) || pair=("${pair[1]}" "${pair[0]}")
+        for c in "${pair[@]}"; do
+            timed "$c"
+            walls[$c]+="$elapsed "
+            cpus[$c]+="$cpu "
+            rsss[$c]+="$rss "
+        done
+    done
+done
+[[ -t 2 ]] && printf '\r%*s\r' 20 '' >&2
+
+# ---- report -------------------------------------------------------------------------------
+
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{ v[NR] = $1 }
+    END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+maximum() { tr ' ' '\n' <<<"$1" | grep . | sort -n | tail -n 1; }
+
+failed=0
+# time_line LABEL UPCASE KSCASE TARGET (0: none)
+time_line() {
+    local label=$1 up ks target=$4 verdict ratio cpu_ratio
+    up=$(median "${walls[$2]}")
+    ks=$(median "${walls[$3]}")
+    ratio=$(awk -v u="$up" -v k="$ks" 'BEGIN { printf "%.1f", u / k }')
+    cpu_ratio=$(awk -v u="$(median "${cpus[$2]}")" -v k="$(median "${cpus[$3]}")" \
+        'BEGIN { if (k > 0) printf "%.1f", u / k; else printf "?" }')
+    if [[ $target == 0 ]]; then
+        verdict="(no target)"
+    elif awk -v u="$up" -v k="$ks" -v t="$target" 'BEGIN { exit !(u >= t * k) }'; then
+        verdict="(target >=${target}x)  PASS"
+    else
+        verdict="(target >=${target}x)  FAIL"
+        failed=1
+    fi
+    awk -v l="$label" -v u="$up" -v k="$ks" -v r="$ratio" -v v="$verdict" -v c="$cpu_ratio" \
+        'BEGIN { printf "%-16s upstream %7.3f s    kslink %7.3f s    %5sx  %-22s  cpu %sx\n", l, u / 1e6, k / 1e6, r, v, c }'
+}
+# rss_line LABEL UPCASE KSCASE TARGET (0: none)
+rss_line() {
+    local label=$1 up ks target=$4 verdict ratio
+    up=$(maximum "${rsss[$2]}")
+    ks=$(maximum "${rsss[$3]}")
+    ratio=$(awk -v u="$up" -v k="$ks" 'BEGIN { printf "%.2f", k / u }')
+    if [[ $target == 0 ]]; then
+        verdict="(no target)"
+    elif awk -v u="$up" -v k="$ks" -v t="$target" 'BEGIN { exit !(k <= t * u) }'; then
+        verdict="(target <=${target}x)  PASS"
+    else
+        verdict="(target <=${target}x)  FAIL"
+        failed=1
+    fi
+    awk -v l="$label" -v u="$up" -v k="$ks" -v r="$ratio" -v v="$verdict" \
+        'BEGIN { printf "%-16s upstream %5.1f MiB    kslink %5.1f MiB    %5sx  %s\n", l, u / 1024, k / 1024, r, v }'
+}
+
+# Upstream's peak RSS is that of kallsyms itself, the same command in A and B.
+rsss[up_612]="${rsss[up_obj]} ${rsss[up_asm]}"
+asm_share=$(awk -v a="$(median "${walls[up_obj]}")" -v s="$(median "${walls[up_asm]}")" \
+    'BEGIN { printf "%.2f", (a - s) / 1e6 }')
+
+plural=s
+((rounds > 1)) || plural=
+echo "kslink-table vs upstream scripts/kallsyms (6.12), Debian System.map, $nsyms symbols, $rounds round$plural"
+echo "kslink $ks_rev; medians of wall time, max of peak RSS; $(nproc 2>/dev/null || echo ?) CPUs, load average $load1 before timing"
+time_line "A map -> object" up_obj ks_obj 8
+time_line "B map -> asm" up_asm ks_asm 4
+rss_line "C RSS, object" up_612 ks_obj 2
+rss_line "C RSS, asm" up_612 ks_asm 2
+time_line "6.1 map -> asm" up_61 ks_61 0
+rss_line "6.1 RSS, asm" up_61 ks_61 0
+echo "(upstream A = kallsyms > .S, then gcc -c of the .S: about $asm_share s of it is gcc."
+echo " cpu: ratio of median user+sys CPU times, for reference; it varies less with load)"
+exit "$failed"

@@ -77,17 +77,21 @@ pub fn build(
         Vec::new()
     };
 
-    let name_order = sort_by_name(&symbols, options.lto_clang);
-
+    // The name order needs the names as they are; compression copies them first. The two
+    // are independent, so the sort runs beside the compression.
+    let (name_order, compressed) = std::thread::scope(|scope| {
+        let name_order = scope.spawn(|| sort_by_name(&symbols, options.lto_clang));
+        let compressed = compress(symbols.entries.iter().map(|entry| symbols.symbol(entry)));
+        (
+            name_order.join().expect("sorting does not panic"),
+            compressed,
+        )
+    });
     let SymbolList {
-        arena,
         entries,
         text_address,
         ..
     } = symbols;
-    let starts = entries.iter().map(|entry| entry.start).collect();
-    let lens = entries.iter().map(|entry| entry.len).collect();
-    let compressed = compress(arena, starts, lens);
     let tokens = (0..=255u8)
         .map(|slot| {
             let mut expansion = Vec::new();

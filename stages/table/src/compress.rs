@@ -237,11 +237,7 @@ impl RoundShare<'_> {
             let Some(found) = find_pair(self.data, start, len, 0, first, second) else {
                 continue;
             };
-            let (counts, before_slot, after_slot) = (
-                &mut *self.counts,
-                &mut self.before_slot,
-                &mut self.after_slot,
-            );
+            let (before_slot, after_slot) = (&mut self.before_slot, &mut self.after_slot);
             *len_slot = replace_pair(
                 self.data,
                 start,
@@ -250,14 +246,12 @@ impl RoundShare<'_> {
                 first,
                 second,
                 slot,
-                |p, delta| {
-                    counts[p] += delta;
-                    if delta > 0 {
-                        if p & 0xff == slot as usize {
-                            after_slot[p >> 8].push(number);
-                        } else {
-                            before_slot[p & 0xff].push(number);
-                        }
+                self.counts,
+                |p| {
+                    if p & 0xff == slot as usize {
+                        after_slot[p >> 8].push(number);
+                    } else {
+                        before_slot[p & 0xff].push(number);
                     }
                 },
             ) as u16;
@@ -265,23 +259,18 @@ impl RoundShare<'_> {
     }
 }
 
-/// Compresses the symbols (each `TYPE` + `NAME`) exactly as upstream does: symbol `n` is
-/// `data[starts[n]..starts[n] + lens[n]]`.
-pub fn compress(data: Vec<u8>, starts: Vec<u32>, mut lens: Vec<u16>) -> Compressed {
-    // Lay the symbols out in number order, so that a round's candidates split into two
-    // contiguous runs of the arena, one per thread.
-    let mut arena = Vec::with_capacity(lens.iter().map(|&len| len as usize).sum());
-    let starts: Vec<u32> = starts
-        .iter()
-        .zip(&lens)
-        .map(|(&start, &len)| {
-            let at = arena.len() as u32;
-            arena.extend_from_slice(&data[start as usize..start as usize + len as usize]);
-            at
-        })
-        .collect();
-    drop(data);
-    let mut data = arena;
+/// Compresses the symbols (each `TYPE` + `NAME`) exactly as upstream does.
+pub fn compress<'a>(symbols: impl ExactSizeIterator<Item = &'a [u8]> + Clone) -> Compressed {
+    // One arena in symbol order, so that a round's candidates split into two contiguous
+    // runs of it, one per thread.
+    let mut data = Vec::with_capacity(symbols.clone().map(<[u8]>::len).sum());
+    let mut starts = Vec::with_capacity(symbols.len());
+    let mut lens = Vec::with_capacity(symbols.len());
+    for symbol in symbols {
+        starts.push(data.len() as u32);
+        lens.push(symbol.len() as u16);
+        data.extend_from_slice(symbol);
+    }
 
     let mut slots = [[0u8; 2]; 256];
     let mut slot_lens = [0u8; 256];
@@ -365,6 +354,7 @@ pub fn compress(data: Vec<u8>, starts: Vec<u32>, mut lens: Vec<u16>) -> Compress
             }
             (before_slot, after_slot)
         };
+        counts[best] = 0;
         for (c, (before, after)) in before_slot.into_iter().zip(after_slot).enumerate() {
             for (p, list) in [(pair(c as u8, slot), before), (pair(slot, c as u8), after)] {
                 if !list.bytes.is_empty() {
@@ -442,8 +432,10 @@ fn move_left(data: &mut [u8], from: usize, to: usize, len: usize) {
 
 /// Replaces every occurrence of `first second` in the symbol `data[start..start + len]`, left
 /// to right and non-overlapping, by `slot`, starting at the first occurrence `found`; returns
-/// the new length. Reports each pair that disappears (`-1`) or appears (`+1`) to `count`:
-/// only pairs next to a replacement change, so the rest of the symbol is not recounted.
+/// the new length. Updates `counts` for the neighbouring pairs that disappear and the new
+/// ones, and reports each new pair to `gained`: only pairs next to a replacement change, so
+/// the rest of the symbol is not recounted. The replaced pair itself is left alone: after the
+/// round it occurs nowhere, and the caller sets its count to zero.
 #[allow(clippy::too_many_arguments)]
 fn replace_pair(
     data: &mut [u8],
@@ -453,7 +445,8 @@ fn replace_pair(
     first: u8,
     second: u8,
     slot: u8,
-    mut count: impl FnMut(usize, i32),
+    counts: &mut [i32; 1 << 16],
+    mut gained: impl FnMut(usize),
 ) -> usize {
     let mut read = found;
     let mut write = found;
@@ -463,22 +456,25 @@ fn replace_pair(
     loop {
         // An occurrence at `read`.
         if read > 0 && !after_replacement {
-            count(pair(data[start + read - 1], first), -1);
+            counts[pair(data[start + read - 1], first)] -= 1;
         }
-        count(pair(first, second), -1);
         if read + 2 < len {
-            count(pair(second, data[start + read + 2]), -1);
+            counts[pair(second, data[start + read + 2])] -= 1;
         }
         data[start + write] = slot;
         if write > 0 {
-            count(pair(data[start + write - 1], slot), 1);
+            let p = pair(data[start + write - 1], slot);
+            counts[p] += 1;
+            gained(p);
         }
         read += 2;
         write += 1;
         let next = find_pair(data, start, len, read, first, second).unwrap_or(len);
         after_replacement = next == read;
         if next > read {
-            count(pair(slot, data[start + read]), 1);
+            let p = pair(slot, data[start + read]);
+            counts[p] += 1;
+            gained(p);
             move_left(data, start + read, start + write, next - read);
             write += next - read;
             read = next;
@@ -494,15 +490,7 @@ mod tests {
     use super::*;
 
     fn compress_all(symbols: &[&[u8]]) -> Compressed {
-        let mut data = Vec::new();
-        let mut starts = Vec::new();
-        let mut lens = Vec::new();
-        for symbol in symbols {
-            starts.push(data.len() as u32);
-            lens.push(symbol.len() as u16);
-            data.extend_from_slice(symbol);
-        }
-        compress(data, starts, lens)
+        compress(symbols.iter().copied())
     }
 
     fn expand(compressed: &Compressed, index: usize) -> Vec<u8> {
@@ -536,24 +524,37 @@ mod tests {
             b"Tyyyyyyab",
         ];
         let mut data: Vec<u8> = symbols.concat();
+        let mut expected: Box<[i32; 1 << 16]> = Box::new([0; 1 << 16]);
         let mut counts: Box<[i32; 1 << 16]> = Box::new([0; 1 << 16]);
+        let mut gained = 0;
         let mut start = 0;
         for symbol in &symbols {
             let len = symbol.len();
             let found = symbol.windows(2).position(|w| w == b"ab").unwrap();
             assert_eq!(find_pair(&data, start, len, 0, b'a', b'b'), Some(found));
             for w in data[start..start + len].windows(2) {
-                counts[pair(w[0], w[1])] -= 1;
+                expected[pair(w[0], w[1])] -= 1;
             }
-            let new_len = replace_pair(&mut data, start, len, found, b'a', b'b', 0, |p, d| {
-                counts[p] -= d;
-            });
+            let new_len = replace_pair(
+                &mut data,
+                start,
+                len,
+                found,
+                b'a',
+                b'b',
+                0,
+                &mut counts,
+                |_| gained += 1,
+            );
             for w in data[start..start + new_len].windows(2) {
-                counts[pair(w[0], w[1])] += 1;
+                expected[pair(w[0], w[1])] += 1;
             }
             start += len;
         }
-        assert!(counts.iter().all(|&c| c == 0));
+        // The replaced pair is left to the caller.
+        expected[pair(b'a', b'b')] = 0;
+        assert!(expected.iter().zip(counts.iter()).all(|(e, c)| e == c));
+        assert_eq!(gained, counts.iter().filter(|&&c| c > 0).sum::<i32>());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The table as assembly source, byte for byte what upstream's `scripts/kallsyms` prints.
 
 use std::io::{self, Write};
+use std::sync::mpsc::{sync_channel, SyncSender};
 
 use kslink_schema::ArrayKind;
 
@@ -8,21 +9,31 @@ use crate::build::{BuiltTable, TableSink};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Formats into a buffer and hands it to the writer in large pieces: the `.S` of a
-/// distribution kernel is tens of megabytes.
-struct AsmSink<W: Write> {
-    out: W,
+/// Bytes formatted before a piece goes to the writing thread.
+const PIECE: usize = 1 << 18;
+
+/// Formats into a buffer and hands it, in large pieces, to a thread that writes them: the
+/// `.S` of a distribution kernel is tens of megabytes, and formatting and writing overlap.
+struct AsmSink {
+    pieces: SyncSender<Vec<u8>>,
     buf: Vec<u8>,
     comments: bool,
 }
 
-impl<W: Write> AsmSink<W> {
+impl AsmSink {
     fn line_done(&mut self) -> io::Result<()> {
-        if self.buf.len() >= 1 << 16 {
-            self.out.write_all(&self.buf)?;
-            self.buf.clear();
+        if self.buf.len() >= PIECE {
+            self.send()?;
         }
         Ok(())
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        let piece = std::mem::replace(&mut self.buf, Vec::with_capacity(PIECE + 1024));
+        // A closed channel means the writer stopped on an error, which it reports.
+        self.pieces
+            .send(piece)
+            .map_err(|_| io::Error::other("the writing thread stopped"))
     }
 
     fn byte_hex(&mut self, byte: u8) {
@@ -72,7 +83,7 @@ impl<W: Write> AsmSink<W> {
     }
 }
 
-impl<W: Write> TableSink for AsmSink<W> {
+impl TableSink for AsmSink {
     fn wants_names(&self) -> bool {
         self.comments
     }
@@ -185,15 +196,26 @@ const PROLOGUE: &str = "#include <asm/bitsperlong.h>
 
 impl BuiltTable {
     /// Writes the table as upstream's generator prints it.
-    pub fn write_asm<W: Write>(&self, out: W) -> io::Result<()> {
-        let mut sink = AsmSink {
-            out,
-            buf: Vec::with_capacity(1 << 17),
-            comments: self.profile.name_comments,
-        };
-        sink.buf.extend_from_slice(PROLOGUE.as_bytes());
-        self.render(&mut sink)?;
-        sink.out.write_all(&sink.buf)?;
-        sink.out.flush()
+    pub fn write_asm<W: Write + Send>(&self, mut out: W) -> io::Result<()> {
+        let (pieces, received) = sync_channel::<Vec<u8>>(2);
+        std::thread::scope(|scope| {
+            let writer = scope.spawn(move || -> io::Result<()> {
+                for piece in received {
+                    out.write_all(&piece)?;
+                }
+                out.flush()
+            });
+            let mut sink = AsmSink {
+                pieces,
+                buf: Vec::with_capacity(PIECE + 1024),
+                comments: self.profile.name_comments,
+            };
+            sink.buf.extend_from_slice(PROLOGUE.as_bytes());
+            let formatted = self.render(&mut sink).and_then(|()| sink.send());
+            drop(sink);
+            let written = writer.join().expect("the writing thread does not panic");
+            // The writer's error explains a failed send; report it first.
+            written.and(formatted)
+        })
     }
 }

@@ -296,16 +296,16 @@ pub fn compress<'a>(symbols: impl ExactSizeIterator<Item = &'a [u8]> + Clone) ->
         if slot_lens[slot as usize] != 0 {
             continue;
         }
-        // The first pair with the strictly highest count, as upstream's scan finds it.
-        let (mut best, mut best_count) = (0, counts[0]);
-        for (p, &c) in counts.iter().enumerate() {
-            if c > best_count {
-                (best, best_count) = (p, c);
-            }
-        }
+        // The first pair with the strictly highest count, as upstream's scan finds it (in
+        // two passes that the compiler vectorises).
+        let best_count = counts.iter().copied().max().expect("65536 counts");
         if best_count <= 0 {
             break;
         }
+        let best = counts
+            .iter()
+            .position(|&c| c == best_count)
+            .expect("the maximum occurs");
         let (first, second) = (best as u8, (best >> 8) as u8);
         slots[slot as usize] = [first, second];
         slot_lens[slot as usize] = 2;
@@ -375,6 +375,7 @@ pub fn compress<'a>(symbols: impl ExactSizeIterator<Item = &'a [u8]> + Clone) ->
 
 /// The first position `p >= from` in `data[start..start + len]` where `first second` occurs,
 /// found seven positions at a time.
+#[inline(always)]
 fn find_pair(
     data: &[u8],
     start: usize,
@@ -387,6 +388,8 @@ fn find_pair(
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     // A byte of the result is 0x80 exactly where the byte of `x` is zero.
     let zero_bytes = |x: u64| !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7);
+    // Byte `k` of `word ^ firsts` is zero where byte `k` is `first`, and of
+    // `(word >> 8) ^ seconds` where byte `k + 1` is `second`: their OR is zero where both are.
     let (firsts, seconds) = (ONES * first as u64, ONES * second as u64);
     let mut at = from;
     while at + 1 < len {
@@ -437,6 +440,7 @@ fn move_left(data: &mut [u8], from: usize, to: usize, len: usize) {
 /// the rest of the symbol is not recounted. The replaced pair itself is left alone: after the
 /// round it occurs nowhere, and the caller sets its count to zero.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn replace_pair(
     data: &mut [u8],
     start: usize,

@@ -158,9 +158,8 @@ fn run(cli: Cli) -> Result<(), TableError> {
     if outputs.requested(ASM) {
         outputs.write(ASM, |file| Ok(built.write_asm(file)?))?;
     } else if !wants_image {
-        let stdout = std::io::stdout().lock();
         built
-            .write_asm(std::io::BufWriter::with_capacity(1 << 20, stdout))
+            .write_asm(std::io::stdout())
             .map_err(|e| TableError::io("standard output", e))?;
     }
     if wants_image {

@@ -41,6 +41,29 @@ pub enum KernelVersion {
 }
 
 impl KernelVersion {
+    /// Every combination of the generator's flags that changes the table (for 6.1 without
+    /// `--lto-clang`, which matters only for `.llvm.` names).
+    pub const fn flag_combinations(self) -> &'static [&'static [&'static str]] {
+        match self {
+            KernelVersion::V6_12 => &[
+                &[],
+                &["--all-symbols"],
+                &["--absolute-percpu"],
+                &["--all-symbols", "--absolute-percpu"],
+            ],
+            KernelVersion::V6_1 => &[
+                &[],
+                &["--all-symbols"],
+                &["--absolute-percpu"],
+                &["--all-symbols", "--absolute-percpu"],
+                &["--base-relative"],
+                &["--all-symbols", "--base-relative"],
+                &["--absolute-percpu", "--base-relative"],
+                &["--all-symbols", "--absolute-percpu", "--base-relative"],
+            ],
+        }
+    }
+
     /// Both versions, newest first.
     pub const ALL: [KernelVersion; 2] = [KernelVersion::V6_12, KernelVersion::V6_1];
 

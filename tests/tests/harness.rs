@@ -341,19 +341,8 @@ fn corner_cases_under_upstream() {
     assert_eq!(names.len(), cases.len(), "corner case names are unique");
     assert_eq!(corner_cases().len(), cases.len());
 
-    let combos_6_12: &[&[&str]] = &[
-        &[],
-        &["--all-symbols"],
-        &["--absolute-percpu"],
-        &["--all-symbols", "--absolute-percpu"],
-    ];
-    let combos_6_1: &[&[&str]] = &[
-        &[],
-        &["--all-symbols"],
-        &["--base-relative"],
-        &["--all-symbols", "--base-relative"],
-        &["--all-symbols", "--base-relative", "--absolute-percpu"],
-    ];
+    let combos_6_12 = KernelVersion::V6_12.flag_combinations();
+    let combos_6_1 = KernelVersion::V6_1.flag_combinations();
     for case in &cases {
         let path = dir.path().join(format!("{}.map", case.name));
         std::fs::write(&path, &case.map).unwrap();

@@ -25,25 +25,8 @@ use kslink_tests::{
 const V6_12: KernelVersion = KernelVersion::V6_12;
 const V6_1: KernelVersion = KernelVersion::V6_1;
 
-/// Every flag combination that changes 6.12's table.
-const COMBOS_6_12: &[&[&str]] = &[
-    &[],
-    &["--all-symbols"],
-    &["--absolute-percpu"],
-    &["--all-symbols", "--absolute-percpu"],
-];
-
-/// Every flag combination of 6.1 without `--lto-clang`.
-const COMBOS_6_1: &[&[&str]] = &[
-    &[],
-    &["--all-symbols"],
-    &["--absolute-percpu"],
-    &["--all-symbols", "--absolute-percpu"],
-    &["--base-relative"],
-    &["--all-symbols", "--base-relative"],
-    &["--absolute-percpu", "--base-relative"],
-    &["--all-symbols", "--absolute-percpu", "--base-relative"],
-];
+const COMBOS_6_12: &[&[&str]] = V6_12.flag_combinations();
+const COMBOS_6_1: &[&[&str]] = V6_1.flag_combinations();
 
 /// 6.1 combinations with `--lto-clang`, for maps with `.llvm.` names.
 const COMBOS_6_1_LTO: &[&[&str]] = &[

@@ -29,7 +29,7 @@ use kslink_table::{build, read_input, write_object, Arch, Profile, TableError, D
 #[derive(Parser, Debug)]
 #[command(name = "kslink-table", version, verbatim_doc_comment)]
 struct Cli {
-    /// Kernel version whose generator to reproduce: linux-6.12 (6.3 and later) or linux-6.1.
+    /// Kernel version whose generator to reproduce: linux-6.12 or linux-6.1.
     #[arg(long, default_value = DEFAULT_PROFILE, value_name = "PROFILE")]
     profile: String,
     /// Keep all symbols, not only text (CONFIG_KALLSYMS_ALL).

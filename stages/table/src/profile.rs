@@ -7,7 +7,7 @@ use kslink_schema::ArrayKind;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MapSyntax {
     /// `getline` and `strtoull`: `ADDR TYPE NAME`, one space each, the name is the rest of
-    /// the line (6.3 and later).
+    /// the line (6.12).
     WholeLine,
     /// `fscanf("%llx %c %2048s\n")`: three whitespace-separated fields (6.1).
     Fields,
@@ -79,7 +79,7 @@ const KEPT_ABSOLUTE: &[&str] = &[
     "__gp",
 ];
 
-/// Linux 6.12 (also 6.3 through 6.13): the relative base is always used,
+/// Linux 6.12: the relative base is always used, the names carry comments, and
 /// `kallsyms_offsets` comes after the token index.
 pub const LINUX_6_12: Profile = Profile {
     name: "linux-6.12",

@@ -78,10 +78,7 @@ impl<'a> TableView<'a> {
     }
 
     fn u16_at(&self, bytes: &[u8], at: usize) -> Result<u16, DecodeError> {
-        let b: [u8; 2] = bytes
-            .get(at..at + 2)
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| DecodeError(format!("read past the end of an array at {at}")))?;
+        let b = bytes_at(bytes, at)?;
         Ok(if self.layout.big_endian {
             u16::from_be_bytes(b)
         } else {
@@ -90,10 +87,7 @@ impl<'a> TableView<'a> {
     }
 
     fn u32_at(&self, bytes: &[u8], at: usize) -> Result<u32, DecodeError> {
-        let b: [u8; 4] = bytes
-            .get(at..at + 4)
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| DecodeError(format!("read past the end of an array at {at}")))?;
+        let b = bytes_at(bytes, at)?;
         Ok(if self.layout.big_endian {
             u32::from_be_bytes(b)
         } else {
@@ -336,6 +330,14 @@ impl<'a> TableView<'a> {
         }
         Ok(())
     }
+}
+
+/// `N` bytes of an array at `at`.
+fn bytes_at<const N: usize>(bytes: &[u8], at: usize) -> Result<[u8; N], DecodeError> {
+    bytes
+        .get(at..at + N)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| DecodeError(format!("read past the end of an array at {at}")))
 }
 
 /// The length prefix and the byte range of the compressed name at `off`.

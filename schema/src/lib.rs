@@ -13,5 +13,5 @@ mod table;
 
 pub use artifact::{Artifact, ArtifactError, ArtifactKind};
 pub use serde_bytes::ByteBuf;
-pub use symbols::{Symbol, SymbolOrigin, SymbolSet};
+pub use symbols::{write_nm_lines, Symbol, SymbolOrigin, SymbolSet};
 pub use table::{ArrayKind, DataLayout, KallsymsTable, TableArray, TableOptions, TextRelocation};

@@ -65,29 +65,48 @@ impl Artifact for SymbolSet {
 }
 
 impl SymbolSet {
-    /// Writes the set as System.map lines: `ADDR TYPE NAME`, the address zero-padded to the
-    /// target's width, as `nm` prints it.
-    pub fn write_map<W: std::io::Write>(&self, out: &mut W) -> std::io::Result<()> {
-        let digits = if self.address_bits == 32 { 8 } else { 16 };
-        let mut line = Vec::with_capacity(128);
-        for symbol in &self.symbols {
-            line.clear();
-            push_hex(&mut line, symbol.address, digits);
-            line.push(b' ');
-            line.push(symbol.type_letter);
-            line.push(b' ');
-            line.extend_from_slice(&symbol.name);
-            line.push(b'\n');
-            out.write_all(&line)?;
-        }
-        Ok(())
+    /// Writes the set as System.map lines, as `nm` prints them (see [`write_nm_lines`]).
+    pub fn write_map<W: std::io::Write>(&self, out: W) -> std::io::Result<()> {
+        write_nm_lines(
+            self.address_bits,
+            self.symbols
+                .iter()
+                .map(|s| (s.address, s.type_letter, s.name.as_slice())),
+            out,
+        )
     }
 }
 
-fn push_hex(out: &mut Vec<u8>, value: u64, digits: usize) {
+/// Writes `ADDR TYPE NAME` lines as GNU `nm` prints them: the address as 8 (32-bit targets)
+/// or 16 hex digits (more if the value is wider), or as many spaces for an undefined symbol
+/// (`U`, `w`, `v`).
+pub fn write_nm_lines<'a, W: std::io::Write>(
+    address_bits: u8,
+    lines: impl Iterator<Item = (u64, u8, &'a [u8])>,
+    mut out: W,
+) -> std::io::Result<()> {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let width = digits.max((64 - value.leading_zeros() as usize).div_ceil(4));
-    for shift in (0..width).rev() {
-        out.push(HEX[((value >> (shift * 4)) & 0xf) as usize]);
+    let digits = if address_bits == 32 { 8 } else { 16 };
+    let mut buf = Vec::with_capacity(1 << 16);
+    for (address, type_letter, name) in lines {
+        if matches!(type_letter, b'U' | b'w' | b'v') {
+            buf.extend(std::iter::repeat_n(b' ', digits));
+        } else {
+            let width = digits.max((64 - address.leading_zeros() as usize).div_ceil(4));
+            buf.extend(
+                (0..width)
+                    .rev()
+                    .map(|i| HEX[(address >> (i * 4)) as usize & 0xf]),
+            );
+        }
+        buf.extend_from_slice(&[b' ', type_letter, b' ']);
+        buf.extend_from_slice(name);
+        buf.push(b'\n');
+        if buf.len() >= (1 << 16) - 1024 {
+            out.write_all(&buf)?;
+            buf.clear();
+        }
     }
+    out.write_all(&buf)?;
+    out.flush()
 }

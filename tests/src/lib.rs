@@ -13,6 +13,9 @@
 //! - [`gen`]: deterministic generators of `nm`-style symbol maps, random and hand-written
 //!   corner cases.
 //! - [`data`]: the real System.map of a Debian kernel, shipped in `tests/data/`.
+//! - [`kernel`]: small real x86_64 kernels (6.12 and 6.1), built once from Debian's
+//!   `linux-source-*` into the cache: `vmlinux`, `vmlinux.o`, the linker script, System.map,
+//!   bzImage and a record of how Kbuild ran the final link.
 //! - [`bin_path`]: finds a workspace binary (for example `kslink-table`) for a test to run.
 //!
 //! Everything panics with a readable message when a tool is missing: these are test helpers.
@@ -21,8 +24,10 @@
 
 pub mod asm;
 pub mod data;
+mod debian;
 pub mod elfcmp;
 pub mod gen;
+pub mod kernel;
 mod lock;
 pub mod upstream;
 
@@ -32,6 +37,7 @@ pub use asm::{arch_available, assemble, Arch};
 pub use data::debian_system_map;
 pub use elfcmp::compare_objects;
 pub use gen::{corner_cases, random_map, AddrWidth, GenOptions, MapSpec, MapSymbol};
+pub use kernel::{kernel_tree, KernelTree, LinkLog};
 pub use upstream::{
     apply_mksysmap, run_upstream, run_upstream_text, upstream_kallsyms, upstream_mksysmap,
     KernelVersion, UpstreamOutput,

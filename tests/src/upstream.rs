@@ -21,7 +21,6 @@
 //! tool is built. A `linux-source-<ver>_*.deb` placed in the cache directory beforehand is
 //! used instead of downloading one (and deleted too).
 
-use std::ffi::OsStr;
 use std::fmt;
 use std::fs;
 use std::io::Write;
@@ -29,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 
 use crate::cache_dir;
+use crate::debian;
 use crate::lock::FileLock;
 
 /// A kernel version whose `scripts/kallsyms` the tests compare against.
@@ -301,7 +301,7 @@ fn nm_shim(cache: &Path) -> PathBuf {
     shim
 }
 
-fn set_executable(path: &Path) {
+pub(crate) fn set_executable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(path, fs::Permissions::from_mode(0o755))
         .unwrap_or_else(|e| panic!("cannot chmod {}: {e}", path.display()));
@@ -352,117 +352,23 @@ pub(crate) fn run_with_stdin(cmd: &mut Command, input: &[u8], what: &str) -> Vec
     out.stdout
 }
 
-/// Runs `cmd` and panics with `hint` and the command's stderr if it fails.
-fn run_checked(cmd: &mut Command, hint: &str) -> Vec<u8> {
-    let shown = format!("{cmd:?}");
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}\n{hint}"));
-    if !out.status.success() {
-        panic!(
-            "{shown} failed ({}):\n{}\n{hint}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    out.stdout
-}
-
-/// Removes a directory tree when dropped, also when a panic unwinds.
-struct RemoveDirOnDrop(PathBuf);
-
-impl Drop for RemoveDirOnDrop {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Finds `linux-source-<ver>_*.deb` in `dir`.
-fn find_deb(dir: &Path, version: KernelVersion) -> Option<PathBuf> {
-    let prefix = format!("{}_", version.debian_package());
-    let mut found: Vec<PathBuf> = fs::read_dir(dir)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(OsStr::to_str)
-                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
-        })
-        .collect();
-    found.sort();
-    found.pop()
-}
-
 /// Builds the tool of `version` into `tool`; the caller holds the version's lock.
 fn build(version: KernelVersion, cache: &Path, tool: &Path) {
-    let package = version.debian_package();
     let work = cache.join(format!("build-{version}.tmp"));
     if work.exists() {
         fs::remove_dir_all(&work)
             .unwrap_or_else(|e| panic!("cannot remove stale {}: {e}", work.display()));
     }
     fs::create_dir_all(&work).unwrap_or_else(|e| panic!("cannot create {}: {e}", work.display()));
-    let _cleanup = RemoveDirOnDrop(work.clone());
+    let _cleanup = debian::RemoveDirOnDrop(work.clone());
 
     // 1. The .deb: one placed in the cache beforehand, else apt-get download.
-    let deb = match find_deb(cache, version) {
-        Some(deb) => deb,
-        None => {
-            let out = Command::new("apt-get")
-                .arg("download")
-                .arg(&package)
-                .current_dir(&work)
-                .stdin(Stdio::null())
-                .output();
-            let failure = match &out {
-                Err(e) => Some(format!("cannot run apt-get: {e}")),
-                Ok(o) if !o.status.success() => Some(format!(
-                    "{}\n{}",
-                    o.status,
-                    String::from_utf8_lossy(&o.stderr)
-                )),
-                Ok(_) => None,
-            };
-            if let Some(failure) = failure {
-                panic!(
-                    "`apt-get download {package}` failed: {failure}\n\
-                     kslink's tests need upstream's scripts/kallsyms of Linux {version}, \
-                     built from Debian's `{package}` package. On Debian 12 (bookworm, with \
-                     bookworm-security enabled) run `apt-get update` first; or download \
-                     {package}_*.deb yourself and put it in {} (the cache directory, \
-                     $KSLINK_CACHE) and run the tests again. Building also needs `dpkg-deb`, \
-                     `tar`, `xz` and a C compiler `cc`.",
-                    cache.display()
-                );
-            }
-            find_deb(&work, version).unwrap_or_else(|| {
-                panic!(
-                    "apt-get download {package} succeeded but left no {package}_*.deb in {}",
-                    work.display()
-                )
-            })
-        }
-    };
+    let deb = debian::obtain_deb(version, cache, &work, "upstream's scripts/kallsyms");
 
     // 2. Its Debian version, then its contents.
-    let deb_version = run_checked(
-        Command::new("dpkg-deb").arg("-f").arg(&deb).arg("Version"),
-        "install dpkg (`dpkg-deb`)",
-    );
-    let deb_version = String::from_utf8_lossy(&deb_version).trim().to_string();
+    let deb_version = debian::deb_version(&deb);
     let pkg_dir = work.join("pkg");
-    run_checked(
-        Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&pkg_dir),
-        "install dpkg (`dpkg-deb`)",
-    );
-    let tarball = pkg_dir
-        .join("usr/src")
-        .join(format!("linux-source-{version}.tar.xz"));
-    if !tarball.is_file() {
-        panic!("{} holds no {}", deb.display(), tarball.display());
-    }
+    let tarball = debian::unpack_tarball(&deb, version, &pkg_dir);
 
     // 3. Only the few files we need from the tarball. A pattern that matches nothing makes
     //    GNU tar fail after extracting the rest; the check of required files decides.
@@ -479,12 +385,7 @@ fn build(version: KernelVersion, cache: &Path, tool: &Path) {
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("cannot run tar: {e} (install tar and xz-utils)"));
-    let top = fs::read_dir(&src_parent)
-        .ok()
-        .and_then(|mut d| d.next())
-        .and_then(|e| e.ok())
-        .map(|e| e.path());
-    let top = match top {
+    let top = match debian::single_subdir(&src_parent) {
         Some(t) => t,
         None => panic!(
             "tar extracted nothing from {} ({}): {}",
@@ -514,7 +415,7 @@ fn build(version: KernelVersion, cache: &Path, tool: &Path) {
 
     // 5. Compile under a temporary name.
     let tmp_tool = cache.join(format!("kallsyms-{version}.tmp-{}", unique_suffix()));
-    run_checked(
+    debian::run_checked(
         Command::new("cc")
             .arg("-O2")
             .arg("-I")

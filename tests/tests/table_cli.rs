@@ -254,10 +254,22 @@ fn symbol_set_artifact_input_gives_the_same_asm_as_the_text_map() {
     for (name, map, width) in &maps {
         let text = write_file(dir.path(), &format!("{name}.map"), map.as_bytes());
         let set = symbol_set(map, *width);
-        // The set prints back as the same map: the two inputs really hold the same symbols.
+        // The set prints back as the same map (nm prints no address for undefined `U`, `w`,
+        // `v`): the two inputs really hold the same symbols.
         let mut printed = Vec::new();
         set.write_map(&mut printed).unwrap();
-        assert_eq!(String::from_utf8(printed).unwrap(), *map, "{name}");
+        let expected: String = map
+            .lines()
+            .map(|line| match line.split_once(' ') {
+                Some((addr, rest))
+                    if matches!(rest.as_bytes().first(), Some(b'U' | b'w' | b'v')) =>
+                {
+                    format!("{} {rest}\n", " ".repeat(addr.len()))
+                }
+                _ => format!("{line}\n"),
+            })
+            .collect();
+        assert_eq!(String::from_utf8(printed).unwrap(), expected, "{name}");
         let art = dir.path().join(format!("{name}.symbols"));
         artifact::write(&art, &set).unwrap();
         for (version, flags) in runs {

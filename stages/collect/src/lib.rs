@@ -1,0 +1,192 @@
+//! kslink's collect stage: the symbols of a linked ELF file as a [`SymbolSet`], exactly as the
+//! kernel's build lists them in System.map.
+//!
+//! Upstream Linux 6.12 makes System.map, and the input of `scripts/kallsyms`, with
+//! `nm -n vmlinux | sed -f scripts/mksysmap`. This crate does the same without either tool,
+//! and its output is byte-identical to theirs (GNU nm of binutils 2.40, Linux 6.12's
+//! mksysmap):
+//!
+//! 1. [`read_linked`] reads `.symtab` and keeps what `nm` lists, each symbol with the type
+//!    letter `nm` prints ([`letter`] holds binutils' rules);
+//! 2. [`LinkedSymbols::retain_mksysmap`] applies mksysmap's rules ([`mksysmap`]);
+//! 3. [`LinkedSymbols::sort_nm_numeric`] puts them in `nm -n` order ([`nm_numeric_cmp`]);
+//! 4. [`LinkedSymbols::to_symbol_set`] makes the artifact, [`LinkedSymbols::write_nm`] the
+//!    text.
+//!
+//! [`collect_linked`] does all of it for a file. The file is memory-mapped, not read, and
+//! the names are borrowed from the map until the artifact is made.
+//!
+//! Known differences from the real tools are listed in [`letter`] (targets whose BFD
+//! backend quirks are not modelled) and [`mksysmap`] (names with newlines, non-ASCII
+//! `[[:alnum:]]`).
+
+#![deny(missing_docs)]
+
+pub mod letter;
+mod linked;
+pub mod mksysmap;
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::Path;
+
+use kslink_schema::{write_nm_lines, Symbol, SymbolOrigin, SymbolSet};
+
+pub use linked::{nm_numeric_cmp, read_linked, sort_nm_numeric, ElfError, LinkedSymbols, NmSymbol};
+pub use mksysmap::{mksysmap_keeps, MKSYSMAP_6_12};
+
+impl LinkedSymbols<'_> {
+    /// Keeps the symbols whose `nm` line Linux 6.12's `scripts/mksysmap` keeps.
+    pub fn retain_mksysmap(&mut self) {
+        self.symbols
+            .retain(|symbol| mksysmap_keeps(symbol.type_letter, symbol.name));
+    }
+
+    /// Sorts the symbols into `nm -n` order.
+    pub fn sort_nm_numeric(&mut self) {
+        sort_nm_numeric(&mut self.symbols);
+    }
+
+    /// Writes the symbols, in their current order, as `nm` prints them: `ADDR TYPE NAME`,
+    /// the address as 8 or 16 hex digits, or as many spaces for an undefined symbol.
+    pub fn write_nm<W: Write>(&self, out: W) -> io::Result<()> {
+        write_nm_lines(
+            self.address_bits,
+            self.symbols
+                .iter()
+                .map(|s| (s.address, s.type_letter, s.name)),
+            out,
+        )
+    }
+
+    /// The symbols, in their current order, as a [`SymbolSet`] from `origin`: addresses
+    /// known, the ELF section names as [`SymbolSet::sections`], no sources.
+    pub fn to_symbol_set(&self, origin: SymbolOrigin) -> SymbolSet {
+        SymbolSet {
+            origin,
+            addresses_known: true,
+            address_bits: self.address_bits,
+            sections: self.sections.clone(),
+            sources: Vec::new(),
+            symbols: self
+                .symbols
+                .iter()
+                .map(|s| Symbol {
+                    address: s.address,
+                    type_letter: s.type_letter,
+                    name: s.name.to_vec(),
+                    section: s.section,
+                    source: None,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Why the collect stage failed; each a single line that names the file.
+#[derive(Debug)]
+pub enum CollectError {
+    /// A file could not be opened, mapped, read or written.
+    Io {
+        /// The file, as given.
+        path: String,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The input is not a readable ELF file with symbols.
+    Elf {
+        /// The file, as given.
+        path: String,
+        /// What is wrong with it.
+        source: ElfError,
+    },
+    /// The command line does not make sense.
+    Usage(String),
+}
+
+impl CollectError {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<String>, source: io::Error) -> CollectError {
+        CollectError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The process exit code for this error: 2 for a usage error, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CollectError::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+impl fmt::Display for CollectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CollectError::Io { path, source } => write!(f, "{path}: {source}"),
+            CollectError::Elf { path, source } => write!(f, "{path}: {source}"),
+            CollectError::Usage(msg) => f.write_str(msg),
+        }
+    }
+}
+
+impl std::error::Error for CollectError {}
+
+/// A read-only memory map of an input file.
+pub struct MappedFile {
+    map: memmap2::Mmap,
+    shown: String,
+}
+
+impl MappedFile {
+    /// Opens and maps `path`. An empty file maps to no bytes.
+    pub fn open(path: &Path) -> Result<MappedFile, CollectError> {
+        let shown = path.display().to_string();
+        let file = File::open(path).map_err(|e| CollectError::io(&shown, e))?;
+        let metadata = file.metadata().map_err(|e| CollectError::io(&shown, e))?;
+        if metadata.is_dir() {
+            return Err(CollectError::io(
+                &shown,
+                io::Error::new(io::ErrorKind::IsADirectory, "is a directory"),
+            ));
+        }
+        // SAFETY: the map is private and read-only. A file truncated underneath would fault
+        // (as it would for nm); one rewritten underneath gives wrong symbols, like any reader
+        // racing a writer.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| CollectError::io(&shown, e))?;
+        Ok(MappedFile { map, shown })
+    }
+
+    /// The file's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.map
+    }
+
+    /// The path as given, for messages.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// The symbols `nm` would list, in symbol-table order ([`read_linked`]).
+    pub fn symbols(&self) -> Result<LinkedSymbols<'_>, CollectError> {
+        read_linked(self.bytes()).map_err(|source| CollectError::Elf {
+            path: self.shown.clone(),
+            source,
+        })
+    }
+}
+
+/// The System.map of the linked ELF file `path` as a [`SymbolSet`]: the lines of
+/// `nm -n FILE | sed -f scripts/mksysmap` (Linux 6.12), origin [`SymbolOrigin::Linked`].
+pub fn collect_linked(path: &Path) -> Result<SymbolSet, CollectError> {
+    let file = MappedFile::open(path)?;
+    let mut symbols = file.symbols()?;
+    symbols.retain_mksysmap();
+    symbols.sort_nm_numeric();
+    Ok(symbols.to_symbol_set(SymbolOrigin::Linked {
+        path: file.shown().to_owned(),
+    }))
+}

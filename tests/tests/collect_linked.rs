@@ -1,0 +1,1176 @@
+//! `kslink-collect --linked` against the real tools: GNU nm (binutils 2.40, the target's own
+//! `nm` for other architectures) and Linux 6.12's `scripts/mksysmap` run by `sed`.
+//!
+//! - hand-made assembly with every kind of symbol (local, global, weak, unique, ifunc,
+//!   common, absolute, TLS; object and not; in text, data, read-only, bss, init and custom
+//!   sections with all sorts of flags; ties and duplicates), assembled and linked for x86-64,
+//!   i386, AArch64 and Arm little and big endian, 64- and 32-bit RISC-V, as an executable, a
+//!   shared object, an object and a relocatable link;
+//! - the order of ties between symbols of several objects, both link orders;
+//! - a large generated file (tens of thousands of symbols, many ties and duplicate names);
+//! - mksysmap's rules against `sed` on lines that real files do not have (spaces in names);
+//! - Debian's 6.12.117 vmlinux (354 MB, downloaded once into the test cache) against `nm`,
+//!   `sed` and the System.map in `tests/data`, and the artifact through kslink-table;
+//! - bad inputs: exit status 1, one line on stderr, no output file.
+//!
+//! The cross binutils (Debian `binutils-aarch64-linux-gnu`, `binutils-arm-linux-gnueabihf`,
+//! `binutils-riscv64-linux-gnu`) are optional: without them those targets are skipped with a
+//! note on stderr. x86-64 and i386 need `binutils`.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+
+use kslink_collect::mksysmap::{deleting_rule, MKSYSMAP_6_12};
+use kslink_collect::{mksysmap_keeps, read_linked};
+use kslink_schema::{artifact, SymbolOrigin, SymbolSet};
+use kslink_tests::{apply_mksysmap, bin_path, cache_dir, debian_system_map, KernelVersion};
+
+const V6_12: KernelVersion = KernelVersion::V6_12;
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("kslink-collect-test-")
+        .tempdir()
+        .expect("temporary directory")
+}
+
+fn run(program: &str, args: &[&str], cwd: &Path) -> Output {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    if !out.status.success() {
+        panic!(
+            "{program} {} failed: {}\n{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out
+}
+
+fn have(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn kslink_collect(args: &[&Path]) -> Output {
+    Command::new(bin_path("kslink-collect"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run kslink-collect")
+}
+
+/// The first line where two texts differ, for a message.
+fn first_difference(expected: &[u8], actual: &[u8]) -> String {
+    let e: Vec<&[u8]> = expected.split(|&b| b == b'\n').collect();
+    let a: Vec<&[u8]> = actual.split(|&b| b == b'\n').collect();
+    for i in 0..e.len().max(a.len()) {
+        let el = e.get(i).copied();
+        let al = a.get(i).copied();
+        if el != al {
+            let show = |l: Option<&[u8]>| match l {
+                Some(l) => format!("{:?}", String::from_utf8_lossy(l)),
+                None => "(end)".into(),
+            };
+            return format!(
+                "line {}: expected {}, got {} ({} vs {} lines)",
+                i + 1,
+                show(el),
+                show(al),
+                e.len(),
+                a.len()
+            );
+        }
+    }
+    "no difference".into()
+}
+
+#[track_caller]
+fn assert_same(expected: &[u8], actual: &[u8], what: &str) {
+    if expected != actual {
+        panic!("{what}: {}", first_difference(expected, actual));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Targets and the hand-made source
+// ---------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug)]
+struct Target {
+    name: &'static str,
+    assembler: &'static str,
+    as_flags: &'static [&'static str],
+    linker: &'static str,
+    ld_flags: &'static [&'static str],
+    /// The target's own nm: what Kbuild's `$(NM)` is.
+    nm: &'static str,
+    /// The prefix of `.type` and section type names (`@` or `%`).
+    type_prefix: char,
+    /// The directive for a pointer-sized word.
+    word: &'static str,
+    /// Optional cross tools: skip the target when they are missing.
+    optional: bool,
+}
+
+const TARGETS: &[Target] = &[
+    Target {
+        name: "x86_64",
+        assembler: "as",
+        as_flags: &["--64"],
+        linker: "ld",
+        ld_flags: &["-m", "elf_x86_64"],
+        nm: "nm",
+        type_prefix: '@',
+        word: ".quad",
+        optional: false,
+    },
+    Target {
+        name: "i386",
+        assembler: "as",
+        as_flags: &["--32"],
+        linker: "ld",
+        ld_flags: &["-m", "elf_i386"],
+        nm: "nm",
+        type_prefix: '@',
+        word: ".long",
+        optional: false,
+    },
+    Target {
+        name: "aarch64",
+        assembler: "aarch64-linux-gnu-as",
+        as_flags: &[],
+        linker: "aarch64-linux-gnu-ld",
+        ld_flags: &[],
+        nm: "aarch64-linux-gnu-nm",
+        type_prefix: '%',
+        word: ".quad",
+        optional: true,
+    },
+    Target {
+        name: "aarch64_be",
+        assembler: "aarch64-linux-gnu-as",
+        as_flags: &["-EB"],
+        linker: "aarch64-linux-gnu-ld",
+        ld_flags: &["-EB"],
+        nm: "aarch64-linux-gnu-nm",
+        type_prefix: '%',
+        word: ".quad",
+        optional: true,
+    },
+    Target {
+        name: "arm",
+        assembler: "arm-linux-gnueabihf-as",
+        as_flags: &[],
+        linker: "arm-linux-gnueabihf-ld",
+        ld_flags: &[],
+        nm: "arm-linux-gnueabihf-nm",
+        type_prefix: '%',
+        word: ".long",
+        optional: true,
+    },
+    Target {
+        name: "armeb",
+        assembler: "arm-linux-gnueabihf-as",
+        as_flags: &["-EB"],
+        linker: "arm-linux-gnueabihf-ld",
+        ld_flags: &["-EB"],
+        nm: "arm-linux-gnueabihf-nm",
+        type_prefix: '%',
+        word: ".long",
+        optional: true,
+    },
+    Target {
+        name: "riscv32",
+        assembler: "riscv64-linux-gnu-as",
+        as_flags: &["-march=rv32imac", "-mabi=ilp32"],
+        linker: "riscv64-linux-gnu-ld",
+        ld_flags: &["-m", "elf32lriscv"],
+        nm: "riscv64-linux-gnu-nm",
+        type_prefix: '%',
+        word: ".long",
+        optional: true,
+    },
+    Target {
+        name: "riscv64",
+        assembler: "riscv64-linux-gnu-as",
+        as_flags: &[],
+        linker: "riscv64-linux-gnu-ld",
+        ld_flags: &[],
+        nm: "riscv64-linux-gnu-nm",
+        type_prefix: '%',
+        word: ".quad",
+        optional: true,
+    },
+];
+
+impl Target {
+    fn available(&self) -> bool {
+        let ok = have(self.assembler) && have(self.linker) && have(self.nm);
+        if !ok {
+            if self.optional {
+                eprintln!(
+                    "note: skipping {}: {} / {} / {} not installed",
+                    self.name, self.assembler, self.linker, self.nm
+                );
+            } else {
+                panic!(
+                    "{} / {} / {} not found: install binutils",
+                    self.assembler, self.linker, self.nm
+                );
+            }
+        }
+        ok
+    }
+
+    fn assemble(&self, dir: &Path, source: &str, stem: &str) -> PathBuf {
+        let s = dir.join(format!("{stem}.s"));
+        fs::write(&s, source).unwrap();
+        let o = format!("{stem}.o");
+        // -L keeps .L labels, so that mksysmap's `.L` rule meets some.
+        let mut args: Vec<&str> = self.as_flags.to_vec();
+        args.extend(["-L", "-o", &o, s.to_str().unwrap()]);
+        run(self.assembler, &args, dir);
+        dir.join(o)
+    }
+
+    fn link(&self, dir: &Path, out: &str, extra: &[&str], inputs: &[&Path]) -> PathBuf {
+        let mut args: Vec<&str> = self.ld_flags.to_vec();
+        args.extend(["--discard-none", "-o", out]);
+        args.extend(extra);
+        args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
+        run(self.linker, &args, dir);
+        dir.join(out)
+    }
+
+    /// The hand-made object linked as an executable: undefined `undef_g` stays undefined.
+    fn link_exe(&self, dir: &Path, out: &str, object: &Path) -> PathBuf {
+        self.link(
+            dir,
+            out,
+            &["-e", "_start", "--unresolved-symbols=ignore-all"],
+            &[object],
+        )
+    }
+
+    fn nm_n(&self, file: &Path) -> Vec<u8> {
+        run(self.nm, &["-n", file.to_str().unwrap()], Path::new(".")).stdout
+    }
+}
+
+/// Every kind of symbol, in gas syntax that all the targets accept. `{T}` is the `.type`
+/// and section-type prefix, `{WORD}` a pointer-sized data directive.
+const KINDS: &str = r#"
+	.text
+	.globl _start
+	.type _start,{T}function
+_start:
+	nop
+	.globl gfunc
+	.type gfunc,{T}function
+gfunc:
+lfunc:
+	.weak wfunc
+	.type wfunc,{T}function
+wfunc:
+	.weak wobj_in_text
+	.type wobj_in_text,{T}object
+wobj_in_text:
+	.globl ifn
+	.type ifn,{T}gnu_indirect_function
+ifn:
+	.type lifn,{T}gnu_indirect_function
+lifn:
+	.weak wifn
+	.type wifn,{T}gnu_indirect_function
+wifn:
+	nop
+zeta:
+alpha:
+	.globl Beta
+Beta:
+_under:
+	.globl __dunder
+__dunder:
+Alpha:
+	.globl alpha2
+alpha2:
+"alpha 2":
+	nop
+"$dollar": nop
+"$x.foo": nop
+"$d.bar": nop
+"$m": nop
+"$p.q": nop
+"$f": nop
+"$b": nop
+"$a.z": nop
+"$t": nop
+"$xx": nop
+"$": nop
+"$B": nop
+".Lkeep": nop
+"..dots": nop
+"_.L_x": nop
+"_.L": nop
+"": nop
+"L0": nop
+"L01": nop
+"__kstrtab_foo": nop
+"__kstrtabns_foo": nop
+"__efistub_start": nop
+"__pi_$x": nop
+"__kvm_nvhe_.Lfoo": nop
+"__AArch64ADRPThunk_foo": nop
+"__ThumbV7PILongThunk_bar": nop
+"__a_Thunk_keep": nop
+"__kcfi_typeid_foo": nop
+"foo_veneer": nop
+"foo_from_arm": nop
+"foo_from_thumb": nop
+"foo_veneer_keep": nop
+"_SDA_BASE_": nop
+"x.long_branch.y": nop
+"x.plt_branch.y": nop
+"x.long_branch": nop
+	.globl __crc_foo
+	.set __crc_foo, 0x12345678
+	.globl abs_g
+	.set abs_g, 0x1234
+	.set abs_l, 0x5678
+	.weak abs_w
+	.set abs_w, 0x9
+	.set abs_tie, 0x1234
+	.data
+	.globl gdata
+	.type gdata,{T}object
+gdata: .long 1
+ldata: .long 2
+	.globl uniq
+	.type uniq,{T}gnu_unique_object
+uniq: .long 3
+	.weak wdata
+	.type wdata,{T}object
+wdata: .long 4
+	.weak wnotype
+wnotype: .long 5
+	{WORD} undef_w
+	{WORD} undef_wo
+	{WORD} undef_g
+	.section .rodata,"a"
+	.globl grodata
+grodata: .long 1
+lrodata: .long 1
+	.bss
+	.globl gbss
+gbss: .zero 8
+lbss: .zero 8
+	.comm gcommon,16,8
+	.lcomm lcommon,16
+	.section .init.text,"ax",{T}progbits
+	.globl init_fn
+init_fn: nop
+linit: nop
+	.section .custom_ro,"a",{T}progbits
+cro: .byte 1
+	.globl gcro
+gcro: .byte 1
+	.section .custom_rw,"aw",{T}progbits
+crw: .byte 1
+	.section .custom_nobits_ro,"a",{T}nobits
+cnb: .zero 4
+	.section .custom_nobits_rw,"aw",{T}nobits
+cnbw: .zero 4
+	.section .custom_wx,"awx",{T}progbits
+cxw: .long 0
+	.section .nonalloc,"",{T}progbits
+nonalloc_sym: .byte 1
+	.section .nonalloc_w,"w",{T}progbits
+naw: .byte 1
+	.globl gnaw
+gnaw: .byte 1
+	.section .nonalloc_x,"x",{T}progbits
+nax: .byte 1
+	.section .nonalloc_nobits,"",{T}nobits
+nan_sym: .zero 4
+	.section .note.custom,"",{T}note
+note_sym: .zero 4
+	.section .debug_foo,"",{T}progbits
+dbg_sym: .byte 1
+	.section .debug_alloc,"a",{T}progbits
+dalloc: .byte 1
+	.section .gnu.debuglto_.debug_x,"",{T}progbits
+dl_sym: .byte 1
+	.section .line,"",{T}progbits
+line_sym: .byte 1
+	.section .gdb_index,"",{T}progbits
+gi_sym: .byte 1
+	.section .zdebug_x,"",{T}progbits
+zd_sym: .byte 1
+	.section .gnu.linkonce.wi.x,"",{T}progbits
+wi_sym: .byte 1
+	.section .idata$5,"a"
+idata_sym: .byte 1
+	.section .idatax,"a"
+idatax_sym: .byte 1
+	.section .edata,"aw"
+edata_sym: .byte 1
+	.section .pdata2,"a"
+pdata_sym: .byte 1
+	.section .drectve.x,"a"
+drectve_sym: .byte 1
+	.section .tdata,"awT",{T}progbits
+	.globl tls_g
+	.type tls_g,{T}tls_object
+tls_g: .long 1
+	.weak tls_w
+	.type tls_w,{T}tls_object
+tls_w: .long 1
+	.section .tbss,"awT",{T}nobits
+tls_l: .zero 4
+	.weak undef_w
+	.weak undef_wo
+	.type undef_wo,{T}object
+	.globl undef_g
+"#;
+
+/// Extras only some assemblers take.
+fn extras(target: &Target) -> &'static str {
+    match target.name {
+        "x86_64" => "\t.largecomm lcommon_large, 32, 8\n",
+        "arm" | "armeb" => concat!(
+            "\t.syntax unified\n\t.text\n\t.thumb\n\t.globl thumb_fn\n\t.type thumb_fn,%function\n",
+            "\t.thumb_func\nthumb_fn: nop\n\t.type thumb_obj,%object\nthumb_obj: nop\n",
+            "\t.type lthumb_fn,%function\n\t.thumb_func\nlthumb_fn: nop\n\t.arm\n",
+            "\t.data\n\t.long thumb_fn\n",
+        ),
+        _ => "",
+    }
+}
+
+fn kinds_source(target: &Target) -> String {
+    let mut source = KINDS
+        .replace("{T}", &target.type_prefix.to_string())
+        .replace("{WORD}", target.word);
+    source.push_str(extras(target));
+    source
+}
+
+/// What kslink-collect writes for `file`: (`--emit-nm`, `--emit-map`, `-o` artifact).
+fn collect_outputs(file: &Path, dir: &Path) -> (Vec<u8>, Vec<u8>, SymbolSet) {
+    let nm = dir.join("out.nm");
+    let map = dir.join("out.map");
+    let set = dir.join("out.symbols");
+    let out = kslink_collect(&[
+        Path::new("--linked"),
+        file,
+        Path::new("--emit-nm"),
+        &nm,
+        Path::new("--emit-map"),
+        &map,
+        Path::new("-o"),
+        &set,
+    ]);
+    assert!(
+        out.status.success() && out.stderr.is_empty() && out.stdout.is_empty(),
+        "kslink-collect --linked {}: {}\n{}",
+        file.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result = (
+        fs::read(&nm).unwrap(),
+        fs::read(&map).unwrap(),
+        artifact::read(&set).unwrap(),
+    );
+    for f in [nm, map, set] {
+        fs::remove_file(f).unwrap();
+    }
+    result
+}
+
+/// Checks kslink-collect on `file` against `nm -n` and `nm -n | sed -f mksysmap`, the
+/// artifact against the map, and the library against the executable. Returns the map.
+fn check_file(target: &Target, file: &Path, dir: &Path) -> Vec<u8> {
+    let what = format!("{} {}", target.name, file.display());
+    let nm = target.nm_n(file);
+    let map = apply_mksysmap(V6_12, &nm);
+    let (our_nm, our_map, set) = collect_outputs(file, dir);
+    assert_same(&nm, &our_nm, &format!("{what}: --emit-nm against nm -n"));
+    assert_same(
+        &map,
+        &our_map,
+        &format!("{what}: --emit-map against nm -n | mksysmap"),
+    );
+
+    // The artifact holds the map's symbols.
+    assert_eq!(
+        set.origin,
+        SymbolOrigin::Linked {
+            path: file.display().to_string()
+        }
+    );
+    assert!(set.addresses_known);
+    let mut written = Vec::new();
+    set.write_map(&mut written).unwrap();
+    assert_same(&map, &written, &format!("{what}: SymbolSet::write_map"));
+    let bits = set.address_bits;
+    assert_eq!(bits, if map_width(&nm) == 8 { 32 } else { 64 }, "{what}");
+    for symbol in &set.symbols {
+        if let Some(section) = symbol.section {
+            assert!(
+                (section as usize) < set.sections.len() && section != 0,
+                "{what}: section index {section} of {:?}",
+                String::from_utf8_lossy(&symbol.name)
+            );
+        }
+    }
+
+    // The library, in-process, agrees with the executable.
+    let data = fs::read(file).unwrap();
+    let mut listing = read_linked(&data).unwrap();
+    listing.sort_nm_numeric();
+    let mut lib_nm = Vec::new();
+    listing.write_nm(&mut lib_nm).unwrap();
+    assert_same(&nm, &lib_nm, &format!("{what}: read_linked"));
+    map
+}
+
+/// Width of the addresses in an nm listing (8 or 16).
+fn map_width(nm: &[u8]) -> usize {
+    nm.split(|&b| b == b'\n')
+        .find(|l| !l.starts_with(b" ") && !l.is_empty())
+        .map(|l| l.iter().position(|&b| b == b' ').unwrap())
+        .unwrap_or(16)
+}
+
+#[test]
+fn every_kind_of_symbol_on_every_target() {
+    let mut checked = Vec::new();
+    for target in TARGETS {
+        if !target.available() {
+            continue;
+        }
+        let dir = tempdir();
+        let d = dir.path();
+        let object = target.assemble(d, &kinds_source(target), "kinds");
+        let exe = target.link_exe(d, "kinds", &object);
+        let shared = target.link(d, "kinds.so", &["-shared"], &[&object]);
+        let relocatable = target.link(d, "kinds-r.o", &["-r"], &[&object]);
+        for file in [&exe, &shared, &object, &relocatable] {
+            let map = check_file(target, file, d);
+            assert!(!map.is_empty(), "{}: empty map", file.display());
+        }
+        checked.push(target.name);
+    }
+    eprintln!("checked: {}", checked.join(", "));
+}
+
+/// The letters the hand-made file must show, so that a change of assembler or linker cannot
+/// quietly remove a case from the comparison above.
+#[test]
+fn hand_made_file_has_every_letter() {
+    let target = &TARGETS[0];
+    assert!(target.available());
+    let dir = tempdir();
+    let d = dir.path();
+    let object = target.assemble(d, &kinds_source(target), "kinds");
+    let shared = target.link(d, "kinds.so", &["-shared"], &[&object]);
+    let mut letters = HashSet::new();
+    for file in [&object, &shared] {
+        let data = fs::read(file).unwrap();
+        for symbol in read_linked(&data).unwrap().symbols {
+            letters.insert(symbol.type_letter as char);
+        }
+    }
+    let expected = "TtWVwviuAaDdRrBbCNnUe?p";
+    for letter in expected.chars() {
+        assert!(
+            letters.contains(&letter),
+            "no {letter:?} symbol in {letters:?}"
+        );
+    }
+}
+
+/// Symbols of several objects at one address with one name are listed in symbol-table
+/// order, which follows the link order: both orders against nm.
+#[test]
+fn ties_between_objects_keep_table_order() {
+    let target = &TARGETS[0];
+    assert!(target.available());
+    let dir = tempdir();
+    let d = dir.path();
+    // `same` is absolute (a) in one object and a data label (d) in the other, at the same
+    // address; `other` the reverse.
+    let abs = target.assemble(
+        d,
+        "\t.set same, 0x600000\n\t.set same2, 0x600000\n\t.text\n\t.globl _start\n_start: nop\n",
+        "abs",
+    );
+    let lab = target.assemble(
+        d,
+        "\t.data\nsame: same2: zz: .long 1\n\t.set other, 0x600000\n",
+        "lab",
+    );
+    let mut orders = Vec::new();
+    for (name, inputs) in [("ab", [&abs, &lab]), ("ba", [&lab, &abs])] {
+        let exe = target.link(
+            d,
+            name,
+            &["-e", "_start", "-Tdata=0x600000"],
+            &[inputs[0], inputs[1]],
+        );
+        let nm = target.nm_n(&exe);
+        let text = String::from_utf8_lossy(&nm).into_owned();
+        let order: String = text
+            .lines()
+            .filter(|l| l.ends_with(" same") || l.ends_with(" same2"))
+            .map(|l| &l[17..18])
+            .collect();
+        assert_eq!(order.len(), 4, "{text}");
+        orders.push(order);
+        check_file(target, &exe, d);
+    }
+    // The link order decides, so the test does test table order.
+    assert_eq!(orders, ["adad", "dada"]);
+}
+
+/// More than 65,280 sections: symbols' section indices go through `SHN_XINDEX` and the
+/// `.symtab_shndx` table, and the section-name table's index through section 0.
+#[test]
+fn extended_section_indices() {
+    let target = &TARGETS[0];
+    assert!(target.available());
+    let dir = tempdir();
+    let d = dir.path();
+    let mut source = String::from("\t.text\n\t.globl _start\n_start: nop\n");
+    let flags = [
+        "\"ax\",@progbits",
+        "\"aw\",@progbits",
+        "\"a\",@progbits",
+        "\"aw\",@nobits",
+    ];
+    for i in 0..66_000 {
+        let content = if i % 4 == 3 { ".zero 1" } else { ".byte 0" };
+        writeln!(
+            source,
+            "\t.section .s{i},{}\nsym{i}: {content}",
+            flags[i % 4]
+        )
+        .unwrap();
+    }
+    let object = target.assemble(d, &source, "many");
+    let data = fs::read(&object).unwrap();
+    let shnum = u16::from_le_bytes([data[60], data[61]]);
+    assert_eq!(
+        shnum, 0,
+        "the section count should be in section 0's sh_size"
+    );
+    check_file(target, &object, d);
+    let relocatable = target.link(d, "many-r.o", &["-r"], &[&object]);
+    check_file(target, &relocatable, d);
+}
+
+// ---------------------------------------------------------------------------------------
+// A large generated file
+// ---------------------------------------------------------------------------------------
+
+/// A small deterministic generator (SplitMix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// `files` assembly sources with `labels` labels in all: runs of up to four labels at one
+/// address in six sections, names like kernel names and like mksysmap's prefixes, local,
+/// global and weak, function, object and untyped. Global names are unique; local names
+/// repeat across files (one file cannot define a name twice).
+fn generated_sources(seed: u64, files: usize, labels: usize) -> Vec<String> {
+    const CHARS: &[u8] = b"abcxyzABCXYZ_____0189.$";
+    const PREFIXES: &[&str] = &["", "", "", "__", "_", "__crc_", "__kstrtab_", ".L", "$"];
+    const SECTIONS: &[&str] = &[
+        ".text",
+        ".data",
+        ".bss",
+        ".section .rodata,\"a\"",
+        ".section .init.text,\"ax\",@progbits",
+        ".section .data..percpu,\"aw\",@progbits",
+    ];
+    let mut rng = Rng(seed);
+    let mut globals: HashSet<String> = HashSet::new();
+    let mut locals: Vec<String> = Vec::new();
+    let mut sources = Vec::new();
+    for file in 0..files {
+        let mut src = String::new();
+        if file == 0 {
+            src.push_str("\t.text\n\t.globl _start\n_start: nop\n");
+            globals.insert("_start".into());
+        }
+        let mut defined: HashSet<String> = HashSet::new();
+        let mut made = 0;
+        while made < labels / files {
+            writeln!(
+                src,
+                "\t{}",
+                SECTIONS[rng.below(SECTIONS.len() as u64) as usize]
+            )
+            .unwrap();
+            // A run of labels at one address, then (mostly) a byte of content.
+            for _ in 0..=rng.below(4) {
+                let reuse = !locals.is_empty() && rng.below(6) == 0;
+                let name = if reuse {
+                    locals[rng.below(locals.len() as u64) as usize].clone()
+                } else {
+                    let mut name =
+                        String::from(PREFIXES[rng.below(PREFIXES.len() as u64) as usize]);
+                    name.push((b'a' + rng.below(26) as u8) as char);
+                    for _ in 0..rng.below(12) {
+                        name.push(CHARS[rng.below(CHARS.len() as u64) as usize] as char);
+                    }
+                    name
+                };
+                if globals.contains(&name) || !defined.insert(name.clone()) {
+                    continue;
+                }
+                let quoted = format!("\"{name}\"");
+                let binding = if reuse || name.starts_with(".L") {
+                    2
+                } else {
+                    rng.below(6)
+                };
+                match binding {
+                    0 => writeln!(src, "\t.globl {quoted}").unwrap(),
+                    1 => writeln!(src, "\t.weak {quoted}").unwrap(),
+                    _ => {}
+                }
+                if binding < 2 {
+                    globals.insert(name.clone());
+                } else if !reuse {
+                    locals.push(name.clone());
+                }
+                match rng.below(3) {
+                    0 => writeln!(src, "\t.type {quoted},@function").unwrap(),
+                    1 => writeln!(src, "\t.type {quoted},@object").unwrap(),
+                    _ => {}
+                }
+                writeln!(src, "{quoted}:").unwrap();
+                made += 1;
+            }
+            if rng.below(5) != 0 {
+                src.push_str("\t.byte 0\n");
+            }
+        }
+        sources.push(src);
+    }
+    sources
+}
+
+#[test]
+fn large_generated_file() {
+    let target = &TARGETS[0];
+    assert!(target.available());
+    let dir = tempdir();
+    let d = dir.path();
+    let objects: Vec<PathBuf> = generated_sources(42, 4, 40_000)
+        .iter()
+        .enumerate()
+        .map(|(i, source)| target.assemble(d, source, &format!("big{i}")))
+        .collect();
+    let inputs: Vec<&Path> = objects.iter().map(|p| p.as_path()).collect();
+    let exe = target.link(d, "big", &["-e", "_start"], &inputs);
+    let map = check_file(target, &exe, d);
+    let lines = map.iter().filter(|&&b| b == b'\n').count();
+    assert!(lines > 10_000, "only {lines} lines in the map");
+    // The file has what the comparison is for: ties at one address and repeated names.
+    let nm = target.nm_n(&exe);
+    let lines: Vec<&[u8]> = nm.split(|&b| b == b'\n').filter(|l| l.len() > 19).collect();
+    let ties = lines
+        .windows(2)
+        .filter(|w| w[0][..16] == w[1][..16])
+        .count();
+    let mut names = HashSet::new();
+    let repeated = lines.iter().filter(|l| !names.insert(&l[19..])).count();
+    assert!(
+        ties > 1000 && repeated > 1000,
+        "{ties} ties, {repeated} repeated names"
+    );
+    let relocatable = target.link(d, "big-r.o", &["-r"], &inputs);
+    check_file(target, &relocatable, d);
+}
+
+// ---------------------------------------------------------------------------------------
+// mksysmap's rules against sed
+// ---------------------------------------------------------------------------------------
+
+/// nm-style lines that no linked kernel has (spaces in names, every letter, near misses of
+/// each rule) through upstream's mksysmap with `sed`, against the rules here.
+#[test]
+fn mksysmap_rules_match_sed() {
+    let names = [
+        "foo",
+        "",
+        "a b",
+        "x a y",
+        "x U",
+        "U x",
+        "x N y",
+        "x w",
+        " leading",
+        "trailing ",
+        "two  spaces",
+        "x $y",
+        "$x",
+        "x$",
+        "x .Ly",
+        ".L",
+        "x.L",
+        "__efistub_",
+        "__efistub",
+        "x __efistub_y",
+        "__pi_$",
+        "__pi_.L",
+        "__pi_x",
+        "__kvm_nvhe_$",
+        "__kvm_nvhe_.L",
+        "__kvm_nvhe_x",
+        "__Thunk_",
+        "__aThunk_",
+        "__a1Thunk_x",
+        "__a_Thunk_",
+        "__a.Thunk_",
+        "__ThunkThunk_",
+        "__Thunk",
+        "x __abcThunk_y",
+        "___Thunk_",
+        "__kcfi_typeid_",
+        "__kvm_nvhe___kcfi_typeid_x",
+        "__pi___kcfi_typeid_x",
+        "__crc_",
+        "__crc",
+        "__kstrtab_",
+        "__kstrtabns_x",
+        "x_from_arm",
+        "x_from_arm_",
+        "_from_thumb",
+        "x_veneer",
+        "x_veneer y",
+        "L0",
+        "L0 ",
+        "x L0",
+        "xL0",
+        "_SDA_BASE_",
+        "x _SDA2_BASE_",
+        "_SDA2_BASE_x",
+        "a.long_branch.b",
+        ".long_branch.",
+        "a.long_branch",
+        "a.plt_branch.b",
+        "x \u{e9}Thunk_",
+    ];
+    let letters = "aAbBCdDgGiNnprRsStTuUvVwW?";
+    let mut nm = Vec::new();
+    let mut expected_kept = Vec::new();
+    for name in names {
+        for letter in letters.bytes() {
+            let undefined = matches!(letter, b'U' | b'w' | b'v');
+            let mut line = if undefined {
+                " ".repeat(16).into_bytes()
+            } else {
+                b"ffffffff81000000".to_vec()
+            };
+            line.extend_from_slice(&[b' ', letter, b' ']);
+            line.extend_from_slice(name.as_bytes());
+            line.push(b'\n');
+            let kept = mksysmap_keeps(letter, name.as_bytes());
+            let rule = deleting_rule(MKSYSMAP_6_12, letter, name.as_bytes());
+            assert_eq!(kept, rule.is_none(), "{name:?} {}", letter as char);
+            if kept {
+                expected_kept.extend_from_slice(&line);
+            }
+            nm.extend_from_slice(&line);
+        }
+    }
+    let sed = apply_mksysmap(V6_12, &nm);
+    assert_same(&sed, &expected_kept, "mksysmap rules against sed");
+}
+
+// ---------------------------------------------------------------------------------------
+// Debian's vmlinux
+// ---------------------------------------------------------------------------------------
+
+const VMLINUX_PACKAGE: &str = "linux-image-6.12.117+deb12-amd64-dbg";
+const VMLINUX_MEMBER: &str = "./usr/lib/debug/boot/vmlinux-6.12.117+deb12-amd64";
+const VMLINUX_NAME: &str = "vmlinux-6.12.117+deb12-amd64";
+
+/// Debian's 6.12.117 amd64 vmlinux (with DWARF, 354 MB), the kernel of the System.map in
+/// `tests/data`: `<cache>/vmlinux-6.12.117+deb12-amd64`.
+///
+/// On first use, downloads `linux-image-6.12.117+deb12-amd64-dbg` (about 1 GB, or uses a
+/// `.deb` of it already in the cache directory) with `apt-get download`, extracts only the
+/// vmlinux (`tar --occurrence=1` stops reading there), renames it into place and deletes
+/// the `.deb`. About 20 s here.
+fn debian_vmlinux() -> PathBuf {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let cache = cache_dir();
+    let vmlinux = cache.join(VMLINUX_NAME);
+    if vmlinux.is_file() {
+        return vmlinux;
+    }
+    let work = tempfile::Builder::new()
+        .prefix(".vmlinux-")
+        .tempdir_in(&cache)
+        .unwrap();
+    let prefix = format!("{VMLINUX_PACKAGE}_");
+    let find_deb = |dir: &Path| {
+        fs::read_dir(dir).unwrap().find_map(|e| {
+            let path = e.unwrap().path();
+            let name = path.file_name()?.to_str()?.to_owned();
+            (name.starts_with(&prefix) && name.ends_with(".deb")).then_some(path)
+        })
+    };
+    let deb = match find_deb(&cache) {
+        Some(deb) => deb,
+        None => {
+            let out = Command::new("apt-get")
+                .args(["download", VMLINUX_PACKAGE])
+                .current_dir(work.path())
+                .stdin(Stdio::null())
+                .output()
+                .expect("run apt-get");
+            if !out.status.success() {
+                panic!(
+                    "`apt-get download {VMLINUX_PACKAGE}` failed ({}): {}\nRun `apt-get update`, \
+                     or put the .deb into {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr),
+                    cache.display()
+                );
+            }
+            find_deb(work.path()).expect("apt-get download left a .deb")
+        }
+    };
+    let mut dpkg = Command::new("dpkg-deb")
+        .arg("--fsys-tarfile")
+        .arg(&deb)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run dpkg-deb");
+    let tar = Command::new("tar")
+        .args(["-x", "--occurrence=1", VMLINUX_MEMBER])
+        .current_dir(work.path())
+        .stdin(dpkg.stdout.take().unwrap())
+        .output()
+        .expect("run tar");
+    // dpkg-deb dies of SIGPIPE when tar stops early; tar's status is what counts.
+    let _ = dpkg.wait();
+    let extracted = work.path().join(VMLINUX_MEMBER);
+    if !tar.status.success() || !extracted.is_file() {
+        panic!(
+            "extracting {VMLINUX_MEMBER} from {} failed: {}",
+            deb.display(),
+            String::from_utf8_lossy(&tar.stderr)
+        );
+    }
+    fs::rename(&extracted, &vmlinux).unwrap();
+    fs::remove_file(&deb).unwrap();
+    vmlinux
+}
+
+#[test]
+fn debian_vmlinux_matches_nm_sed_and_system_map() {
+    let vmlinux = debian_vmlinux();
+    let dir = tempdir();
+    let target = &TARGETS[0];
+    let map = check_file(target, &vmlinux, dir.path());
+    assert_same(
+        &debian_system_map(),
+        &map,
+        "nm -n | mksysmap of Debian's vmlinux against its System.map",
+    );
+    assert_eq!(map.iter().filter(|&&b| b == b'\n').count(), 163_210);
+
+    // The artifact feeds kslink-table as the map does.
+    let set_path = dir.path().join("vmlinux.symbols");
+    let map_path = dir.path().join("System.map");
+    fs::write(&map_path, &map).unwrap();
+    let out = kslink_collect(&[Path::new("--linked"), &vmlinux, Path::new("-o"), &set_path]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let profile = &kslink_table::LINUX_6_12;
+    let options = kslink_schema::TableOptions {
+        all_symbols: true,
+        absolute_percpu: true,
+        ..Default::default()
+    };
+    let asm = |input: &Path| {
+        let symbols = kslink_table::read_input(input, profile).unwrap();
+        let built = kslink_table::build(symbols, profile, options).unwrap();
+        let mut s = Vec::new();
+        built.write_asm(&mut s).unwrap();
+        s
+    };
+    assert_same(
+        &asm(&map_path),
+        &asm(&set_path),
+        "kslink-table: artifact against map",
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Bad input
+// ---------------------------------------------------------------------------------------
+
+/// Runs kslink-collect with every output option on `input`; checks exit status 1, one line
+/// on stderr naming the input, nothing on stdout, and no output file (and an existing one
+/// untouched). Returns the message.
+#[track_caller]
+fn expect_input_error(input: &Path, dir: &Path) -> String {
+    let outputs = dir.join("outputs");
+    fs::create_dir_all(&outputs).unwrap();
+    let existing = outputs.join("existing.map");
+    fs::write(&existing, b"old\n").unwrap();
+    let nm = outputs.join("out.nm");
+    let set = outputs.join("out.symbols");
+    let out = kslink_collect(&[
+        Path::new("--linked"),
+        input,
+        Path::new("--emit-nm"),
+        &nm,
+        Path::new("--emit-map"),
+        &existing,
+        Path::new("-o"),
+        &set,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{}: {stderr}", input.display());
+    assert!(out.stdout.is_empty());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let prefix = format!("kslink-collect: error: {}: ", input.display());
+    assert!(stderr.starts_with(&prefix), "{stderr}");
+    let mut left: Vec<String> = fs::read_dir(&outputs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["existing.map"], "{}", input.display());
+    assert_eq!(fs::read(&existing).unwrap(), b"old\n");
+    stderr
+}
+
+#[test]
+fn bad_inputs_fail_with_one_line_and_no_output() {
+    let target = &TARGETS[0];
+    assert!(target.available());
+    let dir = tempdir();
+    let d = dir.path();
+    let object = target.assemble(d, &kinds_source(target), "kinds");
+    let exe = target.link_exe(d, "kinds", &object);
+    let bytes = fs::read(&exe).unwrap();
+
+    let mut cases: Vec<(PathBuf, &str)> = Vec::new();
+    for (i, len) in [3, 10, 63, 64, 200, bytes.len() / 2, bytes.len() - 1]
+        .into_iter()
+        .enumerate()
+    {
+        let path = d.join(format!("truncated-{i}"));
+        fs::write(&path, &bytes[..len]).unwrap();
+        cases.push((
+            path,
+            if len < 4 {
+                "not an ELF file"
+            } else {
+                "truncated"
+            },
+        ));
+    }
+    let stripped = d.join("stripped");
+    run(
+        "strip",
+        &["-o", stripped.to_str().unwrap(), exe.to_str().unwrap()],
+        d,
+    );
+    cases.push((stripped, "stripped"));
+    let text = d.join("notes.txt");
+    fs::write(&text, b"not an ELF file\n").unwrap();
+    cases.push((text, "not an ELF file"));
+    let empty = d.join("empty");
+    fs::write(&empty, b"").unwrap();
+    cases.push((empty, "not an ELF file"));
+    let mut bad_class = bytes.clone();
+    bad_class[4] = 7;
+    let bad_class_path = d.join("bad-class");
+    fs::write(&bad_class_path, &bad_class).unwrap();
+    cases.push((bad_class_path, "class"));
+    cases.push((d.join("missing"), "No such file"));
+    cases.push((d.join("outputs"), "directory"));
+
+    for (input, needle) in cases {
+        let message = expect_input_error(&input, d);
+        assert!(message.contains(needle), "{}: {message}", input.display());
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &[][..],
+        &["--emit-map", "x"][..],
+        &["--linked", "a", "--bogus"][..],
+        &["--linked"][..],
+        &["--linked", "a", "--emit-map", "x", "-o", "x"][..],
+    ] {
+        let out = Command::new(bin_path("kslink-collect"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn stdout_gets_the_map_without_outputs() {
+    let target = &TARGETS[0];
+    assert!(target.available());
+    let dir = tempdir();
+    let d = dir.path();
+    let object = target.assemble(d, &kinds_source(target), "kinds");
+    let exe = target.link_exe(d, "kinds", &object);
+    let out = kslink_collect(&[Path::new("--linked"), &exe]);
+    assert!(out.status.success());
+    assert!(out.stderr.is_empty());
+    let map = apply_mksysmap(V6_12, &target.nm_n(&exe));
+    assert_same(&map, &out.stdout, "standard output");
+}

@@ -1,0 +1,369 @@
+//! The kernel fixture (`kslink_tests::kernel`): builds, or reuses from the cache, the small
+//! x86_64 kernels of Linux 6.12 and 6.1 and checks what the later stages rely on: the
+//! configuration, System.map against the tree's own `scripts/mksysmap`, the kallsyms labels
+//! in vmlinux, the link inputs, and the recorded final link, re-run.
+//!
+//! The first run builds both kernels (a few minutes each on two cores); later runs find
+//! them in the cache.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use kslink_tests::kernel::{kernel_tree, required_config, KernelTree};
+use kslink_tests::KernelVersion;
+use object::{Object, ObjectKind, ObjectSymbol};
+
+/// The arrays and scalars of the kallsyms table that both 6.12 and 6.1 emit (x86_64,
+/// `CONFIG_KALLSYMS_ALL`, base-relative offsets).
+const KALLSYMS_LABELS: &[&str] = &[
+    "kallsyms_num_syms",
+    "kallsyms_names",
+    "kallsyms_markers",
+    "kallsyms_token_table",
+    "kallsyms_token_index",
+    "kallsyms_offsets",
+    "kallsyms_relative_base",
+    "kallsyms_seqs_of_names",
+];
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("kslink-kernel-test-")
+        .tempdir()
+        .expect("temporary directory")
+}
+
+/// Gets the tree (timing the first call and a cached reuse) and checks that reuse is fast.
+fn tree(version: KernelVersion) -> KernelTree {
+    let start = Instant::now();
+    let tree = kernel_tree(version);
+    let first = start.elapsed();
+    let start = Instant::now();
+    let again = kernel_tree(version);
+    let reuse = start.elapsed();
+    eprintln!(
+        "Linux {version} ({}): kernel_tree took {:.1} s, a cached reuse {:.3} ms; {}",
+        tree.debian_version,
+        first.as_secs_f64(),
+        reuse.as_secs_f64() * 1e3,
+        tree.dir.display()
+    );
+    assert_eq!(tree, again);
+    assert!(
+        reuse < Duration::from_millis(500),
+        "a cached kernel_tree({version}) took {reuse:?}"
+    );
+    tree
+}
+
+/// The first line where `a` and `b` differ, for a readable failure.
+fn first_difference(a: &[u8], b: &[u8]) -> String {
+    let (a, b) = (String::from_utf8_lossy(a), String::from_utf8_lossy(b));
+    for (i, (x, y)) in a.lines().zip(b.lines()).enumerate() {
+        if x != y {
+            return format!("line {}: {x:?} vs {y:?}", i + 1);
+        }
+    }
+    format!("{} lines vs {} lines", a.lines().count(), b.lines().count())
+}
+
+fn check_files_and_config(tree: &KernelTree) {
+    let v = tree.version;
+    for path in [
+        tree.vmlinux(),
+        tree.system_map(),
+        tree.vmlinux_o(),
+        tree.vmlinux_a(),
+        tree.version_timestamp_o(),
+        tree.linker_script(),
+        tree.bzimage(),
+        tree.config(),
+    ] {
+        assert!(path.is_file(), "Linux {v}: {} is missing", path.display());
+    }
+    for option in required_config(v) {
+        assert_eq!(
+            tree.config_value(&format!("CONFIG_{option}")).as_deref(),
+            Some("y"),
+            "Linux {v}: CONFIG_{option}"
+        );
+    }
+    // 6.1 has no KALLSYMS_SELFTEST: olddefconfig drops the line scripts/config added.
+    let selftest = tree.config_value("CONFIG_KALLSYMS_SELFTEST");
+    match v {
+        KernelVersion::V6_12 => assert_eq!(selftest.as_deref(), Some("y")),
+        KernelVersion::V6_1 => assert_eq!(selftest, None),
+    }
+    // No modules, so no .vmlinux.export.o.
+    assert_eq!(tree.config_value("CONFIG_MODULES"), None);
+    assert_eq!(tree.export_o(), None);
+
+    let script = fs::read_to_string(tree.linker_script()).unwrap();
+    assert!(
+        script.contains("SECTIONS") && script.contains("/DISCARD/"),
+        "Linux {v}: {} is not the preprocessed linker script",
+        tree.linker_script().display()
+    );
+    let data = fs::read(tree.vmlinux_o()).unwrap();
+    let obj = object::File::parse(&*data).unwrap();
+    assert_eq!(obj.kind(), ObjectKind::Relocatable, "Linux {v}: vmlinux.o");
+    assert_eq!(obj.architecture(), object::Architecture::X86_64);
+    let thin = fs::read(tree.vmlinux_a()).unwrap();
+    assert!(
+        thin.starts_with(b"!<thin>\n"),
+        "Linux {v}: vmlinux.a is not a thin archive"
+    );
+}
+
+fn check_system_map(tree: &KernelTree) {
+    let v = tree.version;
+    let map = fs::read(tree.system_map()).unwrap();
+    let expected = tree.mksysmap(&tree.vmlinux());
+    assert!(
+        map == expected,
+        "Linux {v}: System.map differs from mksysmap(vmlinux): {}",
+        first_difference(&map, &expected)
+    );
+    let map = String::from_utf8(map).unwrap();
+    let names: BTreeSet<&str> = map.lines().filter_map(|l| l.split(' ').nth(2)).collect();
+
+    let data = fs::read(tree.vmlinux()).unwrap();
+    let elf = object::File::parse(&*data).unwrap();
+    assert_eq!(elf.kind(), ObjectKind::Executable, "Linux {v}: vmlinux");
+    let symbols: BTreeSet<&str> = elf.symbols().filter_map(|s| s.name().ok()).collect();
+    for label in KALLSYMS_LABELS {
+        assert!(symbols.contains(label), "Linux {v}: vmlinux lacks {label}");
+        assert!(names.contains(label), "Linux {v}: System.map lacks {label}");
+    }
+    // kallsyms_num_syms in vmlinux counts the System.map lines (KALLSYMS_ALL, x86_64: every
+    // System.map symbol is in the table).
+    let num = elf
+        .symbols()
+        .find(|s| s.name() == Ok("kallsyms_num_syms"))
+        .unwrap();
+    let bytes = read_at(&elf, &data, num.address(), 4);
+    let count = u32::from_le_bytes(bytes.try_into().unwrap()) as usize;
+    let lines = map.lines().count();
+    assert!(
+        count > 10_000 && count <= lines,
+        "Linux {v}: kallsyms_num_syms = {count}, System.map has {lines} lines"
+    );
+    eprintln!("Linux {v}: System.map has {lines} symbols, kallsyms_num_syms = {count}");
+}
+
+/// `len` bytes at virtual address `addr` of a linked ELF.
+fn read_at<'a>(elf: &object::File<'a>, data: &'a [u8], addr: u64, len: usize) -> &'a [u8] {
+    use object::ObjectSegment;
+    for seg in elf.segments() {
+        let (off, size) = seg.file_range();
+        if addr >= seg.address() && addr + len as u64 <= seg.address() + size {
+            let at = (off + addr - seg.address()) as usize;
+            return &data[at..at + len];
+        }
+    }
+    panic!("address {addr:#x} is in no segment's file data");
+}
+
+fn check_link_log(tree: &KernelTree) {
+    let v = tree.version;
+    let log = tree.link_log();
+    eprintln!(
+        "Linux {v}: Kbuild ran scripts/link-vmlinux.sh {:?}",
+        log.args
+    );
+    assert_eq!(log.ld(), "ld");
+    assert_eq!(log.args.len(), 3, "{:?}", log.args);
+    assert_eq!(log.env.get("LD").map(String::as_str), Some("ld"));
+    assert_eq!(
+        log.env.get("KBUILD_LDS").map(String::as_str),
+        Some("arch/x86/kernel/vmlinux.lds")
+    );
+    assert_eq!(log.env.get("LDFLAGS_vmlinux"), Some(&log.args[2]));
+    assert_eq!(log.env.get("KBUILD_LDFLAGS"), Some(&log.args[1]));
+    assert_eq!(
+        log.env.get("KBUILD_BUILD_TIMESTAMP").map(String::as_str),
+        Some("Thu Jan  1 00:00:00 UTC 2026")
+    );
+    assert!(log.env.contains_key("KBUILD_VMLINUX_LIBS"));
+    let makeflags = &log.env["MAKEFLAGS"];
+    assert!(
+        !makeflags.contains("jobserver") && !makeflags.contains("SHELL="),
+        "MAKEFLAGS {makeflags:?}"
+    );
+
+    let links = log.links();
+    assert!(links.len() >= 3, "Linux {v}: {} links traced", links.len());
+    let last = log.final_link();
+    assert_eq!(&last, links.last().unwrap());
+    eprintln!("Linux {v}: final link: {}", last.join(" "));
+    assert!(last.contains(&"--script=./arch/x86/kernel/vmlinux.lds".to_string()));
+    // 6.12 enables CONFIG_X86_KERNEL_IBT (gcc 12 has -fcf-protection), so the final link
+    // takes vmlinux.o; 6.1 does not, and links vmlinux.a and the libraries.
+    let input = match v {
+        KernelVersion::V6_12 => "vmlinux.o",
+        KernelVersion::V6_1 => "vmlinux.a",
+    };
+    assert!(last.contains(&input.to_string()), "Linux {v}: {last:?}");
+    assert!(last.contains(&"init/version-timestamp.o".to_string()));
+    let table = last.last().unwrap();
+    assert!(
+        table.starts_with(".tmp_vmlinux") && table.ends_with(".o"),
+        "Linux {v}: the final link's last input {table:?} is not the kallsyms object"
+    );
+    assert!(tree.dir.join(table).is_file());
+
+    let runs = log.kallsyms_runs();
+    assert!(runs.len() >= 2, "Linux {v}: {runs:?}");
+    let flags: Vec<&str> = runs[runs.len() - 1][1..runs[runs.len() - 1].len() - 1]
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let expected: &[&str] = match v {
+        KernelVersion::V6_12 => &["--all-symbols"],
+        KernelVersion::V6_1 => &["--all-symbols", "--base-relative"],
+    };
+    assert_eq!(flags, expected, "Linux {v}: kallsyms options");
+}
+
+/// Re-runs the recorded final `ld` (output elsewhere), then `scripts/sorttable` as
+/// link-vmlinux.sh does: the result must be vmlinux, byte for byte.
+fn check_final_link_rerun(tree: &KernelTree) {
+    let v = tree.version;
+    let log = tree.link_log();
+    let tmp = tempdir();
+    let out = tmp.path().join("vmlinux");
+    let mut words = log.final_link();
+    let o = words.iter().position(|w| w == "-o").unwrap();
+    words[o + 1] = out.display().to_string();
+    let start = Instant::now();
+    run(Command::new(&words[0])
+        .args(&words[1..])
+        .current_dir(&tree.dir));
+    let sorttable = tree.dir.join("scripts/sorttable");
+    match v {
+        KernelVersion::V6_12 => {
+            let nm = run(Command::new("nm").arg("-S").arg(&out));
+            let sort_syms = tmp.path().join("nm-sort");
+            fs::write(&sort_syms, nm).unwrap();
+            run(Command::new(&sorttable).arg("-s").arg(&sort_syms).arg(&out));
+        }
+        KernelVersion::V6_1 => {
+            run(Command::new(&sorttable).arg(&out));
+        }
+    }
+    eprintln!(
+        "Linux {v}: final link re-run (ld + sorttable) in {:.2} s",
+        start.elapsed().as_secs_f64()
+    );
+    assert_same_file(&out, &tree.vmlinux(), "the re-run final link");
+}
+
+fn run(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn assert_same_file(a: &Path, b: &Path, what: &str) {
+    let (x, y) = (fs::read(a).unwrap(), fs::read(b).unwrap());
+    if x != y {
+        let at = x.iter().zip(&y).position(|(p, q)| p != q);
+        panic!(
+            "{what}: {} ({} bytes) differs from {} ({} bytes), first at byte {at:?}",
+            a.display(),
+            x.len(),
+            b.display(),
+            y.len()
+        );
+    }
+}
+
+/// Runs `scripts/link-vmlinux.sh` with the recorded arguments and environment in a copy of
+/// the tree: vmlinux and System.map must come out the same.
+fn check_link_script_rerun(tree: &KernelTree) {
+    let v = tree.version;
+    let tmp = tempdir();
+    let start = Instant::now();
+    let copy = tree.copy_to(&tmp.path().join("tree"));
+    let copied = start.elapsed();
+    fs::remove_file(copy.vmlinux()).unwrap();
+    fs::remove_file(copy.system_map()).unwrap();
+    let start = Instant::now();
+    let out = tree
+        .link_log()
+        .link_vmlinux_command(&copy.dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "Linux {v}: link-vmlinux.sh failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "Linux {v}: copied the tree in {:.1} s, re-ran scripts/link-vmlinux.sh in {:.1} s",
+        copied.as_secs_f64(),
+        start.elapsed().as_secs_f64()
+    );
+    assert_same_file(&copy.vmlinux(), &tree.vmlinux(), "link-vmlinux.sh re-run");
+    assert_same_file(
+        &copy.system_map(),
+        &tree.system_map(),
+        "link-vmlinux.sh re-run",
+    );
+
+    // Kbuild in the copy: vmlinux is up to date (same command, older inputs), bzImage is
+    // remade from the new vmlinux, and comes out the same; nothing else is rebuilt (objtool's
+    // records were moved to the copy's path).
+    let start = Instant::now();
+    let out = copy.make().arg("vmlinux").arg("bzImage").output().unwrap();
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "Linux {v}: make in the copy failed: {}\n{log}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "Linux {v}: make vmlinux bzImage in the copy took {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    let rebuilt: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("  CC ") || l.starts_with("  LD ") || l.contains("objtool"))
+        .filter(|l| !l.contains("arch/x86/boot") && !l.contains("DESCEND"))
+        .collect();
+    assert!(
+        rebuilt.is_empty(),
+        "Linux {v}: make in the copy rebuilt more than bzImage: {rebuilt:?}"
+    );
+    assert_same_file(&copy.vmlinux(), &tree.vmlinux(), "make in the copy");
+    assert_same_file(&copy.bzimage(), &tree.bzimage(), "make in the copy");
+}
+
+fn check(version: KernelVersion) {
+    let tree = tree(version);
+    check_files_and_config(&tree);
+    check_system_map(&tree);
+    check_link_log(&tree);
+    check_final_link_rerun(&tree);
+    check_link_script_rerun(&tree);
+}
+
+#[test]
+fn kernel_6_12() {
+    check(KernelVersion::V6_12);
+}
+
+#[test]
+fn kernel_6_1() {
+    check(KernelVersion::V6_1);
+}

@@ -258,67 +258,10 @@ nsyms=${nsyms//[!0-9]/}
 nall=$(wc -l <"$out/ks.nm")
 nall=${nall//[!0-9]/}
 
-# ---- timed rounds -------------------------------------------------------------------------
-
-read -r load1 _ 2>/dev/null </proc/loadavg || load1=unknown
-echo "timing $rounds round(s)..." >&2
-declare -A walls cpus rsss
-for c in "${cases[@]}"; do
-    walls[$c]=""
-    cpus[$c]=""
-    rsss[$c]=""
-done
-for ((r = 1; r <= rounds; r++)); do
-    [[ -t 2 ]] && printf '\rround %d/%d ' "$r" "$rounds" >&2
-    # Alternate upstream and kslink; swap who goes first every other round.
-    for ((i = 0; i < ${#cases[@]}; i += 2)); do
-        pair=("${cases[i]}" "${cases[i + 1]}")
-        ((r % 2)) || pair=("${pair[1]}" "${pair[0]}")
-        for c in "${pair[@]}"; do
-            timed "$c"
-            walls[$c]+="$elapsed "
-            cpus[$c]+="$cpu "
-            rsss[$c]+="$rss "
-        done
-    done
-done
-[[ -t 2 ]] && printf '\r%*s\r' 20 '' >&2
-
-# ---- report -------------------------------------------------------------------------------
-
-median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{ v[NR] = $1 }
-    END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-maximum() { tr ' ' '\n' <<<"$1" | grep . | sort -n | tail -n 1; }
-
-failed=0
-# time_line LABEL UPCASE KSCASE TARGET (0: none)
-time_line() {
-    local label=$1 up ks target=$4 verdict ratio cpu_ratio
-    up=$(median "${walls[$2]}")
-    ks=$(median "${walls[$3]}")
-    ratio=$(awk -v u="$up" -v k="$ks" 'BEGIN { printf "%.1f", u / k }')
-    cpu_ratio=$(awk -v u="$(median "${cpus[$2]}")" -v k="$(median "${cpus[$3]}")" \
-        'BEGIN { if (k > 0) printf "%.1f", u / k; else printf "?" }')
-    if [[ $target == 0 ]]; then
-        verdict="(no target)"
-    elif awk -v u="$up" -v k="$ks" -v t="$target" 'BEGIN { exit !(u >= t * k) }'; then
-        verdict="(target >=${target}x)  PASS"
-    else
-        verdict="(target >=${target}x)  FAIL"
-        failed=1
-    fi
-    awk -v l="$label" -v u="$up" -v k="$ks" -v r="$ratio" -v v="$verdict" -v c="$cpu_ratio" \
-        'BEGIN { printf "%-20s upstream %7.3f s    kslink %7.3f s    %5sx  %-22s  cpu %sx\n", l, u / 1e6, k / 1e6, r, v, c }'
-}
-# rss_line LABEL UPCASE KSCASE
-rss_line() {
-    local label=$1 up ks ratio
-    up=$(maximum "${rsss[$2]}")
-    ks=$(maximum "${rsss[$3]}")
-    ratio=$(awk -v u="$up" -v k="$ks" 'BEGIN { printf "%.2f", k / u }')
-    awk -v l="$label" -v u="$up" -v k="$ks" -v r="$ratio" \
-        'BEGIN { printf "%-20s upstream %5.1f MiB    kslink %5.1f MiB    %5sx  (no target)\n", l, u / 1024, k / 1024, r }'
-}
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+label_width=20
+run_rounds
 
 plural=s
 ((rounds > 1)) || plural=
@@ -326,10 +269,10 @@ size=$(stat -c %s "$vmlinux")
 echo "kslink-collect vs nm -n | sed -f scripts/mksysmap (6.12), $(basename "$vmlinux") ($((size / 1048576)) MiB), $nsyms of $nall symbols, $rounds round$plural"
 echo "kslink $ks_rev; $nm_version; medians of wall time, max of peak RSS; $(nproc 2>/dev/null || echo ?) CPUs, load average $load1 before timing"
 time_line "A vmlinux -> map" up_map ks_map 3
-rss_line "A RSS" up_map ks_map
+rss_line "A RSS" up_map ks_map 0
 time_line "vmlinux -> artifact" up_set ks_set 0
 time_line "vmlinux -> nm -n" up_nm ks_nm 0
-rss_line "nm -n RSS" up_nm ks_nm
+rss_line "nm -n RSS" up_nm ks_nm 0
 echo "(upstream of 'artifact' is the same nm | sed pipeline: the artifact replaces the map."
 echo " cpu: ratio of median user+sys CPU times, for reference; it varies less with load)"
 exit "$failed"

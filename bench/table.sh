@@ -230,75 +230,9 @@ cmp "$out/up61.S" "$out/ks61.S" >&2 ||
 [[ -s $out/ks.o ]] || die "kslink-table --emit-object wrote no object"
 [[ -s $out/up.o ]] || die "gcc -c wrote no object"
 
-# ---- timed rounds -------------------------------------------------------------------------
-
-read -r load1 _ 2>/dev/null </proc/loadavg || load1=unknown
-echo "timing $rounds round(s)..." >&2
-declare -A walls cpus rsss
-for c in "${cases[@]}"; do
-    walls[$c]=""
-    cpus[$c]=""
-    rsss[$c]=""
-done
-for ((r = 1; r <= rounds; r++)); do
-    [[ -t 2 ]] && printf '\rround %d/%d ' "$r" "$rounds" >&2
-    # Alternate upstream and kslink; swap who goes first every other round.
-    for ((i = 0; i < ${#cases[@]}; i += 2)); do
-        pair=("${cases[i]}" "${cases[i + 1]}")
-        ((r % 2)) || pair=("${pair[1]}" "${pair[0]}")
-        for c in "${pair[@]}"; do
-            timed "$c"
-            walls[$c]+="$elapsed "
-            cpus[$c]+="$cpu "
-            rsss[$c]+="$rss "
-        done
-    done
-done
-[[ -t 2 ]] && printf '\r%*s\r' 20 '' >&2
-
-# ---- report -------------------------------------------------------------------------------
-
-median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{ v[NR] = $1 }
-    END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-maximum() { tr ' ' '\n' <<<"$1" | grep . | sort -n | tail -n 1; }
-
-failed=0
-# time_line LABEL UPCASE KSCASE TARGET (0: none)
-time_line() {
-    local label=$1 up ks target=$4 verdict ratio cpu_ratio
-    up=$(median "${walls[$2]}")
-    ks=$(median "${walls[$3]}")
-    ratio=$(awk -v u="$up" -v k="$ks" 'BEGIN { printf "%.1f", u / k }')
-    cpu_ratio=$(awk -v u="$(median "${cpus[$2]}")" -v k="$(median "${cpus[$3]}")" \
-        'BEGIN { if (k > 0) printf "%.1f", u / k; else printf "?" }')
-    if [[ $target == 0 ]]; then
-        verdict="(no target)"
-    elif awk -v u="$up" -v k="$ks" -v t="$target" 'BEGIN { exit !(u >= t * k) }'; then
-        verdict="(target >=${target}x)  PASS"
-    else
-        verdict="(target >=${target}x)  FAIL"
-        failed=1
-    fi
-    awk -v l="$label" -v u="$up" -v k="$ks" -v r="$ratio" -v v="$verdict" -v c="$cpu_ratio" \
-        'BEGIN { printf "%-16s upstream %7.3f s    kslink %7.3f s    %5sx  %-22s  cpu %sx\n", l, u / 1e6, k / 1e6, r, v, c }'
-}
-# rss_line LABEL UPCASE KSCASE TARGET (0: none)
-rss_line() {
-    local label=$1 up ks target=$4 verdict ratio
-    up=$(maximum "${rsss[$2]}")
-    ks=$(maximum "${rsss[$3]}")
-    ratio=$(awk -v u="$up" -v k="$ks" 'BEGIN { printf "%.2f", k / u }')
-    if [[ $target == 0 ]]; then
-        verdict="(no target)"
-    elif awk -v u="$up" -v k="$ks" -v t="$target" 'BEGIN { exit !(k <= t * u) }'; then
-        verdict="(target <=${target}x)  PASS"
-    else
-        verdict="(target <=${target}x)  FAIL"
-        failed=1
-    fi
-    awk -v l="$label" -v u="$up" -v k="$ks" -v r="$ratio" -v v="$verdict" \
-        'BEGIN { printf "%-16s upstream %5.1f MiB    kslink %5.1f MiB    %5sx  %s\n", l, u / 1024, k / 1024, r, v }'
-}
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+run_rounds
 
 # Upstream's peak RSS is that of kallsyms itself, the same command in A and B.
 rsss[up_612]="${rsss[up_obj]} ${rsss[up_asm]}"

@@ -88,3 +88,81 @@ impl Drop for AtomicFile {
         }
     }
 }
+
+/// Why an output of an [`OutputSet`] failed: the file and the operating system's error.
+#[derive(Debug)]
+pub struct OutputError {
+    /// The output, as given.
+    pub path: String,
+    /// What failed.
+    pub source: io::Error,
+}
+
+/// The output files of one run of a stage: all created (under temporary names) before
+/// anything is written, renamed into place together by [`OutputSet::commit`]. A run that fails
+/// part-way leaves none of them behind, new or half-written, and the old files as they were.
+pub struct OutputSet {
+    files: Vec<Option<(String, AtomicFile)>>,
+}
+
+impl OutputSet {
+    /// Creates a temporary file for each requested path; later calls name an output by its
+    /// position in `paths`.
+    pub fn create(paths: &[Option<&Path>]) -> Result<OutputSet, OutputError> {
+        let mut files = Vec::with_capacity(paths.len());
+        for path in paths {
+            files.push(match path {
+                None => None,
+                Some(path) => {
+                    let shown = path.display().to_string();
+                    match AtomicFile::create(path) {
+                        Ok(file) => Some((shown, file)),
+                        Err(source) => {
+                            return Err(OutputError {
+                                path: shown,
+                                source,
+                            })
+                        }
+                    }
+                }
+            });
+        }
+        Ok(OutputSet { files })
+    }
+
+    /// Whether the output at `position` was requested.
+    pub fn requested(&self, position: usize) -> bool {
+        self.files[position].is_some()
+    }
+
+    /// Whether no output at all was requested.
+    pub fn is_empty(&self) -> bool {
+        self.files.iter().all(Option::is_none)
+    }
+
+    /// Writes the output at `position`, if it was requested.
+    pub fn write(
+        &mut self,
+        position: usize,
+        write: impl FnOnce(&mut AtomicFile) -> io::Result<()>,
+    ) -> Result<(), OutputError> {
+        match &mut self.files[position] {
+            None => Ok(()),
+            Some((shown, file)) => write(file).map_err(|source| OutputError {
+                path: shown.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// Renames every output into place.
+    pub fn commit(self) -> Result<(), OutputError> {
+        for (shown, file) in self.files.into_iter().flatten() {
+            file.commit().map_err(|source| OutputError {
+                path: shown,
+                source,
+            })?;
+        }
+        Ok(())
+    }
+}

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use kslink_collect::{CollectError, MappedFile};
-use kslink_schema::fsio::AtomicFile;
+use kslink_schema::fsio::{OutputError, OutputSet};
 use kslink_schema::{artifact, SymbolOrigin};
 
 /// Collect the symbols of a linked ELF file, as the kernel's System.map lists them.
@@ -41,33 +41,14 @@ struct Cli {
     emit_nm: Option<PathBuf>,
 }
 
-/// Creates `path`'s temporary file (nothing appears under `path` before [`commit`]).
-fn create(path: &Option<PathBuf>) -> Result<Option<(String, AtomicFile)>, CollectError> {
-    path.as_ref()
-        .map(|path| {
-            let shown = path.display().to_string();
-            let file = AtomicFile::create(path).map_err(|e| CollectError::io(&shown, e))?;
-            Ok((shown, file))
-        })
-        .transpose()
+fn output_error(err: OutputError) -> CollectError {
+    CollectError::io(err.path, err.source)
 }
 
-fn write(
-    output: &mut Option<(String, AtomicFile)>,
-    write: impl FnOnce(&mut AtomicFile) -> std::io::Result<()>,
-) -> Result<(), CollectError> {
-    match output {
-        Some((shown, file)) => write(file).map_err(|e| CollectError::io(shown.as_str(), e)),
-        None => Ok(()),
-    }
-}
-
-fn commit(outputs: Vec<Option<(String, AtomicFile)>>) -> Result<(), CollectError> {
-    for (shown, file) in outputs.into_iter().flatten() {
-        file.commit().map_err(|e| CollectError::io(shown, e))?;
-    }
-    Ok(())
-}
+/// Positions of the outputs in the run's [`OutputSet`].
+const NM: usize = 0;
+const MAP: usize = 1;
+const SET: usize = 2;
 
 fn run(cli: Cli) -> Result<(), CollectError> {
     let named: Vec<&PathBuf> = [&cli.emit_nm, &cli.emit_map, &cli.output]
@@ -89,32 +70,39 @@ fn run(cli: Cli) -> Result<(), CollectError> {
 
     // Every output is written under a temporary name and renamed into place only when all
     // are complete: a failed run leaves none behind.
-    let mut nm_out = create(&cli.emit_nm)?;
-    let mut map_out = create(&cli.emit_map)?;
-    let mut set_out = create(&cli.output)?;
-    if nm_out.is_some() {
+    let mut outputs = OutputSet::create(&[
+        cli.emit_nm.as_deref(),
+        cli.emit_map.as_deref(),
+        cli.output.as_deref(),
+    ])
+    .map_err(output_error)?;
+    if outputs.requested(NM) {
         let mut all = symbols.clone();
         all.sort_nm_numeric();
-        write(&mut nm_out, |file| all.write_nm(file))?;
+        outputs
+            .write(NM, |file| all.write_nm(file))
+            .map_err(output_error)?;
     }
     symbols.retain_mksysmap();
     symbols.sort_nm_numeric();
-    if map_out.is_some() {
-        write(&mut map_out, |file| symbols.write_nm(file))?;
-    }
-    if set_out.is_some() {
+    outputs
+        .write(MAP, |file| symbols.write_nm(file))
+        .map_err(output_error)?;
+    if outputs.requested(SET) {
         let set = symbols.to_symbol_set(SymbolOrigin::Linked {
             path: input.shown().to_owned(),
         });
-        write(&mut set_out, |file| file.write_all(&artifact::encode(&set)))?;
+        outputs
+            .write(SET, |file| file.write_all(&artifact::encode(&set)))
+            .map_err(output_error)?;
     }
-    if nm_out.is_none() && map_out.is_none() && set_out.is_none() {
+    if outputs.is_empty() {
         let stdout = std::io::stdout().lock();
         symbols
             .write_nm(stdout)
             .map_err(|e| CollectError::io("standard output", e))?;
     }
-    commit(vec![nm_out, map_out, set_out])
+    outputs.commit().map_err(output_error)
 }
 
 fn main() -> ExitCode {

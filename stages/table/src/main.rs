@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use kslink_schema::fsio::AtomicFile;
+use kslink_schema::fsio::{OutputError, OutputSet};
 use kslink_schema::{artifact, TableOptions};
 use kslink_table::{build, read_input, write_object, Arch, Profile, TableError, DEFAULT_PROFILE};
 
@@ -67,59 +67,15 @@ struct Cli {
     input: PathBuf,
 }
 
-/// The output files of one run: all created before anything is written, committed together
-/// at the end, so that a failed run leaves none of them behind, new or half-written.
-struct Outputs {
-    files: Vec<Option<(String, AtomicFile)>>,
-}
-
-impl Outputs {
-    /// Creates a temporary file for each requested path; `write` takes the same positions.
-    fn create(paths: &[&Option<PathBuf>]) -> Result<Outputs, TableError> {
-        let mut files = Vec::new();
-        for path in paths {
-            files.push(match path {
-                None => None,
-                Some(path) => {
-                    let shown = path.display().to_string();
-                    let file = AtomicFile::create(path).map_err(|e| TableError::io(&shown, e))?;
-                    Some((shown, file))
-                }
-            });
-        }
-        Ok(Outputs { files })
-    }
-
-    fn requested(&self, position: usize) -> bool {
-        self.files[position].is_some()
-    }
-
-    /// Writes the output at `position`, if it was requested.
-    fn write(
-        &mut self,
-        position: usize,
-        write: impl FnOnce(&mut AtomicFile) -> Result<(), Box<dyn std::error::Error>>,
-    ) -> Result<(), TableError> {
-        match &mut self.files[position] {
-            None => Ok(()),
-            Some((shown, file)) => write(file)
-                .map_err(|e| TableError::io(shown.as_str(), std::io::Error::other(e.to_string()))),
-        }
-    }
-
-    fn commit(self) -> Result<(), TableError> {
-        for (shown, file) in self.files.into_iter().flatten() {
-            file.commit().map_err(|e| TableError::io(shown, e))?;
-        }
-        Ok(())
-    }
-}
-
-/// Positions of the outputs in [`Outputs`].
+/// Positions of the outputs in the run's [`OutputSet`].
 const ASM: usize = 0;
 const OBJECT: usize = 1;
 const RAW: usize = 2;
 const ARTIFACT: usize = 3;
+
+fn output_error(err: OutputError) -> TableError {
+    TableError::io(err.path, err.source)
+}
 
 fn run(cli: Cli) -> Result<(), TableError> {
     let profile = Profile::by_name(&cli.profile).ok_or_else(|| {
@@ -150,13 +106,20 @@ fn run(cli: Cli) -> Result<(), TableError> {
     }
     let built = build(symbols, profile, options)?;
 
-    let mut outputs =
-        Outputs::create(&[&cli.emit_asm, &cli.emit_object, &cli.emit_raw, &cli.output])?;
+    let mut outputs = OutputSet::create(&[
+        cli.emit_asm.as_deref(),
+        cli.emit_object.as_deref(),
+        cli.emit_raw.as_deref(),
+        cli.output.as_deref(),
+    ])
+    .map_err(output_error)?;
     let wants_image = [OBJECT, RAW, ARTIFACT]
         .iter()
         .any(|&o| outputs.requested(o));
     if outputs.requested(ASM) {
-        outputs.write(ASM, |file| Ok(built.write_asm(file)?))?;
+        outputs
+            .write(ASM, |file| built.write_asm(file))
+            .map_err(output_error)?;
     } else if !wants_image {
         built
             .write_asm(std::io::stdout())
@@ -165,13 +128,19 @@ fn run(cli: Cli) -> Result<(), TableError> {
     if wants_image {
         let table = built.to_artifact(arch.layout());
         drop(built);
-        outputs.write(OBJECT, |file| write_object(&table, arch, file))?;
-        outputs.write(RAW, |file| Ok(file.write_all(&table.data)?))?;
-        outputs.write(ARTIFACT, |file| {
-            Ok(file.write_all(&artifact::encode(&table))?)
-        })?;
+        outputs
+            .write(OBJECT, |file| {
+                write_object(&table, arch, file).map_err(|e| std::io::Error::other(e.to_string()))
+            })
+            .map_err(output_error)?;
+        outputs
+            .write(RAW, |file| file.write_all(&table.data))
+            .map_err(output_error)?;
+        outputs
+            .write(ARTIFACT, |file| file.write_all(&artifact::encode(&table)))
+            .map_err(output_error)?;
     }
-    outputs.commit()?;
+    outputs.commit().map_err(output_error)?;
     Ok(())
 }
 

@@ -7,11 +7,17 @@
 #![deny(missing_docs)]
 
 pub mod artifact;
+mod frame;
 pub mod fsio;
+mod location;
 mod symbols;
 mod table;
 
 pub use artifact::{Artifact, ArtifactError, ArtifactKind};
+pub use frame::PadSpec;
+pub use location::{
+    LocatedArray, LocatedRelocation, LocatedSection, PatchReport, PatchedArray, TableLocation,
+};
 pub use serde_bytes::ByteBuf;
 pub use symbols::{write_nm_lines, Symbol, SymbolOrigin, SymbolSet};
 pub use table::{ArrayKind, DataLayout, KallsymsTable, TableArray, TableOptions, TextRelocation};

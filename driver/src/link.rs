@@ -1,0 +1,947 @@
+//! `kslink link`: one link, with the table patched in place afterwards.
+//!
+//! The steps, each a stage executable (or the linker) exchanging files in the work directory:
+//!
+//! | step | runs | writes |
+//! | --- | --- | --- |
+//! | predict | `kslink-collect --predict` | `predicted.symbols` |
+//! | table | `kslink-table` | `first.table`, `first.o` |
+//! | pad | `kslink-pad` | `frame.pad` |
+//! | object | `kslink-table --frame` (only if the frame is larger than the first table) | `kallsyms.o` |
+//! | link | the linker, with the table's object | `linked` |
+//! | collect | `kslink-collect --linked` | `final.symbols`, `System.map` |
+//! | final | `kslink-table --frame` | `final.table` |
+//! | locate | `kslink-locate` | `location` |
+//! | patch | `kslink-patch --in-place` | `linked` (rewritten), `patch.report` |
+//! | verify | `kslink-verify --check` | `kallsyms.txt` (as `/proc/kallsyms` will list it) |
+//! | install | (the driver) | the output and its System.map |
+//!
+//! If the final table does not fit the frame (the prediction missed symbols), the driver
+//! sizes a frame from the final table, remembers it in `remembered.pad` for later builds, and
+//! links once more: never more than two links, and never an output whose table is wrong
+//! (the patch step decodes what it wrote and compares it with the file's own symbols).
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use kslink_schema::{artifact, KallsymsTable, PadSpec, PatchReport};
+use serde_json::json;
+
+use crate::journal::{Journal, KeyBuilder, RecordedFile, Stamp, StepRecord};
+use crate::linker::LinkerCommand;
+use crate::progress::{command_line, Progress};
+use crate::stages::StageSet;
+
+/// The exit status with which `kslink-table` says that a table does not fit its frame.
+pub const MISFIT_STATUS: i32 = 3;
+
+/// The table options, passed on to every `kslink-table` run.
+#[derive(Clone, Debug, Default)]
+pub struct TableFlags {
+    /// `--profile`: the kernel version's rules and layout.
+    pub profile: Option<String>,
+    /// `--all-symbols` (CONFIG_KALLSYMS_ALL).
+    pub all_symbols: bool,
+    /// `--absolute-percpu` (CONFIG_KALLSYMS_ABSOLUTE_PERCPU).
+    pub absolute_percpu: bool,
+    /// `--base-relative` (6.1's CONFIG_KALLSYMS_BASE_RELATIVE).
+    pub base_relative: bool,
+    /// `--arch`: the target of the table's object (default: the host's).
+    pub arch: Option<String>,
+}
+
+impl TableFlags {
+    fn table_args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = Vec::new();
+        if let Some(profile) = &self.profile {
+            args.extend(["--profile".into(), profile.into()]);
+        }
+        for (on, flag) in [
+            (self.all_symbols, "--all-symbols"),
+            (self.absolute_percpu, "--absolute-percpu"),
+            (self.base_relative, "--base-relative"),
+        ] {
+            if on {
+                args.push(flag.into());
+            }
+        }
+        if let Some(arch) = &self.arch {
+            args.extend(["--arch".into(), arch.into()]);
+        }
+        args
+    }
+
+    fn predict_args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = Vec::new();
+        if let Some(profile) = &self.profile {
+            args.extend(["--profile".into(), profile.into()]);
+        }
+        if self.base_relative {
+            args.push("--base-relative".into());
+        }
+        args
+    }
+}
+
+/// Everything `kslink link` was asked to do.
+#[derive(Clone, Debug)]
+pub struct LinkRequest {
+    /// Table options.
+    pub flags: TableFlags,
+    /// The linker script for the prediction (default: the one in the linker command).
+    pub script: Option<PathBuf>,
+    /// The linked output.
+    pub output: PathBuf,
+    /// Where System.map goes (default: `System.map` beside the output).
+    pub map: Option<PathBuf>,
+    /// The work directory (default: `.kslink-NAME` beside the output).
+    pub work_dir: Option<PathBuf>,
+    /// The stage executables.
+    pub stages: StageSet,
+    /// Print what would run instead of running it.
+    pub dry_run: bool,
+    /// The linker command.
+    pub linker: LinkerCommand,
+}
+
+impl LinkRequest {
+    /// The work directory this request uses.
+    pub fn work_dir(&self) -> PathBuf {
+        self.work_dir.clone().unwrap_or_else(|| {
+            let name = self
+                .output
+                .file_name()
+                .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+            beside(&self.output, &format!(".kslink-{name}"))
+        })
+    }
+
+    /// The System.map path this request writes.
+    pub fn map_path(&self) -> PathBuf {
+        self.map
+            .clone()
+            .unwrap_or_else(|| beside(&self.output, "System.map"))
+    }
+}
+
+fn beside(file: &Path, name: &str) -> PathBuf {
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join(name),
+        _ => PathBuf::from(name),
+    }
+}
+
+/// How long one step took, or that it was up to date.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepTiming {
+    /// The step's name.
+    pub name: String,
+    /// Wall time of this run (0 when skipped).
+    pub seconds: f64,
+    /// True if it was up to date and not run.
+    pub skipped: bool,
+}
+
+/// What a link did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkSummary {
+    /// The linked output.
+    pub output: PathBuf,
+    /// Its System.map.
+    pub map: PathBuf,
+    /// Links run by this invocation (0 when everything was up to date).
+    pub links: u32,
+    /// True if the table outgrew its frame and the output was linked a second time.
+    pub relinked: bool,
+    /// Symbols in the final table.
+    pub symbols: u32,
+    /// Reserved table bytes the final table left empty.
+    pub pad_waste: u64,
+    /// Every step, in order.
+    pub steps: Vec<StepTiming>,
+}
+
+impl LinkSummary {
+    /// The `--json` report.
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "output": self.output.display().to_string(),
+            "map": self.map.display().to_string(),
+            "links": self.links,
+            "relinked": self.relinked,
+            "symbols": self.symbols,
+            "pad_waste": self.pad_waste,
+            "steps": self.steps.iter().map(|s| json!({
+                "name": s.name,
+                "seconds": (s.seconds * 1000.0).round() / 1000.0,
+                "skipped": s.skipped,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Why a link failed.
+#[derive(Debug)]
+pub enum LinkError {
+    /// The request cannot be carried out as given.
+    Usage(String),
+    /// A file operation of the driver's own failed.
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        source: io::Error,
+    },
+    /// A stage or the linker failed; its own message says why.
+    StepFailed {
+        /// The step.
+        step: &'static str,
+        /// The program.
+        program: String,
+        /// Its exit status (`None`: killed by a signal, or it could not be started).
+        status: Option<i32>,
+        /// What it said on standard error (its last lines).
+        message: String,
+    },
+    /// The final table still did not fit after the one relink.
+    Misfit(String),
+    /// A step's output is not the artifact the next step needs.
+    BadArtifact {
+        /// The step that wrote it.
+        step: &'static str,
+        /// What is wrong, with the file's name.
+        message: String,
+    },
+}
+
+impl LinkError {
+    /// The process exit status for this error: 2 for usage, 1 for everything else.
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            LinkError::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+
+    fn io(what: impl Into<String>) -> impl FnOnce(io::Error) -> LinkError {
+        let what = what.into();
+        move |source| LinkError::Io { what, source }
+    }
+}
+
+impl fmt::Display for LinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkError::Usage(message) => write!(f, "{message}"),
+            LinkError::Io { what, source } => write!(f, "{what}: {source}"),
+            LinkError::StepFailed {
+                step,
+                program,
+                status,
+                message,
+            } => {
+                let how = match status {
+                    Some(code) => format!("exit status {code}"),
+                    None => "no exit status".to_string(),
+                };
+                let message = message.trim_end();
+                if message.is_empty() {
+                    write!(f, "step {step} failed: {program} ({how})")
+                } else {
+                    write!(f, "step {step} failed ({program}, {how}): {message}")
+                }
+            }
+            LinkError::BadArtifact { step, message } => {
+                write!(
+                    f,
+                    "step {step} made a file the next step cannot use: {message}"
+                )
+            }
+            LinkError::Misfit(message) => write!(
+                f,
+                "the final table does not fit even after relinking with the sizes it needed: \
+                 {message}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LinkError {}
+
+/// What a step runs.
+enum Action {
+    /// A program: a stage or the linker.
+    Command(Vec<OsString>),
+    /// The driver's own last step: put the linked file and System.map in place.
+    Install(Vec<(PathBuf, PathBuf)>),
+}
+
+/// One step, as the pipeline describes it.
+struct Step {
+    name: &'static str,
+    tag: &'static str,
+    target: String,
+    action: Action,
+    /// Inputs that no step of this run makes: identified by their stamps.
+    external: Vec<PathBuf>,
+    /// Keys of the steps whose outputs it reads.
+    after: Vec<String>,
+    outputs: Vec<PathBuf>,
+    /// Outputs of earlier steps it rewrites in place.
+    rewrites: Vec<PathBuf>,
+}
+
+impl Step {
+    fn new(name: &'static str, tag: &'static str, target: String, action: Action) -> Step {
+        Step {
+            name,
+            tag,
+            target,
+            action,
+            external: Vec::new(),
+            after: Vec::new(),
+            outputs: Vec::new(),
+            rewrites: Vec::new(),
+        }
+    }
+
+    fn after(mut self, keys: &[&String]) -> Step {
+        self.after.extend(keys.iter().map(|k| (*k).clone()));
+        self
+    }
+
+    fn external(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Step {
+        self.external.extend(paths);
+        self
+    }
+
+    fn outputs(mut self, paths: &[&Path]) -> Step {
+        self.outputs.extend(paths.iter().map(|p| p.to_path_buf()));
+        self
+    }
+
+    fn key(&self) -> Result<String, LinkError> {
+        let mut key = KeyBuilder::default();
+        key.part(self.name.as_bytes());
+        match &self.action {
+            Action::Command(argv) => {
+                for arg in argv {
+                    key.part(arg.as_encoded_bytes());
+                }
+                // A rebuilt stage executable is a changed input.
+                let program = Path::new(&argv[0]);
+                if program.components().count() > 1 {
+                    stamp_part(&mut key, program)?;
+                }
+            }
+            Action::Install(pairs) => {
+                for (from, to) in pairs {
+                    key.part(from.as_os_str().as_encoded_bytes());
+                    key.part(to.as_os_str().as_encoded_bytes());
+                }
+            }
+        }
+        for path in &self.external {
+            key.part(path.as_os_str().as_encoded_bytes());
+            stamp_part(&mut key, path)?;
+        }
+        for after in &self.after {
+            key.part(after.as_bytes());
+        }
+        Ok(key.finish())
+    }
+}
+
+fn stamp_part(key: &mut KeyBuilder, path: &Path) -> Result<(), LinkError> {
+    let stamp = Stamp::of(path).map_err(LinkError::io(format!("{}", path.display())))?;
+    let stamp = serde_json::to_vec(&stamp).expect("a stamp serializes");
+    key.part(&stamp);
+    Ok(())
+}
+
+/// A run of the pipeline.
+struct Pipeline<'a> {
+    request: &'a LinkRequest,
+    script: PathBuf,
+    progress: &'a Progress,
+    work: PathBuf,
+    journal: Journal,
+    timings: Vec<StepTiming>,
+    links: u32,
+}
+
+/// Links `request.output` once (twice if the table outgrows its frame), reporting progress.
+pub fn link(request: &LinkRequest, progress: &Progress) -> Result<LinkSummary, LinkError> {
+    let script = request
+        .script
+        .clone()
+        .or_else(|| request.linker.script.clone())
+        .ok_or_else(|| {
+            LinkError::Usage(
+                "no linker script: kslink predicts the symbols from the linker script; name it \
+                 with -T, or in the linker command"
+                    .to_string(),
+            )
+        })?;
+    let work = request.work_dir();
+    fs::create_dir_all(&work).map_err(LinkError::io(format!(
+        "cannot create the work directory {}",
+        work.display()
+    )))?;
+    let journal = Journal::open(&work).map_err(LinkError::io(format!(
+        "cannot read the journal in {}",
+        work.display()
+    )))?;
+    let mut pipeline = Pipeline {
+        request,
+        script,
+        progress,
+        work,
+        journal,
+        timings: Vec::new(),
+        links: 0,
+    };
+    let result = pipeline.run();
+    progress.done();
+    result
+}
+
+/// The number of steps of a link without a relink, for the progress bar.
+pub const STEPS: u64 = 11;
+
+impl Pipeline<'_> {
+    fn file(&self, name: &str) -> PathBuf {
+        self.work.join(name)
+    }
+
+    fn stage(&self, name: &str) -> OsString {
+        self.request.stages.executable(name).as_os_str().to_owned()
+    }
+
+    fn run(&mut self) -> Result<LinkSummary, LinkError> {
+        let request = self.request;
+        let script = self.script.clone();
+        let output_name = request.output.display().to_string();
+        let predicted = self.file("predicted.symbols");
+        let first_table = self.file("first.table");
+        let first_object = self.file("first.o");
+        let linked = self.file("linked");
+        let final_symbols = self.file("final.symbols");
+        let work_map = self.file("System.map");
+        let final_table = self.file("final.table");
+        let location = self.file("location");
+        let report = self.file("patch.report");
+        let listing = self.file("kallsyms.txt");
+        let remembered = self.file("remembered.pad");
+        let flags = request.flags.table_args();
+
+        // predict
+        let mut argv = vec![self.stage("collect"), "--predict".into(), "-T".into()];
+        argv.push(script.clone().into());
+        argv.extend(request.flags.predict_args());
+        argv.extend(["-o".into(), predicted.clone().into()]);
+        argv.extend(request.linker.inputs.iter().cloned());
+        let inputs: Vec<PathBuf> = std::iter::once(script.clone())
+            .chain(request.linker.input_files().map(PathBuf::from))
+            .collect();
+        let predict = self.step(
+            Step::new(
+                "predict",
+                "KSYMS",
+                format!("{output_name} (predicted)"),
+                Action::Command(argv),
+            )
+            .external(inputs.clone())
+            .outputs(&[&predicted]),
+        )?;
+
+        // the first table, and its object in its own frame
+        let mut argv = vec![self.stage("table")];
+        argv.extend(flags.iter().cloned());
+        argv.extend(["-o".into(), first_table.clone().into()]);
+        argv.extend(["--emit-object".into(), first_object.clone().into()]);
+        argv.push(predicted.clone().into());
+        let table = self.step(
+            Step::new(
+                "table",
+                "KSYMS",
+                shown(&first_object),
+                Action::Command(argv),
+            )
+            .after(&[&predict])
+            .outputs(&[&first_table, &first_object]),
+        )?;
+
+        let mut relinked = false;
+        loop {
+            // the frame: the first table's sizes, or more where a previous build needed more
+            let frame = self.file("frame.pad");
+            let mut argv = vec![self.stage("pad")];
+            let mut pad_inputs = Vec::new();
+            if remembered.exists() {
+                argv.extend(["--at-least".into(), remembered.clone().into()]);
+                pad_inputs.push(remembered.clone());
+            }
+            argv.extend([
+                "-o".into(),
+                frame.clone().into(),
+                first_table.clone().into(),
+            ]);
+            let pad = self.step(
+                Step::new("pad", "PAD", shown(&frame), Action::Command(argv))
+                    .after(&[&table])
+                    .external(pad_inputs)
+                    .outputs(&[&frame]),
+            )?;
+
+            // the object to link: the first table's own, unless the frame is larger
+            let (object, object_key) = if self.frame_is_tables_own(&frame, &first_table)? {
+                (first_object.clone(), pad.clone())
+            } else {
+                let framed = self.file("kallsyms.o");
+                let mut argv = vec![self.stage("table")];
+                argv.extend(flags.iter().cloned());
+                argv.extend(["--frame".into(), frame.clone().into()]);
+                argv.extend(["--emit-object".into(), framed.clone().into()]);
+                argv.push(predicted.clone().into());
+                let key = self.step(
+                    Step::new("object", "KSYMS", shown(&framed), Action::Command(argv))
+                        .after(&[&pad, &predict])
+                        .outputs(&[&framed]),
+                )?;
+                (framed, key)
+            };
+
+            // the one link
+            let argv = request
+                .linker
+                .with_table(object.as_os_str(), linked.as_os_str());
+            let link = self.step(
+                Step::new("link", "LD", output_name.clone(), Action::Command(argv))
+                    .after(&[&object_key])
+                    .external(inputs.iter().skip(1).cloned())
+                    .outputs(&[&linked]),
+            )?;
+
+            // the linked file's own symbols
+            let argv = vec![
+                self.stage("collect"),
+                "--linked".into(),
+                linked.clone().into(),
+                "-o".into(),
+                final_symbols.clone().into(),
+                "--emit-map".into(),
+                work_map.clone().into(),
+            ];
+            let collect = self.step(
+                Step::new("collect", "NM", shown(&work_map), Action::Command(argv))
+                    .after(&[&link])
+                    .outputs(&[&final_symbols, &work_map]),
+            )?;
+
+            // the final table, in the frame
+            let mut argv = vec![self.stage("table")];
+            argv.extend(flags.iter().cloned());
+            argv.extend(["--frame".into(), frame.clone().into()]);
+            argv.extend(["-o".into(), final_table.clone().into()]);
+            argv.push(final_symbols.clone().into());
+            let fitted = self.step(
+                Step::new("final", "KSYMS", shown(&final_table), Action::Command(argv))
+                    .after(&[&collect, &pad])
+                    .outputs(&[&final_table]),
+            );
+            let fitted = match fitted {
+                Err(LinkError::StepFailed {
+                    status: Some(MISFIT_STATUS),
+                    message,
+                    ..
+                }) if !relinked => {
+                    self.remember_sizes(&flags, &final_symbols, &first_table, &remembered)?;
+                    self.progress.note(&format!(
+                        "kslink: {output_name}: {}; linking once more with the sizes it needs \
+                         (remembered in {} for the next build)",
+                        message.trim_end(),
+                        remembered.display()
+                    ));
+                    self.progress.add_steps(6);
+                    relinked = true;
+                    continue;
+                }
+                Err(LinkError::StepFailed {
+                    status: Some(MISFIT_STATUS),
+                    message,
+                    ..
+                }) => return Err(LinkError::Misfit(message.trim_end().to_string())),
+                other => other?,
+            };
+
+            // where the first table is in the linked file, and the final one written there
+            let argv = vec![
+                self.stage("locate"),
+                "--pad".into(),
+                frame.clone().into(),
+                "-o".into(),
+                location.clone().into(),
+                linked.clone().into(),
+            ];
+            let locate = self.step(
+                Step::new(
+                    "locate",
+                    "LOCATE",
+                    output_name.clone(),
+                    Action::Command(argv),
+                )
+                .after(&[&link, &pad])
+                .outputs(&[&location]),
+            )?;
+            let argv = vec![
+                self.stage("patch"),
+                "--location".into(),
+                location.clone().into(),
+                "--table".into(),
+                final_table.clone().into(),
+                "--report".into(),
+                report.clone().into(),
+                "--in-place".into(),
+                linked.clone().into(),
+            ];
+            let mut step = Step::new("patch", "PATCH", output_name.clone(), Action::Command(argv))
+                .after(&[&locate, &fitted, &link])
+                .outputs(&[&linked, &report]);
+            step.rewrites.push(linked.clone());
+            let patch = self.step(step)?;
+
+            let mut argv = vec![self.stage("verify"), "--check".into()];
+            if request.flags.absolute_percpu {
+                argv.push("--absolute-percpu".into());
+            } else {
+                argv.push("--no-absolute-percpu".into());
+            }
+            argv.extend(["-o".into(), listing.clone().into(), linked.clone().into()]);
+            let verify = self.step(
+                Step::new(
+                    "verify",
+                    "VERIFY",
+                    output_name.clone(),
+                    Action::Command(argv),
+                )
+                .after(&[&patch])
+                .outputs(&[&listing]),
+            )?;
+
+            let map = request.map_path();
+            let pairs = vec![
+                (linked.clone(), request.output.clone()),
+                (work_map.clone(), map.clone()),
+            ];
+            self.step(
+                Step::new(
+                    "install",
+                    "INSTALL",
+                    output_name.clone(),
+                    Action::Install(pairs),
+                )
+                .after(&[&verify, &collect])
+                .outputs(&[&request.output, &map]),
+            )?;
+
+            let (symbols, pad_waste) = if request.dry_run {
+                (0, 0)
+            } else {
+                let report: PatchReport =
+                    artifact::read(&report).map_err(|e| LinkError::BadArtifact {
+                        step: "patch",
+                        message: format!("{}: {e}", report.display()),
+                    })?;
+                (report.num_syms, report.pad_waste)
+            };
+            return Ok(LinkSummary {
+                output: request.output.clone(),
+                map,
+                links: self.links,
+                relinked,
+                symbols,
+                pad_waste,
+                steps: std::mem::take(&mut self.timings),
+            });
+        }
+    }
+
+    /// True if the frame is exactly the first table's layout, so that the object the table
+    /// step made already honours it.
+    fn frame_is_tables_own(&self, frame: &Path, table: &Path) -> Result<bool, LinkError> {
+        if self.request.dry_run && !(frame.exists() && table.exists()) {
+            return Ok(true);
+        }
+        let read_error = |step: &'static str, path: &Path| {
+            let path = path.display().to_string();
+            move |e: artifact::ArtifactError| LinkError::BadArtifact {
+                step,
+                message: format!("{path}: {e}"),
+            }
+        };
+        let frame: PadSpec = artifact::read(frame).map_err(read_error("pad", frame))?;
+        let table: KallsymsTable = artifact::read(table).map_err(read_error("table", table))?;
+        Ok(frame.arrays == table.arrays && frame.size == table.data.len() as u64)
+    }
+
+    /// After a misfit: a frame at least as large as the final table needs, kept for the
+    /// relink and for later builds.
+    fn remember_sizes(
+        &mut self,
+        flags: &[OsString],
+        final_symbols: &Path,
+        first_table: &Path,
+        remembered: &Path,
+    ) -> Result<(), LinkError> {
+        let needed = self.file("needed.table");
+        let mut argv = vec![self.stage("table")];
+        argv.extend(flags.iter().cloned());
+        argv.extend(["-o".into(), needed.clone().into(), final_symbols.into()]);
+        self.step(
+            Step::new("measure", "KSYMS", shown(&needed), Action::Command(argv))
+                .external([final_symbols.to_path_buf()])
+                .outputs(&[&needed]),
+        )?;
+        let mut argv = vec![
+            self.stage("pad"),
+            "--at-least".into(),
+            needed.clone().into(),
+        ];
+        let mut inputs = vec![needed.clone(), first_table.to_path_buf()];
+        if remembered.exists() {
+            argv.extend(["--at-least".into(), remembered.into()]);
+            inputs.push(remembered.to_path_buf());
+        }
+        argv.extend(["-o".into(), remembered.into(), first_table.into()]);
+        self.step(
+            Step::new("remember", "PAD", shown(remembered), Action::Command(argv))
+                .external(inputs)
+                .outputs(&[remembered]),
+        )?;
+        Ok(())
+    }
+
+    /// Runs a step unless it is up to date; returns its key.
+    fn step(&mut self, step: Step) -> Result<String, LinkError> {
+        let key = step.key()?;
+        let journal_dir = self.work.join("journal");
+        let journal_error =
+            |what: &str| LinkError::io(format!("{what} in {}", journal_dir.display()));
+        if self
+            .journal
+            .is_done(step.name, &key)
+            .map_err(journal_error("cannot check the journal"))?
+        {
+            self.progress.finish(step.tag, &step.target, 0.0, true);
+            self.timings.push(StepTiming {
+                name: step.name.to_string(),
+                seconds: 0.0,
+                skipped: true,
+            });
+            return Ok(key);
+        }
+        let shown = match &step.action {
+            Action::Command(argv) => argv.clone(),
+            Action::Install(pairs) => pairs
+                .iter()
+                .flat_map(|(from, to)| ["ln".into(), from.into(), to.into()])
+                .collect(),
+        };
+        if self.request.dry_run {
+            self.progress.note(&command_line(&shown));
+            self.timings.push(StepTiming {
+                name: step.name.to_string(),
+                seconds: 0.0,
+                skipped: false,
+            });
+            return Ok(key);
+        }
+
+        self.progress.start(step.tag, &step.target, &shown);
+        let started = Instant::now();
+        // A step that rewrites a file in place records where it started first, so that the
+        // file still counts as its maker's output if this run is cut short.
+        let rewrites = self.rewrite_stamps(&step)?;
+        self.journal
+            .forget(step.name)
+            .map_err(journal_error("cannot update the journal"))?;
+        if !rewrites.is_empty() {
+            let pending = StepRecord {
+                step: step.name.to_string(),
+                key: key.clone(),
+                finished: false,
+                outputs: Vec::new(),
+                rewrites: rewrites.clone(),
+                seconds: 0.0,
+            };
+            self.journal
+                .store(pending)
+                .map_err(journal_error("cannot update the journal"))?;
+        }
+        match &step.action {
+            Action::Command(argv) => self.execute(&step, argv)?,
+            Action::Install(pairs) => install(pairs)?,
+        }
+        if step.name == "link" {
+            self.links += 1;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let mut outputs = Vec::with_capacity(step.outputs.len());
+        for path in &step.outputs {
+            let stamp = Stamp::of(path)
+                .map_err(LinkError::io(path.display().to_string()))?
+                .ok_or_else(|| LinkError::StepFailed {
+                    step: step.name,
+                    program: program_name(&shown),
+                    status: Some(0),
+                    message: format!("it did not write {}", path.display()),
+                })?;
+            outputs.push(RecordedFile {
+                path: path.clone(),
+                stamp,
+            });
+        }
+        self.journal
+            .store(StepRecord {
+                step: step.name.to_string(),
+                key: key.clone(),
+                finished: true,
+                outputs,
+                rewrites,
+                seconds,
+            })
+            .map_err(journal_error("cannot update the journal"))?;
+        self.progress.finish(step.tag, &step.target, seconds, false);
+        self.timings.push(StepTiming {
+            name: step.name.to_string(),
+            seconds,
+            skipped: false,
+        });
+        Ok(key)
+    }
+
+    /// The stamps the files a step rewrites had when the link made them: taken from the
+    /// link's record, not from the files, which an interrupted rewrite may have changed.
+    fn rewrite_stamps(&self, step: &Step) -> Result<Vec<RecordedFile>, LinkError> {
+        step.rewrites
+            .iter()
+            .map(|path| {
+                let recorded = self
+                    .journal
+                    .record("link")
+                    .into_iter()
+                    .flat_map(|record| &record.outputs)
+                    .find(|file| &file.path == path);
+                match recorded {
+                    Some(file) => Ok(file.clone()),
+                    None => Err(LinkError::Usage(format!(
+                        "{} has no record of the link that made it",
+                        path.display()
+                    ))),
+                }
+            })
+            .collect()
+    }
+
+    fn execute(&mut self, step: &Step, argv: &[OsString]) -> Result<(), LinkError> {
+        if step.name == "link" {
+            // The linker makes a new file, so that an output installed from an earlier link
+            // (a hard link to this one) is never written through.
+            for output in &step.outputs {
+                match fs::remove_file(output) {
+                    Err(err) if err.kind() != io::ErrorKind::NotFound => {
+                        return Err(LinkError::io(output.display().to_string())(err))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let output = duct::cmd(&argv[0], &argv[1..])
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .map_err(|err| LinkError::StepFailed {
+                step: step.name,
+                program: program_name(argv),
+                status: None,
+                message: if err.kind() == io::ErrorKind::NotFound {
+                    "not found: build the stages (cargo build --release) or name the program \
+                     with --stage"
+                        .to_string()
+                } else {
+                    format!("cannot start it: {err}")
+                },
+            })?;
+        for text in [&output.stdout, &output.stderr] {
+            let text = String::from_utf8_lossy(text);
+            if output.status.success() && !text.trim().is_empty() {
+                self.progress.note(text.trim_end());
+            }
+        }
+        if output.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let mut message = stderr.trim_end().to_string();
+        if step.name != "link" {
+            // A stage's message is one line, prefixed with its own name.
+            message = message.lines().last().unwrap_or("").to_string();
+        }
+        Err(LinkError::StepFailed {
+            step: step.name,
+            program: program_name(argv),
+            status: output.status.code(),
+            message,
+        })
+    }
+}
+
+fn program_name(argv: &[OsString]) -> String {
+    Path::new(&argv[0])
+        .file_name()
+        .unwrap_or(OsStr::new("?"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A path as progress lines show it.
+fn shown(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// Puts each `from` at `to`: a hard link renamed into place (a copy across file systems), so
+/// that `to` changes in one step and never exists half-written.
+fn install(pairs: &[(PathBuf, PathBuf)]) -> Result<(), LinkError> {
+    for (from, to) in pairs {
+        let temp = beside(
+            to,
+            &format!(
+                ".{}.kslink-tmp{}",
+                to.file_name()
+                    .unwrap_or(OsStr::new("out"))
+                    .to_string_lossy(),
+                std::process::id()
+            ),
+        );
+        let _ = fs::remove_file(&temp);
+        let placed = fs::hard_link(from, &temp)
+            .or_else(|_| fs::copy(from, &temp).map(drop))
+            .and_then(|()| fs::rename(&temp, to));
+        // Renaming a link over another link to the same file leaves both names in place.
+        let _ = fs::remove_file(&temp);
+        if let Err(err) = placed {
+            return Err(LinkError::io(format!(
+                "cannot install {} as {}",
+                from.display(),
+                to.display()
+            ))(err));
+        }
+    }
+    Ok(())
+}

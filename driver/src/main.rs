@@ -1,0 +1,260 @@
+//! `kslink`: the driver's command line.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use kslink_driver::demo::{demo, DemoRequest};
+use kslink_driver::link::{link, LinkRequest, TableFlags, STEPS};
+use kslink_driver::linker::LinkerCommand;
+use kslink_driver::progress::{Progress, Verbosity};
+use kslink_driver::stages::{default_executable, parse_override, StageSet};
+
+/// Link an image that carries a kallsyms table (a Linux kernel) once, instead of three times.
+///
+/// `kslink link` predicts the final symbols from the link inputs, builds the table from them,
+/// links once with the table's object, then writes the final table, built from the linked
+/// file's own symbols, over the first one in place, and checks it.
+///
+/// Examples:
+///
+///   kslink demo
+///
+///   kslink link --all-symbols -o vmlinux -- ld -m elf_x86_64 --script=vmlinux.lds \
+///       --whole-archive vmlinux.a --no-whole-archive {kallsyms}
+///
+///   kslink table --emit-asm kallsyms.S System.map    (runs the stage kslink-table)
+///
+/// Exit status: 0 on success, 1 when a step fails (its message says which and why; the
+/// previous output is left as it was), 2 on a usage error.
+#[derive(Parser, Debug)]
+#[command(name = "kslink", version, verbatim_doc_comment)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Link once, with the kallsyms table patched in place.
+    ///
+    /// Runs the linker command given after `--`, adding the table's object where the argument
+    /// {kallsyms} stands (or at the end) and `-o` for kslink's intermediate file; the linked,
+    /// patched and verified result is installed as OUT, with System.map beside it.
+    ///
+    /// Each step records what it read and wrote in the work directory: running the same
+    /// command again skips what is up to date and resumes where a failed or interrupted build
+    /// stopped. If the final table outgrows the first (the prediction missed symbols), kslink
+    /// links once more with the sizes it needs and remembers them for the next build.
+    #[command(verbatim_doc_comment)]
+    Link(LinkArgs),
+    /// Build, link once and run the embedded example, which checks its own table.
+    ///
+    /// A small C program with its own linker script, built with the system's cc, linked
+    /// through `kslink link`; at run time it resolves its own functions and data to names
+    /// and back as the kernel does. Exit status 0 only if its self-check passes.
+    #[command(verbatim_doc_comment)]
+    Demo(DemoArgs),
+    /// Run a stage executable: `kslink table ARGS` runs kslink-table ARGS.
+    #[command(external_subcommand)]
+    Stage(Vec<OsString>),
+}
+
+#[derive(Args, Debug)]
+struct Output {
+    /// Print one JSON object with the run's figures on standard output at the end (progress
+    /// lines go to standard error).
+    #[arg(long)]
+    json: bool,
+    /// Print nothing but errors (what `make -s` wants).
+    #[arg(short, long, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Print every command instead of the short lines (Kbuild's V=1).
+    #[arg(short, long)]
+    verbose: bool,
+    /// Run another executable for a stage (collect, table, pad, locate, patch, verify); it
+    /// reads and writes the same artifacts. Repeatable.
+    #[arg(long = "stage", value_name = "NAME=EXE", value_parser = parse_override)]
+    stages: Vec<(String, PathBuf)>,
+}
+
+impl Output {
+    fn verbosity(&self) -> Verbosity {
+        match (self.quiet, self.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (_, true) => Verbosity::Verbose,
+            _ => Verbosity::Normal,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct LinkArgs {
+    /// The kernel version's table rules and layout: linux-6.12 (also newer) or linux-6.1.
+    #[arg(long, value_name = "PROFILE")]
+    profile: Option<String>,
+    /// Keep every symbol, not only text (CONFIG_KALLSYMS_ALL).
+    #[arg(long)]
+    all_symbols: bool,
+    /// Per-CPU symbols as absolute values (CONFIG_KALLSYMS_ABSOLUTE_PERCPU).
+    #[arg(long)]
+    absolute_percpu: bool,
+    /// Offsets from a relative base (6.1's CONFIG_KALLSYMS_BASE_RELATIVE).
+    #[arg(long)]
+    base_relative: bool,
+    /// The target of the table's object: x86_64, aarch64, riscv64, i386, arm, …
+    /// (default: the host's).
+    #[arg(long, value_name = "ARCH")]
+    arch: Option<String>,
+    /// The linker script the symbols are predicted with (default: the one the linker command
+    /// names with -T or --script).
+    #[arg(short = 'T', long = "script", value_name = "SCRIPT")]
+    script: Option<PathBuf>,
+    /// The linked output.
+    #[arg(short = 'o', long = "output", value_name = "OUT", required = true)]
+    output: PathBuf,
+    /// Where System.map goes (default: System.map beside OUT).
+    #[arg(long, value_name = "FILE")]
+    map: Option<PathBuf>,
+    /// Keep the steps' files and records here (default: .kslink-NAME beside OUT).
+    #[arg(long, value_name = "DIR")]
+    work_dir: Option<PathBuf>,
+    /// Print the commands that would run, and run none.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    output_options: Output,
+    /// The linker and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "LINKER ARGS")]
+    linker: Vec<OsString>,
+}
+
+#[derive(Args, Debug)]
+struct DemoArgs {
+    /// The linker: ld (GNU) or ld.lld.
+    #[arg(long, default_value = "ld", value_name = "LD")]
+    linker: OsString,
+    /// Build in DIR and keep the files (default: a temporary directory).
+    #[arg(long, value_name = "DIR")]
+    keep: Option<PathBuf>,
+    #[command(flatten)]
+    output_options: Output,
+}
+
+fn stages(output: &Output) -> Result<StageSet, ExitCode> {
+    StageSet::new(&output.stages).map_err(|message| {
+        eprintln!("kslink: {message}");
+        ExitCode::from(2)
+    })
+}
+
+fn print_json(value: &serde_json::Value) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{value}");
+}
+
+fn run_link(args: LinkArgs) -> ExitCode {
+    let stages = match stages(&args.output_options) {
+        Ok(stages) => stages,
+        Err(code) => return code,
+    };
+    let linker = match LinkerCommand::parse(args.linker) {
+        Ok(linker) => linker,
+        Err(message) => {
+            eprintln!("kslink: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let request = LinkRequest {
+        flags: TableFlags {
+            profile: args.profile,
+            all_symbols: args.all_symbols,
+            absolute_percpu: args.absolute_percpu,
+            base_relative: args.base_relative,
+            arch: args.arch,
+        },
+        script: args.script,
+        output: args.output,
+        map: args.map,
+        work_dir: args.work_dir,
+        stages,
+        dry_run: args.dry_run,
+        linker,
+    };
+    let options = &args.output_options;
+    let progress = Progress::new(STEPS, options.verbosity(), options.json);
+    match link(&request, &progress) {
+        Ok(summary) => {
+            if options.json {
+                print_json(&summary.to_json());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("kslink: {}: {err}", request.output.display());
+            ExitCode::from(err.exit_status())
+        }
+    }
+}
+
+fn run_demo(args: DemoArgs) -> ExitCode {
+    let stages = match stages(&args.output_options) {
+        Ok(stages) => stages,
+        Err(code) => return code,
+    };
+    let request = DemoRequest {
+        cc: std::env::var_os("CC").unwrap_or_else(|| "cc".into()),
+        linker: args.linker,
+        keep: args.keep,
+        stages,
+    };
+    let options = &args.output_options;
+    let progress = Progress::new(STEPS + 1, options.verbosity(), options.json);
+    match demo(&request, &progress) {
+        Ok(outcome) => {
+            if options.verbosity() != Verbosity::Quiet {
+                progress.note(outcome.program_output.trim_end());
+            }
+            if options.json {
+                print_json(&outcome.to_json());
+            }
+            if outcome.selfcheck {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("kslink: demo: the example's self-check failed");
+                ExitCode::FAILURE
+            }
+        }
+        Err(err) => {
+            eprintln!("kslink: demo: {err}");
+            ExitCode::from(err.exit_status())
+        }
+    }
+}
+
+/// Runs `kslink-STAGE ARGS`, git-style, and exits with its status.
+fn run_stage(argv: Vec<OsString>) -> ExitCode {
+    let name = argv[0].to_string_lossy().into_owned();
+    let exe = default_executable(&name);
+    match std::process::Command::new(&exe).args(&argv[1..]).status() {
+        Ok(status) => ExitCode::from(status.code().map_or(1, |c| c as u8)),
+        Err(err) => {
+            eprintln!(
+                "kslink: `{name}` is not a kslink command, and {} cannot be run: {err}",
+                exe.display()
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Link(args) => run_link(args),
+        Command::Demo(args) => run_demo(args),
+        Command::Stage(argv) => run_stage(argv),
+    }
+}

@@ -1,8 +1,8 @@
 //! kslink's patch stage: writes the final kallsyms table over the first one in a linked ELF
-//! file, at the places [`kslink_locate`](../kslink_locate/index.html) found, and checks the
-//! result before declaring success.
+//! file, at the places `kslink-locate` found, and checks the result before declaring
+//! success.
 //!
-//! The steps, in order (nothing is written before the first three pass):
+//! The steps, in order (nothing is written unless the first two pass):
 //!
 //! 1. the file must be the one the [`TableLocation`] was taken from: same length, byte order
 //!    and word size, same containing section header, relocation records where they were;
@@ -47,7 +47,7 @@ pub enum PatchError {
         /// The operating system's error.
         source: io::Error,
     },
-    /// An artifact (location, table) could not be read, or the report not written.
+    /// An artifact (location, table) could not be read.
     Artifact {
         /// The file, as given.
         path: String,

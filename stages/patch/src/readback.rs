@@ -35,6 +35,13 @@ pub(crate) fn verify(
     location: &TableLocation,
     table: &KallsymsTable,
 ) -> Result<u64, String> {
+    if data.len() as u64 != location.elf_len {
+        return Err(format!(
+            "it has {} bytes, {} before the patch: it was changed while being patched",
+            data.len(),
+            location.elf_len
+        ));
+    }
     let room = |array: &LocatedArray| {
         let start = array.file_offset as usize;
         &data[start..start + array.room as usize]

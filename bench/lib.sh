@@ -1,8 +1,43 @@
 #!/usr/bin/env bash
-# Shared by the bench scripts: alternating timed rounds and the report lines. The sourcing
-# script defines `cases` (pairs: upstream case, kslink case), `rounds`, and `timed CASE`, which
-# runs one case and sets `elapsed` (microseconds), `cpu` and `rss` (KiB); it may set
-# `label_width` for the report.
+# Shared by the bench scripts: measuring one command, alternating timed rounds and the report
+# lines. The sourcing script defines `die`, `tmp` (its temporary directory), `errlog` and
+# `gnu_time` (GNU time's path) before it measures; for the rounds, `cases` (pairs: upstream
+# case, kslink case), `rounds`, and `timed CASE`, which runs one case and sets `elapsed`
+# (microseconds), `cpu` and `rss` (KiB); it may set `label_width` for the report.
+
+# now_us: wall clock in microseconds, into $now.
+if [[ -n ${EPOCHREALTIME:-} ]]; then
+    now_us() { now=${EPOCHREALTIME//[!0-9]/}; }
+else
+    now_us() { now=$(date +%s%6N); }
+fi
+
+# cpu_ms: user + system CPU time of all waited-for children so far, in ms, into $cpu_now
+# (the `times` builtin, run in this shell: a subshell would count only its own children).
+cpu_ms() {
+    local line u s
+    times >"$tmp/times"
+    {
+        read -r line
+        read -r u s
+    } <"$tmp/times"
+    cpu_now=$(($(to_ms "$u") + $(to_ms "$s")))
+}
+to_ms() { # 1m2.345s -> 62345
+    [[ $1 =~ ^([0-9]+)m([0-9]+)\.([0-9]{3})s$ ]] || die "cannot parse \`times\` output '$1'"
+    echo $(((10#${BASH_REMATCH[1]} * 60 + 10#${BASH_REMATCH[2]}) * 1000 + 10#${BASH_REMATCH[3]}))
+}
+
+# measure CMD...: runs CMD under GNU time (stdout as redirected by the caller), which writes
+# CMD's peak RSS (KiB; for `sh -c` the largest process of the pipeline) to $tmp/rss; exits 2
+# with CMD's stderr if it fails.
+measure() {
+    if ! "$gnu_time" -f %M -o "$tmp/rss" "$@" 2>"$errlog"; then
+        echo "$0: command failed: $*" >&2
+        sed -n 1,40p "$errlog" >&2
+        exit 2
+    fi
+}
 
 # run_rounds: times every case `rounds` times, alternating upstream and kslink and swapping
 # who goes first every other round; fills walls, cpus and rsss, and sets load1.

@@ -143,38 +143,8 @@ flags61=(--all-symbols --base-relative --absolute-percpu)
 out=$tmp/out
 errlog=$tmp/stderr.txt
 
-# now_us: wall clock in microseconds, into $now.
-if [[ -n ${EPOCHREALTIME:-} ]]; then
-    now_us() { now=${EPOCHREALTIME//[!0-9]/}; }
-else
-    now_us() { now=$(date +%s%6N); }
-fi
-
-# cpu_ms: user + system CPU time of all waited-for children so far, in ms, into $cpu_now
-# (the `times` builtin, run in this shell: a subshell would count only its own children).
-cpu_ms() {
-    local line u s
-    times >"$tmp/times"
-    {
-        read -r line
-        read -r u s
-    } <"$tmp/times"
-    cpu_now=$(($(to_ms "$u") + $(to_ms "$s")))
-}
-to_ms() { # 1m2.345s -> 62345
-    [[ $1 =~ ^([0-9]+)m([0-9]+)\.([0-9]{3})s$ ]] || die "cannot parse \`times\` output '$1'"
-    echo $(((10#${BASH_REMATCH[1]} * 60 + 10#${BASH_REMATCH[2]}) * 1000 + 10#${BASH_REMATCH[3]}))
-}
-
-# measure CMD...: runs CMD under GNU time (stdout as redirected by the caller), which writes
-# CMD's peak RSS (KiB) to $tmp/rss; dies with CMD's stderr if it fails.
-measure() {
-    if ! "$gnu_time" -f %M -o "$tmp/rss" "$@" 2>"$errlog"; then
-        echo "bench/table.sh: command failed: $*" >&2
-        sed -n 1,40p "$errlog" >&2
-        exit 2
-    fi
-}
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 assemble() { # S O
     gcc -c -x assembler-with-cpp -I "$tmp/include" "$1" -o "$2" 2>"$errlog" || {
@@ -230,8 +200,6 @@ cmp "$out/up61.S" "$out/ks61.S" >&2 ||
 [[ -s $out/ks.o ]] || die "kslink-table --emit-object wrote no object"
 [[ -s $out/up.o ]] || die "gcc -c wrote no object"
 
-# shellcheck source=bench/lib.sh
-source "$(dirname "$0")/lib.sh"
 run_rounds
 
 # Upstream's peak RSS is that of kallsyms itself, the same command in A and B.

@@ -19,23 +19,37 @@ pub struct AtomicFile {
 impl AtomicFile {
     /// Creates the temporary file beside `dest`.
     pub fn create(dest: &Path) -> io::Result<AtomicFile> {
-        let dir = match dest.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let name = dest
-            .file_name()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
-        let mut temp_name = std::ffi::OsString::from(".");
-        temp_name.push(name);
-        temp_name.push(format!(".tmp{}", std::process::id()));
-        let temp = dir.join(temp_name);
+        let temp = temp_path(dest)?;
         let file = File::create(&temp)?;
-        Ok(AtomicFile {
+        Ok(AtomicFile::new(file, temp, dest))
+    }
+
+    /// Creates the temporary file beside `dest` as a copy of `source` (contents and
+    /// permissions), open for reading and writing, for a caller that changes a few bytes of
+    /// a large file in place through [`AtomicFile::file`].
+    ///
+    /// The copy is [`std::fs::copy`]: on Linux `copy_file_range(2)`, which the kernel does
+    /// without passing the data through this process, and which shares the blocks instead
+    /// (a reflink) where the file system can (Btrfs, XFS).
+    pub fn copy_of(source: &Path, dest: &Path) -> io::Result<AtomicFile> {
+        let temp = temp_path(dest)?;
+        let opened = std::fs::copy(source, &temp)
+            .and_then(|_| File::options().read(true).write(true).open(&temp));
+        match opened {
+            Ok(file) => Ok(AtomicFile::new(file, temp, dest)),
+            Err(err) => {
+                let _ = std::fs::remove_file(&temp);
+                Err(err)
+            }
+        }
+    }
+
+    fn new(file: File, temp: PathBuf, dest: &Path) -> AtomicFile {
+        AtomicFile {
             writer: Some(BufWriter::with_capacity(1 << 20, file)),
             temp,
             dest: dest.to_owned(),
-        })
+        }
     }
 
     /// The file being written, for callers that need more than [`Write`] (for example to
@@ -62,6 +76,22 @@ impl AtomicFile {
         }
         result
     }
+}
+
+/// `.NAME.tmpPID` beside `dest`: hidden, and one per process so that two runs writing the
+/// same output do not write into one temporary file.
+fn temp_path(dest: &Path) -> io::Result<PathBuf> {
+    let dir = match dest.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = dest
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(".tmp{}", std::process::id()));
+    Ok(dir.join(temp_name))
 }
 
 impl Write for AtomicFile {

@@ -17,8 +17,12 @@ pub struct LocatedArray {
     pub room: u64,
 }
 
-/// A relocation record kept in the linked file (`ld --emit-relocs`) for a pointer-sized table
-/// field resolved against `_text`: patching the field's value must keep the record consistent.
+/// A relocation record kept in the linked file for a pointer-sized table field resolved
+/// against `_text`: patching the field's value must keep the record consistent.
+///
+/// Such records are the ones `ld --emit-relocs` keeps (in a non-allocated relocation section
+/// of the table's section), and, in a position-independent file, the dynamic ones the loader
+/// applies (`R_*_RELATIVE`, which refer to no symbol).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocatedRelocation {
     /// The address of the field the record relocates.
@@ -27,7 +31,8 @@ pub struct LocatedRelocation {
     pub record_offset: u64,
     /// True for a RELA record (addend in the record), false for REL (addend in the field).
     pub rela: bool,
-    /// The value of the symbol the record refers to, which the new addend is relative to.
+    /// The value of the symbol the record refers to (0 for a record that refers to none):
+    /// a RELA record's addend is the field's value less this.
     pub symbol_value: u64,
 }
 
@@ -59,7 +64,7 @@ pub struct TableLocation {
     pub layout: DataLayout,
     /// The section that holds the table.
     pub section: LocatedSection,
-    /// The address of `_text` in the linked file (0 if it has none).
+    /// The address of `_text` in the linked file: the table's pointers are relative to it.
     pub text_address: u64,
     /// Every array of the frame, in table order.
     pub arrays: Vec<LocatedArray>,
@@ -75,6 +80,13 @@ impl TableLocation {
     /// The located array of the given kind, if the table has it.
     pub fn array(&self, kind: ArrayKind) -> Option<&LocatedArray> {
         self.arrays.iter().find(|array| array.kind == kind)
+    }
+
+    /// The located array whose room holds the byte at `address`.
+    pub fn array_at(&self, address: u64) -> Option<&LocatedArray> {
+        self.arrays
+            .iter()
+            .find(|array| address.wrapping_sub(array.address) < array.room)
     }
 }
 
@@ -98,12 +110,16 @@ pub struct PatchReport {
     pub num_syms: u32,
     /// Each array written.
     pub arrays: Vec<PatchedArray>,
-    /// Relocation records whose addend was rewritten.
+    /// Relocation records brought in line with their field's final value: a RELA record's
+    /// addend written, a REL record's (its addend is the field itself) written with the field.
     pub relocations_updated: u32,
     /// Reserved bytes left zero (the frame's waste).
     pub pad_waste: u64,
     /// Symbols the read-back check decoded and compared with the file's own.
     pub verified_symbols: u64,
+    /// Bytes of the file whose value the patch changed: 0 when the file already held the
+    /// final table (a kernel patched with its own table, or a repeated `--in-place` run).
+    pub changed_bytes: u64,
 }
 
 impl Artifact for PatchReport {

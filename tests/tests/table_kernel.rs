@@ -34,25 +34,6 @@ fn last_pass(tree: &KernelTree) -> KallsymsPass {
     }
 }
 
-/// The generator flags Kbuild passes for this tree's configuration (link-vmlinux.sh).
-fn kbuild_flags(tree: &KernelTree) -> Vec<&'static str> {
-    let on = |name: &str| tree.config_value(name).as_deref() == Some("y");
-    let mut flags = Vec::new();
-    if on("CONFIG_KALLSYMS_ALL") {
-        flags.push("--all-symbols");
-    }
-    if on("CONFIG_KALLSYMS_ABSOLUTE_PERCPU") {
-        flags.push("--absolute-percpu");
-    }
-    if on("CONFIG_KALLSYMS_BASE_RELATIVE") {
-        flags.push("--base-relative");
-    }
-    if on("CONFIG_LTO_CLANG") {
-        flags.push("--lto-clang");
-    }
-    flags
-}
-
 fn same_as_kbuild(version: KernelVersion) {
     let tree = kernel_tree(version);
     let pass = last_pass(&tree);

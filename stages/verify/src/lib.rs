@@ -373,17 +373,43 @@ fn read_pointer(layout: DataLayout, bytes: &[u8]) -> Option<u64> {
 
 /// A view of a [`KallsymsTable`] artifact.
 pub fn view_artifact(table: &KallsymsTable) -> Result<TableView<'_>, DecodeError> {
-    let mut arrays = HashMap::new();
-    for array in &table.arrays {
-        let start = array.offset as usize;
-        let bytes = table
-            .data
-            .get(start..start.saturating_add(array.size as usize))
-            .ok_or_else(|| DecodeError(format!("{} lies outside the table", array.kind.label())))?;
-        arrays.insert(array.kind, bytes);
-    }
+    let arrays = table
+        .arrays
+        .iter()
+        .map(|array| {
+            let start = array.offset as usize;
+            table
+                .data
+                .get(start..start.saturating_add(array.size as usize))
+                .map(|bytes| (array.kind, bytes))
+                .ok_or_else(|| {
+                    DecodeError(format!("{} lies outside the table", array.kind.label()))
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    view_arrays(
+        table.layout,
+        arrays,
+        table.options.absolute_percpu,
+        Some(table.options.lto_clang),
+    )
+}
+
+/// A view of a table given as the bytes of each array, with every pointer holding its
+/// final value (as in an artifact or a linked file, unlike an object's relocated fields):
+/// for example the rooms a patch wrote, read back from the patched file. Each slice may be
+/// longer than its array's content (zero padding, reserved room).
+///
+/// `absolute_percpu` says how to read `kallsyms_offsets`; `lto_clang` how names are ordered
+/// (`None` accepts either order).
+pub fn view_arrays<'a>(
+    layout: DataLayout,
+    arrays: impl IntoIterator<Item = (ArrayKind, &'a [u8])>,
+    absolute_percpu: bool,
+    lto_clang: Option<bool>,
+) -> Result<TableView<'a>, DecodeError> {
+    let arrays: HashMap<ArrayKind, &'a [u8]> = arrays.into_iter().collect();
     let has_addresses = arrays.contains_key(&ArrayKind::Addresses);
-    let layout = table.layout;
     let pointer = |kind: ArrayKind| -> Result<u64, DecodeError> {
         let bytes = arrays
             .get(&kind)
@@ -421,8 +447,8 @@ pub fn view_artifact(table: &KallsymsTable) -> Result<TableView<'_>, DecodeError
         arrays,
         relative_base,
         addresses,
-        mode: mode_for(has_addresses, table.options.absolute_percpu),
-        lto_clang: Some(table.options.lto_clang),
+        mode: mode_for(has_addresses, absolute_percpu),
+        lto_clang,
     })
 }
 

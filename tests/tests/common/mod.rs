@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use kslink_schema::TableOptions;
 use kslink_table::{build, read_map, BuiltTable, Profile, TableError, LINUX_6_1, LINUX_6_12};
-use kslink_tests::{bin_path, debian_system_map, KernelVersion};
+use kslink_tests::{bin_path, debian_system_map, KernelTree, KernelVersion};
 
 /// A scratch directory, removed when dropped.
 pub fn tempdir() -> tempfile::TempDir {
@@ -47,6 +47,25 @@ pub fn options(flags: &[&str]) -> TableOptions {
         }
     }
     options
+}
+
+/// The generator flags Kbuild passes for this tree's configuration (link-vmlinux.sh).
+pub fn kbuild_flags(tree: &KernelTree) -> Vec<&'static str> {
+    let on = |name: &str| tree.config_value(name).as_deref() == Some("y");
+    let mut flags = Vec::new();
+    if on("CONFIG_KALLSYMS_ALL") {
+        flags.push("--all-symbols");
+    }
+    if on("CONFIG_KALLSYMS_ABSOLUTE_PERCPU") {
+        flags.push("--absolute-percpu");
+    }
+    if on("CONFIG_KALLSYMS_BASE_RELATIVE") {
+        flags.push("--base-relative");
+    }
+    if on("CONFIG_LTO_CLANG") {
+        flags.push("--lto-clang");
+    }
+    flags
 }
 
 /// Reads `map` and builds the table in-process, as `kslink-table --profile P FLAGS` would.

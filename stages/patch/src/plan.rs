@@ -1,0 +1,246 @@
+//! What a patch writes: every array of the final table at its located place, zero-filled to
+//! its room, and the addend of every relocation record kept for a pointer field.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+
+use kslink_schema::{ArrayKind, DataLayout, KallsymsTable, PatchedArray, TableLocation};
+
+use crate::{word, PatchError};
+
+/// The bytes a patch writes into one linked file, planned from its [`TableLocation`] and the
+/// final [`KallsymsTable`] before anything is written.
+#[derive(Clone, Debug)]
+pub struct Patch {
+    /// Byte strings and the file offsets they go to; none overlaps another.
+    writes: Vec<(u64, Vec<u8>)>,
+    arrays: Vec<PatchedArray>,
+    relocations: u32,
+    num_syms: u32,
+}
+
+impl Patch {
+    /// Plans writing `table` where `location` says the file holds the first table.
+    ///
+    /// The table must have the layout, the `_text` address and the arrays of the location,
+    /// and every array must fit its room ([`PatchError::DoesNotFit`] otherwise, naming every
+    /// array that does not and by how much). Arrays are placed by kind, so a table need not
+    /// have its own offsets equal to the frame's: only the room of each array counts.
+    ///
+    /// Each relocation record for a pointer field gets the addend that makes it agree with
+    /// the field's final value: the value less the value of the record's symbol. A field
+    /// past the end of the final array (room left over) is zero, and so is its record's
+    /// result. A record for a field the final table holds as an absolute value, and a
+    /// `_text`-relative field without a record where the link kept them, are errors: the
+    /// relocated image would be wrong.
+    pub fn plan(location: &TableLocation, table: &KallsymsTable) -> Result<Patch, PatchError> {
+        let mismatch = |message: String| PatchError::Mismatch {
+            path: location.elf.clone(),
+            message,
+        };
+        if table.layout != location.layout {
+            return Err(mismatch(format!(
+                "the final table is for {} targets, the file is {}: build it for this file's \
+                 target (kslink-table --arch)",
+                describe(table.layout),
+                describe(location.layout)
+            )));
+        }
+        if table.text_address != location.text_address {
+            return Err(mismatch(format!(
+                "the final table was built with _text at {:#x}, the file has _text at {:#x}: \
+                 build the final table from this file's symbols (kslink-collect --linked)",
+                table.text_address, location.text_address
+            )));
+        }
+        for located in &location.arrays {
+            if table.array(located.kind).is_none() {
+                return Err(mismatch(format!(
+                    "the final table has no {}, which the file's table has: build it with the \
+                     profile and options of the first table",
+                    located.kind.label()
+                )));
+            }
+        }
+        for array in &table.arrays {
+            if location.array(array.kind).is_none() {
+                return Err(mismatch(format!(
+                    "the final table has {}, which the file's table does not: build it with \
+                     the profile and options of the first table",
+                    array.kind.label()
+                )));
+            }
+        }
+        let misfits: Vec<String> = location
+            .arrays
+            .iter()
+            .filter_map(|located| {
+                let size = table.array(located.kind).expect("checked above").size;
+                (size > located.room).then(|| {
+                    format!(
+                        "{} needs {size} bytes, its room is {} ({} short)",
+                        located.kind.label(),
+                        located.room,
+                        size - located.room
+                    )
+                })
+            })
+            .collect();
+        if !misfits.is_empty() {
+            return Err(PatchError::DoesNotFit(format!(
+                "the final table ({} symbols) does not fit the frame it was linked in: {}; \
+                 link again in a frame made for this table",
+                table.num_syms,
+                misfits.join("; ")
+            )));
+        }
+
+        let mut writes = Vec::with_capacity(location.arrays.len() + location.relocations.len());
+        let mut arrays = Vec::with_capacity(location.arrays.len());
+        for located in &location.arrays {
+            let content = table.array_bytes(located.kind).expect("checked above");
+            let mut room = Vec::with_capacity(located.room as usize);
+            room.extend_from_slice(content);
+            room.resize(located.room as usize, 0);
+            writes.push((located.file_offset, room));
+            arrays.push(PatchedArray {
+                kind: located.kind,
+                written: content.len() as u64,
+                room: located.room,
+            });
+        }
+
+        // The table's `_text`-relative fields, as (array, offset in the array).
+        let text_fields: HashSet<(ArrayKind, u64)> = table
+            .text_relocations
+            .iter()
+            .map(|relocation| {
+                table
+                    .arrays
+                    .iter()
+                    .find(|array| relocation.offset.wrapping_sub(array.offset) < array.size)
+                    .map(|array| (array.kind, relocation.offset - array.offset))
+                    .ok_or_else(|| {
+                        mismatch(format!(
+                            "the final table's pointer at offset {:#x} lies in none of its \
+                             arrays: a malformed table artifact",
+                            relocation.offset
+                        ))
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        let mut recorded = HashSet::new();
+        for record in &location.relocations {
+            let located = location.array_at(record.field_address).ok_or_else(|| {
+                mismatch(format!(
+                    "the location lists a relocation record for {:#x}, outside the table: a \
+                     malformed location artifact",
+                    record.field_address
+                ))
+            })?;
+            let within = record.field_address - located.address;
+            let content = table.array_bytes(located.kind).expect("checked above");
+            let value = if text_fields.contains(&(located.kind, within)) {
+                word::decode(table.layout, &content[within as usize..])
+                    .expect("a pointer field lies inside its array")
+            } else if within >= content.len() as u64 {
+                0
+            } else {
+                return Err(mismatch(format!(
+                    "{}+{within:#x} holds an absolute value in the final table, but the link \
+                     kept a relocation record for it, which would relocate it: link the \
+                     first table with the final table's options",
+                    located.kind.label()
+                )));
+            };
+            recorded.insert((located.kind, within));
+            if record.rela {
+                let addend = value.wrapping_sub(record.symbol_value);
+                writes.push((
+                    record.record_offset + word::rela_addend_offset(table.layout),
+                    word::encode(table.layout, addend),
+                ));
+            }
+        }
+        if !location.relocations.is_empty() {
+            if let Some((kind, within)) = text_fields
+                .iter()
+                .filter(|field| !recorded.contains(field))
+                .min_by_key(|(_, within)| *within)
+            {
+                return Err(mismatch(format!(
+                    "the link kept relocation records for the table's pointers, but none for \
+                     {}+{within:#x}, which the final table relocates: link the first table \
+                     with the final table's options",
+                    kind.label()
+                )));
+            }
+        }
+        Ok(Patch {
+            writes,
+            arrays,
+            relocations: location.relocations.len() as u32,
+            num_syms: table.num_syms,
+        })
+    }
+
+    /// Each array as written: content and room.
+    pub fn arrays(&self) -> &[PatchedArray] {
+        &self.arrays
+    }
+
+    /// Relocation records brought in line with their fields.
+    pub fn relocations(&self) -> u32 {
+        self.relocations
+    }
+
+    /// Symbols in the final table.
+    pub fn num_syms(&self) -> u32 {
+        self.num_syms
+    }
+
+    /// Reserved bytes left zero.
+    pub fn pad_waste(&self) -> u64 {
+        self.arrays
+            .iter()
+            .map(|array| array.room - array.written)
+            .sum()
+    }
+
+    /// Writes the planned bytes into `file`, whose content before the patch is `current`
+    /// (the file itself, mapped, or the file it is a copy of). Only byte strings that
+    /// differ from `current` are written, so a repeated patch writes nothing. Returns how
+    /// many bytes changed.
+    pub fn apply(&self, file: &File, current: &[u8]) -> io::Result<u64> {
+        let mut changed = 0u64;
+        for (offset, bytes) in &self.writes {
+            let start = *offset as usize;
+            let old = current.get(start..start + bytes.len()).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "{} bytes at offset {offset:#x} lie past the end of the file",
+                        bytes.len()
+                    ),
+                )
+            })?;
+            let differing = old.iter().zip(bytes).filter(|(a, b)| a != b).count() as u64;
+            if differing > 0 {
+                file.write_all_at(bytes, *offset)?;
+                changed += differing;
+            }
+        }
+        Ok(changed)
+    }
+}
+
+/// "64-bit little-endian", for messages.
+pub(crate) fn describe(layout: DataLayout) -> String {
+    format!(
+        "{}-bit {}-endian",
+        layout.pointer_bytes as u32 * 8,
+        if layout.big_endian { "big" } else { "little" }
+    )
+}

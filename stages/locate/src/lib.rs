@@ -296,7 +296,7 @@ fn locate_in<Elf: FileHeader<Endian = Endianness>>(
         elf::ET_REL => {
             return Err(
                 "a relocatable object, not a linked file: locate the table in the \
-                        linker's output"
+                 linker's output"
                     .to_string(),
             )
         }
@@ -312,7 +312,7 @@ fn locate_in<Elf: FileHeader<Endian = Endianness>>(
     if symbols.is_empty() {
         return Err(
             "no symbol table (.symtab): the file is stripped; the table's labels and \
-                    _text are needed"
+             _text are needed"
                 .to_string(),
         );
     }
@@ -392,7 +392,7 @@ fn locate_in<Elf: FileHeader<Endian = Endianness>>(
             }
             let start: u64 = section.sh_addr(endian).into();
             for array in &frame.arrays {
-                let expected = start + array.offset;
+                let expected = start.wrapping_add(array.offset);
                 if let Some(symbol) = named.label(array.kind)? {
                     if symbol.value != expected {
                         return Err(format!(
@@ -515,7 +515,8 @@ fn signed_hex(difference: u64) -> String {
 ///
 /// A record inside an array's room that is not a pointer field (`kallsyms_relative_base`, an
 /// entry of `kallsyms_addresses`) is an error: the patch would rewrite what it relocates and
-/// leave it wrong.
+/// leave it wrong. Packed relative relocations (`SHT_RELR`) need nothing: their addend is
+/// the field itself, which the patch writes.
 fn find_relocations<'data, Elf: FileHeader<Endian = Endianness>>(
     header: &Elf,
     endian: Endianness,

@@ -12,7 +12,8 @@
 //!   (the `.rodata` bytes, global symbols and `.rodata` relocations).
 //! - [`gen`]: deterministic generators of `nm`-style symbol maps, random and hand-written
 //!   corner cases.
-//! - [`data`]: the real System.map of a Debian kernel, shipped in `tests/data/`.
+//! - [`data`]: the real System.map of a Debian kernel, shipped in `tests/data/`, and that
+//!   kernel's vmlinux (downloaded once into the cache).
 //! - [`kernel`]: small real x86_64 kernels (6.12 and 6.1), built once from Debian's
 //!   `linux-source-*` into the cache: `vmlinux`, `vmlinux.o`, the linker script, System.map,
 //!   bzImage and a record of how Kbuild ran the final link.
@@ -34,7 +35,7 @@ pub mod upstream;
 use std::path::{Path, PathBuf};
 
 pub use asm::{arch_available, assemble, Arch};
-pub use data::debian_system_map;
+pub use data::{debian_system_map, debian_vmlinux};
 pub use elfcmp::compare_objects;
 pub use gen::{corner_cases, random_map, AddrWidth, GenOptions, MapSpec, MapSymbol};
 pub use kernel::{kernel_tree, KernelTree, LinkLog};

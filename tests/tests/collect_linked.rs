@@ -22,12 +22,11 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
 
 use kslink_collect::mksysmap::{deleting_rule, MKSYSMAP_6_12};
 use kslink_collect::{mksysmap_keeps, read_linked};
 use kslink_schema::{artifact, SymbolOrigin, SymbolSet};
-use kslink_tests::{apply_mksysmap, bin_path, cache_dir, debian_system_map, KernelVersion};
+use kslink_tests::{apply_mksysmap, bin_path, debian_system_map, debian_vmlinux, KernelVersion};
 
 const V6_12: KernelVersion = KernelVersion::V6_12;
 
@@ -922,87 +921,6 @@ fn mksysmap_rules_match_sed() {
 // ---------------------------------------------------------------------------------------
 // Debian's vmlinux
 // ---------------------------------------------------------------------------------------
-
-const VMLINUX_PACKAGE: &str = "linux-image-6.12.117+deb12-amd64-dbg";
-const VMLINUX_MEMBER: &str = "./usr/lib/debug/boot/vmlinux-6.12.117+deb12-amd64";
-const VMLINUX_NAME: &str = "vmlinux-6.12.117+deb12-amd64";
-
-/// Debian's 6.12.117 amd64 vmlinux (with DWARF, 354 MB), the kernel of the System.map in
-/// `tests/data`: `<cache>/vmlinux-6.12.117+deb12-amd64`.
-///
-/// On first use, downloads `linux-image-6.12.117+deb12-amd64-dbg` (about 1 GB, or uses a
-/// `.deb` of it already in the cache directory) with `apt-get download`, extracts only the
-/// vmlinux (`tar --occurrence=1` stops reading there), renames it into place and deletes
-/// the `.deb`. About 20 s here.
-fn debian_vmlinux() -> PathBuf {
-    static LOCK: Mutex<()> = Mutex::new(());
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let cache = cache_dir();
-    let vmlinux = cache.join(VMLINUX_NAME);
-    if vmlinux.is_file() {
-        return vmlinux;
-    }
-    let work = tempfile::Builder::new()
-        .prefix(".vmlinux-")
-        .tempdir_in(&cache)
-        .unwrap();
-    let prefix = format!("{VMLINUX_PACKAGE}_");
-    let find_deb = |dir: &Path| {
-        fs::read_dir(dir).unwrap().find_map(|e| {
-            let path = e.unwrap().path();
-            let name = path.file_name()?.to_str()?.to_owned();
-            (name.starts_with(&prefix) && name.ends_with(".deb")).then_some(path)
-        })
-    };
-    let deb = match find_deb(&cache) {
-        Some(deb) => deb,
-        None => {
-            let out = Command::new("apt-get")
-                .args(["download", VMLINUX_PACKAGE])
-                .current_dir(work.path())
-                .stdin(Stdio::null())
-                .output()
-                .expect("run apt-get");
-            if !out.status.success() {
-                panic!(
-                    "`apt-get download {VMLINUX_PACKAGE}` failed ({}): {}\nRun `apt-get update`, \
-                     or put the .deb into {}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr),
-                    cache.display()
-                );
-            }
-            find_deb(work.path()).expect("apt-get download left a .deb")
-        }
-    };
-    let mut dpkg = Command::new("dpkg-deb")
-        .arg("--fsys-tarfile")
-        .arg(&deb)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run dpkg-deb");
-    let tar = Command::new("tar")
-        .args(["-x", "--occurrence=1", VMLINUX_MEMBER])
-        .current_dir(work.path())
-        .stdin(dpkg.stdout.take().unwrap())
-        .output()
-        .expect("run tar");
-    // dpkg-deb dies of SIGPIPE when tar stops early; tar's status is what counts.
-    let _ = dpkg.wait();
-    let extracted = work.path().join(VMLINUX_MEMBER);
-    if !tar.status.success() || !extracted.is_file() {
-        panic!(
-            "extracting {VMLINUX_MEMBER} from {} failed: {}",
-            deb.display(),
-            String::from_utf8_lossy(&tar.stderr)
-        );
-    }
-    fs::rename(&extracted, &vmlinux).unwrap();
-    fs::remove_file(&deb).unwrap();
-    vmlinux
-}
 
 #[test]
 fn debian_vmlinux_matches_nm_sed_and_system_map() {

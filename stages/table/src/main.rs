@@ -16,7 +16,11 @@ use kslink_table::{
 /// kernel's own scripts/kallsyms makes.
 ///
 /// INPUT is an nm-style map (`nm -n vmlinux | sed -f scripts/mksysmap`, i.e. System.map, for
-/// 6.12; plain `nm -n` output for 6.1) or a SymbolSet artifact from kslink-collect.
+/// 6.12; plain `nm -n` output for 6.1) or a SymbolSet artifact from kslink-collect. A
+/// SymbolSet predicted before the link has no addresses: the table then has the sizes the
+/// final one will have if the prediction holds; every symbol stays even without
+/// --all-symbols (an upper bound), and --absolute-percpu takes the per-cpu symbols from
+/// their .data..percpu section.
 ///
 /// Without any output option the assembly goes to standard output, as upstream's does, so
 /// `kslink-table --all-symbols System.map > .tmp_vmlinux.kallsyms.S` is a drop-in.

@@ -38,9 +38,9 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
-#[cfg(doc)]
-use kslink_schema::PadSpec;
 use kslink_schema::{artifact, ArtifactKind, SymbolSet};
+#[cfg(doc)]
+use kslink_schema::{KallsymsTable, PadSpec};
 
 pub use arch::{Arch, ARCHES};
 pub use build::{build, BuiltTable, TableSink};

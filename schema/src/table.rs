@@ -1,5 +1,7 @@
 //! `KallsymsTable`: the kernel's symbol table as bytes, with the layout later stages need.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{Artifact, ArtifactKind};
@@ -61,6 +63,17 @@ impl ArrayKind {
     pub fn from_label(label: &str) -> Option<ArrayKind> {
         Self::ALL.into_iter().find(|kind| kind.label() == label)
     }
+
+    /// Whether the array's size depends on the symbols (their number, names, or the tokens
+    /// compression picks), so that a table made from a prediction can differ from the final
+    /// one there. `kallsyms_num_syms`, `kallsyms_token_index` and `kallsyms_relative_base`
+    /// have a fixed size.
+    pub fn size_depends_on_symbols(self) -> bool {
+        !matches!(
+            self,
+            ArrayKind::NumSyms | ArrayKind::TokenIndex | ArrayKind::RelativeBase
+        )
+    }
 }
 
 /// Where one array sits in [`KallsymsTable::data`].
@@ -106,6 +119,17 @@ pub struct DataLayout {
     pub big_endian: bool,
 }
 
+impl fmt::Display for DataLayout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let order = if self.big_endian {
+            "big-endian"
+        } else {
+            "little-endian"
+        };
+        write!(f, "{}-byte pointers, {order}", self.pointer_bytes)
+    }
+}
+
 /// A kallsyms table: the bytes of the kernel's `.rodata` arrays and how they are laid out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KallsymsTable {
@@ -123,9 +147,12 @@ pub struct KallsymsTable {
     pub relative_base: u64,
     /// The table's bytes from the first array's label on, alignment padding included.
     /// Fields listed in `text_relocations` hold their resolved value `_text + addend`.
+    /// A table laid out in a frame ([`crate::PadSpec`]) holds the whole frame: each array at
+    /// its reserved offset, zero bytes from the end of its content to the end of its room.
     #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
-    /// The arrays in the order they appear in `data`.
+    /// The arrays in the order they appear in `data`, each with the size of its content
+    /// (in a frame too: the room is the frame's).
     pub arrays: Vec<TableArray>,
     /// Fields that the linker resolves.
     pub text_relocations: Vec<TextRelocation>,

@@ -14,13 +14,17 @@ const PIECE: usize = 1 << 18;
 
 /// Formats into a buffer and hands it, in large pieces, to a thread that writes them: the
 /// `.S` of a distribution kernel is tens of megabytes, and formatting and writing overlap.
-struct AsmSink {
+struct AsmSink<'p> {
     pieces: SyncSender<Vec<u8>>,
     buf: Vec<u8>,
     comments: bool,
+    /// Zero bytes to emit after each array's content, in table order (empty: none).
+    padding: &'p [u64],
+    /// The number of arrays ended so far: the index into `padding`.
+    arrays_ended: usize,
 }
 
-impl AsmSink {
+impl AsmSink<'_> {
     fn line_done(&mut self) -> io::Result<()> {
         if self.buf.len() >= PIECE {
             self.send()?;
@@ -83,7 +87,7 @@ impl AsmSink {
     }
 }
 
-impl TableSink for AsmSink {
+impl TableSink for AsmSink<'_> {
     fn wants_names(&self) -> bool {
         self.comments
     }
@@ -99,6 +103,12 @@ impl TableSink for AsmSink {
     }
 
     fn end(&mut self) -> io::Result<()> {
+        if let Some(&zeros) = self.padding.get(self.arrays_ended).filter(|&&z| z > 0) {
+            self.buf.extend_from_slice(b"\t.zero\t");
+            self.decimal(zeros);
+            self.buf.push(b'\n');
+        }
+        self.arrays_ended += 1;
         self.buf.push(b'\n');
         self.line_done()
     }
@@ -196,7 +206,15 @@ const PROLOGUE: &str = "#include <asm/bitsperlong.h>
 
 impl BuiltTable {
     /// Writes the table as upstream's generator prints it.
-    pub fn write_asm<W: Write + Send>(&self, mut out: W) -> io::Result<()> {
+    pub fn write_asm<W: Write + Send>(&self, out: W) -> io::Result<()> {
+        self.write_asm_padded(&[], out)
+    }
+
+    /// Writes the table as upstream's generator prints it, each array's content followed by
+    /// `.zero N` where `padding` (in table order, from [`crate::frame_padding`]) gives `N > 0`:
+    /// assembled, the arrays land at the offsets of the frame the padding was taken from,
+    /// since the `.balign` before each array then aligns the end of the previous room.
+    pub fn write_asm_padded<W: Write + Send>(&self, padding: &[u64], mut out: W) -> io::Result<()> {
         let (pieces, received) = sync_channel::<Vec<u8>>(2);
         std::thread::scope(|scope| {
             let writer = scope.spawn(move || -> io::Result<()> {
@@ -209,6 +227,8 @@ impl BuiltTable {
                 pieces,
                 buf: Vec::with_capacity(PIECE + 1024),
                 comments: self.profile.name_comments,
+                padding,
+                arrays_ended: 0,
             };
             sink.buf.extend_from_slice(PROLOGUE.as_bytes());
             let formatted = self.render(&mut sink).and_then(|()| sink.send());

@@ -52,8 +52,14 @@ pub fn build(
     }
     if options.absolute_percpu {
         let percpu = symbols.percpu_range;
+        let addresses_known = symbols.addresses_known;
         for entry in &mut symbols.entries {
-            if percpu.contains(entry.addr) {
+            let in_percpu_range = if addresses_known {
+                percpu.contains(entry.addr)
+            } else {
+                entry.predicted_percpu
+            };
+            if in_percpu_range {
                 entry.absolute = true;
                 symbols.arena[entry.start as usize] = b'A';
             }
@@ -119,8 +125,13 @@ fn has_offsets(profile: &Profile, options: TableOptions) -> bool {
 
 /// Upstream's `shrink_table`: without `--all-symbols`, only text symbols (and, in newer
 /// versions, section bounds) stay.
+///
+/// Symbols without addresses (a prediction) all stay: which of them will lie in the text
+/// ranges is not known before the link, and keeping them all gives a table with at least as
+/// many symbols as the final one. (Taken at face value, their addresses of 0 would all
+/// equal `_etext`'s and be dropped.)
 fn select(symbols: &mut SymbolList, profile: &Profile, options: TableOptions) {
-    if options.all_symbols {
+    if options.all_symbols || !symbols.addresses_known {
         return;
     }
     let [text, inittext] = symbols.text_ranges;

@@ -4,6 +4,13 @@ use std::fmt;
 
 use kslink_schema::ArtifactError;
 
+use crate::frame::{write_misfits, Misfit};
+
+/// The exit status of a table that does not fit its frame: distinct from other failures
+/// because the cure is known (link again with a frame sized from this table), and a driver
+/// acts on it.
+pub const EXIT_MISFIT: i32 = 3;
+
 /// Why a table could not be built or written.
 #[derive(Debug)]
 pub enum TableError {
@@ -49,6 +56,21 @@ pub enum TableError {
         /// The profile.
         profile: &'static str,
     },
+    /// The frame given with `--frame` does not suit this table (another profile, layout or
+    /// set of arrays) or is not a consistent frame.
+    Frame {
+        /// The frame's file.
+        path: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// The table is larger than its frame in some arrays.
+    Misfit {
+        /// The input the table was built from.
+        source: String,
+        /// The arrays that do not fit, in table order.
+        misfits: Vec<Misfit>,
+    },
     /// The options do not make sense together.
     Usage(String),
 }
@@ -62,10 +84,12 @@ impl TableError {
         }
     }
 
-    /// The process exit code for this error: 2 for a usage error, 1 otherwise.
+    /// The process exit code for this error: 2 for a usage error, [`EXIT_MISFIT`] (3) for a
+    /// table that does not fit its frame, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
             TableError::Usage(_) => 2,
+            TableError::Misfit { .. } => EXIT_MISFIT,
             _ => 1,
         }
     }
@@ -97,6 +121,15 @@ impl fmt::Display for TableError {
                 f,
                 "{source}: no valid symbol: the {profile} generator refuses an empty table"
             ),
+            TableError::Frame { path, what } => write!(f, "{path}: {what}"),
+            TableError::Misfit { source, misfits } => {
+                write!(f, "{source}: ")?;
+                write_misfits(misfits, f)?;
+                f.write_str(
+                    "; relink with a frame sized from this table (build it without --frame \
+                     and give it to kslink-pad --at-least)",
+                )
+            }
             TableError::Usage(msg) => f.write_str(msg),
         }
     }

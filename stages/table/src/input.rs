@@ -65,6 +65,10 @@ pub struct Entry {
     pub len: u16,
     /// Encoded as an absolute value (a per-cpu symbol under `--absolute-percpu`).
     pub absolute: bool,
+    /// A predicted symbol (no address) that will lie in the per-cpu range: see
+    /// [`crate::symbols_from_set`]. Symbols with addresses leave it false; their address
+    /// decides.
+    pub predicted_percpu: bool,
 }
 
 /// The symbols read from one input, before selection and sorting.
@@ -84,6 +88,9 @@ pub struct SymbolList {
     pub warnings: Vec<String>,
     /// What the symbols were read from, for messages.
     pub source: String,
+    /// False for a prediction made before the link: every address is 0, and nothing may be
+    /// decided by address.
+    pub addresses_known: bool,
 }
 
 impl SymbolList {
@@ -100,6 +107,7 @@ impl SymbolList {
             percpu_range: AddressRange::new("__per_cpu_start", "__per_cpu_end", u64::MAX, 0),
             warnings: Vec::new(),
             source: source.to_owned(),
+            addresses_known: true,
         }
     }
 
@@ -158,6 +166,7 @@ impl SymbolList {
             start,
             len: (name.len() + 1) as u16,
             absolute: false,
+            predicted_percpu: false,
         });
     }
 }

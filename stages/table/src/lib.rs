@@ -7,6 +7,19 @@
 //! `record_relative_base`, `optimize_token_table`), then one of the renderers
 //! ([`BuiltTable::write_asm`], [`BuiltTable::to_artifact`], [`write_object`]).
 //! What differs between kernel versions is data: a [`Profile`].
+//!
+//! For a single link, a table is laid out in a frame ([`PadSpec`], from `kslink-pad`):
+//! [`fit_in_frame`] puts each array of the artifact at its reserved offset, and
+//! [`BuiltTable::write_asm_padded`] writes the `.S` that assembles to the same bytes. A table
+//! larger than its frame is a [`FrameError::Misfit`], which the command line reports with
+//! exit status [`EXIT_MISFIT`].
+//!
+//! The input may be a prediction made before the link ([`SymbolSet::addresses_known`]
+//! false, every address 0): the table then has the sizes the final table will have if the
+//! prediction holds, though not its content. What the generator decides by address is
+//! decided without one: [`build`] keeps every symbol where upstream keeps only those in the
+//! text ranges (without `--all-symbols`), and `--absolute-percpu` takes the per-cpu symbols
+//! from their section (see [`symbols_from_set`]).
 
 #![deny(missing_docs)]
 
@@ -15,6 +28,7 @@ mod asm;
 mod build;
 mod compress;
 mod error;
+mod frame;
 mod image;
 mod input;
 mod object;
@@ -25,10 +39,13 @@ use std::io::{BufReader, Read};
 use std::path::Path;
 
 use kslink_schema::{artifact, ArtifactKind, SymbolSet};
+#[cfg(doc)]
+use kslink_schema::{KallsymsTable, PadSpec};
 
 pub use arch::{Arch, ARCHES};
 pub use build::{build, BuiltTable, TableSink};
-pub use error::TableError;
+pub use error::{TableError, EXIT_MISFIT};
+pub use frame::{fit_in_frame, frame_padding, FrameError, Misfit};
 pub use input::{read_map, AddressRange, Entry, SymbolList, KSYM_NAME_LEN};
 pub use object::write_object;
 pub use profile::{IgnoredNames, MapSyntax, Profile, DEFAULT_PROFILE, LINUX_6_1, LINUX_6_12};
@@ -72,11 +89,35 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> 
     Ok(filled)
 }
 
+/// The name prefix of the sections whose symbols lie in the per-cpu range
+/// (`__per_cpu_start`..`__per_cpu_end`) of a linked kernel: the linker scripts' `PERCPU_INPUT`
+/// gathers the input sections `.data..percpu*` into an output section `.data..percpu`.
+pub const PERCPU_SECTION: &str = ".data..percpu";
+
 /// The symbols of a [`SymbolSet`], taken in its order as if they were map lines.
+///
+/// A prediction ([`SymbolSet::addresses_known`] false) has no addresses to decide by: the
+/// list says so, for [`build`], and marks the symbols that `--absolute-percpu` would find
+/// in the per-cpu range after the link ([`Entry::predicted_percpu`]): those defined in a
+/// [`PERCPU_SECTION`] section, input or output, and the bounds `__per_cpu_start` and
+/// `__per_cpu_end` themselves (the range includes both ends). A name that the linker script
+/// assigns outside the per-cpu output section is in no section of a prediction, though a
+/// linked file may list it in that section: x86's `__per_cpu_load` and `__init_begin` lie at
+/// its load address, outside the range.
 pub fn symbols_from_set(set: &SymbolSet, profile: &Profile, source: &str) -> SymbolList {
     let mut list = SymbolList::new(source);
+    list.addresses_known = set.addresses_known;
+    let percpu_sections: Vec<bool> = if set.addresses_known {
+        Vec::new()
+    } else {
+        set.sections
+            .iter()
+            .map(|name| name.starts_with(PERCPU_SECTION))
+            .collect()
+    };
     for (i, symbol) in set.symbols.iter().enumerate() {
         let at = || format!("{source}: symbol {}", i + 1);
+        let kept = list.entries.len();
         list.push(
             profile,
             symbol.address,
@@ -84,6 +125,15 @@ pub fn symbols_from_set(set: &SymbolSet, profile: &Profile, source: &str) -> Sym
             &symbol.name,
             at,
         );
+        if !set.addresses_known && list.entries.len() > kept {
+            let bounds = list.percpu_range;
+            list.entries[kept].predicted_percpu = symbol
+                .section
+                .and_then(|section| percpu_sections.get(section as usize).copied())
+                .unwrap_or(false)
+                || symbol.name == bounds.start_name.as_bytes()
+                || symbol.name == bounds.end_name.as_bytes();
+        }
     }
     list
 }

@@ -1,19 +1,26 @@
 //! `kslink-table`: the table stage's command line.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
 use kslink_schema::fsio::{OutputError, OutputSet};
-use kslink_schema::{artifact, TableOptions};
-use kslink_table::{build, read_input, write_object, Arch, Profile, TableError, DEFAULT_PROFILE};
+use kslink_schema::{artifact, PadSpec, TableOptions};
+use kslink_table::{
+    build, fit_in_frame, frame_padding, read_input, write_object, Arch, FrameError, Profile,
+    TableError, DEFAULT_PROFILE,
+};
 
 /// Build the kernel's kallsyms table from a symbol list, byte-identical to what the
 /// kernel's own scripts/kallsyms makes.
 ///
 /// INPUT is an nm-style map (`nm -n vmlinux | sed -f scripts/mksysmap`, i.e. System.map, for
-/// 6.12; plain `nm -n` output for 6.1) or a SymbolSet artifact from kslink-collect.
+/// 6.12; plain `nm -n` output for 6.1) or a SymbolSet artifact from kslink-collect. A
+/// SymbolSet predicted before the link has no addresses: the table then has the sizes the
+/// final one will have if the prediction holds; every symbol stays even without
+/// --all-symbols (an upper bound), and --absolute-percpu takes the per-cpu symbols from
+/// their .data..percpu section.
 ///
 /// Without any output option the assembly goes to standard output, as upstream's does, so
 /// `kslink-table --all-symbols System.map > .tmp_vmlinux.kallsyms.S` is a drop-in.
@@ -24,8 +31,18 @@ use kslink_table::{build, read_input, write_object, Arch, Profile, TableError, D
 ///
 ///   kslink-table --profile linux-6.1 --base-relative -o table.bin map
 ///
+/// With --frame PADSPEC (from kslink-pad), every output is laid out in that frame: each
+/// array at the offset the frame reserves for it, zero bytes after its content to the end of
+/// its room (`.zero` in the .S), so that this table can be written over one built in the
+/// same frame without moving any array:
+///
+///   kslink-table --all-symbols --frame first.pad -o final.tbl final.symbols
+///
 /// Exit status: 0 on success, 1 when the input cannot be turned into a table (a malformed
-/// line, an address out of range, an unreadable file), 2 on a usage error.
+/// line, an address out of range, an unreadable file, a frame for another kind of table),
+/// 2 on a usage error, 3 when the table does not fit the frame given with --frame (the
+/// message names each array that is too large and by how much; link again with a frame
+/// sized from this table).
 #[derive(Parser, Debug)]
 #[command(name = "kslink-table", version, verbatim_doc_comment)]
 struct Cli {
@@ -62,6 +79,10 @@ struct Cli {
     /// Write the table's bytes alone, pointers resolved with the map's addresses.
     #[arg(long, value_name = "FILE")]
     emit_raw: Option<PathBuf>,
+    /// Lay every output out in this frame (a PadSpec artifact from kslink-pad); exit
+    /// status 3 if the table does not fit.
+    #[arg(long, value_name = "PADSPEC")]
+    frame: Option<PathBuf>,
     /// The symbols: a text map or a SymbolSet artifact.
     #[arg(value_name = "INPUT")]
     input: PathBuf,
@@ -75,6 +96,18 @@ const ARTIFACT: usize = 3;
 
 fn output_error(err: OutputError) -> TableError {
     TableError::io(err.path, err.source)
+}
+
+/// The frame of `--frame`, and its path as shown in messages.
+fn read_frame(path: &Path) -> Result<(PadSpec, String), TableError> {
+    let shown = path.display().to_string();
+    match artifact::read(path) {
+        Ok(frame) => Ok((frame, shown)),
+        Err(source) => Err(TableError::Artifact {
+            path: shown,
+            source,
+        }),
+    }
 }
 
 fn run(cli: Cli) -> Result<(), TableError> {
@@ -100,11 +133,31 @@ fn run(cli: Cli) -> Result<(), TableError> {
         base_relative: cli.base_relative,
         lto_clang: cli.lto_clang,
     };
+    let frame = cli.frame.as_deref().map(read_frame).transpose()?;
     let symbols = read_input(&cli.input, profile)?;
     for warning in &symbols.warnings {
         eprintln!("kslink-table: warning: {warning}");
     }
     let built = build(symbols, profile, options)?;
+    // In a frame, the image is made, and found to fit or not, before any output exists.
+    let (framed, padding) = match &frame {
+        Some((frame, frame_path)) => {
+            let table =
+                fit_in_frame(built.to_artifact(arch.layout()), frame).map_err(|err| match err {
+                    FrameError::Mismatch(what) => TableError::Frame {
+                        path: frame_path.clone(),
+                        what,
+                    },
+                    FrameError::Misfit(misfits) => TableError::Misfit {
+                        source: cli.input.display().to_string(),
+                        misfits,
+                    },
+                })?;
+            let padding = frame_padding(frame, &table);
+            (Some(table), padding)
+        }
+        None => (None, Vec::new()),
+    };
 
     let mut outputs = OutputSet::create(&[
         cli.emit_asm.as_deref(),
@@ -118,15 +171,18 @@ fn run(cli: Cli) -> Result<(), TableError> {
         .any(|&o| outputs.requested(o));
     if outputs.requested(ASM) {
         outputs
-            .write(ASM, |file| built.write_asm(file))
+            .write(ASM, |file| built.write_asm_padded(&padding, file))
             .map_err(output_error)?;
     } else if !wants_image {
         built
-            .write_asm(std::io::stdout())
+            .write_asm_padded(&padding, std::io::stdout())
             .map_err(|e| TableError::io("standard output", e))?;
     }
     if wants_image {
-        let table = built.to_artifact(arch.layout());
+        let table = match framed {
+            Some(table) => table,
+            None => built.to_artifact(arch.layout()),
+        };
         drop(built);
         outputs
             .write(OBJECT, |file| {

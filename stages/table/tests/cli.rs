@@ -19,7 +19,9 @@ fn help_names_the_input_outputs_and_profiles() {
         "--emit-asm",
         "linux-6.12",
         "linux-6.1",
+        "--frame",
         "Exit status",
+        "3 when the table does not fit the frame",
     ] {
         assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
     }

@@ -4,13 +4,15 @@
 // Each test file uses a different subset of these helpers.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-use kslink_schema::TableOptions;
+use kslink_schema::{Symbol, SymbolOrigin, SymbolSet, TableOptions};
 use kslink_table::{build, read_map, BuiltTable, Profile, TableError, LINUX_6_1, LINUX_6_12};
-use kslink_tests::{bin_path, debian_system_map, KernelTree, KernelVersion};
+use kslink_tests::{bin_path, debian_system_map, AddrWidth, KernelTree, KernelVersion};
 
 /// A scratch directory, removed when dropped.
 pub fn tempdir() -> tempfile::TempDir {
@@ -160,4 +162,133 @@ where
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()))
+}
+
+/// What an output holds before a run that must fail and leave it untouched.
+pub const SENTINEL: &[u8] = b"pre-existing output, must survive a failed run\n";
+
+/// The names of the files in `dir`, with their contents.
+pub fn dir_contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let content = fs::read(e.path()).unwrap_or_default();
+            (e.file_name().to_string_lossy().into_owned(), content)
+        })
+        .collect()
+}
+
+/// Checks one failed run of kslink-table: its exit code and message.
+pub fn check_failure(out: &Output, code: i32, needles: &[&str], what: &str) {
+    check_one_line_error(out, "kslink-table", code, needles, what);
+}
+
+/// Checks one failed run of the stage `tool`: exit code `code`, nothing on stdout, and one
+/// line on stderr, `TOOL: error: ...`, that contains every needle and nothing of a panic or
+/// a debug-printed error.
+pub fn check_one_line_error(out: &Output, tool: &str, code: i32, needles: &[&str], what: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what}: exit status; stderr: {stderr}"
+    );
+    assert!(out.stdout.is_empty(), "{what}: stdout not empty");
+    assert!(
+        stderr.ends_with('\n') && stderr.matches('\n').count() == 1,
+        "{what}: stderr is not exactly one line: {stderr:?}"
+    );
+    assert!(
+        stderr.starts_with(&format!("{tool}: error: ")),
+        "{what}: {stderr:?}"
+    );
+    for bad in ["panicked", "RUST_BACKTRACE", "unwrap", "Error {", "Os {"] {
+        assert!(!stderr.contains(bad), "{what}: {bad:?} in {stderr:?}");
+    }
+    for needle in needles {
+        assert!(
+            stderr.contains(needle),
+            "{what}: {needle:?} not in {stderr:?}"
+        );
+    }
+}
+
+/// Runs `kslink-table PRE... [outputs] INPUT` three ways, each of which must fail with `code`
+/// and one line of stderr that contains every needle: with every output option pointing to
+/// fresh paths (none may appear, nor any temporary file), with those paths already holding
+/// a file (each must stay byte for byte), and with no output option (nothing on stdout).
+pub fn expect_failure(pre: &[&str], input: &Path, code: i32, needles: &[&str]) {
+    let what = format!("kslink-table {pre:?} {}", input.display());
+    let out_dir = tempdir();
+    let outputs: Vec<(&str, PathBuf)> = [
+        ("-o", "table.bin"),
+        ("--emit-asm", "table.S"),
+        ("--emit-object", "table.o"),
+        ("--emit-raw", "table.raw"),
+    ]
+    .into_iter()
+    .map(|(opt, name)| (opt, out_dir.path().join(name)))
+    .collect();
+    let with_outputs = || {
+        let mut a: Vec<PathBuf> = pre.iter().map(PathBuf::from).collect();
+        for (opt, path) in &outputs {
+            a.push(opt.into());
+            a.push(path.clone());
+        }
+        a.push(input.to_path_buf());
+        a
+    };
+
+    let out = run_kslink_table(with_outputs());
+    check_failure(&out, code, needles, &format!("{what} (fresh outputs)"));
+    let left: Vec<String> = dir_contents(out_dir.path()).into_keys().collect();
+    assert!(left.is_empty(), "{what}: left behind {left:?}");
+
+    for (_, path) in &outputs {
+        fs::write(path, SENTINEL).unwrap();
+    }
+    let before = dir_contents(out_dir.path());
+    let out = run_kslink_table(with_outputs());
+    check_failure(&out, code, needles, &format!("{what} (existing outputs)"));
+    assert_eq!(
+        dir_contents(out_dir.path()),
+        before,
+        "{what}: existing outputs changed"
+    );
+
+    let mut a: Vec<PathBuf> = pre.iter().map(PathBuf::from).collect();
+    a.push(input.to_path_buf());
+    let out = run_kslink_table(a);
+    check_failure(&out, code, needles, &format!("{what} (stdout)"));
+}
+
+/// The symbols of a text map as a SymbolSet, in map order.
+pub fn symbol_set(map: &str, width: AddrWidth) -> SymbolSet {
+    let symbols = map
+        .lines()
+        .map(|line| {
+            let mut fields = line.splitn(3, ' ');
+            let address = u64::from_str_radix(fields.next().unwrap(), 16).unwrap();
+            let type_letter = fields.next().unwrap().as_bytes()[0];
+            let name = fields.next().unwrap().as_bytes().to_vec();
+            Symbol {
+                address,
+                type_letter,
+                name,
+                section: None,
+                source: None,
+            }
+        })
+        .collect();
+    SymbolSet {
+        origin: SymbolOrigin::Map {
+            path: "generated".into(),
+        },
+        addresses_known: true,
+        address_bits: if width == AddrWidth::Bits64 { 64 } else { 32 },
+        sections: Vec::new(),
+        sources: Vec::new(),
+        symbols,
+    }
 }

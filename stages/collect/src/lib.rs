@@ -19,12 +19,15 @@
 //! Known differences from the real tools are listed in [`letter`] (targets whose BFD
 //! backend quirks are not modelled) and [`mksysmap`] (names with newlines, non-ASCII
 //! `[[:alnum:]]`).
+//!
+//! [`script`] reads GNU ld linker scripts.
 
 #![deny(missing_docs)]
 
 pub mod letter;
 mod linked;
 pub mod mksysmap;
+pub mod script;
 
 use std::fmt;
 use std::fs::File;
@@ -101,6 +104,8 @@ pub enum CollectError {
         /// What is wrong with it.
         source: ElfError,
     },
+    /// The linker script cannot be read or followed (`file:line: what`).
+    Script(script::ScriptError),
     /// The command line does not make sense.
     Usage(String),
 }
@@ -128,6 +133,7 @@ impl fmt::Display for CollectError {
         match self {
             CollectError::Io { path, source } => write!(f, "{path}: {source}"),
             CollectError::Elf { path, source } => write!(f, "{path}: {source}"),
+            CollectError::Script(err) => write!(f, "{err}"),
             CollectError::Usage(msg) => f.write_str(msg),
         }
     }

@@ -379,6 +379,43 @@ impl LinkLog {
             .unwrap_or_else(|| panic!("no `ld … -o vmlinux` in {}", self.dir.display()))
     }
 
+    /// The linker script and the inputs of the final link, as `kslink-collect --predict`
+    /// takes them: the words after `-o vmlinux` (objects, archives, `--whole-archive`,
+    /// `--start-group` and the like, relative to the tree) without the kallsyms table
+    /// object, which the prediction adds itself.
+    pub fn final_link_inputs(&self) -> LinkInputs {
+        let words = self.final_link();
+        let script = words
+            .iter()
+            .enumerate()
+            .find_map(|(i, w)| {
+                w.strip_prefix("--script=")
+                    .or_else(|| (w == "-T").then(|| words[i + 1].as_str()))
+            })
+            .unwrap_or_else(|| panic!("no linker script in the final link {words:?}"))
+            .trim_start_matches("./")
+            .to_string();
+        let output = words
+            .windows(2)
+            .position(|p| p[0] == "-o" && p[1] == "vmlinux")
+            .expect("the final link writes vmlinux");
+        let inputs = words[output + 2..]
+            .iter()
+            .filter(|w| !(w.contains("kallsyms") && w.ends_with(".o")))
+            .cloned()
+            .collect();
+        LinkInputs { script, inputs }
+    }
+
+    /// The archives Kbuild links beside `vmlinux.a` (`$(KBUILD_VMLINUX_LIBS)`, for example
+    /// `lib/lib.a arch/x86/lib/lib.a`).
+    pub fn vmlinux_libs(&self) -> Vec<String> {
+        self.env
+            .get("KBUILD_VMLINUX_LIBS")
+            .map(|libs| libs.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
     /// Every `scripts/kallsyms` command of the trace, split into words (the options show
     /// which table format the kernel uses, for example `--all-symbols`).
     pub fn kallsyms_runs(&self) -> Vec<Vec<String>> {
@@ -420,6 +457,55 @@ impl LinkLog {
             cmd.env(k, v);
         }
         cmd
+    }
+}
+
+/// A link's linker script and inputs, relative to the kernel tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkInputs {
+    /// The linker script (`arch/x86/kernel/vmlinux.lds`).
+    pub script: String,
+    /// The inputs in link order, with the archive switches among them.
+    pub inputs: Vec<String>,
+}
+
+impl LinkInputs {
+    /// The same link with `vmlinux.o` in place of `vmlinux.a` and an empty library group:
+    /// `vmlinux.o` already holds the archives' members (Kbuild makes it with `ld -r
+    /// --whole-archive vmlinux.a --start-group LIBS --end-group`).
+    pub fn with_vmlinux_o(&self) -> LinkInputs {
+        self.rewritten("vmlinux.o", &[])
+    }
+
+    /// The same link with `vmlinux.a` in place of `vmlinux.o` and `libs` in the library
+    /// group, as Kbuild links when it does not make `vmlinux.o` first.
+    pub fn with_vmlinux_a(&self, libs: &[String]) -> LinkInputs {
+        self.rewritten("vmlinux.a", libs)
+    }
+
+    fn rewritten(&self, main: &str, libs: &[String]) -> LinkInputs {
+        let mut inputs = Vec::new();
+        let mut in_group = false;
+        for word in &self.inputs {
+            match word.as_str() {
+                "vmlinux.o" | "vmlinux.a" => inputs.push(main.to_string()),
+                "--start-group" => {
+                    in_group = true;
+                    inputs.push(word.clone());
+                    inputs.extend(libs.iter().cloned());
+                }
+                "--end-group" => {
+                    in_group = false;
+                    inputs.push(word.clone());
+                }
+                _ if in_group => {}
+                _ => inputs.push(word.clone()),
+            }
+        }
+        LinkInputs {
+            script: self.script.clone(),
+            inputs,
+        }
     }
 }
 

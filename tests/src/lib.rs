@@ -42,7 +42,7 @@ pub use data::{debian_system_map, debian_vmlinux};
 pub use elfcmp::compare_objects;
 pub use frame::exact_frame;
 pub use gen::{corner_cases, random_map, AddrWidth, GenOptions, MapSpec, MapSymbol};
-pub use kernel::{kernel_tree, KernelTree, LinkLog};
+pub use kernel::{kernel_tree, KernelTree, LinkInputs, LinkLog};
 pub use upstream::{
     apply_mksysmap, run_upstream, run_upstream_text, upstream_kallsyms, upstream_mksysmap,
     KernelVersion, UpstreamOutput,

@@ -19,12 +19,24 @@
 //! Known differences from the real tools are listed in [`letter`] (targets whose BFD
 //! backend quirks are not modelled) and [`mksysmap`] (names with newlines, non-ASCII
 //! `[[:alnum:]]`).
+//!
+//! Before the link, [`predict()`] predicts the same set from the link's inputs and linker
+//! script (see [`mod@predict`]), and [`compare`] measures how good a prediction was.
 
 #![deny(missing_docs)]
 
+mod archive;
+pub mod assign;
+pub mod compare;
+pub mod inputs;
+pub mod layout;
 pub mod letter;
 mod linked;
 pub mod mksysmap;
+pub mod predict;
+pub mod relocatable;
+pub mod resolve;
+pub mod script;
 
 use std::fmt;
 use std::fs::File;
@@ -35,6 +47,7 @@ use kslink_schema::{write_nm_lines, Symbol, SymbolOrigin, SymbolSet};
 
 pub use linked::{nm_numeric_cmp, read_linked, sort_nm_numeric, ElfError, LinkedSymbols, NmSymbol};
 pub use mksysmap::{mksysmap_keeps, MKSYSMAP_6_12};
+pub use predict::{predict, TableLabels};
 
 impl LinkedSymbols<'_> {
     /// Keeps the symbols whose `nm` line Linux 6.12's `scripts/mksysmap` keeps.
@@ -101,6 +114,18 @@ pub enum CollectError {
         /// What is wrong with it.
         source: ElfError,
     },
+    /// An input of a link to predict cannot be read: `path` (a file, or
+    /// `archive(member)`) and what is wrong.
+    Input {
+        /// The file, as given.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The linker script cannot be read or followed (`file:line: what`).
+    Script(script::ScriptError),
+    /// The inputs cannot be linked (ld would fail too).
+    Link(String),
     /// The command line does not make sense.
     Usage(String),
 }
@@ -128,7 +153,9 @@ impl fmt::Display for CollectError {
         match self {
             CollectError::Io { path, source } => write!(f, "{path}: {source}"),
             CollectError::Elf { path, source } => write!(f, "{path}: {source}"),
-            CollectError::Usage(msg) => f.write_str(msg),
+            CollectError::Input { path, message } => write!(f, "{path}: {message}"),
+            CollectError::Script(err) => write!(f, "{err}"),
+            CollectError::Link(msg) | CollectError::Usage(msg) => f.write_str(msg),
         }
     }
 }

@@ -1,44 +1,120 @@
 //! `kslink-collect`: the collect stage's command line.
 
+use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use kslink_collect::{CollectError, MappedFile};
+use kslink_collect::compare::{compare, TableSettings};
+use kslink_collect::{predict, CollectError, MappedFile, TableLabels};
 use kslink_schema::fsio::{OutputError, OutputSet};
-use kslink_schema::{artifact, SymbolOrigin};
+use kslink_schema::{artifact, DataLayout, SymbolOrigin, SymbolSet, TableOptions};
+use kslink_table::Profile;
 
-/// Collect the symbols of a linked ELF file, as the kernel's System.map lists them.
+/// Collect the symbols of a linked ELF file as the kernel's System.map lists them, or
+/// predict them from the link's inputs before the link.
 ///
-/// Reads the symbol table (.symtab) of ELF (32- or 64-bit, either byte order) and keeps what
-/// `nm -n ELF | sed -f scripts/mksysmap` (GNU nm 2.40, Linux 6.12) prints, in the same order
-/// and with the same type letters. Without an output option the System.map goes to standard
+///   kslink-collect --linked ELF [-o SYMBOLS] [--emit-map FILE] [--emit-nm FILE]
+///
+/// reads the symbol table (.symtab) of ELF (32- or 64-bit, either byte order) and keeps
+/// what `nm -n ELF | sed -f scripts/mksysmap` (GNU nm 2.40, Linux 6.12) prints, in the
+/// same order and with the same type letters.
+///
+///   kslink-collect --predict -T SCRIPT [--profile P] [--base-relative]
+///                  [-o SYMBOLS] [--emit-map FILE] INPUT...
+///
+/// predicts the same set for the file that `ld -T SCRIPT INPUT...` will write, with the
+/// kallsyms table's labels added: INPUTs are objects, archives and thin archives, in link
+/// order, with --whole-archive, --no-whole-archive, --start-group/-( and --end-group/-)
+/// among them as on an ld command line (every other option is an error; give this tool's
+/// options before the first INPUT). Addresses are unknown: they are 0 in the outputs, and
+/// the artifact says so.
+///
+///   kslink-collect --compare PREDICTED --linked ELF [--profile P] [--all-symbols]
+///                  [--absolute-percpu] [--base-relative] [--json]
+///
+/// reports how good a prediction (a SymbolSet artifact from --predict) was: the names
+/// missing from it, extra in it, or with another type letter, and the kallsyms table
+/// bytes each set gives, array by array (built as kslink-table builds it, with the given
+/// options).
+///
+/// Without an output option, --linked and --predict print the System.map to standard
 /// output.
 ///
 /// Examples:
 ///
 ///   kslink-collect --linked vmlinux -o vmlinux.symbols
 ///
-///   kslink-collect --linked vmlinux --emit-map System.map
+///   kslink-collect --predict -T arch/x86/kernel/vmlinux.lds -o predicted.symbols \
+///       --whole-archive vmlinux.o init/version-timestamp.o --no-whole-archive
 ///
-/// Exit status: 0 on success, 1 when the ELF file cannot be read (missing, not ELF,
-/// truncated, stripped) or an output cannot be written, 2 on a usage error.
+///   kslink-collect --compare predicted.symbols --linked vmlinux --all-symbols
+///
+/// Exit status: --linked and --predict: 0 on success, 1 when an input cannot be read (a
+/// missing, non-ELF or truncated file, a stripped ELF file, an archive member that is
+/// missing, a linker script that cannot be read or followed) or an output cannot be
+/// written, 2 on a usage error. --compare: 0 when the prediction is exact, 1 when it
+/// differs, 2 on any error.
 #[derive(Parser, Debug)]
 #[command(name = "kslink-collect", version, verbatim_doc_comment)]
 struct Cli {
     /// The linked ELF file (vmlinux).
-    #[arg(long, value_name = "ELF", required = true)]
-    linked: PathBuf,
+    #[arg(long, value_name = "ELF", required_unless_present = "predict")]
+    linked: Option<PathBuf>,
+    /// Predict the symbols of the link of INPUT... with SCRIPT.
+    #[arg(long, requires = "script", conflicts_with_all = ["linked", "compare"])]
+    predict: bool,
+    /// With --linked: compare this prediction (a SymbolSet artifact) with ELF.
+    #[arg(long, value_name = "PREDICTED", requires = "linked")]
+    compare: Option<PathBuf>,
+    /// The linker script of the link to predict.
+    #[arg(
+        short = 'T',
+        long = "script",
+        value_name = "SCRIPT",
+        requires = "predict"
+    )]
+    script: Option<PathBuf>,
+    /// The kernel version, for the kallsyms table's labels (--predict) and layout
+    /// (--compare): linux-6.12 or linux-6.1.
+    #[arg(long, value_name = "PROFILE", default_value = kslink_table::DEFAULT_PROFILE)]
+    profile: String,
+    /// 6.1's --base-relative table (kallsyms_offsets and kallsyms_relative_base instead
+    /// of kallsyms_addresses).
+    #[arg(long)]
+    base_relative: bool,
+    /// --compare: build the tables with --all-symbols (CONFIG_KALLSYMS_ALL).
+    #[arg(long, requires = "compare")]
+    all_symbols: bool,
+    /// --compare: build the tables with --absolute-percpu.
+    #[arg(long, requires = "compare")]
+    absolute_percpu: bool,
+    /// --compare: print one JSON object instead of the text report.
+    #[arg(long, requires = "compare")]
+    json: bool,
     /// Write the SymbolSet artifact that kslink-table reads.
-    #[arg(short = 'o', long = "output", value_name = "SYMBOLS")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "SYMBOLS",
+        conflicts_with = "compare"
+    )]
     output: Option<PathBuf>,
     /// Write System.map: `nm -n ELF | sed -f scripts/mksysmap`.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "compare")]
     emit_map: Option<PathBuf>,
     /// Write what `nm -n ELF` prints, unfiltered (the input of Linux 6.1's kallsyms).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["compare", "predict"])]
     emit_nm: Option<PathBuf>,
+    /// --predict: the link's inputs, in link order.
+    #[arg(
+        value_name = "INPUT",
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        requires = "predict"
+    )]
+    inputs: Vec<OsString>,
 }
 
 fn output_error(err: OutputError) -> CollectError {
@@ -50,22 +126,45 @@ const NM: usize = 0;
 const MAP: usize = 1;
 const SET: usize = 2;
 
-fn run(cli: Cli) -> Result<(), CollectError> {
-    let named: Vec<&PathBuf> = [&cli.emit_nm, &cli.emit_map, &cli.output]
-        .into_iter()
-        .flatten()
-        .collect();
-    if let Some(twice) = named
+/// Fails if one path is named for two outputs.
+fn check_distinct(named: &[&PathBuf]) -> Result<(), CollectError> {
+    match named
         .iter()
         .enumerate()
         .find_map(|(i, path)| named[..i].contains(path).then_some(path))
     {
-        return Err(CollectError::Usage(format!(
+        Some(twice) => Err(CollectError::Usage(format!(
             "{} is named for two outputs",
             twice.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn profile(cli: &Cli) -> Result<&'static Profile, CollectError> {
+    let profile = Profile::by_name(&cli.profile).ok_or_else(|| {
+        CollectError::Usage(format!(
+            "unknown profile {}: use one of {}",
+            cli.profile,
+            Profile::names().join(", ")
+        ))
+    })?;
+    if cli.base_relative && !profile.accepts_base_relative_and_lto {
+        return Err(CollectError::Usage(format!(
+            "--base-relative is an option of linux-6.1, not of {}",
+            profile.name
         )));
     }
-    let input = MappedFile::open(&cli.linked)?;
+    Ok(profile)
+}
+
+fn run_linked(cli: &Cli, linked: &Path) -> Result<(), CollectError> {
+    let named: Vec<&PathBuf> = [&cli.emit_nm, &cli.emit_map, &cli.output]
+        .into_iter()
+        .flatten()
+        .collect();
+    check_distinct(&named)?;
+    let input = MappedFile::open(linked)?;
     let mut symbols = input.symbols()?;
 
     // Every output is written under a temporary name and renamed into place only when all
@@ -105,9 +204,94 @@ fn run(cli: Cli) -> Result<(), CollectError> {
     outputs.commit().map_err(output_error)
 }
 
+fn run_predict(cli: &Cli) -> Result<(), CollectError> {
+    let script = cli
+        .script
+        .as_ref()
+        .expect("clap requires -T with --predict");
+    let named: Vec<&PathBuf> = [&cli.emit_map, &cli.output].into_iter().flatten().collect();
+    check_distinct(&named)?;
+    let table = TableLabels {
+        profile: profile(cli)?,
+        base_relative: cli.base_relative,
+    };
+    let set = predict(script, &cli.inputs, table)?;
+    let mut outputs = OutputSet::create(&[None, cli.emit_map.as_deref(), cli.output.as_deref()])
+        .map_err(output_error)?;
+    outputs
+        .write(MAP, |file| set.write_map(file))
+        .map_err(output_error)?;
+    outputs
+        .write(SET, |file| file.write_all(&artifact::encode(&set)))
+        .map_err(output_error)?;
+    if outputs.is_empty() {
+        set.write_map(std::io::stdout().lock())
+            .map_err(|e| CollectError::io("standard output", e))?;
+    }
+    outputs.commit().map_err(output_error)
+}
+
+/// Runs --compare; true if the prediction is exact.
+fn run_compare(cli: &Cli, predicted: &Path, linked: &Path) -> Result<bool, CollectError> {
+    let profile = profile(cli)?;
+    let shown = predicted.display().to_string();
+    let prediction: SymbolSet = artifact::read(predicted).map_err(|e| match e {
+        kslink_schema::ArtifactError::Io { source, .. } => CollectError::io(shown, source),
+        other => CollectError::Input {
+            path: shown,
+            message: other.to_string(),
+        },
+    })?;
+    let input = MappedFile::open(linked)?;
+    let mut symbols = input.symbols()?;
+    symbols.retain_mksysmap();
+    symbols.sort_nm_numeric();
+    let linked_set = symbols.to_symbol_set(SymbolOrigin::Linked {
+        path: input.shown().to_owned(),
+    });
+    let settings = TableSettings {
+        profile,
+        options: TableOptions {
+            all_symbols: cli.all_symbols,
+            absolute_percpu: cli.absolute_percpu,
+            base_relative: cli.base_relative,
+            lto_clang: false,
+        },
+        layout: DataLayout {
+            pointer_bytes: symbols.address_bits / 8,
+            big_endian: symbols.big_endian,
+        },
+    };
+    let comparison = compare(&prediction, &linked_set, settings)?;
+    let report = if cli.json {
+        let mut text = serde_json::to_string(&comparison).expect("the report serializes");
+        text.push('\n');
+        text
+    } else {
+        comparison.to_text(20)
+    };
+    std::io::stdout()
+        .lock()
+        .write_all(report.as_bytes())
+        .map_err(|e| CollectError::io("standard output", e))?;
+    Ok(comparison.exact)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let result = match (&cli.compare, &cli.linked) {
+        (Some(predicted), Some(linked)) => match run_compare(&cli, predicted, linked) {
+            Ok(true) => return ExitCode::SUCCESS,
+            Ok(false) => return ExitCode::from(1),
+            Err(err) => {
+                eprintln!("kslink-collect: error: {err}");
+                return ExitCode::from(2);
+            }
+        },
+        (None, Some(linked)) => run_linked(&cli, linked),
+        _ => run_predict(&cli),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("kslink-collect: error: {err}");

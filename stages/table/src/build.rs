@@ -67,7 +67,7 @@ pub fn build(
     }
     sort_by_address(&mut symbols);
 
-    let relative = has_offsets(profile, options);
+    let relative = profile.has_offsets(options);
     let relative_base = if relative {
         symbols
             .entries
@@ -116,11 +116,6 @@ pub fn build(
         offsets,
         name_order,
     })
-}
-
-/// Whether the layout stores offsets from a relative base (else absolute addresses).
-fn has_offsets(profile: &Profile, options: TableOptions) -> bool {
-    !profile.base_relative_is_optional || options.base_relative
 }
 
 /// Upstream's `shrink_table`: without `--all-symbols`, only text symbols (and, in newer
@@ -328,16 +323,7 @@ impl BuiltTable {
 
     /// The arrays this table has, in layout order.
     pub fn arrays(&self) -> impl Iterator<Item = ArrayKind> + '_ {
-        let relative = has_offsets(self.profile, self.options);
-        self.profile
-            .array_order
-            .iter()
-            .copied()
-            .filter(move |kind| match kind {
-                ArrayKind::Addresses => !relative,
-                ArrayKind::Offsets | ArrayKind::RelativeBase => relative,
-                _ => true,
-            })
+        self.profile.array_kinds(self.options).into_iter()
     }
 
     /// Walks the table's content into `sink`.

@@ -1,7 +1,7 @@
 //! Kernel-version profiles: what differs between the `scripts/kallsyms` of one kernel version
 //! and another's, as data.
 
-use kslink_schema::ArrayKind;
+use kslink_schema::{ArrayKind, TableOptions};
 
 /// How a version's generator reads its input map.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,5 +174,26 @@ impl Profile {
     /// The names of all profiles, for messages.
     pub fn names() -> Vec<&'static str> {
         PROFILES.iter().map(|profile| profile.name).collect()
+    }
+
+    /// Whether a table built with `options` stores offsets from a relative base (else
+    /// absolute addresses).
+    pub fn has_offsets(&self, options: TableOptions) -> bool {
+        !self.base_relative_is_optional || options.base_relative
+    }
+
+    /// The arrays a table built with `options` has, in layout order: the labels the
+    /// kernel and the linked file will have.
+    pub fn array_kinds(&self, options: TableOptions) -> Vec<ArrayKind> {
+        let relative = self.has_offsets(options);
+        self.array_order
+            .iter()
+            .copied()
+            .filter(|kind| match kind {
+                ArrayKind::Addresses => !relative,
+                ArrayKind::Offsets | ArrayKind::RelativeBase => relative,
+                _ => true,
+            })
+            .collect()
     }
 }

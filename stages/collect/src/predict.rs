@@ -1,0 +1,434 @@
+//! The symbols a link will give its output, predicted from the link's inputs and linker
+//! script before the link, as `nm -n OUTPUT | sed -f scripts/mksysmap` will list them.
+//!
+//! [`predict`] does it all:
+//!
+//! 1. read the script ([`crate::script`]) and the inputs ([`crate::inputs`]);
+//! 2. resolve symbols as ld does ([`crate::resolve`]): archive members, weak and strong
+//!    definitions, commons, COMDAT groups;
+//! 3. place every input section ([`crate::layout`]): `/DISCARD/`, output sections and
+//!    their flags, removed empty sections;
+//! 4. evaluate the script's assignments ([`crate::assign`]);
+//! 5. list what the output's symbol table will hold: the local symbols of included
+//!    objects (less those in discarded or removed sections, section and file symbols, and
+//!    local labels in mergeable sections, which ld drops), the winning definition of every
+//!    global, the script's symbols, `__start_SEC`/`__stop_SEC` that ld defines for
+//!    referenced input section names, and the labels of the kallsyms table the link will
+//!    add; each with the letter `nm` will print, from its output section;
+//! 6. keep what Linux 6.12's `scripts/mksysmap` keeps.
+//!
+//! Addresses are unknown: every symbol gets address 0 and the set says
+//! `addresses_known: false`; the order is `nm -n`'s for equal addresses (by name).
+//!
+//! What cannot be predicted this way (nothing of it occurs in the x86-64 kernels the tests
+//! link): symbols a link creates (LTO, Arm/PowerPC veneers and thunks, `--gc-sections`,
+//! which removes unreferenced sections), and the flags of an output section that only an
+//! address would tell (an `ALIGN` in an otherwise empty section at an unknown alignment is
+//! taken to move the location counter).
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use kslink_schema::{ArrayKind, Symbol, SymbolOrigin, SymbolSet, TableOptions};
+use object::elf;
+
+use crate::assign::{self, Home, ScriptSymbol};
+use crate::inputs::{InputFiles, LinkArg};
+use crate::layout::{Layout, Placement};
+use crate::letter::{
+    decode_symclass, is_debugging_symbol, is_elf_local_label, is_target_special_symbol,
+    symbol_flags, SymbolPlace,
+};
+use crate::relocatable::{InputSection, InputSymbol, Machine, Object, ObjectName, Place};
+use crate::resolve::{self, Link, Resolution};
+use crate::script::Script;
+use crate::{mksysmap_keeps, sort_nm_numeric, CollectError, NmSymbol};
+
+/// The kernel version's table layout, for the labels the table adds.
+#[derive(Clone, Copy, Debug)]
+pub struct TableLabels {
+    /// `linux-6.12` or `linux-6.1`.
+    pub profile: &'static kslink_table::Profile,
+    /// 6.1's `--base-relative`.
+    pub base_relative: bool,
+}
+
+impl TableLabels {
+    /// The labels, in the table's layout order.
+    pub fn labels(&self) -> Vec<&'static str> {
+        let options = TableOptions {
+            base_relative: self.base_relative,
+            ..TableOptions::default()
+        };
+        self.profile
+            .array_kinds(options)
+            .into_iter()
+            .map(ArrayKind::label)
+            .collect()
+    }
+}
+
+/// Predicts the symbols of the output of a link of `inputs` (objects, archives and
+/// `--whole-archive`/`--start-group` switches, as on an `ld` command line) with linker
+/// script `script`, to which the kallsyms table of `table` is added.
+pub fn predict(
+    script: &Path,
+    inputs: &[OsString],
+    table: TableLabels,
+) -> Result<SymbolSet, CollectError> {
+    let script_shown = script.display().to_string();
+    let text = std::fs::read(script).map_err(|e| CollectError::io(&script_shown, e))?;
+    let script = Script::parse(&text, &script_shown).map_err(CollectError::Script)?;
+    let args = LinkArg::parse_all(inputs)?;
+    let files = InputFiles::open(&args)?;
+    let labels = table.labels();
+    let link = resolve::resolve(&files, |machine| vec![table_object(&labels, machine)])?;
+    let layout = Layout::new(&link, &script).map_err(CollectError::Script)?;
+    let script_symbols = assign::evaluate(&script, &link, &layout).map_err(CollectError::Script)?;
+    let predicted = Prediction::new(&link, &layout, &script_symbols);
+    Ok(predicted.into_symbol_set(
+        &link,
+        &layout,
+        SymbolOrigin::Predicted {
+            script: script_shown.clone(),
+            inputs: inputs
+                .iter()
+                .map(|i| i.to_string_lossy().into_owned())
+                .collect(),
+        },
+        &script_shown,
+    ))
+}
+
+/// What `--predict` adds for the kallsyms table: an object with the table's labels in
+/// `.rodata` (as `scripts/kallsyms` emits them: global, in a read-only allocated
+/// section) and a reference to `_text`.
+fn table_object(labels: &[&'static str], machine: Machine) -> Object<'static> {
+    let null_section = InputSection {
+        name: b"",
+        sh_type: elf::SHT_NULL,
+        sh_flags: 0,
+        size: 0,
+        align: 1,
+    };
+    let rodata = InputSection {
+        name: b".rodata",
+        sh_type: elf::SHT_PROGBITS,
+        sh_flags: u64::from(elf::SHF_ALLOC),
+        // The table is not empty; its size does not matter here.
+        size: 1,
+        align: if machine.is_64 { 8 } else { 4 },
+    };
+    let symbol = |name: &'static [u8], place| InputSymbol {
+        name,
+        info: (elf::STB_GLOBAL << 4) | elf::STT_NOTYPE,
+        place,
+        size: 0,
+    };
+    let mut symbols = vec![InputSymbol {
+        name: b"",
+        info: 0,
+        place: Place::Undefined,
+        size: 0,
+    }];
+    symbols.extend(
+        labels
+            .iter()
+            .map(|label| symbol(label.as_bytes(), Place::Section(1))),
+    );
+    symbols.push(symbol(b"_text", Place::Undefined));
+    Object {
+        name: ObjectName {
+            display: TABLE_SOURCE.to_owned(),
+            file_name: b"kallsyms.o".to_vec(),
+            archive: None,
+            top_level: false,
+        },
+        machine,
+        sections: vec![null_section, rodata],
+        symbols,
+        first_global: 1,
+        groups: Vec::new(),
+    }
+}
+
+/// How the kallsyms table shows as a symbol's source.
+const TABLE_SOURCE: &str = "the kallsyms table (added by --predict)";
+
+/// The predicted symbols, before filtering.
+struct Prediction<'a> {
+    symbols: Vec<NmSymbol<'a>>,
+    /// Per symbol (by [`NmSymbol::index`]): where it comes from, an index into the
+    /// sources (objects first, then the script).
+    sources: Vec<u32>,
+}
+
+impl<'a> Prediction<'a> {
+    fn new(link: &'a Link<'a>, layout: &Layout, script: &[ScriptSymbol<'a>]) -> Prediction<'a> {
+        let mut out = Prediction {
+            symbols: Vec::new(),
+            sources: Vec::new(),
+        };
+        let machine = link.machine.machine;
+        let script_source = link.objects.len() as u32;
+        let script_names: std::collections::HashSet<&[u8]> =
+            script.iter().map(|s| s.name).collect();
+
+        // Local symbols of every included object.
+        for (o, object) in link.objects.iter().enumerate() {
+            for symbol in object.symbols.iter().take(object.first_global).skip(1) {
+                if is_debugging_symbol(symbol.info) {
+                    continue;
+                }
+                let place = match symbol.place {
+                    Place::Undefined | Place::Common => continue,
+                    Place::Absolute => SymbolPlace::Absolute,
+                    Place::Section(section) => {
+                        let Placement::Output(out) = layout.placement_of(o, section as usize)
+                        else {
+                            continue;
+                        };
+                        let output = &layout.outputs[out];
+                        if !output.is_kept() {
+                            continue;
+                        }
+                        // ld's default --discard-locals for mergeable sections.
+                        let input = &object.sections[section as usize];
+                        if input.sh_flags & u64::from(elf::SHF_MERGE) != 0
+                            && is_elf_local_label(symbol.name)
+                        {
+                            continue;
+                        }
+                        SymbolPlace::Section {
+                            letter: output.letter(),
+                        }
+                    }
+                };
+                out.push(
+                    symbol.name,
+                    decode_symclass(place, symbol_flags(symbol.info, false)),
+                    section_of(place, symbol.place, layout, o),
+                    o as u32,
+                );
+            }
+        }
+
+        // The winning definition of every global the script does not assign.
+        let mut start_stop = Vec::new();
+        for global in &link.globals {
+            if script_names.contains(global.name) {
+                continue;
+            }
+            match global.resolution {
+                Resolution::Defined { object, symbol } => {
+                    let input = link.symbol(object, symbol);
+                    let (place, section) = match input.place {
+                        Place::Section(section) => {
+                            match layout.placement_of(object, section as usize) {
+                                Placement::Output(out) => global_home(layout, out),
+                                // Symbols in discarded sections are stripped.
+                                Placement::Discarded | Placement::Unplaced => continue,
+                            }
+                        }
+                        _ => (SymbolPlace::Absolute, None),
+                    };
+                    out.push(
+                        global.name,
+                        decode_symclass(place, symbol_flags(input.info, false)),
+                        section,
+                        object as u32,
+                    );
+                }
+                Resolution::Common { object, .. } => {
+                    let (place, section) = match layout.common_placement(object) {
+                        Placement::Output(out) => global_home(layout, out),
+                        Placement::Discarded | Placement::Unplaced => continue,
+                    };
+                    // A common symbol becomes an ordinary definition in its section.
+                    let info = (elf::STB_GLOBAL << 4) | elf::STT_OBJECT;
+                    out.push(
+                        global.name,
+                        decode_symclass(place, symbol_flags(info, false)),
+                        section,
+                        object as u32,
+                    );
+                }
+                // A static link leaves undefined symbols, weak ones included, out of its
+                // symbol table (a link with dynamic sections would keep them; only weak
+                // data objects, nm's `v`, would pass mksysmap).
+                Resolution::Undefined { .. } => {
+                    if let Some(section) = start_stop_section(global.name, link, layout) {
+                        start_stop.push((global.name, section));
+                    }
+                }
+            }
+        }
+
+        // `__start_SEC` and `__stop_SEC`, which ld defines (protected, so global) when
+        // they are referenced and not otherwise defined.
+        for (name, out_section) in start_stop {
+            let (place, section) = global_home(layout, out_section);
+            let info = elf::STB_GLOBAL << 4;
+            out.push(
+                name,
+                decode_symclass(place, symbol_flags(info, false)),
+                section,
+                script_source,
+            );
+        }
+
+        // The script's symbols.
+        for symbol in script {
+            let (place, section) = match symbol.home {
+                Home::Absolute => (SymbolPlace::Absolute, None),
+                Home::Output(out) => global_home(layout, out),
+            };
+            let binding = if symbol.hidden {
+                elf::STB_LOCAL
+            } else {
+                elf::STB_GLOBAL
+            };
+            let kind = if symbol.ifunc {
+                elf::STT_GNU_IFUNC
+            } else {
+                elf::STT_NOTYPE
+            };
+            out.push(
+                symbol.name,
+                decode_symclass(place, symbol_flags((binding << 4) | kind, false)),
+                section,
+                script_source,
+            );
+        }
+
+        // nm hides the target's special symbols (mapping symbols and the like).
+        let mut kept = Prediction {
+            symbols: Vec::with_capacity(out.symbols.len()),
+            sources: Vec::with_capacity(out.symbols.len()),
+        };
+        for s in out.symbols {
+            if !is_target_special_symbol(machine, s.name) {
+                kept.push(
+                    s.name,
+                    s.type_letter,
+                    s.section,
+                    out.sources[s.index as usize],
+                );
+            }
+        }
+        kept
+    }
+
+    fn push(&mut self, name: &'a [u8], type_letter: u8, section: Option<u32>, source: u32) {
+        let index = self.symbols.len() as u32;
+        self.symbols.push(NmSymbol {
+            address: 0,
+            type_letter,
+            name,
+            section,
+            index,
+        });
+        self.sources.push(source);
+    }
+
+    /// The set after mksysmap's filter, in `nm -n` order.
+    fn into_symbol_set(
+        mut self,
+        link: &Link,
+        layout: &Layout,
+        origin: SymbolOrigin,
+        script: &str,
+    ) -> SymbolSet {
+        self.symbols
+            .retain(|s| mksysmap_keeps(s.type_letter, s.name));
+        sort_nm_numeric(&mut self.symbols);
+        let mut sources: Vec<String> = link
+            .objects
+            .iter()
+            .map(|o| o.name.display.clone())
+            .collect();
+        sources.push(script.to_owned());
+        SymbolSet {
+            origin,
+            addresses_known: false,
+            address_bits: if link.machine.is_64 { 64 } else { 32 },
+            sections: layout
+                .outputs
+                .iter()
+                .map(|o| String::from_utf8_lossy(&o.name).into_owned())
+                .collect(),
+            sources,
+            symbols: self
+                .symbols
+                .iter()
+                .map(|s| Symbol {
+                    address: 0,
+                    type_letter: s.type_letter,
+                    name: s.name.to_vec(),
+                    section: s.section,
+                    source: Some(self.sources[s.index as usize]),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Where a global symbol of output section `out` ends up: there, or, if the link removes
+/// that section, in the neighbour ld moves it to.
+fn global_home(layout: &Layout, out: usize) -> (SymbolPlace, Option<u32>) {
+    let out = if layout.outputs[out].is_kept() {
+        Some(out)
+    } else {
+        layout.kept_neighbour(out)
+    };
+    match out {
+        Some(out) => (
+            SymbolPlace::Section {
+                letter: layout.outputs[out].letter(),
+            },
+            Some(out as u32),
+        ),
+        None => (SymbolPlace::Absolute, None),
+    }
+}
+
+/// The output section of a local symbol, for the artifact.
+fn section_of(place: SymbolPlace, input: Place, layout: &Layout, object: usize) -> Option<u32> {
+    match (place, input) {
+        (SymbolPlace::Section { .. }, Place::Section(section)) => {
+            match layout.placement_of(object, section as usize) {
+                Placement::Output(out) => Some(out as u32),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// For `__start_SEC` or `__stop_SEC` where `SEC` is a C identifier and an input section of
+/// that name is placed: the output section ld defines the symbol in (`lang_init_start_stop`).
+fn start_stop_section(name: &[u8], link: &Link, layout: &Layout) -> Option<usize> {
+    let section = name
+        .strip_prefix(b"__start_")
+        .or_else(|| name.strip_prefix(b"__stop_"))?;
+    let is_c_identifier = section
+        .first()
+        .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+        && section
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_');
+    if !is_c_identifier {
+        return None;
+    }
+    link.objects.iter().enumerate().find_map(|(o, object)| {
+        object
+            .sections
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.name == section)
+            .find_map(|(i, _)| match layout.placement_of(o, i) {
+                Placement::Output(out) => Some(out),
+                _ => None,
+            })
+    })
+}

@@ -1,0 +1,856 @@
+//! `kslink-collect --predict` and `--compare` against real links.
+//!
+//! - The two tinyconfig kernels of the fixture (Linux 6.12 and 6.1, x86_64, built from
+//!   Debian's `linux-source-*`): the prediction from the final link's inputs and linker
+//!   script equals the linked `vmlinux`'s System.map as a multiset of (type letter, name),
+//!   both from `vmlinux.o` and from `vmlinux.a` with the library archives, in the order
+//!   and with the `--whole-archive`/group structure of Kbuild's link. "System.map" means
+//!   `nm -n vmlinux | sed -f scripts/mksysmap` with Linux 6.12's rules, which is what
+//!   `--predict` (like `--linked`) produces: that is 6.12's own System.map; 6.1's
+//!   System.map comes from 6.1's mksysmap (other rules), so for 6.1 the expected set is
+//!   made by running 6.12's `sed` script on `nm -n` of 6.1's vmlinux (for this kernel the
+//!   two filters keep the same lines; the test reports whether they do).
+//! - A hand-made link, assembled and linked by GNU as and ld 2.40, with what kernels do
+//!   and more: weak and strong definitions, a regular and a thin archive searched in a
+//!   group, whole-archive, common symbols (one pulling an archive member), COMDAT groups
+//!   and linkonce sections, `/DISCARD/`, `EXCLUDE_FILE`, an orphan section, `PROVIDE`,
+//!   `PROVIDE_HIDDEN`, `HIDDEN`, assignments inside and outside output sections (absolute,
+//!   relative, from `.`, mixed sections, a copied ifunc type), an output section removed
+//!   for being empty, empty sections kept by `ALIGN` (with and without a special name) and
+//!   one the location counter moves through.
+//! - `--compare` on an exact prediction (exit 0) and on a damaged one (exit 1, the
+//!   differences listed, the table cost).
+//! - Bad input: truncated and non-ELF objects, a thin archive whose member is missing,
+//!   an unreadable or unparseable script, an option among the inputs: one line on stderr
+//!   naming the file, exit status 1 (2 for usage errors), no output written.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use kslink_collect::{predict, TableLabels};
+use kslink_schema::{artifact, SymbolOrigin, SymbolSet};
+use kslink_table::{LINUX_6_1, LINUX_6_12};
+use kslink_tests::{apply_mksysmap, bin_path, kernel_tree, KernelTree, KernelVersion, LinkInputs};
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("kslink-predict-test-")
+        .tempdir()
+        .expect("temporary directory")
+}
+
+/// A multiset of (type letter, name).
+type Multiset = BTreeMap<(u8, Vec<u8>), usize>;
+
+fn set_multiset(set: &SymbolSet) -> Multiset {
+    let mut m = Multiset::new();
+    for s in &set.symbols {
+        *m.entry((s.type_letter, s.name.clone())).or_default() += 1;
+    }
+    m
+}
+
+/// The (type, name) multiset of `ADDR TYPE NAME` lines (an undefined symbol's address is
+/// blank).
+fn map_multiset(text: &[u8]) -> Multiset {
+    let mut m = Multiset::new();
+    for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let width = if line[0] == b' ' {
+            line.iter().take_while(|&&b| b == b' ').count() - 1
+        } else {
+            line.iter().position(|&b| b == b' ').unwrap_or(line.len())
+        };
+        match line.get(width..) {
+            Some([b' ', letter, b' ', name @ ..]) => {
+                *m.entry((*letter, name.to_vec())).or_default() += 1;
+            }
+            _ => panic!("not a map line: {:?}", String::from_utf8_lossy(line)),
+        }
+    }
+    m
+}
+
+/// Panics with the first differences if the multisets differ.
+#[track_caller]
+fn assert_same_multiset(expected: &Multiset, actual: &Multiset, what: &str) {
+    if expected == actual {
+        return;
+    }
+    let show = |(letter, name): &(u8, Vec<u8>), n: usize| {
+        format!(
+            "{} {} (x{n})",
+            char::from(*letter),
+            String::from_utf8_lossy(name)
+        )
+    };
+    let missing: Vec<String> = expected
+        .iter()
+        .filter(|(k, n)| actual.get(*k) != Some(n))
+        .map(|(k, n)| show(k, n - actual.get(k).copied().unwrap_or(0).min(*n)))
+        .take(20)
+        .collect();
+    let extra: Vec<String> = actual
+        .iter()
+        .filter(|(k, n)| expected.get(*k).copied().unwrap_or(0) < **n)
+        .map(|(k, n)| show(k, n - expected.get(k).copied().unwrap_or(0)))
+        .take(20)
+        .collect();
+    panic!(
+        "{what}: the prediction differs ({} expected, {} predicted)\nnot predicted \
+         (first 20): {missing:#?}\npredicted but not expected (first 20): {extra:#?}",
+        expected.values().sum::<usize>(),
+        actual.values().sum::<usize>()
+    );
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let shown = format!("{cmd:?}");
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
+    if !out.status.success() {
+        panic!(
+            "{shown} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// The kernels of the fixture
+// ---------------------------------------------------------------------------------------
+
+/// The table labels the kernel's link adds: 6.1 runs `scripts/kallsyms --base-relative`.
+fn labels(version: KernelVersion) -> TableLabels {
+    match version {
+        KernelVersion::V6_12 => TableLabels {
+            profile: &LINUX_6_12,
+            base_relative: false,
+        },
+        KernelVersion::V6_1 => TableLabels {
+            profile: &LINUX_6_1,
+            base_relative: true,
+        },
+    }
+}
+
+/// The prediction for `link` in `tree`, in-process.
+fn predict_kernel(tree: &KernelTree, link: &LinkInputs) -> SymbolSet {
+    let inputs: Vec<OsString> = link
+        .inputs
+        .iter()
+        .map(|w| {
+            if w.starts_with('-') {
+                OsString::from(w)
+            } else {
+                tree.dir.join(w).into_os_string()
+            }
+        })
+        .collect();
+    let set = predict(&tree.dir.join(&link.script), &inputs, labels(tree.version))
+        .unwrap_or_else(|e| panic!("predicting Linux {}: {e}", tree.version));
+    assert!(!set.addresses_known);
+    assert!(matches!(set.origin, SymbolOrigin::Predicted { .. }));
+    assert!(set.symbols.iter().all(|s| s.address == 0));
+    set
+}
+
+/// What the prediction must equal: `nm -n vmlinux | sed -f` Linux 6.12's mksysmap.
+fn expected_map(tree: &KernelTree) -> Multiset {
+    let nm = run(Command::new("nm").arg("-n").arg(tree.vmlinux())).stdout;
+    let map = apply_mksysmap(KernelVersion::V6_12, &nm);
+    let expected = map_multiset(&map);
+    match tree.version {
+        KernelVersion::V6_12 => {
+            let system_map = fs::read(tree.system_map()).expect("System.map");
+            assert_eq!(
+                map, system_map,
+                "6.12's System.map is nm -n vmlinux | sed -f scripts/mksysmap"
+            );
+        }
+        KernelVersion::V6_1 => {
+            let system_map = map_multiset(&fs::read(tree.system_map()).expect("System.map"));
+            eprintln!(
+                "Linux 6.1: its own System.map (6.1's mksysmap) {} 6.12's rules on nm -n \
+                 vmlinux",
+                if system_map == expected {
+                    "keeps the same lines as"
+                } else {
+                    "keeps other lines than"
+                }
+            );
+        }
+    }
+    expected
+}
+
+fn check_kernel(version: KernelVersion, archives: bool) {
+    let tree = kernel_tree(version);
+    let log = tree.link_log();
+    let recorded = log.final_link_inputs();
+    let link = if archives {
+        recorded.with_vmlinux_a(&log.vmlinux_libs())
+    } else {
+        recorded.with_vmlinux_o()
+    };
+    let predicted = predict_kernel(&tree, &link);
+    let expected = expected_map(&tree);
+    assert_same_multiset(
+        &expected,
+        &set_multiset(&predicted),
+        &format!("Linux {version} from {:?}", link.inputs),
+    );
+}
+
+#[test]
+fn linux_6_12_from_vmlinux_o() {
+    // Kbuild's own final link (CONFIG_X86_KERNEL_IBT: vmlinux.o).
+    let tree = kernel_tree(KernelVersion::V6_12);
+    let recorded = tree.link_log().final_link_inputs();
+    assert!(
+        recorded.inputs.iter().any(|w| w == "vmlinux.o"),
+        "{recorded:?}"
+    );
+    check_kernel(KernelVersion::V6_12, false);
+}
+
+#[test]
+fn linux_6_12_from_vmlinux_a() {
+    check_kernel(KernelVersion::V6_12, true);
+}
+
+#[test]
+fn linux_6_1_from_vmlinux_a() {
+    // Kbuild's own final link (vmlinux.a and the library archives).
+    let tree = kernel_tree(KernelVersion::V6_1);
+    let recorded = tree.link_log().final_link_inputs();
+    assert!(
+        recorded.inputs.iter().any(|w| w == "vmlinux.a"),
+        "{recorded:?}"
+    );
+    check_kernel(KernelVersion::V6_1, true);
+}
+
+#[test]
+fn linux_6_1_from_vmlinux_o() {
+    check_kernel(KernelVersion::V6_1, false);
+}
+
+/// The command line on Kbuild's own paths (relative, in the tree), then `--compare`.
+#[test]
+fn cli_predicts_and_compares_linux_6_12() {
+    let tree = kernel_tree(KernelVersion::V6_12);
+    let link = tree.link_log().final_link_inputs();
+    let dir = tempdir();
+    let symbols = dir.path().join("predicted.symbols");
+    let map = dir.path().join("predicted.map");
+    let out = run(Command::new(bin_path("kslink-collect"))
+        .current_dir(&tree.dir)
+        .args(["--predict", "-T", &link.script, "-o"])
+        .arg(&symbols)
+        .arg("--emit-map")
+        .arg(&map)
+        .args(&link.inputs));
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+    let set: SymbolSet = artifact::read(&symbols).expect("the artifact");
+    let SymbolOrigin::Predicted { script, inputs } = &set.origin else {
+        panic!("origin {:?}", set.origin);
+    };
+    assert_eq!(script, &link.script);
+    assert_eq!(inputs, &link.inputs);
+    let map_text = fs::read(&map).expect("the map");
+    assert_eq!(map_multiset(&map_text), set_multiset(&set));
+    assert!(map_text.starts_with(b"0000000000000000 "));
+
+    let compare = |extra: &[&str]| {
+        Command::new(bin_path("kslink-collect"))
+            .current_dir(&tree.dir)
+            .arg("--compare")
+            .arg(&symbols)
+            .args(["--linked", "vmlinux", "--all-symbols"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run kslink-collect --compare")
+    };
+    let text = compare(&[]);
+    assert_eq!(text.status.code(), Some(0), "{text:?}");
+    let report = String::from_utf8_lossy(&text.stdout);
+    assert!(report.contains("the prediction is exact"), "{report}");
+    let json = compare(&["--json"]);
+    assert_eq!(json.status.code(), Some(0));
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(value["exact"], true);
+    assert_eq!(value["missing"].as_array().map(Vec::len), Some(0));
+    let arrays = value["table"]["arrays"].as_array().expect("arrays");
+    assert_eq!(arrays.len(), 8);
+    for array in arrays {
+        assert_eq!(array["predicted"], array["linked"], "{array}");
+    }
+}
+
+/// `--compare` on a prediction with a name missing, one extra, and one with another letter.
+#[test]
+fn compare_lists_differences_and_their_cost() {
+    let tree = kernel_tree(KernelVersion::V6_12);
+    let mut set = predict_kernel(&tree, &tree.link_log().final_link_inputs());
+    let removed = set
+        .symbols
+        .iter()
+        .position(|s| s.name == b"start_kernel")
+        .expect("start_kernel");
+    set.symbols.remove(removed);
+    let retyped = set
+        .symbols
+        .iter_mut()
+        .find(|s| s.name == b"jiffies")
+        .expect("jiffies");
+    retyped.type_letter = b'B';
+    let mut extra = set.symbols[0].clone();
+    extra.name = b"a_symbol_the_link_does_not_have_with_a_long_name".to_vec();
+    extra.type_letter = b't';
+    set.symbols.push(extra);
+    let dir = tempdir();
+    let path = dir.path().join("damaged.symbols");
+    artifact::write(&path, &set).expect("write the artifact");
+    let out = Command::new(bin_path("kslink-collect"))
+        .arg("--compare")
+        .arg(&path)
+        .arg("--linked")
+        .arg(tree.vmlinux())
+        .args(["--all-symbols", "--json"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run kslink-collect");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(value["exact"], false);
+    assert_eq!(
+        value["missing"],
+        serde_json::json!([{"type": "T", "name": "start_kernel"}])
+    );
+    assert_eq!(
+        value["extra"],
+        serde_json::json!([{"type": "t", "name": "a_symbol_the_link_does_not_have_with_a_long_name"}])
+    );
+    assert_eq!(
+        value["retyped"],
+        serde_json::json!([{"name": "jiffies", "predicted": "B", "linked": "D"}])
+    );
+    // One symbol out and one in: the same count, longer names.
+    let table = &value["table"];
+    assert_eq!(table["predicted_symbols"], table["linked_symbols"]);
+    let names = table["arrays"]
+        .as_array()
+        .expect("arrays")
+        .iter()
+        .find(|a| a["label"] == "kallsyms_names")
+        .expect("kallsyms_names");
+    assert!(
+        names["predicted"].as_u64() > names["linked"].as_u64(),
+        "{names}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// A hand-made link, linked by GNU ld
+// ---------------------------------------------------------------------------------------
+
+const MAIN_S: &str = r#"
+	.text
+	.globl	main_func
+	.type	main_func, @function
+main_func:
+	call	lib_func1
+	call	provided_func
+	ret
+local_func:
+	ret
+	.weak	weak_def
+weak_def:
+	ret
+	.weak	weak_kept
+weak_kept:
+	ret
+	.globl	ifunc_impl
+	.type	ifunc_impl, @gnu_indirect_function
+ifunc_impl:
+	ret
+	.section .text.hot,"ax",@progbits
+hot_local:
+	ret
+	.section .rodata,"a",@progbits
+	.globl	ro_sym
+ro_sym:	.byte 1
+	.section .rodata.str1.1,"aMS",@progbits,1
+..merge_local:
+	.string "hello"
+	.section .special,"a",@progbits
+	.globl	special_main
+special_main: .byte 0
+	.section .data.rw,"aw",@progbits
+	.globl	rw_sym
+	.hidden	rw_sym
+rw_sym:	.quad provided_data
+	.section .discard.addressable,"aw",@progbits
+	.globl	discarded_global
+discarded_global:
+	.quad	0
+discarded_local:
+	.quad	0
+	.section .exitcall.exit,"aw",@progbits
+exit_local:
+	.quad	0
+	.section .mydata,"aw",@progbits
+	.globl	orphan_sym
+orphan_sym:
+	.byte 0
+	.section .bss,"aw",@nobits
+	.globl	bss_sym
+bss_sym:
+	.zero	8
+local_bss:
+	.zero	8
+	.comm	common_sym,16,8
+	.comm	common_pulls,8,8
+	.weak	weak_undef_obj
+	.type	weak_undef_obj, @object
+	.weak	weak_undef_func
+	.section .data.refs,"aw",@progbits
+	.quad	weak_undef_obj
+	.quad	weak_undef_func
+	.section .text.comdat,"axG",@progbits,comdat_sig,comdat
+	.globl	comdat_func
+comdat_func:
+	ret
+comdat_local:
+	ret
+	.section .gnu.linkonce.t.once,"ax",@progbits
+	.globl	once_func
+once_func:
+	ret
+	.section .note.GNU-stack,"",@progbits
+"#;
+
+const SECOND_S: &str = r#"
+	.text
+	.globl	weak_def
+weak_def:
+	ret
+	.globl	second_func
+second_func:
+	ret
+	.section .special,"aw",@progbits
+	.globl	special_second
+special_second: .byte 0
+	.section .data
+	.quad	provided_hidden
+	.section .exact,"a",@progbits
+	.globl	exact_sym
+exact_sym: .byte 0
+	.section .text.comdat,"axG",@progbits,comdat_sig,comdat
+	.globl	comdat_func
+comdat_func:
+	ret
+comdat_local:
+	ret
+	.section .gnu.linkonce.t.once,"ax",@progbits
+	.globl	once_func
+once_func:
+	ret
+	.section .note.GNU-stack,"",@progbits
+"#;
+
+/// Members of `lib.a` (a regular archive with an index) and of `thin.a` (a thin one).
+const LIB_MEMBERS: &[(&str, &str)] = &[
+    (
+        "m1",
+        ".text\n.globl lib_func1\nlib_func1:\n call thin_func\n ret\nm1_local:\n ret\n",
+    ),
+    ("m2", ".text\n.globl lib_func2\nlib_func2:\n ret\n"),
+    (
+        "m3",
+        ".text\n.globl unused_func\nunused_func:\n ret\nm3_local:\n ret\n",
+    ),
+    (
+        "m4",
+        ".data\n.globl common_pulls\ncommon_pulls:\n .quad 1\n",
+    ),
+];
+const THIN_MEMBERS: &[(&str, &str)] = &[(
+    "t1",
+    ".text\n.globl thin_func\nthin_func:\n call lib_func2\n ret\n",
+)];
+const WHOLE_MEMBERS: &[(&str, &str)] = &[("w1", ".text\n.globl whole_func\nwhole_func:\n ret\n")];
+
+/// The kallsyms table as `scripts/kallsyms` 6.12 lays it out, for the real link.
+const TABLE_S: &str = r#"
+	.section .rodata,"a"
+	.balign 8
+	.globl kallsyms_num_syms
+kallsyms_num_syms: .long 0
+	.globl kallsyms_names
+kallsyms_names: .byte 0
+	.globl kallsyms_markers
+kallsyms_markers: .long 0
+	.globl kallsyms_token_table
+kallsyms_token_table: .byte 0
+	.globl kallsyms_token_index
+kallsyms_token_index: .short 0
+	.globl kallsyms_offsets
+kallsyms_offsets: .long 0
+	.balign 8
+	.globl kallsyms_relative_base
+kallsyms_relative_base: .quad _text
+	.globl kallsyms_seqs_of_names
+kallsyms_seqs_of_names: .byte 0
+	.section .note.GNU-stack,"",@progbits
+"#;
+
+const SCRIPT: &str = r#"
+OUTPUT_FORMAT("elf64-x86-64")
+ENTRY(main_func)
+first_abs = 0x1000;
+SECTIONS
+{
+  . = 0x400000;
+  .text : {
+    _text = .;
+    *(.text.hot)
+    *(.text .text.*)
+    *(.gnu.linkonce.t.*)
+    _etext_inner = .;
+  }
+  _etext = .;
+  . = ALIGN(4096);
+  after_align = .;
+  .rodata : {
+    __start_rodata = .;
+    *(.rodata) *(.rodata.*)
+    *(EXCLUDE_FILE(*second.o) .special)
+  }
+  .empty_removed : { __empty_start = .; KEEP(*(.nothing)) __empty_end = .; }
+  .data : {
+    second.o(.exact)
+    *(.data .data.*)
+    *(.special)
+    PROVIDE(provided_data = .);
+    PROVIDE(provided_unused = .);
+    HIDDEN(hidden_in_data = .);
+    PROVIDE_HIDDEN(provided_hidden = .);
+    in_data = rw_sym + 8;
+  }
+  . = ALIGN(4096);
+  .data..percpu : { __per_cpu_start = .; . = ALIGN(64); __per_cpu_end = .; }
+  .smp : { __smp_start = .; . = ALIGN(64); __smp_end = .; }
+  .adv : { __adv_start = .; . += 16; __adv_end = .; }
+  .bss : { __bss_start = .; *(.bss) *(COMMON) __bss_stop = .; }
+  _end = .;
+  PROVIDE(provided_func = main_func);
+  abs_sym = ABSOLUTE(_end - 0x400000);
+  mixed = ABSOLUTE(main_func) + __bss_start;
+  rel_copy = ro_sym;
+  ifunc_copy = ifunc_impl;
+  number_outside = 42;
+  /DISCARD/ : { *(.discard) *(.discard.*) *(.exitcall.exit) *(.note.GNU-stack) *(.comment) }
+}
+after_sections = __start_rodata + 4;
+ASSERT(_end > 0x400000, "the end is after the start");
+"#;
+
+fn assemble(dir: &Path, name: &str, source: &str) -> PathBuf {
+    let s = dir.join(format!("{name}.s"));
+    let o = dir.join(format!("{name}.o"));
+    fs::write(&s, source).expect("write the source");
+    run(Command::new("as").arg("--64").arg("-o").arg(&o).arg(&s));
+    o
+}
+
+fn archive(dir: &Path, name: &str, flags: &str, members: &[(&str, &str)]) -> PathBuf {
+    let path = dir.join(name);
+    let objects: Vec<PathBuf> = members
+        .iter()
+        .map(|(m, source)| assemble(dir, m, source))
+        .collect();
+    run(Command::new("ar").arg(flags).arg(&path).args(&objects));
+    path
+}
+
+/// Builds the hand-made inputs in `dir`; returns the link's input words (relative to
+/// `dir`).
+fn hand_made_inputs(dir: &Path) -> Vec<String> {
+    assemble(dir, "main", MAIN_S);
+    assemble(dir, "second", SECOND_S);
+    archive(dir, "lib.a", "rcs", LIB_MEMBERS);
+    archive(dir, "thin.a", "rcsT", THIN_MEMBERS);
+    archive(dir, "whole.a", "rcs", WHOLE_MEMBERS);
+    fs::write(dir.join("test.lds"), SCRIPT).expect("write the script");
+    [
+        "main.o",
+        "second.o",
+        "--whole-archive",
+        "whole.a",
+        "--no-whole-archive",
+        "--start-group",
+        "lib.a",
+        "thin.a",
+        "--end-group",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+#[test]
+fn hand_made_link_matches_gnu_ld() {
+    let dir = tempdir();
+    let dir = dir.path();
+    let inputs = hand_made_inputs(dir);
+    assemble(dir, "table", TABLE_S);
+    run(Command::new("ld")
+        .current_dir(dir)
+        .args(["-m", "elf_x86_64", "-T", "test.lds", "-o", "linked"])
+        .args(&inputs)
+        .arg("table.o"));
+    let expected = map_multiset(
+        &run(Command::new(bin_path("kslink-collect"))
+            .arg("--linked")
+            .arg(dir.join("linked")))
+        .stdout,
+    );
+
+    let predicted_out = run(Command::new(bin_path("kslink-collect"))
+        .current_dir(dir)
+        .args(["--predict", "-T", "test.lds"])
+        .args(&inputs));
+    let predicted = map_multiset(&predicted_out.stdout);
+    assert_same_multiset(&expected, &predicted, "the hand-made link");
+
+    // What the link should have, spelled out: the behaviours this test is about.
+    let letter = |name: &str| -> Vec<char> {
+        predicted
+            .iter()
+            .filter(|((_, n), _)| n == name.as_bytes())
+            .flat_map(|((l, _), count)| std::iter::repeat_n(char::from(*l), *count))
+            .collect()
+    };
+    let cases: &[(&str, &[char])] = &[
+        ("weak_def", &['T']),
+        ("weak_kept", &['W']),
+        ("local_func", &['t']),
+        ("hot_local", &['t']),
+        ("comdat_func", &['T']),
+        ("comdat_local", &['t']),
+        ("once_func", &['T']),
+        ("lib_func1", &['T']),
+        ("lib_func2", &['T']),
+        ("thin_func", &['T']),
+        ("whole_func", &['T']),
+        ("unused_func", &[]),
+        ("m3_local", &[]),
+        ("m1_local", &['t']),
+        ("common_sym", &['B']),
+        ("common_pulls", &['D']),
+        // A static link drops undefined symbols, even weak data objects (nm's `v`).
+        ("weak_undef_obj", &[]),
+        ("weak_undef_func", &[]),
+        ("discarded_global", &[]),
+        ("discarded_local", &[]),
+        ("exit_local", &[]),
+        ("..merge_local", &[]),
+        ("special_main", &['R']),
+        ("special_second", &['D']),
+        ("rw_sym", &['D']),
+        ("orphan_sym", &['D']),
+        // Named by its file: a read-only section in a writable output section.
+        ("exact_sym", &['D']),
+        ("first_abs", &['A']),
+        ("_etext", &['T']),
+        ("after_align", &['R']),
+        ("__empty_start", &['D']),
+        ("provided_data", &['D']),
+        ("provided_unused", &[]),
+        ("hidden_in_data", &['d']),
+        ("provided_hidden", &['d']),
+        ("in_data", &['D']),
+        ("__per_cpu_start", &['D']),
+        ("__smp_start", &['?']),
+        ("__adv_start", &['B']),
+        ("_end", &['B']),
+        ("provided_func", &['T']),
+        ("abs_sym", &['A']),
+        ("mixed", &['A']),
+        ("rel_copy", &['R']),
+        ("ifunc_copy", &['i']),
+        ("number_outside", &['A']),
+        // Outside output sections a number is absolute, and a section-relative value
+        // plus an absolute one is absolute; inside (`in_data`) the number is plain.
+        ("after_sections", &['A']),
+        ("kallsyms_num_syms", &['R']),
+    ];
+    for (name, letters) in cases {
+        assert_eq!(letter(name), *letters, "{name}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Bad input
+// ---------------------------------------------------------------------------------------
+
+/// Runs `--predict` with `-o` and `--emit-map` into a fresh directory and checks the
+/// failure: exit status `code`, one line on stderr that contains `needle`, no output.
+#[track_caller]
+fn assert_predict_fails(cwd: &Path, args: &[&str], code: i32, needle: &str) {
+    let out_dir = tempdir();
+    let symbols = out_dir.path().join("out.symbols");
+    let map = out_dir.path().join("out.map");
+    let out = Command::new(bin_path("kslink-collect"))
+        .current_dir(cwd)
+        .arg("--predict")
+        .arg("-o")
+        .arg(&symbols)
+        .arg("--emit-map")
+        .arg(&map)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run kslink-collect");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    assert!(
+        stderr.contains(needle),
+        "{args:?}: {stderr:?} lacks {needle:?}"
+    );
+    assert!(out.stdout.is_empty());
+    let left: Vec<_> = fs::read_dir(out_dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(left.is_empty(), "{args:?} left {left:?}");
+}
+
+#[test]
+fn bad_inputs_fail_cleanly() {
+    let dir = tempdir();
+    let d = dir.path();
+    let inputs = hand_made_inputs(d);
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let with = |extra: &[&str]| -> Vec<String> {
+        ["-T", "test.lds"]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let call = |args: Vec<String>, code: i32, needle: &str| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_predict_fails(d, &args, code, needle);
+    };
+
+    // It works as given.
+    run(Command::new(bin_path("kslink-collect"))
+        .current_dir(d)
+        .arg("--predict")
+        .args(with(&inputs)));
+
+    // A truncated object.
+    let main = fs::read(d.join("main.o")).expect("main.o");
+    fs::write(d.join("truncated.o"), &main[..main.len() / 2]).expect("write");
+    call(
+        with(&["truncated.o"]),
+        1,
+        "truncated.o: malformed or truncated ELF file",
+    );
+
+    // Not an ELF file, and an empty one.
+    fs::write(d.join("text.o"), "hello\n").expect("write");
+    call(
+        with(&["text.o"]),
+        1,
+        "text.o: not an ELF object or an archive",
+    );
+    fs::write(d.join("empty.o"), "").expect("write");
+    call(with(&["empty.o"]), 1, "empty.o: empty file");
+
+    // A missing file.
+    call(
+        with(&["missing.o"]),
+        1,
+        "missing.o: No such file or directory",
+    );
+
+    // A thin archive whose member file is gone, taken whole.
+    let thin_dir = d.join("thin");
+    fs::create_dir(&thin_dir).expect("mkdir");
+    archive(
+        &thin_dir,
+        "gone.a",
+        "rcsT",
+        &[("g1", ".text\n.globl g1\ng1:\n ret\n")],
+    );
+    fs::remove_file(thin_dir.join("g1.o")).expect("remove the member");
+    call(
+        with(&["main.o", "--whole-archive", "thin/gone.a"]),
+        1,
+        "thin/gone.a: thin archive member ",
+    );
+    call(
+        with(&["main.o", "--whole-archive", "thin/gone.a"]),
+        1,
+        "/thin/g1.o: No such file or directory",
+    );
+
+    // A script that cannot be read, or parsed.
+    call(
+        ["-T", "nowhere.lds", "main.o"].map(String::from).to_vec(),
+        1,
+        "nowhere.lds: No such file or directory",
+    );
+    fs::write(
+        d.join("bad.lds"),
+        "SECTIONS {\n  .text : { *(.text) }\n  .data : {\n",
+    )
+    .expect("write");
+    call(
+        ["-T", "bad.lds", "main.o"].map(String::from).to_vec(),
+        1,
+        "bad.lds:4: output section `.data` is never closed",
+    );
+
+    // A script that names an input file the link does not have.
+    fs::write(
+        d.join("names.lds"),
+        "SECTIONS {\n  .text : {\n    other.o(.text)\n  }\n}\n",
+    )
+    .expect("write");
+    call(
+        ["-T", "names.lds", "main.o"].map(String::from).to_vec(),
+        1,
+        "names.lds:3: the script names input file `other.o`, which is not among the inputs",
+    );
+
+    // Two strong definitions: ld would fail too.
+    call(
+        with(&["main.o", "main.o"]),
+        1,
+        "multiple definition of `main_func`",
+    );
+
+    // An option ld would take but --predict does not follow, and unbalanced groups.
+    call(
+        with(&["main.o", "--gc-sections"]),
+        2,
+        "unsupported option among the link inputs: --gc-sections",
+    );
+    call(
+        with(&["--start-group", "main.o"]),
+        2,
+        "--start-group without --end-group",
+    );
+}

@@ -215,7 +215,9 @@ fn run_demo(args: DemoArgs) -> ExitCode {
     match demo(&request, &progress) {
         Ok(outcome) => {
             if options.verbosity() != Verbosity::Quiet {
-                progress.note(outcome.program_output.trim_end());
+                // The example's own report goes to standard output, before any JSON line.
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout.write_all(outcome.program_output.as_bytes());
             }
             if options.json {
                 print_json(&outcome.to_json());

@@ -1,0 +1,479 @@
+//! `kslink link` and `kslink demo` on the embedded example, with the real stage executables,
+//! the system's cc, GNU ld and lld: one link, a table that decodes to the linked file's own
+//! symbols, resume after SIGKILL at every step, swapped stages, a forced misfit, bad input.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use kslink_schema::artifact;
+use kslink_schema::{DataLayout, KallsymsTable, TableOptions};
+use kslink_table::{build, symbols_from_set, LINUX_6_12};
+use kslink_tests::bin_path;
+use kslink_verify::ElfDecodeOptions;
+
+/// The example's sources, from the repository.
+fn demo_source(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/demo")
+        .join(name)
+}
+
+fn kslink() -> Command {
+    Command::new(bin_path("kslink"))
+}
+
+fn json_line(out: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or("");
+    serde_json::from_str(last).unwrap_or_else(|e| {
+        panic!(
+            "last line of stdout is not JSON ({e}):\n{stdout}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn assert_success(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The table decoded from a linked file equals the table built from the file's own symbols,
+/// decoded.
+fn assert_table_matches_symbols(elf: &Path) {
+    let bytes = fs::read(elf).unwrap();
+    let linked = kslink_collect::collect_linked(elf).unwrap();
+    let options = TableOptions {
+        all_symbols: true,
+        ..TableOptions::default()
+    };
+    let symbols = symbols_from_set(&linked, &LINUX_6_12, "linked");
+    let built = build(symbols, &LINUX_6_12, options).unwrap();
+    let layout = DataLayout {
+        pointer_bytes: 8,
+        big_endian: false,
+    };
+    let table: KallsymsTable = built.to_artifact(layout);
+    let expected = kslink_verify::view_artifact(&table)
+        .unwrap()
+        .symbols()
+        .unwrap();
+    let file = object::File::parse(&*bytes).unwrap();
+    let view = kslink_verify::view_elf(&file, ElfDecodeOptions::default()).unwrap();
+    view.check().unwrap();
+    assert_eq!(view.symbols().unwrap(), expected, "{}", elf.display());
+    assert!(expected.len() > 30, "{} symbols", expected.len());
+}
+
+#[test]
+fn demo_links_once_with_gnu_ld_and_lld() {
+    for linker in ["ld", "ld.lld"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = kslink()
+            .args(["demo", "--json", "--linker", linker, "--keep"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert_success(&out, linker);
+        let report = json_line(&out);
+        assert_eq!(report["selfcheck"], "pass", "{linker}: {report}");
+        assert_eq!(report["links"], 1, "{linker}: {report}");
+        assert_eq!(report["pad_waste"], 0, "{linker}: {report}");
+        assert!(
+            report["symbols"].as_u64().unwrap() > 30,
+            "{linker}: {report}"
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("selfcheck: pass"), "{stdout}");
+        assert_table_matches_symbols(&dir.path().join("demo"));
+    }
+}
+
+/// A directory with the example compiled, and wrapper stages that count their runs and can
+/// kill the driver, so that a test can interrupt any step.
+struct Bench {
+    dir: tempfile::TempDir,
+}
+
+impl Bench {
+    fn new() -> Bench {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["demo.c", "demo.lds"] {
+            fs::copy(demo_source(name), dir.path().join(name)).unwrap();
+        }
+        let status = Command::new("cc")
+            .args(kslink_driver_cflags())
+            .args(["-c", "-o", "demo.o", "demo.c"])
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let bench = Bench { dir };
+        for stage in ["collect", "table", "pad", "locate", "patch", "verify"] {
+            bench.wrapper(stage, &bin_path(&format!("kslink-{stage}")));
+        }
+        bench.wrapper("ld", Path::new("/usr/bin/ld"));
+        bench
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `wrap-NAME`: counts its run in `runs`; if the count is `$KILL_AT`, kills the driver
+    /// (its parent) before (`$KILL_WHEN=before`) or after running the real program.
+    fn wrapper(&self, name: &str, real: &Path) {
+        let path = self.path(&format!("wrap-{name}"));
+        let runs = self.path("runs");
+        let script = format!(
+            "#!/bin/bash\n\
+             echo {name} >> '{runs}'\n\
+             n=$(wc -l < '{runs}')\n\
+             if [ \"$n\" = \"$KILL_AT\" ] && [ \"$KILL_WHEN\" = before ]; then kill -9 $PPID; exit 1; fi\n\
+             '{real}' \"$@\"\n\
+             rc=$?\n\
+             if [ \"$n\" = \"$KILL_AT\" ]; then kill -9 $PPID; sleep 1; fi\n\
+             exit $rc\n",
+            runs = runs.display(),
+            real = real.display()
+        );
+        fs::write(&path, script).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// `kslink link` of the example into `out`, through the wrappers.
+    fn link(&self, out: &str, extra: &[&str]) -> Command {
+        let mut cmd = kslink();
+        cmd.current_dir(self.dir.path());
+        cmd.args(["link", "--all-symbols", "--json", "-o", out]);
+        for stage in ["collect", "table", "pad", "locate", "patch", "verify"] {
+            cmd.arg("--stage").arg(format!(
+                "{stage}={}",
+                self.path(&format!("wrap-{stage}")).display()
+            ));
+        }
+        cmd.args(extra);
+        cmd.args(["--", "./wrap-ld", "-T", "demo.lds", "demo.o"]);
+        cmd.env_remove("KILL_AT");
+        cmd
+    }
+
+    fn runs(&self) -> Vec<String> {
+        fs::read_to_string(self.path("runs"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+fn kslink_driver_cflags() -> Vec<&'static str> {
+    vec![
+        "-O2",
+        "-ffreestanding",
+        "-fno-pie",
+        "-fno-stack-protector",
+        "-fno-builtin",
+        "-fno-asynchronous-unwind-tables",
+    ]
+}
+
+fn step_skipped(report: &serde_json::Value) -> Vec<(String, bool)> {
+    report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["skipped"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn resume_after_sigkill_at_every_step() {
+    let bench = Bench::new();
+    let out = bench
+        .link("reference", &["--work-dir", "ref-work"])
+        .output()
+        .unwrap();
+    assert_success(&out, "uninterrupted link");
+    let reference = fs::read(bench.path("reference")).unwrap();
+    let order = bench.runs();
+    assert_eq!(
+        order,
+        ["collect", "table", "pad", "ld", "collect", "table", "locate", "patch", "verify"]
+    );
+    let run = Command::new(bench.path("reference")).output().unwrap();
+    assert_success(&run, "the linked example");
+
+    for when in ["before", "after"] {
+        for kill_at in 1..=order.len() {
+            let what = format!("killed {when} run {kill_at} ({})", order[kill_at - 1]);
+            let out_name = format!("out-{when}-{kill_at}");
+            let work = format!("work-{when}-{kill_at}");
+            fs::remove_file(bench.path("runs")).unwrap();
+            let mut killed = bench.link(&out_name, &["--work-dir", &work]);
+            killed
+                .env("KILL_AT", kill_at.to_string())
+                .env("KILL_WHEN", when);
+            let status = killed.process_group(0).status().unwrap();
+            assert_eq!(status.signal(), Some(9), "{what}: {status:?}");
+            assert!(!bench.path(&out_name).exists(), "{what}: an output exists");
+
+            fs::remove_file(bench.path("runs")).unwrap();
+            let out = bench
+                .link(&out_name, &["--work-dir", &work])
+                .output()
+                .unwrap();
+            assert_success(&out, &what);
+            assert_eq!(
+                fs::read(bench.path(&out_name)).unwrap(),
+                reference,
+                "{what}"
+            );
+            let report = json_line(&out);
+            // What finished before the kill is not redone: the runs of the resumed build are
+            // the rest of the order, from the killed step on.
+            let resumed = bench.runs();
+            assert_eq!(resumed, order[kill_at - 1..], "{what}: {report}");
+            let links = u64::from(resumed.contains(&"ld".to_string()));
+            assert_eq!(report["links"], links, "{what}: {report}");
+            // The steps in pipeline order are the wrapped runs in order, then install.
+            let steps = step_skipped(&report);
+            assert_eq!(steps.len(), order.len() + 1, "{what}: {report}");
+            for (i, (name, skipped)) in steps.iter().enumerate().take(order.len()) {
+                assert_eq!(*skipped, i < kill_at - 1, "{what}: step {name}: {report}");
+            }
+        }
+    }
+
+    // Everything up to date: nothing runs, the output stays.
+    fs::remove_file(bench.path("runs")).unwrap();
+    let out = bench
+        .link("reference", &["--work-dir", "ref-work"])
+        .output()
+        .unwrap();
+    assert_success(&out, "up-to-date link");
+    assert!(bench.runs().is_empty(), "{:?}", bench.runs());
+    assert_eq!(json_line(&out)["links"], 0);
+    assert_eq!(fs::read(bench.path("reference")).unwrap(), reference);
+}
+
+#[test]
+fn a_swapped_stage_is_the_one_used() {
+    let bench = Bench::new();
+    let log = bench.path("swapped.log");
+    let swapped = bench.path("my-table");
+    fs::write(
+        &swapped,
+        format!(
+            "#!/bin/sh\necho \"my-table $*\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            bin_path("kslink-table").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&swapped, fs::Permissions::from_mode(0o755)).unwrap();
+    let out = kslink()
+        .current_dir(bench.dir.path())
+        .args(["link", "--all-symbols", "-o", "demo", "--stage"])
+        .arg(format!("table={}", swapped.display()))
+        .args(["--", "ld", "-T", "demo.lds", "demo.o"])
+        .output()
+        .unwrap();
+    assert_success(&out, "link with a swapped table stage");
+    let logged = fs::read_to_string(&log).unwrap();
+    assert_eq!(logged.lines().count(), 2, "{logged}");
+    assert!(logged.contains("--frame"), "{logged}");
+    assert_success(&Command::new(bench.path("demo")).output().unwrap(), "demo");
+}
+
+#[test]
+fn a_missed_prediction_relinks_once_and_is_remembered() {
+    let bench = Bench::new();
+    // More symbols that the prediction will not see.
+    let extra: String = (0..40)
+        .map(|i| format!("int extra_function_with_a_long_name_{i}(int x) {{ return x * {i}; }}\n"))
+        .collect();
+    fs::write(bench.path("extra.c"), extra).unwrap();
+    let status = Command::new("cc")
+        .args(kslink_driver_cflags())
+        .args(["-c", "-o", "extra.o", "extra.c"])
+        .current_dir(bench.dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // A collect stage whose prediction leaves out extra.o.
+    let blind = bench.path("blind-collect");
+    fs::write(
+        &blind,
+        format!(
+            "#!/bin/bash\nargs=()\nfor a in \"$@\"; do [ \"$a\" = extra.o ] || args+=(\"$a\"); done\n\
+             exec '{}' \"${{args[@]}}\"\n",
+            bin_path("kslink-collect").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&blind, fs::Permissions::from_mode(0o755)).unwrap();
+    let link = || {
+        let mut cmd = kslink();
+        cmd.current_dir(bench.dir.path())
+            .args(["link", "--all-symbols", "--json", "-o", "demo", "--stage"])
+            .arg(format!("collect={}", blind.display()))
+            .args(["--", "ld", "-T", "demo.lds", "demo.o", "extra.o"]);
+        cmd.output().unwrap()
+    };
+    let out = link();
+    assert_success(&out, "misfit link");
+    let report = json_line(&out);
+    assert_eq!(report["links"], 2, "{report}");
+    assert_eq!(report["relinked"], true, "{report}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.contains("linking once more"))
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert_success(&Command::new(bench.path("demo")).output().unwrap(), "demo");
+    assert_table_matches_symbols(&bench.path("demo"));
+
+    // The next build (an input changed) fits the remembered frame: one link.
+    let status = Command::new("cc")
+        .args(kslink_driver_cflags())
+        .args(["-DDEMO_REBUILT", "-c", "-o", "demo.o", "demo.c"])
+        .current_dir(bench.dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = link();
+    assert_success(&out, "build after the misfit");
+    let report = json_line(&out);
+    assert_eq!(report["links"], 1, "{report}");
+    assert_eq!(report["relinked"], false, "{report}");
+    assert_table_matches_symbols(&bench.path("demo"));
+}
+
+/// Bad input at a step: exit 1, one line naming the step, and the previous output untouched.
+#[test]
+fn bad_input_fails_cleanly_and_keeps_the_previous_output() {
+    let bench = Bench::new();
+    let out = bench.link("demo", &[]).output().unwrap();
+    assert_success(&out, "first build");
+    let previous = fs::read(bench.path("demo")).unwrap();
+
+    let fake = |name: &str, body: &str| {
+        let path = bench.path(name);
+        fs::write(&path, format!("#!/bin/bash\n{body}\n")).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    };
+    let wrong_kind = fake(
+        "pad-wrong-kind",
+        // writes the first table (a KallsymsTable) where a PadSpec belongs
+        "while [ $# -gt 1 ]; do [ \"$1\" = -o ] && out=$2; shift; done; cp \"$1\" \"$out\"",
+    );
+    let other_location = fake(
+        "locate-other-file",
+        &format!(
+            "args=(\"$@\"); n=${{#args[@]}}; args[$((n-1))]='{}'; exec '{}' \"${{args[@]}}\"",
+            bench.path("reference-copy").display(),
+            bin_path("kslink-locate").display()
+        ),
+    );
+    fs::copy(bench.path("demo"), bench.path("reference-copy")).unwrap();
+    // grow the copy so that the location cannot match the linked file
+    fs::OpenOptions::new()
+        .append(true)
+        .open(bench.path("reference-copy"))
+        .unwrap()
+        .set_len(previous.len() as u64 + 4096)
+        .unwrap();
+
+    let cases: Vec<(&str, Vec<String>, &str)> = vec![
+        (
+            "wrong artifact kind",
+            vec![format!("--stage=pad={}", wrong_kind.display())],
+            "pad",
+        ),
+        (
+            "location of another file",
+            vec![format!("--stage=locate={}", other_location.display())],
+            "patch",
+        ),
+    ];
+    for (what, args, step) in cases {
+        // an input changed, so the steps run again
+        let status = Command::new("touch")
+            .arg(bench.path("demo.o"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut cmd = kslink();
+        cmd.current_dir(bench.dir.path())
+            .args(["link", "--all-symbols", "-o", "demo"])
+            .args(&args)
+            .args(["--", "ld", "-T", "demo.lds", "demo.o"]);
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{what}: {stderr}");
+        assert!(stderr.contains("step "), "{what}: {stderr}");
+        assert!(
+            stderr.contains(step) || stderr.contains("object") || stderr.contains("final"),
+            "{what}: {stderr}"
+        );
+        assert_eq!(fs::read(bench.path("demo")).unwrap(), previous, "{what}");
+    }
+
+    // A linker that fails: undefined reference.
+    fs::write(
+        bench.path("broken.c"),
+        "extern int nowhere(void); int f(void) { return nowhere(); }\n",
+    )
+    .unwrap();
+    let status = Command::new("cc")
+        .args(["-c", "-o", "broken.o", "broken.c"])
+        .current_dir(bench.dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = kslink()
+        .current_dir(bench.dir.path())
+        .args([
+            "link",
+            "--all-symbols",
+            "-o",
+            "demo",
+            "--",
+            "ld",
+            "-T",
+            "demo.lds",
+            "demo.o",
+        ])
+        .arg("broken.o")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("step link failed"), "{stderr}");
+    assert!(stderr.contains("nowhere"), "{stderr}");
+    assert_eq!(fs::read(bench.path("demo")).unwrap(), previous);
+
+    // The artifact a stage left is one artifact::read can tell apart.
+    let table: Result<KallsymsTable, _> = artifact::read(&bench.path(".kslink-demo/first.table"));
+    assert!(table.is_ok());
+}

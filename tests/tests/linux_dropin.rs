@@ -1,0 +1,295 @@
+//! The drop-in `examples/linux/link-vmlinux.sh` in real Linux 6.12 and 6.1 trees: Kbuild
+//! relinks vmlinux through it, once, and the kernel is upstream's: the same System.map, the
+//! same kallsyms bytes, the same loaded image but for the build-id; booted under qemu, the
+//! same /proc/kallsyms, and the kernel's own kallsyms self-test passes.
+//!
+//! The upstream kernel is the cached fixture (`kslink_tests::kernel`), built with the
+//! kernel's own script; each test relinks a copy of it with the drop-in.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use kslink_schema::ArrayKind;
+use kslink_tests::bin_path;
+use kslink_tests::kernel::{kernel_tree, KernelTree};
+use kslink_tests::KernelVersion;
+use object::{Object, ObjectSection, ObjectSymbol};
+
+fn repo_file(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+fn run(cmd: &mut Command, what: &str) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A copy of the fixture tree relinked through the drop-in; returns it, Kbuild's output, and
+/// the `ld` commands that linked vmlinux.
+fn relink_with_dropin(tree: &KernelTree, scratch: &Path) -> (KernelTree, String, Vec<String>) {
+    let copy = tree.copy_to(&scratch.join("linux"));
+    fs::copy(
+        repo_file("examples/linux/link-vmlinux.sh"),
+        copy.dir.join("scripts/link-vmlinux.sh"),
+    )
+    .unwrap();
+    // An `ld` first on PATH that logs where and what it links.
+    let wrappers = scratch.join("bin");
+    fs::create_dir(&wrappers).unwrap();
+    let log = scratch.join("ld.log");
+    let ld = wrappers.join("ld");
+    fs::write(
+        &ld,
+        format!(
+            "#!/bin/sh\necho \"$PWD|$*\" >> '{}'\nexec /usr/bin/ld \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&ld, fs::Permissions::from_mode(0o755)).unwrap();
+    let kslink_dir = bin_path("kslink").parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}:{}",
+        wrappers.display(),
+        kslink_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // The script is a prerequisite of vmlinux: replacing it makes Kbuild relink.
+    let output = run(
+        copy.make().env("PATH", path).args(["vmlinux", "bzImage"]),
+        "make vmlinux bzImage with the drop-in",
+    );
+    let top = copy.dir.display().to_string();
+    let links = fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.split_once('|'))
+        .filter(|(dir, _)| *dir == top)
+        .map(|(_, args)| args.to_string())
+        // vmlinux's links are the ones with its linker script (not the boot image's, nor
+        // Kbuild's `ld -v` probes)
+        .filter(|args| args.contains("/kernel/vmlinux.lds") && args.contains("-o "))
+        .collect();
+    (copy, output, links)
+}
+
+/// The bytes of every kallsyms array, by label: from its label to the next label (the last
+/// is 6.12's `kallsyms_seqs_of_names`, 3 bytes per symbol, or 6.1's `kallsyms_token_index`,
+/// 256 u16).
+fn kallsyms_arrays(vmlinux: &Path) -> BTreeMap<String, Vec<u8>> {
+    let data = fs::read(vmlinux).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let mut labels: Vec<(u64, String, object::SectionIndex)> = file
+        .symbols()
+        .filter_map(|s| {
+            let name = s.name().ok()?;
+            (ArrayKind::from_label(name).is_some() && s.section_index().is_some())
+                .then(|| (s.address(), name.to_string(), s.section_index().unwrap()))
+        })
+        .collect();
+    labels.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    let num_syms_at = labels
+        .iter()
+        .find(|(_, n, _)| n == "kallsyms_num_syms")
+        .expect("kallsyms_num_syms")
+        .0;
+    let read = |addr: u64, len: u64, index| {
+        let section = file.section_by_index(index).unwrap();
+        let bytes = section.data().unwrap();
+        let start = (addr - section.address()) as usize;
+        bytes[start..start + len as usize].to_vec()
+    };
+    let num_syms = u32::from_le_bytes(read(num_syms_at, 4, labels[0].2).try_into().unwrap());
+    let mut arrays = BTreeMap::new();
+    for (i, (addr, name, index)) in labels.iter().enumerate() {
+        let len = match labels.get(i + 1) {
+            Some((next, _, _)) => next - addr,
+            None if name == "kallsyms_seqs_of_names" => 3 * u64::from(num_syms),
+            None if name == "kallsyms_token_index" => 2 * 256,
+            None => panic!("{name} is the last label"),
+        };
+        arrays.insert(name.clone(), read(*addr, len, *index));
+    }
+    assert!(arrays.len() >= 8, "{:?}", arrays.keys());
+    arrays
+}
+
+/// `objcopy -O binary` of `vmlinux` with its build-id zeroed first.
+fn loaded_image(vmlinux: &Path, scratch: &Path, name: &str) -> Vec<u8> {
+    let mut data = fs::read(vmlinux).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let build_id = file.build_id().unwrap().expect("a build-id").to_vec();
+    let at = data
+        .windows(build_id.len())
+        .position(|w| w == build_id.as_slice())
+        .unwrap();
+    data[at..at + build_id.len()].fill(0);
+    let elf = scratch.join(format!("{name}.elf"));
+    let bin = scratch.join(format!("{name}.bin"));
+    fs::write(&elf, data).unwrap();
+    run(
+        Command::new("objcopy")
+            .arg("-O")
+            .arg("binary")
+            .arg(&elf)
+            .arg(&bin),
+        "objcopy -O binary",
+    );
+    fs::read(bin).unwrap()
+}
+
+/// An initramfs whose init waits for the kallsyms self-test (if the kernel command line says
+/// `kslink_wait_selftest`), prints its lines and /proc/kallsyms between markers, and reboots
+/// (qemu exits: -no-reboot).
+fn initramfs(scratch: &Path) -> PathBuf {
+    let root = scratch.join("initramfs");
+    for dir in ["bin", "proc", "dev"] {
+        fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    fs::copy("/bin/busybox", root.join("bin/busybox"))
+        .expect("/bin/busybox: install Debian's busybox-static");
+    let init = root.join("init");
+    fs::write(
+        &init,
+        "#!/bin/busybox sh\n\
+         B=/bin/busybox\n\
+         $B mount -t proc proc /proc\n\
+         i=0\n\
+         $B grep -q kslink_wait_selftest /proc/cmdline || i=1200\n\
+         while [ $i -lt 1200 ] && ! $B dmesg | $B grep -q 'kallsyms_selftest: finish'; do\n\
+         \t$B sleep 0.1; i=$((i+1))\n\
+         done\n\
+         echo '==SELFTEST=='\n\
+         $B dmesg | $B grep kallsyms_selftest\n\
+         echo '==KALLSYMS=='\n\
+         $B cat /proc/kallsyms\n\
+         echo '==END=='\n\
+         $B reboot -f\n",
+    )
+    .unwrap();
+    fs::set_permissions(&init, fs::Permissions::from_mode(0o755)).unwrap();
+    let image = scratch.join("initramfs.cpio");
+    run(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "find . | cpio -o -H newc --quiet > '{}'",
+                image.display()
+            ))
+            .current_dir(&root),
+        "cpio (install Debian's cpio)",
+    );
+    image
+}
+
+/// Boots `bzimage` and returns (the self-test's lines, /proc/kallsyms).
+fn boot(bzimage: &Path, initramfs: &Path, wait_selftest: bool) -> (String, String) {
+    let mut append = "console=ttyS0 panic=-1 quiet".to_string();
+    if wait_selftest {
+        append.push_str(" kslink_wait_selftest");
+    }
+    let out = Command::new("timeout")
+        .arg("300")
+        .arg("qemu-system-x86_64")
+        .args([
+            "-nographic",
+            "-no-reboot",
+            "-net",
+            "none",
+            "-m",
+            "256",
+            "-kernel",
+        ])
+        .arg(bzimage)
+        .arg("-initrd")
+        .arg(initramfs)
+        .arg("-append")
+        .arg(append)
+        .stdin(Stdio::null())
+        .output()
+        .expect("qemu-system-x86_64: install Debian's qemu-system-x86");
+    let console = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    let section = |from: &str, to: &str| -> String {
+        let start = console
+            .find(from)
+            .unwrap_or_else(|| panic!("no {from} on the console:\n{console}"))
+            + from.len();
+        let end = console[start..].find(to).expect(to) + start;
+        console[start..end].trim_start_matches('\n').to_string()
+    };
+    (
+        section("==SELFTEST==", "==KALLSYMS=="),
+        section("==KALLSYMS==", "==END=="),
+    )
+}
+
+fn dropin_builds_upstreams_kernel_in_one_link(version: KernelVersion) {
+    let tree = kernel_tree(version);
+    let scratch = tempfile::Builder::new()
+        .prefix("kslink-dropin-")
+        .tempdir()
+        .unwrap();
+    let (copy, output, links) = relink_with_dropin(&tree, scratch.path());
+
+    assert_eq!(links.len(), 1, "vmlinux links: {links:#?}");
+    assert!(links[0].contains("-o .tmp_kslink/linked"), "{links:?}");
+    let upstream_links = tree.link_log().links().len();
+    assert!(
+        upstream_links >= 3,
+        "upstream linked {upstream_links} times"
+    );
+    assert!(output.contains("  LD      vmlinux"), "{output}");
+
+    assert_eq!(
+        fs::read(copy.system_map()).unwrap(),
+        fs::read(tree.system_map()).unwrap(),
+        "System.map"
+    );
+    assert_eq!(
+        kallsyms_arrays(&copy.vmlinux()),
+        kallsyms_arrays(&tree.vmlinux())
+    );
+    let ours = loaded_image(&copy.vmlinux(), scratch.path(), "dropin");
+    let theirs = loaded_image(&tree.vmlinux(), scratch.path(), "upstream");
+    assert!(
+        ours == theirs,
+        "the loaded images differ beyond the build-id"
+    );
+
+    let initramfs = initramfs(scratch.path());
+    let has_selftest = version == KernelVersion::V6_12;
+    let (selftest, kallsyms) = boot(&copy.bzimage(), &initramfs, has_selftest);
+    let (_, upstream_kallsyms) = boot(&tree.bzimage(), &initramfs, false);
+    assert_eq!(kallsyms, upstream_kallsyms, "/proc/kallsyms");
+    assert!(
+        kallsyms.lines().count() > 10_000,
+        "{} lines",
+        kallsyms.lines().count()
+    );
+    if has_selftest {
+        assert!(selftest.contains("kallsyms_selftest: finish"), "{selftest}");
+        assert!(!selftest.contains("failed"), "{selftest}");
+    }
+}
+
+#[test]
+fn dropin_6_12() {
+    dropin_builds_upstreams_kernel_in_one_link(KernelVersion::V6_12);
+}
+
+#[test]
+fn dropin_6_1() {
+    dropin_builds_upstreams_kernel_in_one_link(KernelVersion::V6_1);
+}

@@ -24,11 +24,10 @@
 //! assigned later in the script can be used earlier; the last pass reports symbols that
 //! nothing defines.
 
-use std::collections::{HashMap, HashSet};
-
 use object::elf;
 
 use crate::layout::{Layout, Placement};
+use crate::names::{NameMap, NameSet};
 use crate::relocatable::Place;
 use crate::resolve::{Link, Resolution};
 use crate::script::{
@@ -120,10 +119,10 @@ pub fn evaluate<'s>(
         link,
         layout,
         after_end: after_end(script, layout),
-        definitions: HashMap::new(),
+        definitions: NameMap::default(),
         order: Vec::new(),
-        referenced: HashSet::new(),
-        this_pass: HashSet::new(),
+        referenced: NameSet::default(),
+        this_pass: NameSet::default(),
         final_pass: false,
     };
     // Passes until nothing changes (a chain of forward references needs one pass per
@@ -197,13 +196,13 @@ struct Evaluator<'s, 'l, 'data> {
     link: &'l Link<'data>,
     layout: &'l Layout,
     after_end: Vec<bool>,
-    definitions: HashMap<&'s [u8], Definition>,
+    definitions: NameMap<&'s [u8], Definition>,
     /// Defined names in the order they were first defined.
     order: Vec<&'s [u8]>,
     /// Names an evaluated expression referred to: a `PROVIDE` of them takes effect.
-    referenced: HashSet<&'s [u8]>,
+    referenced: NameSet<&'s [u8]>,
     /// Names defined so far in this pass (ld's `DEFINED` counts only those).
-    this_pass: HashSet<&'s [u8]>,
+    this_pass: NameSet<&'s [u8]>,
     final_pass: bool,
 }
 

@@ -1,13 +1,13 @@
 //! How good a prediction was: the predicted symbols against the linked file's, and what the
 //! differences cost in kallsyms table bytes.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use kslink_schema::{DataLayout, SymbolSet, TableOptions};
 use kslink_table::{build, symbols_from_set, Profile};
 use serde::Serialize;
 
+use crate::names::NameMap;
 use crate::CollectError;
 
 /// A symbol as the comparison sees it: type letter and name.
@@ -119,8 +119,8 @@ pub fn compare(
     linked: &SymbolSet,
     settings: TableSettings,
 ) -> Result<Comparison, CollectError> {
-    fn count(set: &SymbolSet) -> HashMap<(u8, &[u8]), i64> {
-        let mut counts: HashMap<(u8, &[u8]), i64> = HashMap::new();
+    fn count(set: &SymbolSet) -> NameMap<(u8, &[u8]), i64> {
+        let mut counts: NameMap<(u8, &[u8]), i64> = NameMap::default();
         for s in &set.symbols {
             *counts.entry((s.type_letter, &s.name)).or_default() += 1;
         }
@@ -150,7 +150,7 @@ pub fn compare(
     // A name both extra (with one letter) and missing (with another) is retyped.
     let mut retyped = Vec::new();
     let mut unmatched_missing = Vec::new();
-    let mut extra_by_name: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+    let mut extra_by_name: NameMap<Vec<u8>, Vec<u8>> = NameMap::default();
     for e in extra.drain(..) {
         extra_by_name.entry(e.name).or_default().push(e.type_letter);
     }
@@ -191,7 +191,7 @@ pub fn compare(
 
 /// The prediction with the linked file's addresses (see [`compare`]).
 fn with_linked_addresses(predicted: &SymbolSet, linked: &SymbolSet) -> SymbolSet {
-    let mut addresses: HashMap<&[u8], Vec<u64>> = HashMap::new();
+    let mut addresses: NameMap<&[u8], Vec<u64>> = NameMap::default();
     for s in linked.symbols.iter().rev() {
         addresses.entry(&s.name).or_default().push(s.address);
     }

@@ -17,11 +17,10 @@
 //!   removed (`strip_excluded_output_sections`); its symbols move to a neighbour
 //!   ([`Layout::kept_neighbour`], bfd's `_bfd_fix_excluded_sec_syms`).
 
-use std::collections::HashMap;
-
 use object::elf;
 
 use crate::letter::{elf_section_flags, section_letter};
+use crate::names::NameMap;
 use crate::relocatable::{InputSection, ObjectName};
 use crate::resolve::{is_live, Link, Resolution};
 use crate::script::{
@@ -113,6 +112,8 @@ pub struct OutputSection {
     pub elf_type: u32,
     /// Its ELF flags in the output.
     pub elf_flags: u64,
+    /// The lower-case letter `nm` gives a local symbol in it.
+    pub letter: u8,
 }
 
 impl OutputSection {
@@ -124,14 +125,6 @@ impl OutputSection {
     /// Ignored by ld's later passes: removed, and no symbol is assigned in it.
     pub fn is_ignored(&self) -> bool {
         self.removed && !self.assigns_symbols
-    }
-
-    /// The lower-case letter `nm` gives a local symbol in it.
-    pub fn letter(&self) -> u8 {
-        section_letter(
-            &self.name,
-            elf_section_flags(&self.name, self.elf_type, self.elf_flags),
-        )
     }
 }
 
@@ -519,7 +512,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
         // Output sections of the script, and which statements a constraint turns off.
         let mut outputs: Vec<OutputSection> = Vec::new();
         let mut statement_output = vec![None; script.statements.len()];
-        let mut by_name: HashMap<&[u8], usize> = HashMap::new();
+        let mut by_name: NameMap<&[u8], usize> = NameMap::default();
         let mut enabled = vec![true; script.statements.len()];
         for (i, statement) in script.statements.iter().enumerate() {
             let Statement::Section(section) = statement else {
@@ -570,6 +563,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                 start_mark: 0,
                 elf_type: elf::SHT_NULL,
                 elf_flags: 0,
+                letter: b'?',
             });
         }
 
@@ -593,7 +587,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
         // The first matching description of every input section.
         let mut claims: Vec<Vec<Candidate>> = vec![Vec::new(); self.specs.len()];
         let mut orphans: Vec<Candidate> = Vec::new();
-        let mut by_section_name: HashMap<&[u8], Option<usize>> = HashMap::new();
+        let mut by_section_name: NameMap<&[u8], Option<usize>> = NameMap::default();
         let general: Vec<usize> = (0..self.specs.len())
             .filter(|&i| !self.specs[i].name_only)
             .collect();
@@ -776,6 +770,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                         start_mark: tracker.marks,
                         elf_type: elf::SHT_NULL,
                         elf_flags: 0,
+                        letter: b'?',
                     });
                     let out = outputs.len() - 1;
                     by_name.insert(name, out);
@@ -791,6 +786,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
             let (elf_type, elf_flags) = elf_header(o, machine);
             o.elf_type = elf_type;
             o.elf_flags = elf_flags;
+            o.letter = section_letter(&o.name, elf_section_flags(&o.name, elf_type, elf_flags));
         }
         Ok(Layout {
             outputs,
@@ -810,7 +806,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
 
 /// `exp_init_os`: the sections an expression takes `ADDR` or `LOADADDR` of are created,
 /// without flags, if they are not yet.
-fn init_referenced(outputs: &mut [OutputSection], by_name: &HashMap<&[u8], usize>, expr: &Expr) {
+fn init_referenced(outputs: &mut [OutputSection], by_name: &NameMap<&[u8], usize>, expr: &Expr) {
     expr.for_each_section_address(&mut |name| {
         if let Some(&out) = by_name.get(name) {
             let o = &mut outputs[out];

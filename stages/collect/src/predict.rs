@@ -39,10 +39,11 @@ use crate::letter::{
     decode_symclass, is_debugging_symbol, is_elf_local_label, is_target_special_symbol,
     symbol_flags, SymbolPlace,
 };
+use crate::names::NameSet;
 use crate::relocatable::{InputSection, InputSymbol, Machine, Object, ObjectName, Place};
 use crate::resolve::{self, Link, Resolution};
 use crate::script::Script;
-use crate::{mksysmap_keeps, sort_nm_numeric, CollectError, NmSymbol};
+use crate::{mksysmap_keeps, CollectError, NmSymbol};
 
 /// The kernel version's table layout, for the labels the table adds.
 #[derive(Clone, Copy, Debug)]
@@ -79,8 +80,7 @@ pub fn predict(
     let script_shown = script.display().to_string();
     let text = std::fs::read(script).map_err(|e| CollectError::io(&script_shown, e))?;
     let script = Script::parse(&text, &script_shown).map_err(CollectError::Script)?;
-    let args = LinkArg::parse_all(inputs)?;
-    let files = InputFiles::open(&args)?;
+    let files = InputFiles::open(&LinkArg::parse_all(inputs)?)?;
     let labels = table.labels();
     let link = resolve::resolve(&files, |machine| vec![table_object(&labels, machine)])?;
     let layout = Layout::new(&link, &script).map_err(CollectError::Script)?;
@@ -91,10 +91,7 @@ pub fn predict(
         &layout,
         SymbolOrigin::Predicted {
             script: script_shown.clone(),
-            inputs: inputs
-                .iter()
-                .map(|i| i.to_string_lossy().into_owned())
-                .collect(),
+            inputs: files.words.clone(),
         },
         &script_shown,
     ))
@@ -171,8 +168,7 @@ impl<'a> Prediction<'a> {
         };
         let machine = link.machine.machine;
         let script_source = link.objects.len() as u32;
-        let script_names: std::collections::HashSet<&[u8]> =
-            script.iter().map(|s| s.name).collect();
+        let script_names: NameSet<&[u8]> = script.iter().map(|s| s.name).collect();
 
         // Local symbols of every included object.
         for (o, object) in link.objects.iter().enumerate() {
@@ -200,7 +196,7 @@ impl<'a> Prediction<'a> {
                             continue;
                         }
                         SymbolPlace::Section {
-                            letter: output.letter(),
+                            letter: output.letter,
                         }
                     }
                 };
@@ -341,7 +337,7 @@ impl<'a> Prediction<'a> {
     ) -> SymbolSet {
         self.symbols
             .retain(|s| mksysmap_keeps(s.type_letter, s.name));
-        sort_nm_numeric(&mut self.symbols);
+        sort_by_name(&mut self.symbols);
         let mut sources: Vec<String> = link
             .objects
             .iter()
@@ -373,6 +369,30 @@ impl<'a> Prediction<'a> {
     }
 }
 
+/// Sorts symbols whose addresses are all unknown (zero) into `nm -n` order: by name
+/// (`strcmp`), equal names in input order. The first eight bytes of each name, as a
+/// big-endian number, decide most comparisons without a call to `memcmp` (names hold no NUL,
+/// so zero padding keeps the order).
+fn sort_by_name(symbols: &mut Vec<NmSymbol>) {
+    let prefix = |name: &[u8]| {
+        let mut bytes = [0u8; 8];
+        let n = name.len().min(8);
+        bytes[..n].copy_from_slice(&name[..n]);
+        u64::from_be_bytes(bytes)
+    };
+    let mut keys: Vec<(u64, u32)> = symbols
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (prefix(s.name), i as u32))
+        .collect();
+    keys.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| symbols[a.1 as usize].name.cmp(symbols[b.1 as usize].name))
+            .then(a.1.cmp(&b.1))
+    });
+    *symbols = keys.iter().map(|&(_, i)| symbols[i as usize]).collect();
+}
+
 /// Where a global symbol of output section `out` ends up: there, or, if the link removes
 /// that section, in the neighbour ld moves it to.
 fn global_home(layout: &Layout, out: usize) -> (SymbolPlace, Option<u32>) {
@@ -384,7 +404,7 @@ fn global_home(layout: &Layout, out: usize) -> (SymbolPlace, Option<u32>) {
     match out {
         Some(out) => (
             SymbolPlace::Section {
-                letter: layout.outputs[out].letter(),
+                letter: layout.outputs[out].letter,
             },
             Some(out as u32),
         ),

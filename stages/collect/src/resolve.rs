@@ -14,12 +14,13 @@
 //!   the same name) the first is kept; the others' sections are discarded, and their
 //!   symbols define nothing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use object::elf;
 
 use crate::archive::Archive;
 use crate::inputs::{FileKind, InputArg, InputFiles};
+use crate::names::{NameMap, NameSet};
 use crate::relocatable::{InputSection, InputSymbol, Machine, Object, ObjectName, Place};
 use crate::CollectError;
 
@@ -67,7 +68,7 @@ pub struct Link<'data> {
     /// The global symbols.
     pub globals: Vec<Global<'data>>,
     /// Global symbols by name.
-    pub global_index: HashMap<&'data [u8], usize>,
+    pub global_index: NameMap<&'data [u8], usize>,
     /// The machine all inputs are for.
     pub machine: Machine,
     /// The files of the command line (objects and archives), as given.
@@ -240,8 +241,8 @@ struct Linker<'data> {
     objects: Vec<Object<'data>>,
     comdat_discarded: Vec<Vec<bool>>,
     globals: Vec<Global<'data>>,
-    global_index: HashMap<&'data [u8], usize>,
-    comdat_signatures: HashSet<&'data [u8]>,
+    global_index: NameMap<&'data [u8], usize>,
+    comdat_signatures: NameSet<&'data [u8]>,
     machine: Option<Machine>,
 }
 
@@ -310,6 +311,8 @@ impl<'data> Linker<'data> {
             Some(_) => {}
         }
         let index = self.objects.len();
+        self.global_index
+            .reserve(object.symbols.len().saturating_sub(object.first_global));
         let discarded = self.comdat(&object);
         for (symbol_index, symbol) in object.globals() {
             if symbol.is_local() {

@@ -133,8 +133,9 @@ impl OutputSection {
 pub struct Layout {
     /// The output sections, in the order ld creates them (script order, orphans last).
     pub outputs: Vec<OutputSection>,
-    /// Per object, per input section by ELF index: where it goes. One more slot at the
-    /// end of each is the object's `COMMON` section.
+    /// Per object, per input section by ELF index: where it goes. Two more slots at the
+    /// end of each are the object's `COMMON` section and the linker's own sections
+    /// ([`LINKER_RELOCATIONS`]).
     pub placement: Vec<Vec<Placement>>,
     /// Per script statement: its output section (`None` for other statements, `/DISCARD/`
     /// and sections turned off by their constraint).
@@ -143,6 +144,21 @@ pub struct Layout {
 
 /// The pseudo input section that holds an object's common symbols.
 pub const COMMON_NAME: &[u8] = b"COMMON";
+
+/// The empty dynamic relocation section GNU ld creates in the first input object of a
+/// final link, for the targets where the tests saw it (`.rela.iplt` and the like on
+/// x86-64, AArch64 and RISC-V, `.rel.iplt` on i386 and Arm): its name and type by
+/// `e_machine`. Allocated and read-only, it lands in an output section by the script's
+/// patterns, or in `.rela.dyn` (`.rel.dyn`) by ld's `-z combreloc` rule for orphans; ld
+/// removes it later for being empty, but that output section keeps its flags, which decide
+/// where ld moves the symbols of an empty `.rela.dyn` (`__rela_dyn_start` on RISC-V).
+pub const LINKER_RELOCATIONS: &[(u16, &[u8], u32)] = &[
+    (elf::EM_X86_64, b".rela.iplt", elf::SHT_RELA),
+    (elf::EM_AARCH64, b".rela.iplt", elf::SHT_RELA),
+    (elf::EM_RISCV, b".rela.iplt", elf::SHT_RELA),
+    (elf::EM_386, b".rel.iplt", elf::SHT_REL),
+    (elf::EM_ARM, b".rel.iplt", elf::SHT_REL),
+];
 
 impl Layout {
     /// Lays out `link` with `script`.
@@ -157,7 +173,7 @@ impl Layout {
 
     /// The placement of object `object`'s `COMMON` section.
     pub fn common_placement(&self, object: usize) -> Placement {
-        *self.placement[object].last().expect("a COMMON slot")
+        self.placement[object][self.placement[object].len() - 2]
     }
 
     /// The kept output section that symbols of removed section `removed` move to
@@ -391,8 +407,8 @@ struct Builder<'l, 'data, 's> {
     specs: Vec<SpecRef<'s>>,
 }
 
-/// One input section of the link: object, ELF index (or the COMMON slot), its name and
-/// ELF type and flags.
+/// One input section of the link: object, ELF index (or the COMMON or linker slot), its
+/// name and ELF type and flags.
 #[derive(Clone, Copy)]
 struct Candidate<'data> {
     object: usize,
@@ -415,7 +431,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
     }
 
     /// Every input section that takes part, in link order, with the COMMON sections of
-    /// objects whose common symbols the link allocates.
+    /// objects whose common symbols the link allocates, and the linker's own.
     fn candidates(&self) -> Vec<Candidate<'data>> {
         let mut has_common = vec![false; self.link.objects.len()];
         for global in &self.link.globals {
@@ -451,6 +467,26 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                     flags: Flags::common(),
                 });
             }
+        }
+        let machine = self.link.machine.machine;
+        if let Some(&(_, name, sh_type)) = LINKER_RELOCATIONS.iter().find(|(m, _, _)| *m == machine)
+        {
+            out.push(Candidate {
+                object: 0,
+                slot: self.link.objects[0].sections.len() + 1,
+                name,
+                sh_type,
+                sh_flags: u64::from(elf::SHF_ALLOC),
+                size: 0,
+                align: 8,
+                flags: Flags {
+                    alloc: true,
+                    load: true,
+                    readonly: true,
+                    contents: true,
+                    ..Flags::default()
+                },
+            });
         }
         out
     }
@@ -614,7 +650,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
             .link
             .objects
             .iter()
-            .map(|o| vec![Placement::Unplaced; o.sections.len() + 1])
+            .map(|o| vec![Placement::Unplaced; o.sections.len() + 2])
             .collect();
 
         // Walk the script as ld's map_input_to_output_sections and lang_size_sections do:
@@ -750,6 +786,13 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
         for c in orphans {
             let name: &[u8] = if c.name == COMMON_NAME {
                 b".bss"
+            } else if matches!(c.sh_type, elf::SHT_REL | elf::SHT_RELA) && c.flags.alloc {
+                // `-z combreloc`: allocated relocation orphans go to .rela.dyn or .rel.dyn.
+                if c.sh_type == elf::SHT_RELA {
+                    b".rela.dyn"
+                } else {
+                    b".rel.dyn"
+                }
             } else {
                 c.name
             };

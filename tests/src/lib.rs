@@ -16,6 +16,8 @@
 //! - [`kernel`]: small real x86_64 kernels (6.12 and 6.1), built once from Debian's
 //!   `linux-source-*` into the cache: `vmlinux`, `vmlinux.o`, the linker script, System.map,
 //!   bzImage and a record of how Kbuild ran the final link.
+//! - [`lds`]: real preprocessed linker scripts of Linux 6.12 for arm64 and riscv, made once
+//!   into the cache.
 //! - [`bin_path`]: finds a workspace binary (for example `kslink-table`) for a test to run.
 //!
 //! Everything panics with a readable message when a tool is missing: these are test helpers.
@@ -28,6 +30,7 @@ mod debian;
 pub mod elfcmp;
 pub mod gen;
 pub mod kernel;
+pub mod lds;
 mod lock;
 pub mod upstream;
 
@@ -38,6 +41,7 @@ pub use data::debian_system_map;
 pub use elfcmp::compare_objects;
 pub use gen::{corner_cases, random_map, AddrWidth, GenOptions, MapSpec, MapSymbol};
 pub use kernel::{kernel_tree, KernelTree, LinkInputs, LinkLog};
+pub use lds::{kernel_linker_script, ScriptArch};
 pub use upstream::{
     apply_mksysmap, run_upstream, run_upstream_text, upstream_kallsyms, upstream_mksysmap,
     KernelVersion, UpstreamOutput,

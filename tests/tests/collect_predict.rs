@@ -434,6 +434,10 @@ local_bss:
 	.section .data.refs,"aw",@progbits
 	.quad	weak_undef_obj
 	.quad	weak_undef_func
+	.quad	__start_my_table
+	.quad	__stop_my_table
+	.section my_table,"aw",@progbits
+	.quad	1
 	.section .text.comdat,"axG",@progbits,comdat_sig,comdat
 	.globl	comdat_func
 comdat_func:
@@ -676,6 +680,9 @@ fn hand_made_link_matches_gnu_ld() {
         ("special_second", &['D']),
         ("rw_sym", &['D']),
         ("orphan_sym", &['D']),
+        // ld defines these for a referenced section with a C-identifier name.
+        ("__start_my_table", &['D']),
+        ("__stop_my_table", &['D']),
         // Named by its file: a read-only section in a writable output section.
         ("exact_sym", &['D']),
         ("first_abs", &['A']),

@@ -253,7 +253,7 @@ impl<'s> Evaluator<'s, '_, '_> {
                     changed |= self.assignment(a, None, at)?;
                 }
                 Statement::Assert { expr, line } => {
-                    self.value(expr, None, *line)?;
+                    self.refer(expr, None, *line)?;
                 }
                 Statement::Extern(names) => {
                     for name in names {
@@ -272,7 +272,7 @@ impl<'s> Evaluator<'s, '_, '_> {
                     // ld evaluates a section's header only for a section it creates.
                     if o.created {
                         for expr in section.address.iter().chain(&section.other_exprs) {
-                            self.value(expr, None, section.line)?;
+                            self.refer(expr, None, section.line)?;
                         }
                     }
                     for command in &section.commands {
@@ -283,7 +283,7 @@ impl<'s> Evaluator<'s, '_, '_> {
                             SectionCommand::Data { expr, line }
                             | SectionCommand::Fill { expr, line }
                             | SectionCommand::Assert { expr, line } => {
-                                self.value(expr, Some(out), *line)?;
+                                self.refer(expr, Some(out), *line)?;
                             }
                             SectionCommand::Input(_) => {}
                         }
@@ -294,20 +294,21 @@ impl<'s> Evaluator<'s, '_, '_> {
         Ok(changed)
     }
 
-    /// An expression's value, for its side effects on references.
-    fn value(
+    /// Evaluates an expression whose value defines no symbol (an `ASSERT`, a section
+    /// address, data): what matters is the symbols it refers to, and that they exist.
+    fn refer(
         &mut self,
         expr: &'s Expr,
         section: Option<usize>,
         line: u32,
-    ) -> Result<Value, ScriptError> {
+    ) -> Result<(), ScriptError> {
         let mut cx = Context {
             section,
             rel_from_abs: false,
             source: Source::None,
             line,
         };
-        self.eval(expr, &mut cx)
+        self.eval(expr, &mut cx).map(drop)
     }
 
     /// Evaluates an assignment in output section `section` (`None`: outside); true if the
@@ -319,7 +320,7 @@ impl<'s> Evaluator<'s, '_, '_> {
         at: Position,
     ) -> Result<bool, ScriptError> {
         let Target::Symbol(name) = &a.target else {
-            self.value(&a.expr, section, a.line)?;
+            self.refer(&a.expr, section, a.line)?;
             return Ok(false);
         };
         let name: &'s [u8] = name;

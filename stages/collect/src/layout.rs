@@ -22,7 +22,7 @@ use object::elf;
 use crate::letter::{elf_section_flags, section_letter};
 use crate::names::NameMap;
 use crate::relocatable::{InputSection, ObjectName};
-use crate::resolve::{is_live, Link, Resolution};
+use crate::resolve::{Link, Resolution};
 use crate::script::{
     BinaryOp, Constraint, Expr, Glob, InputSpec, Script, ScriptError, SectionCommand, SectionKind,
     Statement, Target, UnaryOp,
@@ -86,8 +86,6 @@ pub enum Placement {
 pub struct OutputSection {
     /// Its name.
     pub name: Vec<u8>,
-    /// The script statement that describes it; `None` for an orphan.
-    pub statement: Option<usize>,
     /// Whether ld creates it at all (it has an input, a data statement or an assignment).
     pub created: bool,
     /// Created by an assignment or a reference before any input: BFD then gives it the
@@ -207,10 +205,8 @@ impl Layout {
     }
 }
 
-/// ELF "special sections" (`_bfd_elf_special_sections` and x86-64's additions): the type
-/// and flags BFD gives an output section of that name created without flags. `exact`
-/// names match only themselves; others also match the name followed by `.` and more
-/// (`-2` in BFD's table), or anything that starts with them (`-1`).
+/// ELF "special sections" (`_bfd_elf_special_sections`): the type and flags BFD gives an
+/// output section of that name created without flags.
 const SPECIAL_SECTIONS: &[(&str, Match, u32, u32)] = &[
     (
         ".bss",
@@ -363,10 +359,14 @@ const X86_64_SPECIAL_SECTIONS: &[(&str, Match, u32, u32)] = &[
 
 const SHF_X86_64_LARGE: u32 = 0x1000_0000;
 
+/// How a special section's name matches (the suffix length in BFD's table).
 #[derive(Clone, Copy, Debug)]
 enum Match {
+    /// Only the name itself (0).
     Exact,
+    /// The name, or the name, a `.` and more (-2).
     Dotted,
+    /// Any name that starts with it (-1).
     Prefix,
 }
 
@@ -442,7 +442,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
         let mut out = Vec::new();
         for (o, object) in self.link.objects.iter().enumerate() {
             for (i, section) in object.sections.iter().enumerate() {
-                if is_live(self.link, o, i) {
+                if self.link.is_live(o, i) {
                     out.push(Candidate {
                         object: o,
                         slot: i,
@@ -587,7 +587,6 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
             by_name.entry(&section.name).or_insert(outputs.len());
             outputs.push(OutputSection {
                 name: section.name.clone(),
-                statement: Some(i),
                 created: false,
                 flagless: false,
                 flags: Flags::default(),
@@ -801,7 +800,6 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                 None => {
                     outputs.push(OutputSection {
                         name: name.to_vec(),
-                        statement: None,
                         created: false,
                         flagless: false,
                         flags: Flags::default(),

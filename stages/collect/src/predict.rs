@@ -77,10 +77,11 @@ pub fn predict(
     inputs: &[OsString],
     table: TableLabels,
 ) -> Result<SymbolSet, CollectError> {
+    let args = LinkArg::parse_all(inputs)?;
     let script_shown = script.display().to_string();
     let text = std::fs::read(script).map_err(|e| CollectError::io(&script_shown, e))?;
     let script = Script::parse(&text, &script_shown).map_err(CollectError::Script)?;
-    let files = InputFiles::open(&LinkArg::parse_all(inputs)?)?;
+    let files = InputFiles::open(&args)?;
     let labels = table.labels();
     let link = resolve::resolve(&files, |machine| vec![table_object(&labels, machine)])?;
     let layout = Layout::new(&link, &script).map_err(CollectError::Script)?;
@@ -154,6 +155,8 @@ const TABLE_SOURCE: &str = "the kallsyms table (added by --predict)";
 
 /// The predicted symbols, before filtering.
 struct Prediction<'a> {
+    /// The target's `e_machine`: `nm` hides some of its symbols.
+    machine: u16,
     symbols: Vec<NmSymbol<'a>>,
     /// Per symbol (by [`NmSymbol::index`]): where it comes from, an index into the
     /// sources (objects first, then the script).
@@ -163,10 +166,10 @@ struct Prediction<'a> {
 impl<'a> Prediction<'a> {
     fn new(link: &'a Link<'a>, layout: &Layout, script: &[ScriptSymbol<'a>]) -> Prediction<'a> {
         let mut out = Prediction {
+            machine: link.machine.machine,
             symbols: Vec::new(),
             sources: Vec::new(),
         };
-        let machine = link.machine.machine;
         let script_source = link.objects.len() as u32;
         let script_names: NameSet<&[u8]> = script.iter().map(|s| s.name).collect();
 
@@ -176,9 +179,9 @@ impl<'a> Prediction<'a> {
                 if is_debugging_symbol(symbol.info) {
                     continue;
                 }
-                let place = match symbol.place {
+                let (place, section) = match symbol.place {
                     Place::Undefined | Place::Common => continue,
-                    Place::Absolute => SymbolPlace::Absolute,
+                    Place::Absolute => (SymbolPlace::Absolute, None),
                     Place::Section(section) => {
                         let Placement::Output(out) = layout.placement_of(o, section as usize)
                         else {
@@ -195,15 +198,16 @@ impl<'a> Prediction<'a> {
                         {
                             continue;
                         }
-                        SymbolPlace::Section {
+                        let place = SymbolPlace::Section {
                             letter: output.letter,
-                        }
+                        };
+                        (place, Some(out as u32))
                     }
                 };
                 out.push(
                     symbol.name,
                     decode_symclass(place, symbol_flags(symbol.info, false)),
-                    section_of(place, symbol.place, layout, o),
+                    section,
                     o as u32,
                 );
             }
@@ -253,8 +257,8 @@ impl<'a> Prediction<'a> {
                 // symbol table (a link with dynamic sections would keep them; only weak
                 // data objects, nm's `v`, would pass mksysmap).
                 Resolution::Undefined { .. } => {
-                    if let Some(section) = start_stop_section(global.name, link, layout) {
-                        start_stop.push((global.name, section));
+                    if let Some(found) = start_stop_section(global.name, link, layout) {
+                        start_stop.push((global.name, found));
                     }
                 }
             }
@@ -262,14 +266,14 @@ impl<'a> Prediction<'a> {
 
         // `__start_SEC` and `__stop_SEC`, which ld defines (protected, so global) when
         // they are referenced and not otherwise defined.
-        for (name, out_section) in start_stop {
+        for (name, (object, out_section)) in start_stop {
             let (place, section) = global_home(layout, out_section);
             let info = elf::STB_GLOBAL << 4;
             out.push(
                 name,
                 decode_symclass(place, symbol_flags(info, false)),
                 section,
-                script_source,
+                object as u32,
             );
         }
 
@@ -297,25 +301,14 @@ impl<'a> Prediction<'a> {
             );
         }
 
-        // nm hides the target's special symbols (mapping symbols and the like).
-        let mut kept = Prediction {
-            symbols: Vec::with_capacity(out.symbols.len()),
-            sources: Vec::with_capacity(out.symbols.len()),
-        };
-        for s in out.symbols {
-            if !is_target_special_symbol(machine, s.name) {
-                kept.push(
-                    s.name,
-                    s.type_letter,
-                    s.section,
-                    out.sources[s.index as usize],
-                );
-            }
-        }
-        kept
+        out
     }
 
+    /// Adds a symbol, unless `nm` hides it (the target's mapping symbols and the like).
     fn push(&mut self, name: &'a [u8], type_letter: u8, section: Option<u32>, source: u32) {
+        if is_target_special_symbol(self.machine, name) {
+            return;
+        }
         let index = self.symbols.len() as u32;
         self.symbols.push(NmSymbol {
             address: 0,
@@ -412,22 +405,10 @@ fn global_home(layout: &Layout, out: usize) -> (SymbolPlace, Option<u32>) {
     }
 }
 
-/// The output section of a local symbol, for the artifact.
-fn section_of(place: SymbolPlace, input: Place, layout: &Layout, object: usize) -> Option<u32> {
-    match (place, input) {
-        (SymbolPlace::Section { .. }, Place::Section(section)) => {
-            match layout.placement_of(object, section as usize) {
-                Placement::Output(out) => Some(out as u32),
-                _ => None,
-            }
-        }
-        _ => None,
-    }
-}
-
 /// For `__start_SEC` or `__stop_SEC` where `SEC` is a C identifier and an input section of
-/// that name is placed: the output section ld defines the symbol in (`lang_init_start_stop`).
-fn start_stop_section(name: &[u8], link: &Link, layout: &Layout) -> Option<usize> {
+/// that name is placed: the object of the first such section and the output section ld
+/// defines the symbol in (`lang_init_start_stop`).
+fn start_stop_section(name: &[u8], link: &Link, layout: &Layout) -> Option<(usize, usize)> {
     let section = name
         .strip_prefix(b"__start_")
         .or_else(|| name.strip_prefix(b"__stop_"))?;
@@ -447,7 +428,7 @@ fn start_stop_section(name: &[u8], link: &Link, layout: &Layout) -> Option<usize
             .enumerate()
             .filter(|(_, s)| s.name == section)
             .find_map(|(i, _)| match layout.placement_of(o, i) {
-                Placement::Output(out) => Some(out),
+                Placement::Output(out) => Some((o, out)),
                 _ => None,
             })
     })

@@ -18,10 +18,10 @@ use std::collections::HashSet;
 
 use object::elf;
 
-use crate::archive::Archive;
+use crate::archive::{Archive, IndexEntry};
 use crate::inputs::{FileKind, InputArg, InputFiles};
 use crate::names::{NameMap, NameSet};
-use crate::relocatable::{InputSection, InputSymbol, Machine, Object, ObjectName, Place};
+use crate::relocatable::{InputSymbol, Machine, Object, ObjectName, Place};
 use crate::CollectError;
 
 /// A global symbol's resolution.
@@ -164,8 +164,10 @@ pub fn resolve<'data>(
         }
     }
     let Some(machine) = linker.machine else {
-        return Err(CollectError::Usage(
-            "the link has no objects: every archive member was left out".into(),
+        return Err(CollectError::Link(
+            "the link has no objects: no archive member resolves anything, and no object is \
+             given"
+                .into(),
         ));
     };
     for object in extra(machine) {
@@ -189,7 +191,7 @@ pub fn resolve<'data>(
 struct ArchiveScan<'data> {
     file: usize,
     archive: Archive<'data>,
-    symbols: Vec<(&'data [u8], u64)>,
+    symbols: Vec<IndexEntry<'data>>,
     included: HashSet<u64>,
 }
 
@@ -465,9 +467,11 @@ fn defines_non_common(object: &Object, name: &[u8]) -> bool {
         .any(|(_, s)| s.name == name && matches!(s.place, Place::Absolute | Place::Section(_)))
 }
 
-/// Whether input section `section` of `object` takes part in the link (it is placed
-/// somewhere and not a discarded COMDAT duplicate).
-pub fn is_live(link: &Link, object: usize, section: usize) -> bool {
-    let s: &InputSection = &link.objects[object].sections[section];
-    s.is_placed() && !link.comdat_discarded[object][section]
+impl Link<'_> {
+    /// Whether input section `section` of `object` takes part in the link: placed
+    /// somewhere, and not a discarded COMDAT duplicate.
+    pub fn is_live(&self, object: usize, section: usize) -> bool {
+        self.objects[object].sections[section].is_placed()
+            && !self.comdat_discarded[object][section]
+    }
 }

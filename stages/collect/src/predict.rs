@@ -20,11 +20,23 @@
 //! Addresses are unknown: every symbol gets address 0 and the set says
 //! `addresses_known: false`; the order is `nm -n`'s for equal addresses (by name).
 //!
-//! What cannot be predicted this way (nothing of it occurs in the x86-64 kernels the tests
-//! link): symbols a link creates (LTO, Arm/PowerPC veneers and thunks, `--gc-sections`,
-//! which removes unreferenced sections), and the flags of an output section that only an
-//! address would tell (an `ALIGN` in an otherwise empty section at an unknown alignment is
-//! taken to move the location counter).
+//! The link is taken to be a static final link (as the kernel's is, without
+//! `CONFIG_RELOCATABLE`'s `-pie`): no dynamic sections, and undefined symbols, weak ones
+//! included, left out of the output's symbol table.
+//!
+//! What cannot be predicted this way (none of it changes the kernels the tests link):
+//!
+//! - symbols a link creates: LTO, Arm and PowerPC veneers and thunks (mksysmap drops most
+//!   of those by name anyway), and `--gc-sections`, which removes unreferenced sections
+//!   (an option `--predict` refuses);
+//! - what only an address tells: whether an `ALIGN` moves the location counter in an
+//!   otherwise empty output section (which makes it allocated) when its alignment is not
+//!   known from the script (it is then taken to move it), and, for the symbols of a removed
+//!   section between two sections of the same kind, which of them ld moves them to
+//!   (decided by whether anything lies between);
+//! - where ld puts an orphan section (it is taken to come last: only its own flags are
+//!   certain), and the linker's own sections beyond the one that sets `.rela.dyn`'s flags
+//!   ([`crate::layout::LINKER_RELOCATIONS`]).
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -432,4 +444,79 @@ fn start_stop_section(name: &[u8], link: &Link, layout: &Layout) -> Option<(usiz
                 _ => None,
             })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_labels_follow_the_profile() {
+        let labels = |profile, base_relative| {
+            TableLabels {
+                profile,
+                base_relative,
+            }
+            .labels()
+        };
+        let with_offsets = [
+            "kallsyms_num_syms",
+            "kallsyms_names",
+            "kallsyms_markers",
+            "kallsyms_token_table",
+            "kallsyms_token_index",
+            "kallsyms_offsets",
+            "kallsyms_relative_base",
+            "kallsyms_seqs_of_names",
+        ];
+        let sorted = |mut v: Vec<&'static str>| {
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(
+            sorted(labels(&kslink_table::LINUX_6_12, false)),
+            sorted(with_offsets.to_vec())
+        );
+        assert_eq!(
+            sorted(labels(&kslink_table::LINUX_6_1, true)),
+            sorted(with_offsets.to_vec())
+        );
+        // 6.1 without --base-relative: a pointer per symbol instead.
+        assert_eq!(
+            labels(&kslink_table::LINUX_6_1, false),
+            [
+                "kallsyms_addresses",
+                "kallsyms_num_syms",
+                "kallsyms_names",
+                "kallsyms_markers",
+                "kallsyms_seqs_of_names",
+                "kallsyms_token_table",
+                "kallsyms_token_index",
+            ]
+        );
+    }
+
+    #[test]
+    fn names_sort_as_strcmp_then_input_order() {
+        let sym = |name: &'static str, index| NmSymbol {
+            address: 0,
+            type_letter: b'T',
+            name: name.as_bytes(),
+            section: None,
+            index,
+        };
+        let mut symbols = vec![
+            sym("__start_b", 0),
+            sym("_a", 1),
+            sym("abcdefgh_long", 2),
+            sym("abcdefgh", 3),
+            sym("__start_a", 4),
+            sym("_a", 5),
+            sym("Z", 6),
+            sym("abcdefgh_long", 7),
+        ];
+        sort_by_name(&mut symbols);
+        let order: Vec<u32> = symbols.iter().map(|s| s.index).collect();
+        assert_eq!(order, [6, 4, 0, 1, 5, 3, 2, 7]);
+    }
 }

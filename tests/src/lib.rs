@@ -19,6 +19,8 @@
 //!   bzImage and a record of how Kbuild ran the final link.
 //! - [`exact_frame`]: the frame of exactly a table's size, as `kslink-pad` makes it with no
 //!   slack.
+//! - [`lds`]: real preprocessed linker scripts of Linux 6.12 for arm64 and riscv, made once
+//!   into the cache.
 //! - [`bin_path`]: finds a workspace binary (for example `kslink-table`) for a test to run.
 //!
 //! Everything panics with a readable message when a tool is missing: these are test helpers.
@@ -32,6 +34,7 @@ pub mod elfcmp;
 mod frame;
 pub mod gen;
 pub mod kernel;
+pub mod lds;
 mod lock;
 pub mod upstream;
 
@@ -43,6 +46,7 @@ pub use elfcmp::compare_objects;
 pub use frame::exact_frame;
 pub use gen::{corner_cases, random_map, AddrWidth, GenOptions, MapSpec, MapSymbol};
 pub use kernel::{kernel_tree, KernelTree, LinkInputs, LinkLog};
+pub use lds::{kernel_linker_script, ScriptArch};
 pub use upstream::{
     apply_mksysmap, run_upstream, run_upstream_text, upstream_kallsyms, upstream_mksysmap,
     KernelVersion, UpstreamOutput,

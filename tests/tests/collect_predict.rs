@@ -18,6 +18,11 @@
 //!   relative, from `.`, mixed sections, a copied ifunc type), an output section removed
 //!   for being empty, empty sections kept by `ALIGN` (with and without a special name) and
 //!   one the location counter moves through.
+//! - The real arm64 and riscv linker scripts of Linux 6.12 (preprocessed from Debian's
+//!   source, `tests/src/lds.rs`): parsed, and linked by the target's GNU ld with a small
+//!   object that has what the scripts refer to; the prediction equals the output's symbols.
+//!   Needs Debian's `binutils-aarch64-linux-gnu` and `binutils-riscv64-linux-gnu`; without
+//!   them that part is skipped with a note.
 //! - `--compare` on an exact prediction (exit 0) and on a damaged one (exit 1, the
 //!   differences listed, the table cost).
 //! - Bad input: truncated and non-ELF objects, a thin archive whose member is missing,
@@ -30,10 +35,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use kslink_collect::script::{Script, Statement};
 use kslink_collect::{predict, TableLabels};
 use kslink_schema::{artifact, SymbolOrigin, SymbolSet};
 use kslink_table::{LINUX_6_1, LINUX_6_12};
-use kslink_tests::{apply_mksysmap, bin_path, kernel_tree, KernelTree, KernelVersion, LinkInputs};
+use kslink_tests::{
+    apply_mksysmap, bin_path, kernel_linker_script, kernel_tree, KernelTree, KernelVersion,
+    LinkInputs, ScriptArch,
+};
 
 fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new()
@@ -425,6 +434,10 @@ local_bss:
 	.section .data.refs,"aw",@progbits
 	.quad	weak_undef_obj
 	.quad	weak_undef_func
+	.quad	__start_my_table
+	.quad	__stop_my_table
+	.section my_table,"aw",@progbits
+	.quad	1
 	.section .text.comdat,"axG",@progbits,comdat_sig,comdat
 	.globl	comdat_func
 comdat_func:
@@ -667,6 +680,9 @@ fn hand_made_link_matches_gnu_ld() {
         ("special_second", &['D']),
         ("rw_sym", &['D']),
         ("orphan_sym", &['D']),
+        // ld defines these for a referenced section with a C-identifier name.
+        ("__start_my_table", &['D']),
+        ("__stop_my_table", &['D']),
         // Named by its file: a read-only section in a writable output section.
         ("exact_sym", &['D']),
         ("first_abs", &['A']),
@@ -695,6 +711,165 @@ fn hand_made_link_matches_gnu_ld() {
     ];
     for (name, letters) in cases {
         assert_eq!(letter(name), *letters, "{name}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The arm64 and riscv kernel linker scripts, linked by the target's ld
+// ---------------------------------------------------------------------------------------
+
+/// What both scripts need from an object, plus sections of every kind.
+const KERNEL_LIKE_S: &str = r#"
+	.section .head.text,"ax"
+	.globl _head
+_head:	nop
+	.text
+	.globl start_kernel
+start_kernel: nop
+local_text: nop
+	.section .rodata,"a"
+	.globl ro_var
+ro_var: .word 1
+	.data
+	.globl jiffies_64
+jiffies_64: .quad 0
+	.section .init.text,"ax"
+	.globl init_fn
+init_fn: nop
+	.section .init.data,"aw"
+init_local: .quad 0
+	.section .data..percpu,"aw"
+	.globl pcpu_var
+pcpu_var: .quad 0
+	.bss
+	.globl bss_var
+bss_var: .zero 64
+	.section .exitcall.exit,"aw"
+exitcall_local: .quad 0
+	.section .idmap.text,"ax"
+idmap_fn: nop
+"#;
+
+/// arm64's script asserts that these start their sections.
+const ARM64_S: &str = r#"
+	.section .hibernate_exit.text,"ax"
+	.globl swsusp_arch_suspend_exit
+swsusp_arch_suspend_exit: nop
+	.section .kexec_relocate.text,"ax"
+	.globl arm64_relocate_new_kernel
+arm64_relocate_new_kernel: nop
+"#;
+
+/// riscv's script gives the EFI stub aliases of these.
+const RISCV_S: &str = r#"
+	.text
+	.globl _start_kernel
+_start_kernel: nop
+	.data
+	.globl screen_info
+screen_info: .quad 0
+"#;
+
+#[test]
+fn arm64_and_riscv_kernel_scripts_predict_what_ld_links() {
+    for (arch, prefix, extra) in [
+        (ScriptArch::Arm64, "aarch64-linux-gnu-", ARM64_S),
+        (ScriptArch::Riscv, "riscv64-linux-gnu-", RISCV_S),
+    ] {
+        let (assembler, linker) = (format!("{prefix}as"), format!("{prefix}ld"));
+        let have = |tool: &str| {
+            Command::new(tool)
+                .arg("--version")
+                .stdin(Stdio::null())
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if !have(&assembler) || !have(&linker) {
+            eprintln!(
+                "note: {assembler} or {linker} missing, skipping the {} script (Debian: \
+                 binutils-{}-linux-gnu)",
+                arch.name(),
+                prefix.trim_end_matches("-linux-gnu-")
+            );
+            continue;
+        }
+        let script = kernel_linker_script(arch);
+        let text = fs::read(&script).expect("the script");
+        let parsed =
+            Script::parse(&text, &script.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
+        let sections: Vec<&[u8]> = parsed
+            .statements
+            .iter()
+            .filter_map(|s| match s {
+                Statement::Section(s) => Some(s.name.as_slice()),
+                _ => None,
+            })
+            .collect();
+        for name in [&b".text"[..], b".init.text", b".data..percpu", b"/DISCARD/"] {
+            assert!(
+                sections.contains(&name),
+                "{}: no {}",
+                arch.name(),
+                String::from_utf8_lossy(name)
+            );
+        }
+
+        let dir = tempdir();
+        let d = dir.path();
+        let object = d.join("kernel.o");
+        let table = d.join("table.o");
+        for (path, source) in [
+            (&object, format!("{KERNEL_LIKE_S}{extra}")),
+            (
+                &table,
+                TABLE_S.replace("\t.section .note.GNU-stack,\"\",@progbits\n", ""),
+            ),
+        ] {
+            let s = path.with_extension("s");
+            fs::write(&s, source).expect("write the source");
+            run(Command::new(&assembler).arg("-o").arg(path).arg(&s));
+        }
+        let linked = d.join("linked");
+        run(Command::new(&linker)
+            .arg("-T")
+            .arg(&script)
+            .arg("-o")
+            .arg(&linked)
+            .arg(&object)
+            .arg(&table));
+        let expected = map_multiset(
+            &run(Command::new(bin_path("kslink-collect"))
+                .arg("--linked")
+                .arg(&linked))
+            .stdout,
+        );
+        let predicted = map_multiset(
+            &run(Command::new(bin_path("kslink-collect"))
+                .arg("--predict")
+                .arg("-T")
+                .arg(&script)
+                .arg(&object))
+            .stdout,
+        );
+        assert_same_multiset(
+            &expected,
+            &predicted,
+            &format!("{} kernel script", arch.name()),
+        );
+        assert!(
+            expected.len() > 150,
+            "{}: {} symbols",
+            arch.name(),
+            expected.len()
+        );
+        if arch == ScriptArch::Riscv {
+            // An empty .rela.dyn holds ld's own (empty, read-only) dynamic relocation
+            // sections: its symbols move to the read-only neighbour.
+            assert_eq!(
+                expected.get(&(b'R', b"__rela_dyn_start".to_vec())),
+                Some(&1)
+            );
+        }
     }
 }
 

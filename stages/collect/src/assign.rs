@@ -24,11 +24,10 @@
 //! assigned later in the script can be used earlier; the last pass reports symbols that
 //! nothing defines.
 
-use std::collections::{HashMap, HashSet};
-
 use object::elf;
 
 use crate::layout::{Layout, Placement};
+use crate::names::{NameMap, NameSet};
 use crate::relocatable::Place;
 use crate::resolve::{Link, Resolution};
 use crate::script::{
@@ -120,10 +119,10 @@ pub fn evaluate<'s>(
         link,
         layout,
         after_end: after_end(script, layout),
-        definitions: HashMap::new(),
+        definitions: NameMap::default(),
         order: Vec::new(),
-        referenced: HashSet::new(),
-        this_pass: HashSet::new(),
+        referenced: NameSet::default(),
+        this_pass: NameSet::default(),
         final_pass: false,
     };
     // Passes until nothing changes (a chain of forward references needs one pass per
@@ -197,13 +196,13 @@ struct Evaluator<'s, 'l, 'data> {
     link: &'l Link<'data>,
     layout: &'l Layout,
     after_end: Vec<bool>,
-    definitions: HashMap<&'s [u8], Definition>,
+    definitions: NameMap<&'s [u8], Definition>,
     /// Defined names in the order they were first defined.
     order: Vec<&'s [u8]>,
     /// Names an evaluated expression referred to: a `PROVIDE` of them takes effect.
-    referenced: HashSet<&'s [u8]>,
+    referenced: NameSet<&'s [u8]>,
     /// Names defined so far in this pass (ld's `DEFINED` counts only those).
-    this_pass: HashSet<&'s [u8]>,
+    this_pass: NameSet<&'s [u8]>,
     final_pass: bool,
 }
 
@@ -254,7 +253,7 @@ impl<'s> Evaluator<'s, '_, '_> {
                     changed |= self.assignment(a, None, at)?;
                 }
                 Statement::Assert { expr, line } => {
-                    self.value(expr, None, *line)?;
+                    self.refer(expr, None, *line)?;
                 }
                 Statement::Extern(names) => {
                     for name in names {
@@ -273,7 +272,7 @@ impl<'s> Evaluator<'s, '_, '_> {
                     // ld evaluates a section's header only for a section it creates.
                     if o.created {
                         for expr in section.address.iter().chain(&section.other_exprs) {
-                            self.value(expr, None, section.line)?;
+                            self.refer(expr, None, section.line)?;
                         }
                     }
                     for command in &section.commands {
@@ -284,7 +283,7 @@ impl<'s> Evaluator<'s, '_, '_> {
                             SectionCommand::Data { expr, line }
                             | SectionCommand::Fill { expr, line }
                             | SectionCommand::Assert { expr, line } => {
-                                self.value(expr, Some(out), *line)?;
+                                self.refer(expr, Some(out), *line)?;
                             }
                             SectionCommand::Input(_) => {}
                         }
@@ -295,20 +294,21 @@ impl<'s> Evaluator<'s, '_, '_> {
         Ok(changed)
     }
 
-    /// An expression's value, for its side effects on references.
-    fn value(
+    /// Evaluates an expression whose value defines no symbol (an `ASSERT`, a section
+    /// address, data): what matters is the symbols it refers to, and that they exist.
+    fn refer(
         &mut self,
         expr: &'s Expr,
         section: Option<usize>,
         line: u32,
-    ) -> Result<Value, ScriptError> {
+    ) -> Result<(), ScriptError> {
         let mut cx = Context {
             section,
             rel_from_abs: false,
             source: Source::None,
             line,
         };
-        self.eval(expr, &mut cx)
+        self.eval(expr, &mut cx).map(drop)
     }
 
     /// Evaluates an assignment in output section `section` (`None`: outside); true if the
@@ -320,7 +320,7 @@ impl<'s> Evaluator<'s, '_, '_> {
         at: Position,
     ) -> Result<bool, ScriptError> {
         let Target::Symbol(name) = &a.target else {
-            self.value(&a.expr, section, a.line)?;
+            self.refer(&a.expr, section, a.line)?;
             return Ok(false);
         };
         let name: &'s [u8] = name;

@@ -1,17 +1,17 @@
 //! How good a prediction was: the predicted symbols against the linked file's, and what the
 //! differences cost in kallsyms table bytes.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use kslink_schema::{DataLayout, SymbolSet, TableOptions};
 use kslink_table::{build, symbols_from_set, Profile};
 use serde::Serialize;
 
+use crate::names::NameMap;
 use crate::CollectError;
 
 /// A symbol as the comparison sees it: type letter and name.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TypedName {
     /// The `nm` type letter.
     #[serde(rename = "type", serialize_with = "letter")]
@@ -119,8 +119,8 @@ pub fn compare(
     linked: &SymbolSet,
     settings: TableSettings,
 ) -> Result<Comparison, CollectError> {
-    fn count(set: &SymbolSet) -> HashMap<(u8, &[u8]), i64> {
-        let mut counts: HashMap<(u8, &[u8]), i64> = HashMap::new();
+    fn count(set: &SymbolSet) -> NameMap<(u8, &[u8]), i64> {
+        let mut counts: NameMap<(u8, &[u8]), i64> = NameMap::default();
         for s in &set.symbols {
             *counts.entry((s.type_letter, &s.name)).or_default() += 1;
         }
@@ -130,33 +130,30 @@ pub fn compare(
     for (key, n) in count(linked) {
         *balance.entry(key).or_default() -= n;
     }
-    let mut extra = Vec::new();
-    let mut missing = Vec::new();
+    // Per name, the letters the prediction has too many of; and what it lacks.
+    let mut extra_letters: NameMap<&[u8], Vec<u8>> = NameMap::default();
+    let mut lacking = Vec::new();
     for ((type_letter, name), n) in balance {
-        let item = TypedName {
-            type_letter,
-            name: name.to_vec(),
-        };
         for _ in 0..n.unsigned_abs() {
             if n > 0 {
-                extra.push(item.clone());
+                extra_letters.entry(name).or_default().push(type_letter);
             } else {
-                missing.push(item.clone());
+                lacking.push(TypedName {
+                    type_letter,
+                    name: name.to_vec(),
+                });
             }
         }
     }
-    extra.sort_by(|a, b| (&a.name, a.type_letter).cmp(&(&b.name, b.type_letter)));
-    missing.sort_by(|a, b| (&a.name, a.type_letter).cmp(&(&b.name, b.type_letter)));
-    // A name both extra (with one letter) and missing (with another) is retyped.
+    let by_name =
+        |a: &TypedName, b: &TypedName| (&a.name, a.type_letter).cmp(&(&b.name, b.type_letter));
+    lacking.sort_by(by_name);
+    // A name the prediction lacks with one letter and has extra with another is retyped.
     let mut retyped = Vec::new();
-    let mut unmatched_missing = Vec::new();
-    let mut extra_by_name: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
-    for e in extra.drain(..) {
-        extra_by_name.entry(e.name).or_default().push(e.type_letter);
-    }
-    for m in missing.drain(..) {
-        match extra_by_name
-            .get_mut(&m.name)
+    let mut missing = Vec::new();
+    for m in lacking {
+        match extra_letters
+            .get_mut(m.name.as_slice())
             .and_then(|letters| letters.pop())
         {
             Some(predicted) => retyped.push(Retyped {
@@ -164,18 +161,20 @@ pub fn compare(
                 predicted,
                 linked: m.type_letter,
             }),
-            None => unmatched_missing.push(m),
+            None => missing.push(m),
         }
     }
-    for (name, letters) in extra_by_name {
-        extra.extend(letters.into_iter().map(|type_letter| TypedName {
-            type_letter,
-            name: name.clone(),
-        }));
-    }
-    extra.sort();
+    let mut extra: Vec<TypedName> = extra_letters
+        .into_iter()
+        .flat_map(|(name, letters)| {
+            letters.into_iter().map(move |type_letter| TypedName {
+                type_letter,
+                name: name.to_vec(),
+            })
+        })
+        .collect();
+    extra.sort_by(by_name);
     retyped.sort();
-    let missing = unmatched_missing;
     let exact = extra.is_empty() && missing.is_empty() && retyped.is_empty();
     let table = table_cost(predicted, linked, settings)?;
     Ok(Comparison {
@@ -191,7 +190,7 @@ pub fn compare(
 
 /// The prediction with the linked file's addresses (see [`compare`]).
 fn with_linked_addresses(predicted: &SymbolSet, linked: &SymbolSet) -> SymbolSet {
-    let mut addresses: HashMap<&[u8], Vec<u64>> = HashMap::new();
+    let mut addresses: NameMap<&[u8], Vec<u64>> = NameMap::default();
     for s in linked.symbols.iter().rev() {
         addresses.entry(&s.name).or_default().push(s.address);
     }

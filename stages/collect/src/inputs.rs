@@ -84,6 +84,18 @@ impl LinkArg {
     }
 }
 
+impl std::fmt::Display for LinkArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinkArg::File(path) => write!(f, "{}", path.display()),
+            LinkArg::WholeArchive => f.write_str("--whole-archive"),
+            LinkArg::NoWholeArchive => f.write_str("--no-whole-archive"),
+            LinkArg::StartGroup => f.write_str("--start-group"),
+            LinkArg::EndGroup => f.write_str("--end-group"),
+        }
+    }
+}
+
 /// What an input file is, from its first bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileKind {
@@ -149,6 +161,8 @@ pub struct InputFiles {
     pub args: Vec<InputArg>,
     /// The files.
     pub files: Vec<InputFile>,
+    /// The arguments as words, for messages and records.
+    pub words: Vec<String>,
 }
 
 /// A link argument with files numbered.
@@ -171,6 +185,7 @@ impl InputFiles {
     pub fn open(args: &[LinkArg]) -> Result<InputFiles, CollectError> {
         let mut files = Vec::new();
         let mut numbered = Vec::with_capacity(args.len());
+        let words = args.iter().map(LinkArg::to_string).collect();
         for arg in args {
             numbered.push(match arg {
                 LinkArg::File(path) => {
@@ -186,6 +201,7 @@ impl InputFiles {
         Ok(InputFiles {
             args: numbered,
             files,
+            words,
         })
     }
 }

@@ -17,13 +17,12 @@
 //!   removed (`strip_excluded_output_sections`); its symbols move to a neighbour
 //!   ([`Layout::kept_neighbour`], bfd's `_bfd_fix_excluded_sec_syms`).
 
-use std::collections::HashMap;
-
 use object::elf;
 
 use crate::letter::{elf_section_flags, section_letter};
+use crate::names::NameMap;
 use crate::relocatable::{InputSection, ObjectName};
-use crate::resolve::{is_live, Link, Resolution};
+use crate::resolve::{Link, Resolution};
 use crate::script::{
     BinaryOp, Constraint, Expr, Glob, InputSpec, Script, ScriptError, SectionCommand, SectionKind,
     Statement, Target, UnaryOp,
@@ -87,8 +86,6 @@ pub enum Placement {
 pub struct OutputSection {
     /// Its name.
     pub name: Vec<u8>,
-    /// The script statement that describes it; `None` for an orphan.
-    pub statement: Option<usize>,
     /// Whether ld creates it at all (it has an input, a data statement or an assignment).
     pub created: bool,
     /// Created by an assignment or a reference before any input: BFD then gives it the
@@ -113,6 +110,8 @@ pub struct OutputSection {
     pub elf_type: u32,
     /// Its ELF flags in the output.
     pub elf_flags: u64,
+    /// The lower-case letter `nm` gives a local symbol in it.
+    pub letter: u8,
 }
 
 impl OutputSection {
@@ -125,14 +124,6 @@ impl OutputSection {
     pub fn is_ignored(&self) -> bool {
         self.removed && !self.assigns_symbols
     }
-
-    /// The lower-case letter `nm` gives a local symbol in it.
-    pub fn letter(&self) -> u8 {
-        section_letter(
-            &self.name,
-            elf_section_flags(&self.name, self.elf_type, self.elf_flags),
-        )
-    }
 }
 
 /// The output sections of a link and where every input section goes.
@@ -140,8 +131,9 @@ impl OutputSection {
 pub struct Layout {
     /// The output sections, in the order ld creates them (script order, orphans last).
     pub outputs: Vec<OutputSection>,
-    /// Per object, per input section by ELF index: where it goes. One more slot at the
-    /// end of each is the object's `COMMON` section.
+    /// Per object, per input section by ELF index: where it goes. Two more slots at the
+    /// end of each are the object's `COMMON` section and the linker's own sections
+    /// ([`LINKER_RELOCATIONS`]).
     pub placement: Vec<Vec<Placement>>,
     /// Per script statement: its output section (`None` for other statements, `/DISCARD/`
     /// and sections turned off by their constraint).
@@ -150,6 +142,21 @@ pub struct Layout {
 
 /// The pseudo input section that holds an object's common symbols.
 pub const COMMON_NAME: &[u8] = b"COMMON";
+
+/// The empty dynamic relocation section GNU ld creates in the first input object of a
+/// final link, for the targets where the tests saw it (`.rela.iplt` and the like on
+/// x86-64, AArch64 and RISC-V, `.rel.iplt` on i386 and Arm): its name and type by
+/// `e_machine`. Allocated and read-only, it lands in an output section by the script's
+/// patterns, or in `.rela.dyn` (`.rel.dyn`) by ld's `-z combreloc` rule for orphans; ld
+/// removes it later for being empty, but that output section keeps its flags, which decide
+/// where ld moves the symbols of an empty `.rela.dyn` (`__rela_dyn_start` on RISC-V).
+pub const LINKER_RELOCATIONS: &[(u16, &[u8], u32)] = &[
+    (elf::EM_X86_64, b".rela.iplt", elf::SHT_RELA),
+    (elf::EM_AARCH64, b".rela.iplt", elf::SHT_RELA),
+    (elf::EM_RISCV, b".rela.iplt", elf::SHT_RELA),
+    (elf::EM_386, b".rel.iplt", elf::SHT_REL),
+    (elf::EM_ARM, b".rel.iplt", elf::SHT_REL),
+];
 
 impl Layout {
     /// Lays out `link` with `script`.
@@ -164,7 +171,7 @@ impl Layout {
 
     /// The placement of object `object`'s `COMMON` section.
     pub fn common_placement(&self, object: usize) -> Placement {
-        *self.placement[object].last().expect("a COMMON slot")
+        self.placement[object][self.placement[object].len() - 2]
     }
 
     /// The kept output section that symbols of removed section `removed` move to
@@ -198,10 +205,8 @@ impl Layout {
     }
 }
 
-/// ELF "special sections" (`_bfd_elf_special_sections` and x86-64's additions): the type
-/// and flags BFD gives an output section of that name created without flags. `exact`
-/// names match only themselves; others also match the name followed by `.` and more
-/// (`-2` in BFD's table), or anything that starts with them (`-1`).
+/// ELF "special sections" (`_bfd_elf_special_sections`): the type and flags BFD gives an
+/// output section of that name created without flags.
 const SPECIAL_SECTIONS: &[(&str, Match, u32, u32)] = &[
     (
         ".bss",
@@ -354,10 +359,14 @@ const X86_64_SPECIAL_SECTIONS: &[(&str, Match, u32, u32)] = &[
 
 const SHF_X86_64_LARGE: u32 = 0x1000_0000;
 
+/// How a special section's name matches (the suffix length in BFD's table).
 #[derive(Clone, Copy, Debug)]
 enum Match {
+    /// Only the name itself (0).
     Exact,
+    /// The name, or the name, a `.` and more (-2).
     Dotted,
+    /// Any name that starts with it (-1).
     Prefix,
 }
 
@@ -398,8 +407,8 @@ struct Builder<'l, 'data, 's> {
     specs: Vec<SpecRef<'s>>,
 }
 
-/// One input section of the link: object, ELF index (or the COMMON slot), its name and
-/// ELF type and flags.
+/// One input section of the link: object, ELF index (or the COMMON or linker slot), its
+/// name and ELF type and flags.
 #[derive(Clone, Copy)]
 struct Candidate<'data> {
     object: usize,
@@ -422,7 +431,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
     }
 
     /// Every input section that takes part, in link order, with the COMMON sections of
-    /// objects whose common symbols the link allocates.
+    /// objects whose common symbols the link allocates, and the linker's own.
     fn candidates(&self) -> Vec<Candidate<'data>> {
         let mut has_common = vec![false; self.link.objects.len()];
         for global in &self.link.globals {
@@ -433,7 +442,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
         let mut out = Vec::new();
         for (o, object) in self.link.objects.iter().enumerate() {
             for (i, section) in object.sections.iter().enumerate() {
-                if is_live(self.link, o, i) {
+                if self.link.is_live(o, i) {
                     out.push(Candidate {
                         object: o,
                         slot: i,
@@ -458,6 +467,26 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                     flags: Flags::common(),
                 });
             }
+        }
+        let machine = self.link.machine.machine;
+        if let Some(&(_, name, sh_type)) = LINKER_RELOCATIONS.iter().find(|(m, _, _)| *m == machine)
+        {
+            out.push(Candidate {
+                object: 0,
+                slot: self.link.objects[0].sections.len() + 1,
+                name,
+                sh_type,
+                sh_flags: u64::from(elf::SHF_ALLOC),
+                size: 0,
+                align: 8,
+                flags: Flags {
+                    alloc: true,
+                    load: true,
+                    readonly: true,
+                    contents: true,
+                    ..Flags::default()
+                },
+            });
         }
         out
     }
@@ -519,7 +548,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
         // Output sections of the script, and which statements a constraint turns off.
         let mut outputs: Vec<OutputSection> = Vec::new();
         let mut statement_output = vec![None; script.statements.len()];
-        let mut by_name: HashMap<&[u8], usize> = HashMap::new();
+        let mut by_name: NameMap<&[u8], usize> = NameMap::default();
         let mut enabled = vec![true; script.statements.len()];
         for (i, statement) in script.statements.iter().enumerate() {
             let Statement::Section(section) = statement else {
@@ -558,7 +587,6 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
             by_name.entry(&section.name).or_insert(outputs.len());
             outputs.push(OutputSection {
                 name: section.name.clone(),
-                statement: Some(i),
                 created: false,
                 flagless: false,
                 flags: Flags::default(),
@@ -570,6 +598,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                 start_mark: 0,
                 elf_type: elf::SHT_NULL,
                 elf_flags: 0,
+                letter: b'?',
             });
         }
 
@@ -593,7 +622,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
         // The first matching description of every input section.
         let mut claims: Vec<Vec<Candidate>> = vec![Vec::new(); self.specs.len()];
         let mut orphans: Vec<Candidate> = Vec::new();
-        let mut by_section_name: HashMap<&[u8], Option<usize>> = HashMap::new();
+        let mut by_section_name: NameMap<&[u8], Option<usize>> = NameMap::default();
         let general: Vec<usize> = (0..self.specs.len())
             .filter(|&i| !self.specs[i].name_only)
             .collect();
@@ -620,7 +649,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
             .link
             .objects
             .iter()
-            .map(|o| vec![Placement::Unplaced; o.sections.len() + 1])
+            .map(|o| vec![Placement::Unplaced; o.sections.len() + 2])
             .collect();
 
         // Walk the script as ld's map_input_to_output_sections and lang_size_sections do:
@@ -756,6 +785,13 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
         for c in orphans {
             let name: &[u8] = if c.name == COMMON_NAME {
                 b".bss"
+            } else if matches!(c.sh_type, elf::SHT_REL | elf::SHT_RELA) && c.flags.alloc {
+                // `-z combreloc`: allocated relocation orphans go to .rela.dyn or .rel.dyn.
+                if c.sh_type == elf::SHT_RELA {
+                    b".rela.dyn"
+                } else {
+                    b".rel.dyn"
+                }
             } else {
                 c.name
             };
@@ -764,7 +800,6 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                 None => {
                     outputs.push(OutputSection {
                         name: name.to_vec(),
-                        statement: None,
                         created: false,
                         flagless: false,
                         flags: Flags::default(),
@@ -776,6 +811,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                         start_mark: tracker.marks,
                         elf_type: elf::SHT_NULL,
                         elf_flags: 0,
+                        letter: b'?',
                     });
                     let out = outputs.len() - 1;
                     by_name.insert(name, out);
@@ -791,6 +827,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
             let (elf_type, elf_flags) = elf_header(o, machine);
             o.elf_type = elf_type;
             o.elf_flags = elf_flags;
+            o.letter = section_letter(&o.name, elf_section_flags(&o.name, elf_type, elf_flags));
         }
         Ok(Layout {
             outputs,
@@ -810,7 +847,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
 
 /// `exp_init_os`: the sections an expression takes `ADDR` or `LOADADDR` of are created,
 /// without flags, if they are not yet.
-fn init_referenced(outputs: &mut [OutputSection], by_name: &HashMap<&[u8], usize>, expr: &Expr) {
+fn init_referenced(outputs: &mut [OutputSection], by_name: &NameMap<&[u8], usize>, expr: &Expr) {
     expr.for_each_section_address(&mut |name| {
         if let Some(&out) = by_name.get(name) {
             let o = &mut outputs[out];

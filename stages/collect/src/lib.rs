@@ -33,6 +33,7 @@ pub mod layout;
 pub mod letter;
 mod linked;
 pub mod mksysmap;
+pub mod names;
 pub mod predict;
 pub mod relocatable;
 pub mod resolve;

@@ -20,11 +20,23 @@
 //! Addresses are unknown: every symbol gets address 0 and the set says
 //! `addresses_known: false`; the order is `nm -n`'s for equal addresses (by name).
 //!
-//! What cannot be predicted this way (nothing of it occurs in the x86-64 kernels the tests
-//! link): symbols a link creates (LTO, Arm/PowerPC veneers and thunks, `--gc-sections`,
-//! which removes unreferenced sections), and the flags of an output section that only an
-//! address would tell (an `ALIGN` in an otherwise empty section at an unknown alignment is
-//! taken to move the location counter).
+//! The link is taken to be a static final link (as the kernel's is, without
+//! `CONFIG_RELOCATABLE`'s `-pie`): no dynamic sections, and undefined symbols, weak ones
+//! included, left out of the output's symbol table.
+//!
+//! What cannot be predicted this way (none of it changes the kernels the tests link):
+//!
+//! - symbols a link creates: LTO, Arm and PowerPC veneers and thunks (mksysmap drops most
+//!   of those by name anyway), and `--gc-sections`, which removes unreferenced sections
+//!   (an option `--predict` refuses);
+//! - what only an address tells: whether an `ALIGN` moves the location counter in an
+//!   otherwise empty output section (which makes it allocated) when its alignment is not
+//!   known from the script (it is then taken to move it), and, for the symbols of a removed
+//!   section between two sections of the same kind, which of them ld moves them to
+//!   (decided by whether anything lies between);
+//! - where ld puts an orphan section (it is taken to come last: only its own flags are
+//!   certain), and the linker's own sections beyond the one that sets `.rela.dyn`'s flags
+//!   ([`crate::layout::LINKER_RELOCATIONS`]).
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -39,10 +51,11 @@ use crate::letter::{
     decode_symclass, is_debugging_symbol, is_elf_local_label, is_target_special_symbol,
     symbol_flags, SymbolPlace,
 };
+use crate::names::NameSet;
 use crate::relocatable::{InputSection, InputSymbol, Machine, Object, ObjectName, Place};
 use crate::resolve::{self, Link, Resolution};
 use crate::script::Script;
-use crate::{mksysmap_keeps, sort_nm_numeric, CollectError, NmSymbol};
+use crate::{mksysmap_keeps, CollectError, NmSymbol};
 
 /// The kernel version's table layout, for the labels the table adds.
 #[derive(Clone, Copy, Debug)]
@@ -76,10 +89,10 @@ pub fn predict(
     inputs: &[OsString],
     table: TableLabels,
 ) -> Result<SymbolSet, CollectError> {
+    let args = LinkArg::parse_all(inputs)?;
     let script_shown = script.display().to_string();
     let text = std::fs::read(script).map_err(|e| CollectError::io(&script_shown, e))?;
     let script = Script::parse(&text, &script_shown).map_err(CollectError::Script)?;
-    let args = LinkArg::parse_all(inputs)?;
     let files = InputFiles::open(&args)?;
     let labels = table.labels();
     let link = resolve::resolve(&files, |machine| vec![table_object(&labels, machine)])?;
@@ -91,10 +104,7 @@ pub fn predict(
         &layout,
         SymbolOrigin::Predicted {
             script: script_shown.clone(),
-            inputs: inputs
-                .iter()
-                .map(|i| i.to_string_lossy().into_owned())
-                .collect(),
+            inputs: files.words.clone(),
         },
         &script_shown,
     ))
@@ -157,6 +167,8 @@ const TABLE_SOURCE: &str = "the kallsyms table (added by --predict)";
 
 /// The predicted symbols, before filtering.
 struct Prediction<'a> {
+    /// The target's `e_machine`: `nm` hides some of its symbols.
+    machine: u16,
     symbols: Vec<NmSymbol<'a>>,
     /// Per symbol (by [`NmSymbol::index`]): where it comes from, an index into the
     /// sources (objects first, then the script).
@@ -166,13 +178,12 @@ struct Prediction<'a> {
 impl<'a> Prediction<'a> {
     fn new(link: &'a Link<'a>, layout: &Layout, script: &[ScriptSymbol<'a>]) -> Prediction<'a> {
         let mut out = Prediction {
+            machine: link.machine.machine,
             symbols: Vec::new(),
             sources: Vec::new(),
         };
-        let machine = link.machine.machine;
         let script_source = link.objects.len() as u32;
-        let script_names: std::collections::HashSet<&[u8]> =
-            script.iter().map(|s| s.name).collect();
+        let script_names: NameSet<&[u8]> = script.iter().map(|s| s.name).collect();
 
         // Local symbols of every included object.
         for (o, object) in link.objects.iter().enumerate() {
@@ -180,9 +191,9 @@ impl<'a> Prediction<'a> {
                 if is_debugging_symbol(symbol.info) {
                     continue;
                 }
-                let place = match symbol.place {
+                let (place, section) = match symbol.place {
                     Place::Undefined | Place::Common => continue,
-                    Place::Absolute => SymbolPlace::Absolute,
+                    Place::Absolute => (SymbolPlace::Absolute, None),
                     Place::Section(section) => {
                         let Placement::Output(out) = layout.placement_of(o, section as usize)
                         else {
@@ -199,15 +210,16 @@ impl<'a> Prediction<'a> {
                         {
                             continue;
                         }
-                        SymbolPlace::Section {
-                            letter: output.letter(),
-                        }
+                        let place = SymbolPlace::Section {
+                            letter: output.letter,
+                        };
+                        (place, Some(out as u32))
                     }
                 };
                 out.push(
                     symbol.name,
                     decode_symclass(place, symbol_flags(symbol.info, false)),
-                    section_of(place, symbol.place, layout, o),
+                    section,
                     o as u32,
                 );
             }
@@ -257,8 +269,8 @@ impl<'a> Prediction<'a> {
                 // symbol table (a link with dynamic sections would keep them; only weak
                 // data objects, nm's `v`, would pass mksysmap).
                 Resolution::Undefined { .. } => {
-                    if let Some(section) = start_stop_section(global.name, link, layout) {
-                        start_stop.push((global.name, section));
+                    if let Some(found) = start_stop_section(global.name, link, layout) {
+                        start_stop.push((global.name, found));
                     }
                 }
             }
@@ -266,14 +278,14 @@ impl<'a> Prediction<'a> {
 
         // `__start_SEC` and `__stop_SEC`, which ld defines (protected, so global) when
         // they are referenced and not otherwise defined.
-        for (name, out_section) in start_stop {
+        for (name, (object, out_section)) in start_stop {
             let (place, section) = global_home(layout, out_section);
             let info = elf::STB_GLOBAL << 4;
             out.push(
                 name,
                 decode_symclass(place, symbol_flags(info, false)),
                 section,
-                script_source,
+                object as u32,
             );
         }
 
@@ -301,25 +313,14 @@ impl<'a> Prediction<'a> {
             );
         }
 
-        // nm hides the target's special symbols (mapping symbols and the like).
-        let mut kept = Prediction {
-            symbols: Vec::with_capacity(out.symbols.len()),
-            sources: Vec::with_capacity(out.symbols.len()),
-        };
-        for s in out.symbols {
-            if !is_target_special_symbol(machine, s.name) {
-                kept.push(
-                    s.name,
-                    s.type_letter,
-                    s.section,
-                    out.sources[s.index as usize],
-                );
-            }
-        }
-        kept
+        out
     }
 
+    /// Adds a symbol, unless `nm` hides it (the target's mapping symbols and the like).
     fn push(&mut self, name: &'a [u8], type_letter: u8, section: Option<u32>, source: u32) {
+        if is_target_special_symbol(self.machine, name) {
+            return;
+        }
         let index = self.symbols.len() as u32;
         self.symbols.push(NmSymbol {
             address: 0,
@@ -341,7 +342,7 @@ impl<'a> Prediction<'a> {
     ) -> SymbolSet {
         self.symbols
             .retain(|s| mksysmap_keeps(s.type_letter, s.name));
-        sort_nm_numeric(&mut self.symbols);
+        sort_by_name(&mut self.symbols);
         let mut sources: Vec<String> = link
             .objects
             .iter()
@@ -373,6 +374,30 @@ impl<'a> Prediction<'a> {
     }
 }
 
+/// Sorts symbols whose addresses are all unknown (zero) into `nm -n` order: by name
+/// (`strcmp`), equal names in input order. The first eight bytes of each name, as a
+/// big-endian number, decide most comparisons without a call to `memcmp` (names hold no NUL,
+/// so zero padding keeps the order).
+fn sort_by_name(symbols: &mut Vec<NmSymbol>) {
+    let prefix = |name: &[u8]| {
+        let mut bytes = [0u8; 8];
+        let n = name.len().min(8);
+        bytes[..n].copy_from_slice(&name[..n]);
+        u64::from_be_bytes(bytes)
+    };
+    let mut keys: Vec<(u64, u32)> = symbols
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (prefix(s.name), i as u32))
+        .collect();
+    keys.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| symbols[a.1 as usize].name.cmp(symbols[b.1 as usize].name))
+            .then(a.1.cmp(&b.1))
+    });
+    *symbols = keys.iter().map(|&(_, i)| symbols[i as usize]).collect();
+}
+
 /// Where a global symbol of output section `out` ends up: there, or, if the link removes
 /// that section, in the neighbour ld moves it to.
 fn global_home(layout: &Layout, out: usize) -> (SymbolPlace, Option<u32>) {
@@ -384,7 +409,7 @@ fn global_home(layout: &Layout, out: usize) -> (SymbolPlace, Option<u32>) {
     match out {
         Some(out) => (
             SymbolPlace::Section {
-                letter: layout.outputs[out].letter(),
+                letter: layout.outputs[out].letter,
             },
             Some(out as u32),
         ),
@@ -392,22 +417,10 @@ fn global_home(layout: &Layout, out: usize) -> (SymbolPlace, Option<u32>) {
     }
 }
 
-/// The output section of a local symbol, for the artifact.
-fn section_of(place: SymbolPlace, input: Place, layout: &Layout, object: usize) -> Option<u32> {
-    match (place, input) {
-        (SymbolPlace::Section { .. }, Place::Section(section)) => {
-            match layout.placement_of(object, section as usize) {
-                Placement::Output(out) => Some(out as u32),
-                _ => None,
-            }
-        }
-        _ => None,
-    }
-}
-
 /// For `__start_SEC` or `__stop_SEC` where `SEC` is a C identifier and an input section of
-/// that name is placed: the output section ld defines the symbol in (`lang_init_start_stop`).
-fn start_stop_section(name: &[u8], link: &Link, layout: &Layout) -> Option<usize> {
+/// that name is placed: the object of the first such section and the output section ld
+/// defines the symbol in (`lang_init_start_stop`).
+fn start_stop_section(name: &[u8], link: &Link, layout: &Layout) -> Option<(usize, usize)> {
     let section = name
         .strip_prefix(b"__start_")
         .or_else(|| name.strip_prefix(b"__stop_"))?;
@@ -427,8 +440,83 @@ fn start_stop_section(name: &[u8], link: &Link, layout: &Layout) -> Option<usize
             .enumerate()
             .filter(|(_, s)| s.name == section)
             .find_map(|(i, _)| match layout.placement_of(o, i) {
-                Placement::Output(out) => Some(out),
+                Placement::Output(out) => Some((o, out)),
                 _ => None,
             })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_labels_follow_the_profile() {
+        let labels = |profile, base_relative| {
+            TableLabels {
+                profile,
+                base_relative,
+            }
+            .labels()
+        };
+        let with_offsets = [
+            "kallsyms_num_syms",
+            "kallsyms_names",
+            "kallsyms_markers",
+            "kallsyms_token_table",
+            "kallsyms_token_index",
+            "kallsyms_offsets",
+            "kallsyms_relative_base",
+            "kallsyms_seqs_of_names",
+        ];
+        let sorted = |mut v: Vec<&'static str>| {
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(
+            sorted(labels(&kslink_table::LINUX_6_12, false)),
+            sorted(with_offsets.to_vec())
+        );
+        assert_eq!(
+            sorted(labels(&kslink_table::LINUX_6_1, true)),
+            sorted(with_offsets.to_vec())
+        );
+        // 6.1 without --base-relative: a pointer per symbol instead.
+        assert_eq!(
+            labels(&kslink_table::LINUX_6_1, false),
+            [
+                "kallsyms_addresses",
+                "kallsyms_num_syms",
+                "kallsyms_names",
+                "kallsyms_markers",
+                "kallsyms_seqs_of_names",
+                "kallsyms_token_table",
+                "kallsyms_token_index",
+            ]
+        );
+    }
+
+    #[test]
+    fn names_sort_as_strcmp_then_input_order() {
+        let sym = |name: &'static str, index| NmSymbol {
+            address: 0,
+            type_letter: b'T',
+            name: name.as_bytes(),
+            section: None,
+            index,
+        };
+        let mut symbols = vec![
+            sym("__start_b", 0),
+            sym("_a", 1),
+            sym("abcdefgh_long", 2),
+            sym("abcdefgh", 3),
+            sym("__start_a", 4),
+            sym("_a", 5),
+            sym("Z", 6),
+            sym("abcdefgh_long", 7),
+        ];
+        sort_by_name(&mut symbols);
+        let order: Vec<u32> = symbols.iter().map(|s| s.index).collect();
+        assert_eq!(order, [6, 4, 0, 1, 5, 3, 2, 7]);
+    }
 }

@@ -14,13 +14,14 @@
 //!   the same name) the first is kept; the others' sections are discarded, and their
 //!   symbols define nothing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use object::elf;
 
-use crate::archive::Archive;
+use crate::archive::{Archive, IndexEntry};
 use crate::inputs::{FileKind, InputArg, InputFiles};
-use crate::relocatable::{InputSection, InputSymbol, Machine, Object, ObjectName, Place};
+use crate::names::{NameMap, NameSet};
+use crate::relocatable::{InputSymbol, Machine, Object, ObjectName, Place};
 use crate::CollectError;
 
 /// A global symbol's resolution.
@@ -67,7 +68,7 @@ pub struct Link<'data> {
     /// The global symbols.
     pub globals: Vec<Global<'data>>,
     /// Global symbols by name.
-    pub global_index: HashMap<&'data [u8], usize>,
+    pub global_index: NameMap<&'data [u8], usize>,
     /// The machine all inputs are for.
     pub machine: Machine,
     /// The files of the command line (objects and archives), as given.
@@ -163,8 +164,10 @@ pub fn resolve<'data>(
         }
     }
     let Some(machine) = linker.machine else {
-        return Err(CollectError::Usage(
-            "the link has no objects: every archive member was left out".into(),
+        return Err(CollectError::Link(
+            "the link has no objects: no archive member resolves anything, and no object is \
+             given"
+                .into(),
         ));
     };
     for object in extra(machine) {
@@ -188,7 +191,7 @@ pub fn resolve<'data>(
 struct ArchiveScan<'data> {
     file: usize,
     archive: Archive<'data>,
-    symbols: Vec<(&'data [u8], u64)>,
+    symbols: Vec<IndexEntry<'data>>,
     included: HashSet<u64>,
 }
 
@@ -240,8 +243,8 @@ struct Linker<'data> {
     objects: Vec<Object<'data>>,
     comdat_discarded: Vec<Vec<bool>>,
     globals: Vec<Global<'data>>,
-    global_index: HashMap<&'data [u8], usize>,
-    comdat_signatures: HashSet<&'data [u8]>,
+    global_index: NameMap<&'data [u8], usize>,
+    comdat_signatures: NameSet<&'data [u8]>,
     machine: Option<Machine>,
 }
 
@@ -310,6 +313,8 @@ impl<'data> Linker<'data> {
             Some(_) => {}
         }
         let index = self.objects.len();
+        self.global_index
+            .reserve(object.symbols.len().saturating_sub(object.first_global));
         let discarded = self.comdat(&object);
         for (symbol_index, symbol) in object.globals() {
             if symbol.is_local() {
@@ -462,9 +467,11 @@ fn defines_non_common(object: &Object, name: &[u8]) -> bool {
         .any(|(_, s)| s.name == name && matches!(s.place, Place::Absolute | Place::Section(_)))
 }
 
-/// Whether input section `section` of `object` takes part in the link (it is placed
-/// somewhere and not a discarded COMDAT duplicate).
-pub fn is_live(link: &Link, object: usize, section: usize) -> bool {
-    let s: &InputSection = &link.objects[object].sections[section];
-    s.is_placed() && !link.comdat_discarded[object][section]
+impl Link<'_> {
+    /// Whether input section `section` of `object` takes part in the link: placed
+    /// somewhere, and not a discarded COMDAT duplicate.
+    pub fn is_live(&self, object: usize, section: usize) -> bool {
+        self.objects[object].sections[section].is_placed()
+            && !self.comdat_discarded[object][section]
+    }
 }

@@ -21,12 +21,12 @@ pub enum Mode {
 
 /// One token.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Token {
+pub enum Token<'a> {
     /// A name: a symbol, section, file name or pattern, or a keyword (the parser tells
     /// keywords apart). `quoted` names (`"..."`) are never keywords.
     Name {
         /// The bytes of the name, without quotes.
-        text: Vec<u8>,
+        text: &'a [u8],
         /// Whether it was written in double quotes.
         quoted: bool,
     },
@@ -38,10 +38,10 @@ pub enum Token {
     End,
 }
 
-impl Token {
+impl Token<'_> {
     /// True for the unquoted name `word`.
     pub fn is_word(&self, word: &str) -> bool {
-        matches!(self, Token::Name { text, quoted: false } if text == word.as_bytes())
+        matches!(self, Token::Name { text, quoted: false } if *text == word.as_bytes())
     }
 
     /// True for the punctuation `p`.
@@ -68,63 +68,56 @@ impl Token {
     }
 }
 
-/// Operators and punctuation, longest first so that `<<=` wins over `<<` and `<`.
-const PUNCTS: &[&str] = &[
-    "<<=", ">>=", "||", "==", "!=", ">=", "<=", "<<", ">>", "+=", "-=", "*=", "/=", "&=", "|=",
-    "&&", ">", ",", "&", "|", "~", "!", "?", "*", "+", "-", "/", "%", "<", "=", "}", "{", ")", "(",
-    ":", ";", "^", "[", "]",
-];
-
-/// Which punctuation each state knows (from `ldlex.l`); in `WILD` state most operator
-/// characters are part of names instead.
-fn punct_in_mode(p: &str, mode: Mode) -> bool {
-    match mode {
-        Mode::Expr => true,
-        Mode::Script => matches!(
-            p,
-            "<<="
-                | ">>="
-                | "+="
-                | "-="
-                | "*="
-                | "/="
-                | "&="
-                | "|="
-                | ">"
-                | ","
-                | "~"
-                | "!"
-                | "+"
-                | "-"
-                | "="
-                | "}"
-                | "{"
-                | ")"
-                | "("
-                | ":"
-                | ";"
-        ),
-        Mode::Wild => matches!(
-            p,
-            "<<="
-                | ">>="
-                | "+="
-                | "-="
-                | "*="
-                | "/="
-                | "&="
-                | "|="
-                | "&"
-                | "="
-                | "}"
-                | "{"
-                | ")"
-                | "("
-                | ";"
-                | "["
-                | "]"
-        ),
+/// The operators and punctuation that start with `first`, longest first so that `<<=`
+/// wins over `<<` and `<`, each with the states that know it (from `ldlex.l`: bit 1
+/// `SCRIPT`, 2 `EXPRESSION`, 4 `WILD`); in `WILD` state most operator characters are part
+/// of names instead.
+fn puncts_starting_with(first: u8) -> &'static [(&'static str, u8)] {
+    match first {
+        b'<' => &[("<<=", 7), ("<=", 2), ("<<", 2), ("<", 2)],
+        b'>' => &[(">>=", 7), (">=", 2), (">>", 2), (">", 3)],
+        b'|' => &[("||", 2), ("|=", 7), ("|", 2)],
+        b'&' => &[("&&", 2), ("&=", 7), ("&", 6)],
+        b'=' => &[("==", 2), ("=", 7)],
+        b'!' => &[("!=", 2), ("!", 3)],
+        b'+' => &[("+=", 7), ("+", 3)],
+        b'-' => &[("-=", 7), ("-", 3)],
+        b'*' => &[("*=", 7), ("*", 2)],
+        b'/' => &[("/=", 7), ("/", 2)],
+        b',' => &[(",", 3)],
+        b'~' => &[("~", 3)],
+        b'?' => &[("?", 2)],
+        b'%' => &[("%", 2)],
+        b'^' => &[("^", 2)],
+        b':' => &[(":", 3)],
+        b';' => &[(";", 7)],
+        b'{' => &[("{", 7)],
+        b'}' => &[("}", 7)],
+        b'(' => &[("(", 7)],
+        b')' => &[(")", 7)],
+        b'[' => &[("[", 6)],
+        b']' => &[("]", 6)],
+        _ => &[],
     }
+}
+
+impl Mode {
+    /// This state's bit in [`puncts_starting_with`]'s table.
+    fn bit(self) -> u8 {
+        match self {
+            Mode::Script => 1,
+            Mode::Expr => 2,
+            Mode::Wild => 4,
+        }
+    }
+}
+
+/// The punctuation `rest` starts with in state `mode`, if any.
+fn punct_at(rest: &[u8], mode: Mode) -> Option<&'static str> {
+    puncts_starting_with(*rest.first()?)
+        .iter()
+        .find(|&&(p, modes)| modes & mode.bit() != 0 && rest.starts_with(p.as_bytes()))
+        .map(|&(p, _)| p)
 }
 
 /// `FILENAMECHAR1`: what a name in `SCRIPT` state starts with.
@@ -173,6 +166,9 @@ pub struct Lexer<'a> {
     file: &'a str,
     pos: usize,
     line: u32,
+    /// The last token [`Lexer::peek`] lexed: where and in which state it was lexed, and
+    /// where it ends (the parser peeks the same token many times).
+    lookahead: Option<(Position, Mode, Token<'a>, Position)>,
 }
 
 /// A place in the script to come back to ([`Lexer::save`], [`Lexer::restore`]).
@@ -190,6 +186,7 @@ impl<'a> Lexer<'a> {
             file,
             pos: 0,
             line: 1,
+            lookahead: None,
         }
     }
 
@@ -252,9 +249,15 @@ impl<'a> Lexer<'a> {
     }
 
     /// Lexes the next token in state `mode`.
-    pub fn next(&mut self, mode: Mode) -> Result<Token, ScriptError> {
+    pub fn next(&mut self, mode: Mode) -> Result<Token<'a>, ScriptError> {
+        if let Some((at, m, token, end)) = self.lookahead.take() {
+            if at.pos == self.pos && m == mode {
+                self.restore(end);
+                return Ok(token);
+            }
+        }
         self.skip_blank()?;
-        let rest = &self.text[self.pos..];
+        let rest: &'a [u8] = &self.text[self.pos..];
         let Some(&first) = rest.first() else {
             return Ok(Token::End);
         };
@@ -262,7 +265,7 @@ impl<'a> Lexer<'a> {
             let Some(len) = rest[1..].iter().position(|&c| c == b'"') else {
                 return Err(self.error("a quoted name is never closed"));
             };
-            let text = rest[1..1 + len].to_vec();
+            let text = &rest[1..1 + len];
             self.line += text.iter().filter(|&&c| c == b'\n').count() as u32;
             self.pos += len + 2;
             return Ok(Token::Name { text, quoted: true });
@@ -290,16 +293,14 @@ impl<'a> Lexer<'a> {
                 return Ok(Token::Int(value));
             }
         }
-        let punct = PUNCTS
-            .iter()
-            .find(|p| rest.starts_with(p.as_bytes()) && punct_in_mode(p, mode));
+        let punct = punct_at(rest, mode);
         match punct {
             Some(p) if p.len() >= name_len => {
                 self.pos += p.len();
                 Ok(Token::Punct(p))
             }
             _ if name_len > 0 => {
-                let text = rest[..name_len].to_vec();
+                let text = &rest[..name_len];
                 self.pos += name_len;
                 Ok(Token::Name {
                     text,
@@ -314,11 +315,17 @@ impl<'a> Lexer<'a> {
     }
 
     /// The next token in state `mode`, without consuming it.
-    pub fn peek(&mut self, mode: Mode) -> Result<Token, ScriptError> {
+    pub fn peek(&mut self, mode: Mode) -> Result<Token<'a>, ScriptError> {
+        if let Some((at, m, token, _)) = &self.lookahead {
+            if at.pos == self.pos && *m == mode {
+                return Ok(token.clone());
+            }
+        }
         let at = self.save();
-        let token = self.next(mode);
+        let token = self.next(mode)?;
+        self.lookahead = Some((at, mode, token.clone(), self.save()));
         self.restore(at);
-        token
+        Ok(token)
     }
 
     /// Skips a balanced `( … )` or `{ … }` group whose content does not matter here (the
@@ -470,7 +477,7 @@ fn parse_radix(digits: &[u8], radix: u32) -> Option<u64> {
 mod tests {
     use super::*;
 
-    fn tokens(text: &str, mode: Mode) -> Vec<Token> {
+    fn tokens(text: &str, mode: Mode) -> Vec<Token<'_>> {
         let mut lexer = Lexer::new(text.as_bytes(), "t.lds");
         let mut out = Vec::new();
         loop {
@@ -482,9 +489,9 @@ mod tests {
         }
     }
 
-    fn name(s: &str) -> Token {
+    fn name(s: &str) -> Token<'_> {
         Token::Name {
-            text: s.as_bytes().to_vec(),
+            text: s.as_bytes(),
             quoted: false,
         }
     }

@@ -130,7 +130,7 @@ const SECTION_FLAG_NAMES: &[(&str, u64)] = &[
     ("SHF_EXCLUDE", 0x8000_0000),
 ];
 
-fn name_text(token: &Token) -> Option<&[u8]> {
+fn name_text<'a>(token: &Token<'a>) -> Option<&'a [u8]> {
     match token {
         Token::Name { text, .. } => Some(text),
         _ => None,
@@ -157,7 +157,7 @@ impl Parser<'_> {
     /// A name (quoted or not) in state `mode`.
     fn expect_name(&mut self, mode: Mode, context: &str) -> Result<Vec<u8>, ScriptError> {
         match self.lexer.next(mode)? {
-            Token::Name { text, .. } => Ok(text),
+            Token::Name { text, .. } => Ok(text.to_vec()),
             other => Err(self.error(format!(
                 "expected a name {context}, found {}",
                 other.describe()
@@ -223,7 +223,7 @@ impl Parser<'_> {
                         match self.lexer.next(Mode::Script)? {
                             Token::Punct(")") => break,
                             Token::Punct(",") => {}
-                            Token::Name { text, .. } => names.push(text),
+                            Token::Name { text, .. } => names.push(text.to_vec()),
                             other => {
                                 return Err(self.error(format!(
                                     "expected a symbol name in EXTERN, found {}",
@@ -237,13 +237,13 @@ impl Parser<'_> {
                 Token::Name {
                     text,
                     quoted: false,
-                } if IGNORED_COMMANDS.iter().any(|c| c.as_bytes() == text) => {
+                } if IGNORED_COMMANDS.iter().any(|c| c.as_bytes() == *text) => {
                     self.lexer.skip_group(b'(', b')')?;
                 }
                 Token::Name {
                     text,
                     quoted: false,
-                } if IGNORED_WORDS.iter().any(|c| c.as_bytes() == text) => {}
+                } if IGNORED_WORDS.iter().any(|c| c.as_bytes() == *text) => {}
                 _ => {
                     if let Some(statement) = self.anywhere_statement(&token, line)? {
                         self.statements.push(statement);
@@ -534,8 +534,8 @@ impl Parser<'_> {
                 Token::Name {
                     text,
                     quoted: false,
-                } => String::from_utf8_lossy(text).into_owned(),
-                Token::Name { .. } => String::new(),
+                } => std::str::from_utf8(text).unwrap_or(""),
+                Token::Name { .. } => "",
                 Token::Punct("[") => {
                     return Err(self.error("the `[section ...]` form is not supported"))
                 }
@@ -546,10 +546,10 @@ impl Parser<'_> {
                     )))
                 }
             };
-            if let Some(err) = self.unsupported(&word) {
+            if let Some(err) = self.unsupported(word) {
                 return Err(err);
             }
-            let command = match word.as_str() {
+            let command = match word {
                 "KEEP" => {
                     self.expect(Mode::Wild, "(", "after KEEP")?;
                     let first = self.lexer.next(Mode::Wild)?;
@@ -559,7 +559,7 @@ impl Parser<'_> {
                     SectionCommand::Input(spec)
                 }
                 "PROVIDE" | "PROVIDE_HIDDEN" | "HIDDEN" => {
-                    let kind = provide_kind(&word).expect("a PROVIDE or HIDDEN word");
+                    let kind = provide_kind(word).expect("a PROVIDE or HIDDEN word");
                     let assignment = self.wrapped_assignment(Mode::Wild, kind, line)?;
                     self.separator(Mode::Wild)?;
                     SectionCommand::Assignment(assignment)
@@ -672,7 +672,7 @@ impl Parser<'_> {
             token = self.lexer.next(Mode::Wild)?;
         }
         match token {
-            Token::Name { text, .. } => Ok((Glob::new(&text), excludes)),
+            Token::Name { text, .. } => Ok((Glob::new(text), excludes)),
             other => Err(self.error(format!(
                 "expected a file name pattern, found {}",
                 other.describe()
@@ -697,7 +697,7 @@ impl Parser<'_> {
         }
         match token {
             Token::Name { text, .. } => Ok(SectionPattern {
-                name: Glob::new(&text),
+                name: Glob::new(text),
                 exclude_files,
             }),
             other => Err(self.error(format!(
@@ -714,7 +714,7 @@ impl Parser<'_> {
         loop {
             match self.lexer.next(Mode::Wild)? {
                 Token::Punct(")") => break,
-                Token::Name { text, .. } => list.push(Glob::new(&text)),
+                Token::Name { text, .. } => list.push(Glob::new(text)),
                 other => {
                     return Err(self.error(format!(
                         "expected a file name pattern in EXCLUDE_FILE, found {}",
@@ -785,19 +785,24 @@ impl Parser<'_> {
         ))
     }
 
-    /// Operators of precedence `level` and tighter, left-associative.
+    /// Operators of precedence `level` and tighter, left-associative (precedence
+    /// climbing: one look at the next token per operand).
     fn binary(&mut self, level: usize) -> Result<Expr, ScriptError> {
-        let Some(ops) = BINARY_LEVELS.get(level) else {
-            return self.unary();
-        };
-        let mut lhs = self.binary(level + 1)?;
+        let mut lhs = self.unary()?;
         loop {
             let token = self.lexer.peek(Mode::Expr)?;
-            let Some(&(_, op)) = ops.iter().find(|(p, _)| token.is_punct(p)) else {
+            let Some((op_level, op)) = BINARY_LEVELS.iter().enumerate().find_map(|(l, ops)| {
+                ops.iter()
+                    .find(|(p, _)| token.is_punct(p))
+                    .map(|&(_, op)| (l, op))
+            }) else {
                 return Ok(lhs);
             };
+            if op_level < level {
+                return Ok(lhs);
+            }
             self.lexer.next(Mode::Expr)?;
-            let rhs = self.binary(level + 1)?;
+            let rhs = self.binary(op_level + 1)?;
             lhs = Expr::Binary(op, Box::new(lhs), Box::new(rhs));
         }
     }
@@ -825,7 +830,7 @@ impl Parser<'_> {
                 self.expect(Mode::Expr, ")", "to close `(`")?;
                 Ok(expr)
             }
-            Token::Name { text, quoted: true } => Ok(Expr::Symbol(text)),
+            Token::Name { text, quoted: true } => Ok(Expr::Symbol(text.to_vec())),
             Token::Name {
                 text,
                 quoted: false,
@@ -833,10 +838,10 @@ impl Parser<'_> {
                 if text == b"." {
                     return Ok(Expr::Dot);
                 }
-                let word = String::from_utf8_lossy(&text).into_owned();
-                match self.function(&word)? {
+                let word = std::str::from_utf8(text).unwrap_or("");
+                match self.function(word)? {
                     Some(expr) => Ok(expr),
-                    None => Ok(Expr::Symbol(text)),
+                    None => Ok(Expr::Symbol(text.to_vec())),
                 }
             }
             other => Err(self.error(format!(

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Benchmark: the kernel's own scripts/link-vmlinux.sh against kslink's drop-in
+# (examples/linux/link-vmlinux.sh), on a built kernel tree given as argument.
+#
+# Kbuild runs the script, as always, through `make -s vmlinux` after vmlinux is deleted; the
+# time measured is the script's alone: the tree's scripts/link-vmlinux.sh is replaced, for
+# the run, by a wrapper that times whichever script the round selects (upstream's, saved
+# first, or the drop-in) and logs it. The selection is an environment variable, so Kbuild's
+# command lines do not change between rounds and nothing else is rebuilt. An `ld` first on
+# PATH logs the links of vmlinux (the ones with its linker script). Rounds alternate upstream
+# and drop-in; the report gives each one's median wall time, its links, and the ratio.
+# On exit the tree's own script is put back as it was.
+#
+# Needs: cargo, make and the kernel's build tools, GNU ld.
+# Exit status: 0 done, 2 usage or setup error.
+
+set -euo pipefail
+export LC_ALL=C
+
+usage() {
+    cat <<'EOF'
+usage: bench/linux.sh [--rounds N] TREE
+
+Times TREE's own scripts/link-vmlinux.sh against kslink's drop-in, N alternating rounds
+(default 5) of `rm vmlinux; make -s vmlinux`, and prints the median time of the script
+alone, the vmlinux links each made, and the ratio. TREE is a built Linux 6.12 or 6.1 tree
+(`make vmlinux` done) whose scripts/link-vmlinux.sh is upstream's; it is restored on exit.
+EOF
+}
+
+die() {
+    echo "bench/linux.sh: error: $*" >&2
+    exit 2
+}
+
+rounds=5
+tree=
+while (($#)); do
+    case $1 in
+    --rounds) rounds=${2:?}; shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    -*) usage >&2; exit 2 ;;
+    *) tree=$1; shift ;;
+    esac
+done
+[[ -n $tree ]] || { usage >&2; exit 2; }
+tree=$(cd "$tree" && pwd) || die "no tree at $tree"
+script=$tree/scripts/link-vmlinux.sh
+[[ -f $tree/vmlinux.a || -f $tree/vmlinux.o ]] || die "$tree is not a built kernel tree (no vmlinux.a)"
+grep -q kslink "$script" && die "$script is not upstream's (it mentions kslink): restore it first"
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+(cd "$repo" && cargo build --release --workspace --bins -q) || die "cargo build failed"
+bin=$repo/target/release
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kslink-bench-linux.XXXXXX")
+cp -p "$script" "$tmp/upstream-link-vmlinux.sh"
+cp "$repo/examples/linux/link-vmlinux.sh" "$tmp/dropin-link-vmlinux.sh"
+restore() {
+    cp -p "$tmp/upstream-link-vmlinux.sh" "$script"
+    rm -rf "$tmp"
+}
+trap restore EXIT
+
+mkdir "$tmp/bin"
+cat >"$tmp/bin/ld" <<EOF
+#!/bin/sh
+case " \$* " in *kernel/vmlinux.lds*) case " \$* " in *" -o "*) echo "\$*" >> "$tmp/links" ;; esac ;; esac
+exec /usr/bin/ld "\$@"
+EOF
+chmod +x "$tmp/bin/ld"
+cat >"$script" <<'EOF'
+#!/bin/sh
+# bench/linux.sh's timing wrapper: runs $KSLINK_BENCH_SCRIPT and logs its wall time (ns).
+start=$(date +%s%N)
+${CONFIG_SHELL:-sh} "$KSLINK_BENCH_SCRIPT" "$@"
+end=$(date +%s%N)
+echo $((end - start)) >> "$KSLINK_BENCH_LOG"
+EOF
+
+# One round: relink with `variant`'s script; sets $ms and $links.
+run() {
+    local variant=$1
+    : >"$tmp/time" && : >"$tmp/links"
+    rm -f "$tree/vmlinux"
+    KSLINK_BENCH_SCRIPT=$tmp/$variant-link-vmlinux.sh KSLINK_BENCH_LOG=$tmp/time \
+        PATH=$tmp/bin:$bin:$PATH make -C "$tree" -s vmlinux >"$tmp/make.log" 2>&1 ||
+        { cat "$tmp/make.log" >&2; die "make vmlinux with the $variant script failed"; }
+    ms=$(($(cat "$tmp/time") / 1000000))
+    links=$(wc -l <"$tmp/links")
+}
+
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# A first round of each, untimed: Kbuild relinks once after the script changes.
+run upstream
+run dropin
+declare -A times links_of
+for ((r = 1; r <= rounds; r++)); do
+    for variant in upstream dropin; do
+        run "$variant"
+        times[$variant]+=" $ms"
+        links_of[$variant]=$links
+    done
+done
+up=$(median "${times[upstream]}")
+ours=$(median "${times[dropin]}")
+echo "tree: $tree ($(make -C "$tree" -s kernelversion 2>/dev/null)), $rounds rounds, load $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '  upstream link-vmlinux.sh  %6d ms  %d links   (rounds:%s)\n' "$up" "${links_of[upstream]}" "${times[upstream]}"
+printf '  kslink drop-in            %6d ms  %d link%s    (rounds:%s)\n' "$ours" "${links_of[dropin]}" \
+    "$([[ ${links_of[dropin]} == 1 ]] || echo s)" "${times[dropin]}"
+awk -v a="$ours" -v b="$up" 'BEGIN { printf "  drop-in / upstream        %.2fx\n", a / b }'

@@ -19,14 +19,14 @@ fn main() -> ExitCode {
     let version = match args.first().map(String::as_str) {
         Some("6.12") => KernelVersion::V6_12,
         Some("6.1") => KernelVersion::V6_1,
-        _ => None.unwrap_or_else(|| {
+        _ => {
             eprintln!(
                 "usage: kernel-tree 6.12|6.1 DEST\n\
                  copies the cached tinyconfig kernel tree of that version to DEST (which must \
                  not exist) and prints its path"
             );
-            std::process::exit(2)
-        }),
+            return ExitCode::from(2);
+        }
     };
     let Some(dest) = args.get(1) else {
         eprintln!("kernel-tree: which directory? usage: kernel-tree 6.12|6.1 DEST");

@@ -636,10 +636,7 @@ fn header_available(header: &str) -> bool {
 fn kbuild_command(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
     let mut cmd = Command::new(program);
     cmd.current_dir(dir).env_clear().stdin(Stdio::null());
-    cmd.env(
-        "PATH",
-        std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()),
-    );
+    cmd.env("PATH", kbuild_path());
     if let Some(tmp) = std::env::var_os("TMPDIR") {
         cmd.env("TMPDIR", tmp);
     }
@@ -648,6 +645,35 @@ fn kbuild_command(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
         cmd.env(k, v);
     }
     cmd
+}
+
+/// `PATH` for Kbuild: the test's own, with the directory of the real `rustc` first when
+/// `rustc` is a rustup proxy. Kbuild records `rustc --version` in its configuration
+/// (`RUSTC_VERSION_TEXT`) and re-configures, and so rebuilds everything, when it reads
+/// differently; the proxy's answer, under load and with a cleared environment, does not
+/// always read the same, the toolchain's own binary does.
+fn kbuild_path() -> std::ffi::OsString {
+    static PATH: std::sync::OnceLock<std::ffi::OsString> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let path =
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+        let toolchain_bin = Command::new("rustc")
+            .args(["--print", "sysroot"])
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("bin"))
+            .filter(|bin| bin.join("rustc").is_file());
+        match toolchain_bin {
+            Some(bin) => {
+                let mut dirs = vec![bin];
+                dirs.extend(std::env::split_paths(&path));
+                std::env::join_paths(dirs).unwrap_or(path)
+            }
+            None => path,
+        }
+    })
+    .clone()
 }
 
 /// Runs `cmd` with its output appended to `log`; on failure copies the log to `keep` and

@@ -60,15 +60,20 @@ fn relink_with_dropin(tree: &KernelTree, scratch: &Path) -> (KernelTree, String,
     .unwrap();
     fs::set_permissions(&ld, fs::Permissions::from_mode(0o755)).unwrap();
     let kslink_dir = bin_path("kslink").parent().unwrap().to_path_buf();
+    let mut make = copy.make();
+    let kbuild_path = make
+        .get_envs()
+        .find(|(k, _)| *k == "PATH")
+        .and_then(|(_, v)| v.map(|v| v.to_string_lossy().into_owned()))
+        .unwrap_or_default();
     let path = format!(
-        "{}:{}:{}",
+        "{}:{}:{kbuild_path}",
         wrappers.display(),
-        kslink_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
+        kslink_dir.display()
     );
     // The script is a prerequisite of vmlinux: replacing it makes Kbuild relink.
     let output = run(
-        copy.make().env("PATH", path).args(["vmlinux", "bzImage"]),
+        make.env("PATH", path).args(["vmlinux", "bzImage"]),
         "make vmlinux bzImage with the drop-in",
     );
     let top = copy.dir.display().to_string();

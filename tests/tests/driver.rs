@@ -8,6 +8,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use kslink_driver::demo::DEMO_CFLAGS;
 use kslink_schema::artifact;
 use kslink_schema::{DataLayout, KallsymsTable, TableOptions};
 use kslink_table::{build, symbols_from_set, LINUX_6_12};
@@ -110,7 +111,7 @@ impl Bench {
             fs::copy(demo_source(name), dir.path().join(name)).unwrap();
         }
         let status = Command::new("cc")
-            .args(kslink_driver_cflags())
+            .args(DEMO_CFLAGS)
             .args(["-c", "-o", "demo.o", "demo.c"])
             .current_dir(dir.path())
             .status()
@@ -173,17 +174,6 @@ impl Bench {
             .map(str::to_string)
             .collect()
     }
-}
-
-fn kslink_driver_cflags() -> Vec<&'static str> {
-    vec![
-        "-O2",
-        "-ffreestanding",
-        "-fno-pie",
-        "-fno-stack-protector",
-        "-fno-builtin",
-        "-fno-asynchronous-unwind-tables",
-    ]
 }
 
 fn step_skipped(report: &serde_json::Value) -> Vec<(String, bool)> {
@@ -308,7 +298,7 @@ fn a_missed_prediction_relinks_once_and_is_remembered() {
         .collect();
     fs::write(bench.path("extra.c"), extra).unwrap();
     let status = Command::new("cc")
-        .args(kslink_driver_cflags())
+        .args(DEMO_CFLAGS)
         .args(["-c", "-o", "extra.o", "extra.c"])
         .current_dir(bench.dir.path())
         .status()
@@ -353,7 +343,7 @@ fn a_missed_prediction_relinks_once_and_is_remembered() {
 
     // The next build (an input changed) fits the remembered frame: one link.
     let status = Command::new("cc")
-        .args(kslink_driver_cflags())
+        .args(DEMO_CFLAGS)
         .args(["-DDEMO_REBUILT", "-c", "-o", "demo.o", "demo.c"])
         .current_dir(bench.dir.path())
         .status()

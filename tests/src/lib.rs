@@ -17,6 +17,8 @@
 //! - [`kernel`]: small real x86_64 kernels (6.12 and 6.1), built once from Debian's
 //!   `linux-source-*` into the cache: `vmlinux`, `vmlinux.o`, the linker script, System.map,
 //!   bzImage and a record of how Kbuild ran the final link.
+//! - [`finder`]: `kallsyms-finder` from PyPI's `vmlinux-to-elf`, an external reader of a
+//!   kernel's table, installed once into the cache.
 //! - [`exact_frame`]: the frame of exactly a table's size, as `kslink-pad` makes it with no
 //!   slack.
 //! - [`lds`]: real preprocessed linker scripts of Linux 6.12 for arm64 and riscv, made once
@@ -31,6 +33,7 @@ pub mod asm;
 pub mod data;
 mod debian;
 pub mod elfcmp;
+pub mod finder;
 mod frame;
 pub mod gen;
 pub mod kernel;
@@ -43,6 +46,7 @@ use std::path::{Path, PathBuf};
 pub use asm::{arch_available, assemble, Arch};
 pub use data::{debian_system_map, debian_vmlinux};
 pub use elfcmp::compare_objects;
+pub use finder::{kallsyms_finder, kallsyms_finder_symbols};
 pub use frame::exact_frame;
 pub use gen::{corner_cases, random_map, AddrWidth, GenOptions, MapSpec, MapSymbol};
 pub use kernel::{kernel_tree, KernelTree, LinkInputs, LinkLog};

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use kslink_schema::ArrayKind;
-use kslink_tests::bin_path;
 use kslink_tests::kernel::{kernel_tree, KernelTree};
 use kslink_tests::KernelVersion;
+use kslink_tests::{bin_path, kallsyms_finder_symbols};
 use object::{Object, ObjectSection, ObjectSymbol};
 
 fn repo_file(rel: &str) -> PathBuf {
@@ -262,9 +262,21 @@ fn dropin_builds_upstreams_kernel_in_one_link(version: KernelVersion) {
         fs::read(tree.system_map()).unwrap(),
         "System.map"
     );
+    let arrays = kallsyms_arrays(&copy.vmlinux());
+    assert_eq!(arrays, kallsyms_arrays(&tree.vmlinux()));
+
+    // An external reader, which finds the table by its shape, reads the same symbols.
+    let found = kallsyms_finder_symbols(&copy.vmlinux());
     assert_eq!(
-        kallsyms_arrays(&copy.vmlinux()),
-        kallsyms_arrays(&tree.vmlinux())
+        found,
+        kallsyms_finder_symbols(&tree.vmlinux()),
+        "kallsyms-finder"
+    );
+    let num_syms = u32::from_le_bytes(arrays["kallsyms_num_syms"][..4].try_into().unwrap());
+    assert_eq!(
+        found.lines().count(),
+        num_syms as usize,
+        "kallsyms-finder's symbols"
     );
     let ours = loaded_image(&copy.vmlinux(), scratch.path(), "dropin");
     let theirs = loaded_image(&tree.vmlinux(), scratch.path(), "upstream");

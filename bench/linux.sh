@@ -19,12 +19,14 @@ export LC_ALL=C
 
 usage() {
     cat <<'EOF'
-usage: bench/linux.sh [--rounds N] TREE
+usage: bench/linux.sh [--rounds N] [--ld LD] TREE
 
 Times TREE's own scripts/link-vmlinux.sh against kslink's drop-in, N alternating rounds
 (default 5) of `rm vmlinux; make -s vmlinux`, and prints the median time of the script
 alone, the vmlinux links each made, and the ratio. TREE is a built Linux 6.12 or 6.1 tree
 (`make vmlinux` done) whose scripts/link-vmlinux.sh is upstream's; it is restored on exit.
+--ld ld.lld links with LLVM's lld (`make LD=ld.lld`: Kbuild first reconfigures and rebuilds
+what depends on the linker, once); the default is GNU ld, Kbuild's own default.
 EOF
 }
 
@@ -34,10 +36,12 @@ die() {
 }
 
 rounds=5
+ld=ld
 tree=
 while (($#)); do
     case $1 in
     --rounds) rounds=${2:?}; shift 2 ;;
+    --ld) ld=${2:?}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     -*) usage >&2; exit 2 ;;
     *) tree=$1; shift ;;
@@ -47,6 +51,7 @@ done
 tree=$(cd "$tree" && pwd) || die "no tree at $tree"
 script=$tree/scripts/link-vmlinux.sh
 [[ -f $tree/vmlinux.a || -f $tree/vmlinux.o ]] || die "$tree is not a built kernel tree (no vmlinux.a)"
+real_ld=$(command -v "$ld") || die "no linker $ld on PATH"
 grep -q kslink "$script" && die "$script is not upstream's (it mentions kslink): restore it first"
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -63,12 +68,12 @@ restore() {
 trap restore EXIT
 
 mkdir "$tmp/bin"
-cat >"$tmp/bin/ld" <<EOF
+cat >"$tmp/bin/$ld" <<EOF
 #!/bin/sh
 case " \$* " in *kernel/vmlinux.lds*) case " \$* " in *" -o "*) echo "\$*" >> "$tmp/links" ;; esac ;; esac
-exec /usr/bin/ld "\$@"
+exec $real_ld "\$@"
 EOF
-chmod +x "$tmp/bin/ld"
+chmod +x "$tmp/bin/$ld"
 cat >"$script" <<'EOF'
 #!/bin/sh
 # bench/linux.sh's timing wrapper: runs $KSLINK_BENCH_SCRIPT and logs its wall time (ns).
@@ -84,7 +89,7 @@ run() {
     : >"$tmp/time" && : >"$tmp/links"
     rm -f "$tree/vmlinux"
     KSLINK_BENCH_SCRIPT=$tmp/$variant-link-vmlinux.sh KSLINK_BENCH_LOG=$tmp/time \
-        PATH=$tmp/bin:$bin:$PATH make -C "$tree" -s vmlinux >"$tmp/make.log" 2>&1 ||
+        PATH=$tmp/bin:$bin:$PATH make -C "$tree" -s LD="$ld" vmlinux >"$tmp/make.log" 2>&1 ||
         { cat "$tmp/make.log" >&2; die "make vmlinux with the $variant script failed"; }
     ms=$(($(cat "$tmp/time") / 1000000))
     links=$(wc -l <"$tmp/links")
@@ -92,9 +97,15 @@ run() {
 
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-# A first round of each, untimed: Kbuild relinks once after the script changes.
+# A first round of each, untimed: Kbuild relinks once after the script changes. Their
+# outputs are compared: the same System.map, and a vmlinux that differs in the build-id only.
 run upstream
+cp "$tree/System.map" "$tmp/upstream.map"
+cp "$tree/vmlinux" "$tmp/upstream.vmlinux"
 run dropin
+same_map=$(cmp -s "$tmp/upstream.map" "$tree/System.map" && echo identical || echo DIFFERENT)
+differing=$(cmp -l "$tmp/upstream.vmlinux" "$tree/vmlinux" 2>/dev/null | wc -l || true)
+rm -f "$tmp/upstream.vmlinux"
 declare -A times links_of
 for ((r = 1; r <= rounds; r++)); do
     for variant in upstream dropin; do
@@ -105,8 +116,9 @@ for ((r = 1; r <= rounds; r++)); do
 done
 up=$(median "${times[upstream]}")
 ours=$(median "${times[dropin]}")
-echo "tree: $tree ($(make -C "$tree" -s kernelversion 2>/dev/null)), $rounds rounds, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "tree: $tree ($(make -C "$tree" -s kernelversion 2>/dev/null)), $ld, $rounds rounds, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '  upstream link-vmlinux.sh  %6d ms  %d links   (rounds:%s)\n' "$up" "${links_of[upstream]}" "${times[upstream]}"
 printf '  kslink drop-in            %6d ms  %d link%s    (rounds:%s)\n' "$ours" "${links_of[dropin]}" \
     "$([[ ${links_of[dropin]} == 1 ]] || echo s)" "${times[dropin]}"
 awk -v a="$ours" -v b="$up" 'BEGIN { printf "  drop-in / upstream        %.2fx\n", a / b }'
+echo "  outputs: System.map $same_map; vmlinux: $differing bytes differ (the build-id is 20)"

@@ -9,6 +9,18 @@ use crate::build::{BuiltTable, TableSink};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// `, 0xNN` for every byte: a list item of `.byte` in one copy (the names' bytes are most
+/// of a distribution kernel's `.S`).
+const BYTE_ITEMS: [[u8; 6]; 256] = {
+    let mut items = [[0u8; 6]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        items[byte] = [b',', b' ', b'0', b'x', HEX[byte >> 4], HEX[byte & 15]];
+        byte += 1;
+    }
+    items
+};
+
 /// Bytes formatted before a piece goes to the writing thread.
 const PIECE: usize = 1 << 18;
 
@@ -41,12 +53,12 @@ impl AsmSink<'_> {
     }
 
     fn byte_hex(&mut self, byte: u8) {
-        self.buf.extend_from_slice(&[
-            b'0',
-            b'x',
-            HEX[(byte >> 4) as usize],
-            HEX[(byte & 15) as usize],
-        ]);
+        self.buf.extend_from_slice(&BYTE_ITEMS[byte as usize][2..]);
+    }
+
+    /// `, 0xNN`.
+    fn byte_item(&mut self, byte: u8) {
+        self.buf.extend_from_slice(&BYTE_ITEMS[byte as usize]);
     }
 
     /// `%u` / `%d` of a non-negative value.
@@ -88,10 +100,6 @@ impl AsmSink<'_> {
 }
 
 impl TableSink for AsmSink<'_> {
-    fn wants_names(&self) -> bool {
-        self.comments
-    }
-
     fn begin(&mut self, kind: ArrayKind) -> io::Result<()> {
         let label = kind.label().as_bytes();
         self.buf.extend_from_slice(b".globl ");
@@ -127,12 +135,10 @@ impl TableSink for AsmSink<'_> {
             self.byte_hex(len as u8);
         } else {
             self.byte_hex((len & 0x7f) as u8 | 0x80);
-            self.buf.extend_from_slice(b", ");
-            self.byte_hex((len >> 7) as u8);
+            self.byte_item((len >> 7) as u8);
         }
         for &byte in compressed {
-            self.buf.extend_from_slice(b", ");
-            self.byte_hex(byte);
+            self.byte_item(byte);
         }
         self.comment(symbol);
         self.buf.push(b'\n');
@@ -183,10 +189,8 @@ impl TableSink for AsmSink<'_> {
     fn seq(&mut self, seq: u32, symbol: &[u8]) -> io::Result<()> {
         self.buf.extend_from_slice(b"\t.byte ");
         self.byte_hex((seq >> 16) as u8);
-        self.buf.extend_from_slice(b", ");
-        self.byte_hex((seq >> 8) as u8);
-        self.buf.extend_from_slice(b", ");
-        self.byte_hex(seq as u8);
+        self.byte_item((seq >> 8) as u8);
+        self.byte_item(seq as u8);
         self.comment(symbol);
         self.buf.push(b'\n');
         self.line_done()

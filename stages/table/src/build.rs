@@ -20,8 +20,12 @@ pub struct BuiltTable {
     pub text_address: u64,
     /// The relative base (0 where the layout has none).
     pub relative_base: u64,
-    /// The symbols in table order (their names now live compressed in `compressed`).
+    /// The symbols in table order.
     entries: Vec<Entry>,
+    /// Their type letters and names as read (in input order; each entry says where), for
+    /// the comments of the assembly: upstream prints each name expanded back from its
+    /// compressed form, which is the same text.
+    arena: Vec<u8>,
     compressed: Compressed,
     /// The expansion of every token slot.
     tokens: Vec<Vec<u8>>,
@@ -94,6 +98,7 @@ pub fn build(
         )
     });
     let SymbolList {
+        arena,
         entries,
         text_address,
         ..
@@ -111,6 +116,7 @@ pub fn build(
         text_address,
         relative_base,
         entries,
+        arena,
         compressed,
         tokens,
         offsets,
@@ -250,9 +256,6 @@ fn relative_offsets(
 /// Receives the table's content, array by array, in the order of the profile's layout.
 /// Implemented once for bytes and once for assembly text.
 pub trait TableSink {
-    /// Whether the sink uses the `symbol` arguments (names for comments); when it does not,
-    /// they are empty and the names are not expanded.
-    fn wants_names(&self) -> bool;
     /// An array's label: `.globl L`, `ALGN`, `L:`.
     fn begin(&mut self, kind: ArrayKind) -> io::Result<()>;
     /// The blank line after an array.
@@ -286,41 +289,6 @@ impl BuiltTable {
         &self.tokens
     }
 
-    /// Every symbol's `TYPE` + `NAME`, expanded from the compressed names, back to back;
-    /// `ends[i]` is where symbol `i` ends.
-    fn expand_names(&self) -> (Vec<u8>, Vec<u32>) {
-        // Tokens copied as fixed 32-byte blocks: no call per token. The output has 32 bytes
-        // of slack so the last block fits.
-        const BLOCK: usize = 32;
-        let mut blocks = [[0u8; BLOCK]; 256];
-        for (block, token) in blocks.iter_mut().zip(&self.tokens) {
-            let n = token.len().min(BLOCK);
-            block[..n].copy_from_slice(&token[..n]);
-        }
-        let count = self.entries.len();
-        let total: usize = (0..count)
-            .flat_map(|i| self.compressed.symbol(i))
-            .map(|&byte| self.tokens[byte as usize].len())
-            .sum();
-        let mut bytes = vec![0u8; total + BLOCK];
-        let mut ends = Vec::with_capacity(count);
-        let mut pos = 0;
-        for i in 0..count {
-            for &byte in self.compressed.symbol(i) {
-                let token = &self.tokens[byte as usize];
-                if token.len() <= BLOCK {
-                    bytes[pos..pos + BLOCK].copy_from_slice(&blocks[byte as usize]);
-                } else {
-                    bytes[pos..pos + token.len()].copy_from_slice(token);
-                }
-                pos += token.len();
-            }
-            ends.push(pos as u32);
-        }
-        bytes.truncate(total);
-        (bytes, ends)
-    }
-
     /// The arrays this table has, in layout order.
     pub fn arrays(&self) -> impl Iterator<Item = ArrayKind> + '_ {
         self.profile.array_kinds(self.options).into_iter()
@@ -329,14 +297,9 @@ impl BuiltTable {
     /// Walks the table's content into `sink`.
     pub fn render(&self, sink: &mut dyn TableSink) -> io::Result<()> {
         let entries = &self.entries;
-        let (names, ends) = if sink.wants_names() {
-            self.expand_names()
-        } else {
-            (Vec::new(), vec![0; entries.len()])
-        };
         let symbol = |i: usize| {
-            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-            &names[start..ends[i] as usize]
+            let entry = &entries[i];
+            &self.arena[entry.start as usize..entry.start as usize + entry.len as usize]
         };
         for kind in self.arrays() {
             sink.begin(kind)?;

@@ -43,10 +43,6 @@ impl ImageSink {
 }
 
 impl TableSink for ImageSink {
-    fn wants_names(&self) -> bool {
-        false
-    }
-
     fn begin(&mut self, kind: ArrayKind) -> io::Result<()> {
         let align = self.layout.pointer_bytes as usize;
         self.data.resize(self.data.len().next_multiple_of(align), 0);

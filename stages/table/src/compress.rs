@@ -201,7 +201,7 @@ struct RoundShare<'a> {
     /// The lengths of symbols `lens_base..`.
     lens: &'a mut [u16],
     lens_base: usize,
-    /// Pair counts (or, for a helper thread, changes to them).
+    /// Pair counts (or, for a helper thread, changes to them, from all zeros).
     counts: &'a mut [i32; 1 << 16],
     /// Symbols that gained the pair `(c, slot)`, by `c`.
     before_slot: Vec<SymbolList>,
@@ -329,7 +329,6 @@ pub fn compress<'a>(symbols: impl ExactSizeIterator<Item = &'a [u8]> + Clone) ->
             let split_at = starts[split_number] as usize;
             let (data_low, data_high) = data.split_at_mut(split_at);
             let (lens_low, lens_high) = lens.split_at_mut(split_number);
-            helper_counts.fill(0);
             let mut share_low = RoundShare::new(data_low, 0, lens_low, 0, &mut counts);
             let mut share_high = RoundShare::new(
                 data_high,
@@ -349,8 +348,19 @@ pub fn compress<'a>(symbols: impl ExactSizeIterator<Item = &'a [u8]> + Clone) ->
             for (list, high) in after_slot.iter_mut().zip(share_high.after_slot) {
                 list.append(high);
             }
-            for (count, change) in counts.iter_mut().zip(helper_counts.iter()) {
-                *count += change;
+            // A rewrite changes only the counts of pairs next to the pair or its slot:
+            // `(c, first)`, `(second, c)`, `(c, slot)` and `(slot, c)`. Adding those in and
+            // zeroing them leaves the helper's counts all zero for the next round (a pair
+            // of two families is added once, then as zero).
+            for c in 0..=255u8 {
+                for p in [
+                    pair(c, first),
+                    pair(second, c),
+                    pair(c, slot),
+                    pair(slot, c),
+                ] {
+                    counts[p] += std::mem::take(&mut helper_counts[p]);
+                }
             }
             (before_slot, after_slot)
         };
@@ -415,21 +425,37 @@ fn find_pair(
     None
 }
 
-/// Moves `len` bytes from `from` to `to < from`: word by word, which is safe moving left
-/// because every word is read before anything overwrites it; chunks are short, and a call to
-/// `memmove` for each would cost more than the copy.
+/// Moves `len` bytes from `from` to `to < from`. Chunks are short, and a call to `memmove`
+/// for each would cost more than the copy: a chunk of 2 to 8 bytes is two overlapping
+/// windows, both read before either is written; a longer one goes word by word, which is
+/// safe moving left because every word is read before anything overwrites it, and its
+/// last window is read first.
+#[inline(always)]
 fn move_left(data: &mut [u8], from: usize, to: usize, len: usize) {
-    let mut done = 0;
-    while done + 8 <= len {
-        let word: [u8; 8] = data[from + done..from + done + 8]
-            .try_into()
-            .expect("8 bytes");
-        data[to + done..to + done + 8].copy_from_slice(&word);
-        done += 8;
+    fn window<const N: usize>(data: &[u8], at: usize) -> [u8; N] {
+        data[at..at + N].try_into().expect("N bytes")
     }
-    while done < len {
-        data[to + done] = data[from + done];
-        done += 1;
+    fn two_windows<const N: usize>(data: &mut [u8], from: usize, to: usize, len: usize) {
+        let (head, tail) = (window::<N>(data, from), window::<N>(data, from + len - N));
+        data[to..to + N].copy_from_slice(&head);
+        data[to + len - N..to + len].copy_from_slice(&tail);
+    }
+    match len {
+        0 => {}
+        1 => data[to] = data[from],
+        2..=3 => two_windows::<2>(data, from, to, len),
+        4..=7 => two_windows::<4>(data, from, to, len),
+        8 => two_windows::<8>(data, from, to, len),
+        _ => {
+            let tail = window::<8>(data, from + len - 8);
+            let mut done = 0;
+            while done + 8 <= len {
+                let word = window::<8>(data, from + done);
+                data[to + done..to + done + 8].copy_from_slice(&word);
+                done += 8;
+            }
+            data[to + len - 8..to + len].copy_from_slice(&tail);
+        }
     }
 }
 
@@ -559,6 +585,21 @@ mod tests {
         expected[pair(b'a', b'b')] = 0;
         assert!(expected.iter().zip(counts.iter()).all(|(e, c)| e == c));
         assert_eq!(gained, counts.iter().filter(|&&c| c > 0).sum::<i32>());
+    }
+
+    #[test]
+    fn move_left_equals_copy_within_for_every_length_and_shift() {
+        let original: Vec<u8> = (0..64u8).collect();
+        for shift in 1..12 {
+            for len in 0..40 {
+                let (to, from) = (3, 3 + shift);
+                let mut moved = original.clone();
+                move_left(&mut moved, from, to, len);
+                let mut expected = original.clone();
+                expected.copy_within(from..from + len, to);
+                assert_eq!(moved, expected, "shift {shift}, len {len}");
+            }
+        }
     }
 
     #[test]

@@ -219,14 +219,29 @@ pub fn read_map<R: BufRead>(
 
 /// `ADDR TYPE NAME` with single spaces, the name being the rest of the line.
 fn parse_whole_line(line: &[u8]) -> Result<(u64, u8, &[u8]), String> {
-    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    // One pass for the count and the value: a digit shifted out of 64 bits is an error.
+    let (mut digits, mut addr, mut overflow) = (0, 0u64, false);
+    for &b in line {
+        let value = HEX_VALUES[b as usize];
+        if value == NOT_HEX {
+            break;
+        }
+        overflow |= addr >> 60 != 0;
+        addr = addr << 4 | u64::from(value);
+        digits += 1;
+    }
     if digits == 0 {
         return Err(format!(
             "expected a hexadecimal address at the start of the line, found {}",
             describe(line)
         ));
     }
-    let addr = parse_hex(&line[..digits])?;
+    if overflow {
+        return Err(format!(
+            "address {} does not fit in 64 bits",
+            String::from_utf8_lossy(&line[..digits])
+        ));
+    }
     let rest = &line[digits..];
     if rest.len() < 3 || rest[0] != b' ' || rest[2] != b' ' || !rest[1].is_ascii_graphic() {
         return Err(format!(
@@ -273,6 +288,28 @@ fn parse_fields(line: &[u8]) -> Result<(u64, u8, &[u8]), String> {
     Ok((parse_hex(addr)?, type_field[0], name))
 }
 
+/// The value of each hexadecimal digit, [`NOT_HEX`] for other bytes: one load per digit
+/// (a map of a distribution kernel has 163k addresses of 16 digits).
+const HEX_VALUES: [u8; 256] = {
+    let mut values = [NOT_HEX; 256];
+    let mut digit = 0;
+    while digit < 10 {
+        values[b'0' as usize + digit] = digit as u8;
+        digit += 1;
+    }
+    let mut letter = 0;
+    while letter < 6 {
+        values[b'a' as usize + letter] = 10 + letter as u8;
+        values[b'A' as usize + letter] = 10 + letter as u8;
+        letter += 1;
+    }
+    values
+};
+
+/// Marks a byte that is not a hexadecimal digit in [`HEX_VALUES`].
+const NOT_HEX: u8 = 0xff;
+
+/// The value of `digits`, all hexadecimal digits.
 fn parse_hex(digits: &[u8]) -> Result<u64, String> {
     let significant = &digits[digits.iter().take_while(|b| **b == b'0').count()..];
     if significant.len() > 16 {
@@ -281,8 +318,8 @@ fn parse_hex(digits: &[u8]) -> Result<u64, String> {
             String::from_utf8_lossy(digits)
         ));
     }
-    Ok(significant.iter().fold(0u64, |acc, b| {
-        (acc << 4) | (*b as char).to_digit(16).expect("checked hex digit") as u64
+    Ok(significant.iter().fold(0u64, |acc, &b| {
+        (acc << 4) | u64::from(HEX_VALUES[b as usize])
     }))
 }
 

@@ -83,11 +83,18 @@ end=$(date +%s%N)
 echo $((end - start)) >> "$KSLINK_BENCH_LOG"
 EOF
 
-# One round: relink with `variant`'s script; sets $ms and $links.
+# A fixed build identity, so that the two scripts' outputs can be compared byte for byte
+# (Kbuild would otherwise stamp each build with its own time and number).
+export KBUILD_BUILD_TIMESTAMP=${KBUILD_BUILD_TIMESTAMP:-Thu Jan  1 00:00:00 UTC 2026}
+export KBUILD_BUILD_VERSION=${KBUILD_BUILD_VERSION:-1}
+
+# One round: relink with `variant`'s script; sets $ms and $links. The drop-in starts
+# without its work directory: with unchanged inputs, kslink would skip the steps it has
+# done (the table before the link), which a build after a change cannot.
 run() {
     local variant=$1
     : >"$tmp/time" && : >"$tmp/links"
-    rm -f "$tree/vmlinux"
+    rm -rf "$tree/vmlinux" "$tree/.tmp_kslink"
     KSLINK_BENCH_SCRIPT=$tmp/$variant-link-vmlinux.sh KSLINK_BENCH_LOG=$tmp/time \
         PATH=$tmp/bin:$bin:$PATH make -C "$tree" -s LD="$ld" vmlinux >"$tmp/make.log" 2>&1 ||
         { cat "$tmp/make.log" >&2; die "make vmlinux with the $variant script failed"; }

@@ -74,7 +74,7 @@ struct Output {
     /// Print every command instead of the short lines (Kbuild's V=1).
     #[arg(short, long)]
     verbose: bool,
-    /// Run another executable for a stage (collect, table, pad, locate, patch, verify); it
+    /// Run another executable for a stage (collect, table, pad, locate, patch); it
     /// reads and writes the same artifacts. Repeatable.
     #[arg(long = "stage", value_name = "NAME=EXE", value_parser = parse_override)]
     stages: Vec<(String, PathBuf)>,

@@ -10,7 +10,7 @@
 //! | object | `kslink-table --frame` (only if the frame is larger than the first table) | `kallsyms.o` |
 //! | link | the linker, with the table's object | `linked` |
 //! | collect | `kslink-collect --linked` | `final.symbols`, `System.map` |
-//! | final | `kslink-table --frame` | `final.table` |
+//! | final | `kslink-table --frame --tokens-from first.table` | `final.table` |
 //! | locate | `kslink-locate` | `location` |
 //! | patch | `kslink-patch --in-place` | `linked` (rewritten), `patch.report` |
 //! | install | (the driver) | the output and its System.map |
@@ -545,11 +545,13 @@ impl Pipeline<'_> {
             let mut argv = vec![self.stage("table")];
             argv.extend(flags.iter().cloned());
             argv.extend(["--frame".into(), frame.clone().into()]);
+            // After an exact prediction the first table's compression is the final one's.
+            argv.extend(["--tokens-from".into(), first_table.clone().into()]);
             argv.extend(["-o".into(), final_table.clone().into()]);
             argv.push(final_symbols.clone().into());
             let fitted = self.step(
                 Step::new("final", "KSYMS", shown(&final_table), Action::Command(argv))
-                    .after(&[&collect, &pad])
+                    .after(&[&collect, &pad, &table])
                     .outputs(&[&final_table]),
             );
             let fitted = match fitted {

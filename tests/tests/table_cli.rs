@@ -71,6 +71,54 @@ fn cli_stdout_and_emit_asm_match_upstream_on_debian_map() {
     assert_same_asm(upstream, &fs::read(&s).unwrap(), "kslink-table --emit-asm");
 }
 
+/// `--tokens-from` an earlier table of the same symbols (here listed in the opposite order,
+/// so that equal addresses tie the other way) gives upstream's `.S` of the new input, and so
+/// does a table of other symbols, for which the compression is made again.
+#[test]
+fn cli_tokens_from_an_earlier_table_changes_no_output() {
+    let dir = tempdir();
+    let flags = ["--all-symbols", "--absolute-percpu"];
+    let map = write_file(dir.path(), "System.map", debian_map());
+    let first = dir.path().join("first.table");
+    let out = run_kslink_table(args(V6_12, &flags, &[Path::new("-o"), &first], &map));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+
+    let text = String::from_utf8(debian_map().to_vec()).unwrap();
+    let reversed: String = text.lines().rev().map(|l| format!("{l}\n")).collect();
+    let fewer: String = text
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| i % 1000 != 7)
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    for (name, input) in [("reversed", reversed), ("fewer", fewer)] {
+        let input = write_file(dir.path(), name, input.as_bytes());
+        let upstream = run_upstream(V6_12, &flags, &input);
+        let s = dir.path().join(format!("{name}.S"));
+        let more = [
+            Path::new("--tokens-from"),
+            &first,
+            Path::new("--emit-asm"),
+            &s,
+        ];
+        let out = run_kslink_table(args(V6_12, &flags, &more, &input));
+        assert!(out.status.success(), "{name}: {}", stderr_of(&out));
+        assert_same_asm(
+            upstream.expect_success(name),
+            &fs::read(&s).unwrap(),
+            &format!("--tokens-from, {name}"),
+        );
+    }
+
+    // A --tokens-from that is not a table is an error that names it.
+    expect_failure(
+        &["--tokens-from", &map.display().to_string()],
+        &map,
+        1,
+        &[&map.display().to_string()],
+    );
+}
+
 /// Every output option in one run, for several targets and both profiles: the `.S` is
 /// upstream's, the object is what the assembler makes of upstream's `.S` and what
 /// `write_object` writes in-process, the artifact is the in-process `to_artifact`, and the

@@ -3,9 +3,9 @@
 
 use std::io;
 
-use kslink_schema::{ArrayKind, TableOptions};
+use kslink_schema::{ArrayKind, KallsymsTable, TableOptions};
 
-use crate::compress::{compress, Compressed};
+use crate::compress::{compress, reuse, Compressed};
 use crate::error::TableError;
 use crate::input::{Entry, SymbolList};
 use crate::profile::Profile;
@@ -27,8 +27,6 @@ pub struct BuiltTable {
     /// compressed form, which is the same text.
     arena: Vec<u8>,
     compressed: Compressed,
-    /// The expansion of every token slot.
-    tokens: Vec<Vec<u8>>,
     /// `kallsyms_offsets` values, when the layout has them.
     offsets: Vec<i32>,
     /// Symbol numbers (in table order) sorted by name, for `kallsyms_seqs_of_names`.
@@ -37,9 +35,23 @@ pub struct BuiltTable {
 
 /// Builds the table from read symbols, as upstream's `main` does after `read_map`.
 pub fn build(
+    symbols: SymbolList,
+    profile: &'static Profile,
+    options: TableOptions,
+) -> Result<BuiltTable, TableError> {
+    build_reusing(symbols, profile, options, None)
+}
+
+/// [`build`], taking the compression over from `earlier` (a table built by this crate) when
+/// the symbols to compress are the same multiset of type letters and names as its own: the
+/// compression depends on nothing else ([`crate::compress::reuse`]). kslink's final table,
+/// after an exact prediction, has the first table's symbols at other addresses. Otherwise,
+/// or without `earlier`, it compresses as [`build`] does; the result is the same either way.
+pub fn build_reusing(
     mut symbols: SymbolList,
     profile: &'static Profile,
     options: TableOptions,
+    earlier: Option<&KallsymsTable>,
 ) -> Result<BuiltTable, TableError> {
     if !profile.accepts_base_relative_and_lto && (options.base_relative || options.lto_clang) {
         return Err(TableError::Usage(format!(
@@ -91,7 +103,10 @@ pub fn build(
     // are independent, so the sort runs beside the compression.
     let (name_order, compressed) = std::thread::scope(|scope| {
         let name_order = scope.spawn(|| sort_by_name(&symbols, options.lto_clang));
-        let compressed = compress(symbols.entries.iter().map(|entry| symbols.symbol(entry)));
+        let strings = || symbols.entries.iter().map(|entry| symbols.symbol(entry));
+        let compressed = earlier
+            .and_then(|table| reuse(table, strings()))
+            .unwrap_or_else(|| compress(strings()));
         (
             name_order.join().expect("sorting does not panic"),
             compressed,
@@ -103,13 +118,6 @@ pub fn build(
         text_address,
         ..
     } = symbols;
-    let tokens = (0..=255u8)
-        .map(|slot| {
-            let mut expansion = Vec::new();
-            compressed.expand_slot(slot, &mut expansion);
-            expansion
-        })
-        .collect();
     Ok(BuiltTable {
         profile,
         options,
@@ -118,7 +126,6 @@ pub fn build(
         entries,
         arena,
         compressed,
-        tokens,
         offsets,
         name_order,
     })
@@ -286,7 +293,7 @@ impl BuiltTable {
 
     /// The token slots' expansions.
     pub fn tokens(&self) -> &[Vec<u8>] {
-        &self.tokens
+        &self.compressed.tokens
     }
 
     /// The arrays this table has, in layout order.
@@ -321,13 +328,13 @@ impl BuiltTable {
                     }
                 }
                 ArrayKind::TokenTable => {
-                    for expansion in &self.tokens {
+                    for expansion in &self.compressed.tokens {
                         sink.token(expansion)?;
                     }
                 }
                 ArrayKind::TokenIndex => {
                     let mut offset = 0usize;
-                    for expansion in &self.tokens {
+                    for expansion in &self.compressed.tokens {
                         sink.token_index(offset as u16)?;
                         offset += expansion.len() + 1;
                     }

@@ -14,12 +14,16 @@
 //! checking. Lists hold ascending symbol numbers as LEB128 deltas: every list is built in
 //! one ascending pass, either at the start or in the round that creates its token.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use kslink_schema::{ArrayKind, KallsymsTable};
+
 /// The result: a 256-slot token table and every symbol's compressed bytes.
 pub struct Compressed {
-    /// Slot contents: a literal byte (length 1, the byte itself) or a pair of slots.
-    pub slots: [[u8; 2]; 256],
-    /// 0 for an unused slot, 1 for a literal, 2 for a pair.
-    pub slot_lens: [u8; 256],
+    /// The expansion of every slot: a literal byte, what a pair of slots expands to, or
+    /// nothing for an unused slot.
+    pub tokens: Vec<Vec<u8>>,
     /// The symbols' arena, each symbol compressed in place where it started.
     data: Vec<u8>,
     starts: Vec<u32>,
@@ -32,18 +36,112 @@ impl Compressed {
         let start = self.starts[index] as usize;
         &self.data[start..start + self.lens[index] as usize]
     }
+}
 
-    /// Appends the full expansion of slot `slot` to `out`.
-    pub fn expand_slot(&self, slot: u8, out: &mut Vec<u8>) {
-        match self.slot_lens[slot as usize] {
-            0 => {}
-            1 => out.push(self.slots[slot as usize][0]),
-            _ => {
-                let [first, second] = self.slots[slot as usize];
-                self.expand_slot(first, out);
-                self.expand_slot(second, out);
-            }
+/// Appends the full expansion of `slot` to `out`: a slot of length 1 holds a literal byte,
+/// one of length 2 a pair of slots, one of length 0 nothing.
+fn expand_slot(slots: &[[u8; 2]; 256], slot_lens: &[u8; 256], slot: u8, out: &mut Vec<u8>) {
+    match slot_lens[slot as usize] {
+        0 => {}
+        1 => out.push(slots[slot as usize][0]),
+        _ => {
+            let [first, second] = slots[slot as usize];
+            expand_slot(slots, slot_lens, first, out);
+            expand_slot(slots, slot_lens, second, out);
         }
+    }
+}
+
+/// The compression of `symbols` taken over from `table` instead of made again. Upstream's
+/// compression depends on nothing but the multiset of the strings it compresses (the pair
+/// counts, and each string's rewriting), so when `symbols` are, as a multiset, the strings
+/// that `table`'s names expand to, each one's compressed form is the one it has there, and
+/// the token table is `table`'s: the same result as [`compress`], in a fraction of the time.
+/// `None` if the multisets differ (or `table`'s names do not read as a table's names).
+pub fn reuse<'a>(
+    table: &KallsymsTable,
+    symbols: impl ExactSizeIterator<Item = &'a [u8]>,
+) -> Option<Compressed> {
+    let count = table.num_syms as usize;
+    if symbols.len() != count || table.tokens.len() != 256 {
+        return None;
+    }
+    let tokens: Vec<Vec<u8>> = table.tokens.iter().map(|token| token.to_vec()).collect();
+    let names = table.array_bytes(ArrayKind::Names)?;
+    // Every name: where its expansion ends in `expanded`, and its compressed bytes.
+    let mut expanded = Vec::with_capacity(names.len() * 3);
+    let mut spans: Vec<(usize, &[u8])> = Vec::with_capacity(count);
+    let mut pos = 0;
+    for _ in 0..count {
+        let first = *names.get(pos)?;
+        let (len, prefix) = if first & 0x80 != 0 {
+            let second = *names.get(pos + 1)?;
+            ((first & 0x7f) as usize | (second as usize) << 7, 2)
+        } else {
+            (first as usize, 1)
+        };
+        let compressed = names.get(pos + prefix..pos + prefix + len)?;
+        for &byte in compressed {
+            expanded.extend_from_slice(&tokens[byte as usize]);
+        }
+        spans.push((expanded.len(), compressed));
+        pos += prefix + len;
+    }
+    // Each distinct string: how many of the table's names it is, and its compressed form.
+    let mut by_string: HashMap<&[u8], (u32, &[u8]), BuildHasherDefault<WordHasher>> =
+        HashMap::with_capacity_and_hasher(count, Default::default());
+    let mut start = 0;
+    for &(end, compressed) in &spans {
+        by_string
+            .entry(&expanded[start..end])
+            .or_insert((0, compressed))
+            .0 += 1;
+        start = end;
+    }
+    let mut data = Vec::with_capacity(names.len());
+    let mut starts = Vec::with_capacity(count);
+    let mut lens = Vec::with_capacity(count);
+    // As many symbols as names, each taking one: the multisets are equal if all are found.
+    for symbol in symbols {
+        let (left, compressed) = by_string.get_mut(symbol)?;
+        *left = left.checked_sub(1)?;
+        starts.push(data.len() as u32);
+        lens.push(compressed.len() as u16);
+        data.extend_from_slice(compressed);
+    }
+    Some(Compressed {
+        tokens,
+        data,
+        starts,
+        lens,
+    })
+}
+
+/// A hash of byte strings a word at a time: the keys are symbol names from the build's own
+/// files, so SipHash's defence against chosen keys buys nothing, and it is slower.
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.add(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        }
+        let mut tail = [0u8; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.add(u64::from_le_bytes(tail));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl WordHasher {
+    fn add(&mut self, word: u64) {
+        // FxHash's step (rustc's own hasher).
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 }
 
@@ -374,9 +472,15 @@ pub fn compress<'a>(symbols: impl ExactSizeIterator<Item = &'a [u8]> + Clone) ->
         }
     }
 
+    let tokens = (0..=255u8)
+        .map(|slot| {
+            let mut expansion = Vec::new();
+            expand_slot(&slots, &slot_lens, slot, &mut expansion);
+            expansion
+        })
+        .collect();
     Compressed {
-        slots,
-        slot_lens,
+        tokens,
         data,
         starts,
         lens,
@@ -526,7 +630,7 @@ mod tests {
     fn expand(compressed: &Compressed, index: usize) -> Vec<u8> {
         let mut out = Vec::new();
         for &byte in compressed.symbol(index) {
-            compressed.expand_slot(byte, &mut out);
+            out.extend_from_slice(&compressed.tokens[byte as usize]);
         }
         out
     }
@@ -539,8 +643,7 @@ mod tests {
             assert_eq!(expand(&compressed, i), *symbol);
         }
         // "ab" occurs 6 times, more than any other pair: slot 255 takes it.
-        assert_eq!(compressed.slots[255], *b"ab");
-        assert_eq!(compressed.slot_lens[255], 2);
+        assert_eq!(compressed.tokens[255], b"ab");
     }
 
     #[test]
@@ -600,6 +703,63 @@ mod tests {
                 assert_eq!(moved, expected, "shift {shift}, len {len}");
             }
         }
+    }
+
+    /// A table's artifact built from `map` (6.12, all symbols), as the table stage makes it.
+    fn table_of(map: &str) -> KallsymsTable {
+        let profile = &crate::LINUX_6_12;
+        let symbols = crate::read_map(map.as_bytes(), "map", profile).unwrap();
+        let options = kslink_schema::TableOptions {
+            all_symbols: true,
+            ..Default::default()
+        };
+        crate::build(symbols, profile, options)
+            .unwrap()
+            .to_artifact(crate::Arch::by_name("x86_64").unwrap().layout())
+    }
+
+    #[test]
+    fn reuse_gives_what_compressing_again_gives_for_the_same_multiset() {
+        let table = table_of(
+            "1000 T _text\n1010 T abab_one\n1020 t abab_one\n1030 D ab_data\n\
+             1040 T abab_one\n1050 B xyzab\n",
+        );
+        // The same strings in another order, as after the link (and one twice, as before).
+        let symbols: Vec<&[u8]> = vec![
+            b"Bxyzab",
+            b"Tabab_one",
+            b"Dab_data",
+            b"T_text",
+            b"tabab_one",
+            b"Tabab_one",
+        ];
+        let reused = reuse(&table, symbols.iter().copied()).expect("the same multiset");
+        let fresh = compress_all(&symbols);
+        assert_eq!(reused.tokens, fresh.tokens);
+        for i in 0..symbols.len() {
+            assert_eq!(reused.symbol(i), fresh.symbol(i), "symbol {i}");
+        }
+
+        // Not the same multiset: one string more often, one missing, one letter changed.
+        let other: Vec<&[u8]> = vec![
+            b"Bxyzab",
+            b"Tabab_one",
+            b"Dab_data",
+            b"T_text",
+            b"Tabab_one",
+            b"Tabab_one",
+        ];
+        assert!(reuse(&table, other.iter().copied()).is_none());
+        assert!(reuse(&table, symbols[1..].iter().copied()).is_none());
+        let letter: Vec<&[u8]> = vec![
+            b"Bxyzab",
+            b"Tabab_one",
+            b"dab_data",
+            b"T_text",
+            b"tabab_one",
+            b"Tabab_one",
+        ];
+        assert!(reuse(&table, letter.iter().copied()).is_none());
     }
 
     #[test]

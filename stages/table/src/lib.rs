@@ -43,7 +43,7 @@ use kslink_schema::{artifact, ArtifactKind, SymbolSet};
 use kslink_schema::{KallsymsTable, PadSpec};
 
 pub use arch::{Arch, ARCHES};
-pub use build::{build, BuiltTable, TableSink};
+pub use build::{build, build_reusing, BuiltTable, TableSink};
 pub use error::{TableError, EXIT_MISFIT};
 pub use frame::{fit_in_frame, frame_padding, FrameError, Misfit};
 pub use input::{read_map, AddressRange, Entry, SymbolList, KSYM_NAME_LEN};

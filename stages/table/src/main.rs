@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
+use kslink_schema::artifact::{self, Artifact};
 use kslink_schema::fsio::{OutputError, OutputSet};
-use kslink_schema::{artifact, PadSpec, TableOptions};
+use kslink_schema::{KallsymsTable, PadSpec, TableOptions};
 use kslink_table::{
-    build, fit_in_frame, frame_padding, read_input, write_object, Arch, FrameError, Profile,
-    TableError, DEFAULT_PROFILE,
+    build_reusing, fit_in_frame, frame_padding, read_input, write_object, Arch, FrameError,
+    Profile, TableError, DEFAULT_PROFILE,
 };
 
 /// Build the kernel's kallsyms table from a symbol list, byte-identical to what the
@@ -37,6 +38,11 @@ use kslink_table::{
 /// same frame without moving any array:
 ///
 ///   kslink-table --all-symbols --frame first.pad -o final.tbl final.symbols
+///
+/// With --tokens-from TABLE (an earlier KallsymsTable, such as the first table), the
+/// compression is taken over from it when INPUT's symbols are, as a multiset of type letters
+/// and names, the ones it was made from: the compression depends on nothing else, so the
+/// outputs are the same, and made faster. Otherwise INPUT is compressed as usual.
 ///
 /// Exit status: 0 on success, 1 when the input cannot be turned into a table (a malformed
 /// line, an address out of range, an unreadable file, a frame for another kind of table),
@@ -83,6 +89,10 @@ struct Cli {
     /// status 3 if the table does not fit.
     #[arg(long, value_name = "PADSPEC")]
     frame: Option<PathBuf>,
+    /// Take the compression over from this KallsymsTable artifact when it was made from
+    /// the same symbols (in any order, at any addresses); the outputs are the same.
+    #[arg(long, value_name = "TABLE")]
+    tokens_from: Option<PathBuf>,
     /// The symbols: a text map or a SymbolSet artifact.
     #[arg(value_name = "INPUT")]
     input: PathBuf,
@@ -101,13 +111,15 @@ fn output_error(err: OutputError) -> TableError {
 /// The frame of `--frame`, and its path as shown in messages.
 fn read_frame(path: &Path) -> Result<(PadSpec, String), TableError> {
     let shown = path.display().to_string();
-    match artifact::read(path) {
-        Ok(frame) => Ok((frame, shown)),
-        Err(source) => Err(TableError::Artifact {
-            path: shown,
-            source,
-        }),
-    }
+    Ok((read_artifact(path)?, shown))
+}
+
+/// An artifact given on the command line, or an error that names the file.
+fn read_artifact<T: Artifact>(path: &Path) -> Result<T, TableError> {
+    artifact::read(path).map_err(|source| TableError::Artifact {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 fn run(cli: Cli) -> Result<(), TableError> {
@@ -138,7 +150,10 @@ fn run(cli: Cli) -> Result<(), TableError> {
     for warning in &symbols.warnings {
         eprintln!("kslink-table: warning: {warning}");
     }
-    let built = build(symbols, profile, options)?;
+    let earlier: Option<KallsymsTable> =
+        cli.tokens_from.as_deref().map(read_artifact).transpose()?;
+    let built = build_reusing(symbols, profile, options, earlier.as_ref())?;
+    drop(earlier);
     // In a frame, the image is made, and found to fit or not, before any output exists.
     let (framed, padding) = match &frame {
         Some((frame, frame_path)) => {

@@ -25,9 +25,11 @@
 //!   lld differs from GNU ld: archive members taken for later references and for names the
 //!   script refers to, both `.gnu.linkonce` copies kept, hidden input symbols made local,
 //!   undefined weak symbols kept, `__start_`/`__stop_` of an output section, merge-section
-//!   locals, output sections without inputs (flags of the previous section with inputs,
-//!   kept by an assignment, `ADDR`, `(NOLOAD)`, removed otherwise), `.` outside sections
-//!   (before any, after one, after a removed one), numbers and `ALIGN` inside sections,
+//!   locals, `archive:member` file patterns, inputs of two types, `(INFO)`, lld's own
+//!   `.comment`, output sections without inputs (flags of the previous section with inputs,
+//!   `(NOLOAD)`; kept by an assignment, `ADDR` or a symbol in the header, removed
+//!   otherwise), `.` outside sections (before any, after one, after a removed one),
+//!   numbers and `ALIGN` inside sections,
 //!   `PROVIDE` for names only the script refers to, `DEFINED` of a later symbol, and the
 //!   sections of `+`, `-`, `&`, `*`, `ABSOLUTE`, `ALIGN(a, n)`, `ADDR` and copied types.
 //! - The real arm64 and riscv linker scripts of Linux 6.12 (preprocessed from Debian's
@@ -886,6 +888,12 @@ data_sym: .quad 0
 	.weak	weak_undef_func
 	.section lld_table,"aw",@progbits
 	.quad	1
+	.section .mixed_bss,"aw",@nobits
+mixed_bss_local: .zero 4
+	.section .mixed_data,"aw",@progbits
+	.byte	1
+	.section .infosec,"a",@progbits
+info_local: .byte 1
 	.section .discard.me,"aw",@progbits
 	.globl	discarded_global
 discarded_global: .quad 0
@@ -917,13 +925,15 @@ const LLD_EARLY_MEMBERS: &[(&str, &str)] = &[
     (
         "scriptref",
         ".text\n.globl script_only\nscript_only:\n ret\n.globl script_member_extra\n\
-         script_member_extra:\n ret\n",
+         script_member_extra:\n ret\n.section .rodata,\"a\"\n.globl member_ro\nmember_ro:\n \
+         .byte 1\n",
     ),
     ("unused", ".text\n.globl never_used\nnever_used:\n ret\n"),
 ];
 
 const LLD_SCRIPT: &str = r#"
 ENTRY(main_func)
+align_value = 16;
 before_sections = .;
 SECTIONS
 {
@@ -932,19 +942,17 @@ SECTIONS
   after_text = .;
   . = ALIGN(4096);
   after_align = .;
-  .rodata : { *(.rodata) *(.rodata.*) }
+  .rodata : { *(EXCLUDE_FILE(*early.a:scriptref.o) .rodata) *(.rodata.*) }
   .empty_inherits : { empty_start = .; }
-  .removed : { *(.nothing) }
-  after_removed = .;
   .xt : { *(.xt) }
   .after_code : { . = ALIGN(16); code_empty = .; }
-  .addressed : AT(ADDR(.addressed)) { *(.nothing) }
-  after_addressed = .;
   .special : { *(.special) }
   .tdata : { *(.tdata) }
   .after_tls : { after_tls = .; }
+  .mixed : { *(.mixed_bss) *(.mixed_data) }
   .data : {
     *(.data)
+    *early.a:scriptref.o(.rodata)
     PROVIDE(provided_by_input = .);
     PROVIDE(provided_by_script = .);
     PROVIDE(provided_unused = .);
@@ -952,8 +960,17 @@ SECTIONS
     align_in_section = ALIGN(8);
     dot_in_section = .;
   }
-  .provide_only : { PROVIDE(provide_only_unused = .); *(.nothing) }
   .nl (NOLOAD) : { nl_start = .; }
+  .removed : { *(.nothing) }
+  after_removed = .;
+  .addressed : AT(ADDR(.addressed)) { *(.nothing) }
+  after_addressed = .;
+  .nl2 (NOLOAD) : { nl2_start = .; }
+  .kept_by_symbol : ALIGN(align_value) { *(.nothing) }
+  after_kept_by_symbol = .;
+  .nl3 (NOLOAD) : { nl3_start = .; }
+  .provide_only : { PROVIDE(provide_only_unused = .); *(.nothing) }
+  after_provide_only = .;
   .bss : { *(.bss) *(COMMON) }
   _end = .;
   abs_minus_one = ABSOLUTE(ro_sym) - 1;
@@ -974,9 +991,12 @@ SECTIONS
   hidden_by_input = .;
   HIDDEN(hidden_script = ro_sym);
   uses_member = script_only;
+  .comment 0 : { *(.comment) }
+  .after_comment : { HIDDEN(after_comment = .); }
+  .info (INFO) : { *(.infosec) }
   /DISCARD/ : { *(.discard.*) *(.note.GNU-stack) }
 }
-after_all = .;
+HIDDEN(after_all = .);
 "#;
 
 #[test]
@@ -1057,16 +1077,27 @@ fn hand_made_link_matches_lld() {
         ("before_sections", &['T']),
         ("after_text", &['T']),
         ("after_align", &['T']),
-        ("after_removed", &['R']),
-        ("after_addressed", &['T']),
         ("_end", &['B']),
-        ("after_all", &['B']),
-        // Sections without inputs: the previous inputs' flags, code included, not TLS.
+        // Sections without inputs take the previous inputs' flags: code too, not TLS,
+        // nothing after lld's own `.comment`; `(NOLOAD)` makes them NOBITS.
         ("empty_start", &['R']),
         ("code_empty", &['T']),
         ("after_tls", &['D']),
         ("nl_start", &['B']),
+        ("after_comment", &['n']),
+        ("after_all", &['n']),
+        // ... and are removed unless a command, `ADDR`, or a symbol in their header keeps
+        // them (each follows a NOLOAD section, which it would otherwise land in).
+        ("after_removed", &['B']),
+        ("after_addressed", &['D']),
+        ("after_kept_by_symbol", &['D']),
+        ("after_provide_only", &['B']),
         ("provide_only_unused", &[]),
+        // Inputs of two types make PROGBITS; (INFO) drops SHF_ALLOC.
+        ("mixed_bss_local", &['d']),
+        ("info_local", &['n']),
+        // File patterns match `archive:member`.
+        ("member_ro", &['D']),
         // Inside a section, numbers and ALIGN are absolute; `.` is the section.
         ("number_in_section", &['A']),
         ("align_in_section", &['A']),

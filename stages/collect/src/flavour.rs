@@ -10,7 +10,9 @@
 //! | archives | searched where they stand, groups again | a member is taken whenever a later reference needs it |
 //! | script symbols | referenced only by what is evaluated | every symbol a script expression names is a reference (pulls archive members, enables `PROVIDE`) |
 //! | `.gnu.linkonce.*` | one per name | no special meaning |
-//! | empty output section | flags from its name (or none), removed unless `.` moves in it | flags of the previous section with inputs; kept if it has any command but an input description, or is named by `ADDR`/`LOADADDR` |
+//! | file patterns | the member's name, or `archive:member` | matched against `archive:member` |
+//! | the linker's own inputs | an empty `.rela.iplt` | `.comment` and the symbol tables |
+//! | empty output section | flags from its name (or none), removed unless `.` moves in it | flags of the previous section with inputs; kept if it has any command but an input description, is named by `ADDR`/`LOADADDR`, or its header names a symbol |
 //! | `x = .` outside sections | the neighbouring section `ld` moves it to | the last output section laid out before it |
 //! | expression sections | [`crate::assign`]'s GNU rules | the first operand in a section, unless made absolute |
 //! | hidden input symbols | stay global | become local |

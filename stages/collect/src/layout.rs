@@ -138,9 +138,6 @@ pub struct OutputSection {
     pub input_flags: u64,
     /// lld: the `sh_type` its inputs give it.
     pub input_type: Option<u32>,
-    /// lld: it has an input section that lld keeps (not an empty section of lld's own that
-    /// lld removes).
-    pub kept_input: bool,
     /// lld: a command keeps it even without inputs: data, `ASSERT`, an assignment to `.`,
     /// a symbol assignment that takes effect.
     pub kept_by_command: bool,
@@ -179,7 +176,6 @@ impl OutputSection {
             kind,
             input_flags: 0,
             input_type: None,
-            kept_input: false,
             kept_by_command: false,
             kept_by_expression: false,
         }
@@ -228,76 +224,21 @@ pub const LINKER_RELOCATIONS: &[(u16, &[u8], u32)] = &[
     (elf::EM_ARM, b".rel.iplt", elf::SHT_REL),
 ];
 
-/// A section lld 14 makes itself in a static link, which a script's patterns can take.
-#[derive(Clone, Copy, Debug)]
-pub struct LldSection {
-    /// Its name.
-    pub name: &'static [u8],
-    /// Its `sh_type`.
-    pub sh_type: u32,
-    /// Its `sh_flags`.
-    pub sh_flags: u32,
-    /// Whether it has bytes (lld's own `.comment` line, the symbol and string tables).
-    pub has_bytes: bool,
-    /// Whether lld keeps it when empty. An empty `.got` is removed after its output
-    /// section took it, so that section still passes its flags on.
-    pub kept_when_empty: bool,
-    /// Whether it becomes an output section of its own when no pattern takes it (the
-    /// symbol and string tables are placed by lld, not as orphans).
-    pub orphan: bool,
-}
-
-/// The sections lld 14 makes in every static link, which come after the inputs' (checked
-/// on x86-64 with a script that takes each by name).
-pub const LLD_SECTIONS: &[LldSection] = &[
-    LldSection {
-        name: b".bss",
-        sh_type: elf::SHT_NOBITS,
-        sh_flags: elf::SHF_ALLOC | elf::SHF_WRITE,
-        has_bytes: false,
-        kept_when_empty: true,
-        orphan: true,
-    },
-    LldSection {
-        name: b".got",
-        sh_type: elf::SHT_PROGBITS,
-        sh_flags: elf::SHF_ALLOC | elf::SHF_WRITE,
-        has_bytes: false,
-        kept_when_empty: false,
-        orphan: false,
-    },
-    LldSection {
-        name: b".comment",
-        sh_type: elf::SHT_PROGBITS,
-        sh_flags: elf::SHF_MERGE | elf::SHF_STRINGS,
-        has_bytes: true,
-        kept_when_empty: true,
-        orphan: true,
-    },
-    LldSection {
-        name: b".symtab",
-        sh_type: elf::SHT_SYMTAB,
-        sh_flags: 0,
-        has_bytes: true,
-        kept_when_empty: true,
-        orphan: false,
-    },
-    LldSection {
-        name: b".shstrtab",
-        sh_type: elf::SHT_STRTAB,
-        sh_flags: 0,
-        has_bytes: true,
-        kept_when_empty: true,
-        orphan: false,
-    },
-    LldSection {
-        name: b".strtab",
-        sh_type: elf::SHT_STRTAB,
-        sh_flags: 0,
-        has_bytes: true,
-        kept_when_empty: true,
-        orphan: false,
-    },
+/// A section lld 14 makes itself in every static link, with bytes, which a script's patterns
+/// can take: its name, `sh_type` and `sh_flags`, and whether it becomes an output section of
+/// its own when no pattern takes it (lld places the symbol and string tables itself).
+/// Checked on x86-64 with a script that takes each by name; lld adds no empty section of its
+/// own (`.got`, `.bss` and the like) to a link that does not need it.
+pub const LLD_SECTIONS: &[(&[u8], u32, u32, bool)] = &[
+    (
+        b".comment",
+        elf::SHT_PROGBITS,
+        elf::SHF_MERGE | elf::SHF_STRINGS,
+        true,
+    ),
+    (b".symtab", elf::SHT_SYMTAB, 0, false),
+    (b".shstrtab", elf::SHT_STRTAB, 0, false),
+    (b".strtab", elf::SHT_STRTAB, 0, false),
 ];
 
 impl Layout {
@@ -566,8 +507,6 @@ struct Candidate<'data> {
     size: u64,
     align: u64,
     flags: Flags,
-    /// lld keeps it (see [`LldSection::kept_when_empty`]).
-    kept: bool,
     /// It becomes an orphan output section when no pattern takes it.
     orphan: bool,
 }
@@ -604,7 +543,6 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                         size: section.size,
                         align: section.align,
                         flags: Flags::of_input(section),
-                        kept: true,
                         orphan: true,
                     });
                 }
@@ -619,7 +557,6 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                     size: 1,
                     align: 1,
                     flags: Flags::common(),
-                    kept: true,
                     orphan: true,
                 });
             }
@@ -648,31 +585,29 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                             contents: true,
                             ..Flags::default()
                         },
-                        kept: true,
                         orphan: true,
                     });
                 }
             }
             LinkerFlavour::Lld => {
-                for own in LLD_SECTIONS {
+                for &(name, sh_type, sh_flags, orphan) in LLD_SECTIONS {
                     let section = InputSection {
-                        name: own.name,
-                        sh_type: own.sh_type,
-                        sh_flags: u64::from(own.sh_flags),
-                        size: u64::from(own.has_bytes),
+                        name,
+                        sh_type,
+                        sh_flags: u64::from(sh_flags),
+                        size: 1,
                         align: 1,
                     };
                     out.push(Candidate {
                         object: 0,
                         slot: own_slot,
-                        name: own.name,
-                        sh_type: own.sh_type,
+                        name,
+                        sh_type,
                         sh_flags: section.sh_flags,
                         size: section.size,
                         align: 1,
                         flags: Flags::of_input(&section),
-                        kept: own.kept_when_empty,
-                        orphan: own.orphan,
+                        orphan,
                     });
                 }
             }
@@ -1106,7 +1041,6 @@ fn add_input(o: &mut OutputSection, kind: SectionKind, c: &Candidate) {
         Some(t) => t,
         None => c.sh_type,
     });
-    o.kept_input |= c.kept;
 }
 
 /// lld's `canMergeToProgbits`: section types that become `SHT_PROGBITS` when mixed.
@@ -1130,17 +1064,19 @@ fn lld_headers(outputs: &mut [OutputSection], addressed: &NameSet<&[u8]>) {
         // Every section of the script takes part until lld removes it.
         o.created = true;
         o.kept_by_expression |= addressed.contains(o.name.as_slice());
-        let no_alloc = o.kind == SectionKind::NoAlloc;
-        if o.input_type.is_some() {
+        let has_inputs = o.input_type.is_some();
+        let flags = if has_inputs {
             inherited = o.input_flags;
-        }
-        let flags = if o.kept_input {
             o.input_flags
         } else {
-            let alloc = if no_alloc { 0 } else { elf::SHF_ALLOC };
+            let alloc = if o.kind == SectionKind::NoAlloc {
+                0
+            } else {
+                elf::SHF_ALLOC
+            };
             inherited & u64::from(alloc | elf::SHF_WRITE | elf::SHF_EXECINSTR)
         };
-        o.removed = !o.kept_input && !o.kept_by_command && !o.kept_by_expression;
+        o.removed = !has_inputs && !o.kept_by_command && !o.kept_by_expression;
         let elf_type = if o.kind == SectionKind::NoLoad {
             elf::SHT_NOBITS
         } else {

@@ -4,7 +4,7 @@
 //!
 //! | step | runs | writes |
 //! | --- | --- | --- |
-//! | predict | `kslink-collect --predict` | `predicted.symbols` |
+//! | predict | `kslink-collect --predict --linker gnu\|lld` | `predicted.symbols` |
 //! | table | `kslink-table` | `first.table`, `first.o` |
 //! | pad | `kslink-pad` | `frame.pad` |
 //! | object | `kslink-table --frame` (only if the frame is larger than the first table) | `kallsyms.o` |
@@ -437,10 +437,12 @@ impl Pipeline<'_> {
         let remembered = self.file("remembered.pad");
         let flags = request.flags.table_args();
 
-        // predict
+        // predict, by the rules of the linker that will link
         let mut argv = vec![self.stage("collect"), "--predict".into(), "-T".into()];
         argv.push(script.clone().into());
         argv.extend(request.flags.predict_args());
+        let flavour = request.linker.flavour();
+        argv.extend(["--linker".into(), flavour.name().into()]);
         argv.extend(["-o".into(), predicted.clone().into()]);
         argv.extend(request.linker.inputs.iter().cloned());
         let inputs: Vec<PathBuf> = std::iter::once(script.clone())

@@ -5,10 +5,13 @@
 //! inputs decides where the table lands, and `-o` names kslink's intermediate file. To predict
 //! the symbols before the link, it also needs the inputs and the linker script: the inputs are
 //! the arguments that are not options (GNU ld and lld syntax), with the archive switches that
-//! change how they are read (`--whole-archive`, `--start-group`, …) kept in place.
+//! change how they are read (`--whole-archive`, `--start-group`, …) kept in place, and which
+//! linker it is ([`LinkerCommand::flavour`]), since GNU ld and lld give some symbols other
+//! type letters.
 
 use std::ffi::{OsStr, OsString};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 /// The argument a user writes where the table's object belongs.
 pub const TABLE_PLACEHOLDER: &str = "{kallsyms}";
@@ -83,6 +86,48 @@ const INPUT_SWITCHES: &[&str] = &[
     "-)",
 ];
 
+/// Which linker a command runs, as `kslink-collect --predict --linker` takes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkerFlavour {
+    /// GNU ld (the default).
+    Gnu,
+    /// LLVM's lld.
+    Lld,
+}
+
+impl LinkerFlavour {
+    /// The value of `kslink-collect --linker`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkerFlavour::Gnu => "gnu",
+            LinkerFlavour::Lld => "lld",
+        }
+    }
+
+    /// The flavour of a linker by the first line of its `--version`: lld's says `LLD`
+    /// (`Debian LLD 14.0.6 (compatible with GNU linkers)`), GNU ld's `GNU ld`.
+    pub fn from_version_line(text: &str) -> LinkerFlavour {
+        if text.lines().next().is_some_and(|line| line.contains("LLD")) {
+            LinkerFlavour::Lld
+        } else {
+            LinkerFlavour::Gnu
+        }
+    }
+
+    /// The flavour a program's name says: `ld.lld`, `ld.lld-14`, `lld`; else GNU ld.
+    fn from_program_name(program: &Path) -> LinkerFlavour {
+        let name = program
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with("ld.lld") || name == "lld" || name.starts_with("lld-") {
+            LinkerFlavour::Lld
+        } else {
+            LinkerFlavour::Gnu
+        }
+    }
+}
+
 /// A linker command line, understood as far as kslink needs.
 #[derive(Clone, Debug)]
 pub struct LinkerCommand {
@@ -149,6 +194,35 @@ impl LinkerCommand {
             script,
             inputs,
         })
+    }
+
+    /// Which linker the command runs: lld if a compiler driver is told `-fuse-ld=lld`, else
+    /// what the program says of itself in the first line of `--version`, or, if it cannot
+    /// be run, what its name says.
+    pub fn flavour(&self) -> LinkerFlavour {
+        let fuse_ld = self.argv[1..]
+            .iter()
+            .filter_map(|arg| arg.to_str()?.strip_prefix("-fuse-ld="))
+            .next_back();
+        if let Some(linker) = fuse_ld {
+            return if linker == "lld" {
+                LinkerFlavour::Lld
+            } else {
+                LinkerFlavour::from_program_name(Path::new(linker))
+            };
+        }
+        let program = Path::new(&self.argv[0]);
+        match Command::new(program)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+        {
+            Ok(out) if out.status.success() => {
+                LinkerFlavour::from_version_line(&String::from_utf8_lossy(&out.stdout))
+            }
+            _ => LinkerFlavour::from_program_name(program),
+        }
     }
 
     /// The input files (without the switches).
@@ -266,6 +340,34 @@ mod tests {
         let cmd = parse(&["ld", "-Ttext", "0x1000", "-Ttext=0x1000", "a.o"]).unwrap();
         assert_eq!(cmd.script, None);
         assert_eq!(cmd.input_files().collect::<Vec<_>>(), ["a.o"]);
+    }
+
+    #[test]
+    fn flavour_by_version_line_fuse_ld_and_name() {
+        assert_eq!(
+            LinkerFlavour::from_version_line("Debian LLD 14.0.6 (compatible with GNU linkers)\n"),
+            LinkerFlavour::Lld
+        );
+        assert_eq!(
+            LinkerFlavour::from_version_line("GNU ld (GNU Binutils for Debian) 2.40\nLLD"),
+            LinkerFlavour::Gnu
+        );
+        let flavour = |args: &[&str]| parse(args).unwrap().flavour();
+        assert_eq!(flavour(&["cc", "-fuse-ld=lld", "a.o"]), LinkerFlavour::Lld);
+        assert_eq!(
+            flavour(&["cc", "-fuse-ld=/opt/llvm/bin/ld.lld", "a.o"]),
+            LinkerFlavour::Lld
+        );
+        assert_eq!(flavour(&["cc", "-fuse-ld=bfd", "a.o"]), LinkerFlavour::Gnu);
+        // Programs that cannot be run: by name.
+        assert_eq!(
+            flavour(&["/nonexistent/ld.lld-14", "a.o"]),
+            LinkerFlavour::Lld
+        );
+        assert_eq!(
+            flavour(&["/nonexistent/x86_64-linux-gnu-ld", "a.o"]),
+            LinkerFlavour::Gnu
+        );
     }
 
     #[test]

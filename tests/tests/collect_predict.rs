@@ -18,6 +18,20 @@
 //!   relative, from `.`, mixed sections, a copied ifunc type), an output section removed
 //!   for being empty, empty sections kept by `ALIGN` (with and without a special name) and
 //!   one the location counter moves through.
+//! - The same kernels' final links run with LLVM's `ld.lld` instead of GNU ld (into a
+//!   temporary file; the cached tree is read-only): `--predict --linker lld` from the same
+//!   inputs equals that output's System.map (`--compare` exit status 0).
+//! - A hand-made link for lld, linked by `ld.lld` 14, with a case for each rule in which
+//!   lld differs from GNU ld: archive members taken for later references and for names the
+//!   script refers to, both `.gnu.linkonce` copies kept, hidden input symbols made local,
+//!   undefined weak symbols kept, `__start_`/`__stop_` of an output section, merge-section
+//!   locals, `archive:member` file patterns, inputs of two types, `(INFO)`, lld's own
+//!   `.comment`, output sections without inputs (flags of the previous section with inputs,
+//!   `(NOLOAD)`; kept by an assignment, `ADDR` or a symbol in the header, removed
+//!   otherwise), `.` outside sections (before any, after one, after a removed one),
+//!   numbers and `ALIGN` inside sections,
+//!   `PROVIDE` for names only the script refers to, `DEFINED` of a later symbol, and the
+//!   sections of `+`, `-`, `&`, `*`, `ABSOLUTE`, `ALIGN(a, n)`, `ADDR` and copied types.
 //! - The real arm64 and riscv linker scripts of Linux 6.12 (preprocessed from Debian's
 //!   source, `tests/src/lds.rs`): parsed, and linked by the target's GNU ld with a small
 //!   object that has what the scripts refer to; the prediction equals the output's symbols.
@@ -36,7 +50,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use kslink_collect::script::{Script, Statement};
-use kslink_collect::{predict, TableLabels};
+use kslink_collect::{predict, LinkerFlavour, TableLabels};
 use kslink_schema::{artifact, SymbolOrigin, SymbolSet};
 use kslink_table::{LINUX_6_1, LINUX_6_12};
 use kslink_tests::{
@@ -149,8 +163,13 @@ fn labels(version: KernelVersion) -> TableLabels {
     }
 }
 
-/// The prediction for `link` in `tree`, in-process.
+/// The prediction for `link` in `tree`, in-process, for GNU ld.
 fn predict_kernel(tree: &KernelTree, link: &LinkInputs) -> SymbolSet {
+    predict_kernel_for(tree, link, LinkerFlavour::Gnu)
+}
+
+/// The prediction for `link` in `tree`, in-process, for `flavour`.
+fn predict_kernel_for(tree: &KernelTree, link: &LinkInputs, flavour: LinkerFlavour) -> SymbolSet {
     let inputs: Vec<OsString> = link
         .inputs
         .iter()
@@ -162,8 +181,13 @@ fn predict_kernel(tree: &KernelTree, link: &LinkInputs) -> SymbolSet {
             }
         })
         .collect();
-    let set = predict(&tree.dir.join(&link.script), &inputs, labels(tree.version))
-        .unwrap_or_else(|e| panic!("predicting Linux {}: {e}", tree.version));
+    let set = predict(
+        &tree.dir.join(&link.script),
+        &inputs,
+        labels(tree.version),
+        flavour,
+    )
+    .unwrap_or_else(|e| panic!("predicting Linux {}: {e}", tree.version));
     assert!(!set.addresses_known);
     assert!(matches!(set.origin, SymbolOrigin::Predicted { .. }));
     assert!(set.symbols.iter().all(|s| s.address == 0));
@@ -249,6 +273,103 @@ fn linux_6_1_from_vmlinux_a() {
 #[test]
 fn linux_6_1_from_vmlinux_o() {
     check_kernel(KernelVersion::V6_1, false);
+}
+
+/// The kernel's final link as Kbuild ran it, with `ld.lld` for `ld` (without the one
+/// option lld 14 does not know, which Kbuild leaves out for lld) and `output` for
+/// `vmlinux`; the table object is the one the recorded link had.
+fn lld_final_link(tree: &KernelTree, output: &Path) {
+    let words = tree.link_log().final_link();
+    let mut cmd = Command::new("ld.lld");
+    cmd.current_dir(&tree.dir);
+    let mut args = words[1..].iter().peekable();
+    while let Some(word) = args.next() {
+        match word.as_str() {
+            "--no-warn-rwx-segments" => {}
+            "-o" => {
+                args.next();
+                cmd.arg("-o").arg(output);
+            }
+            _ => {
+                cmd.arg(word);
+            }
+        }
+    }
+    run(&mut cmd);
+}
+
+/// The kernel linked by `ld.lld`: `--predict --linker lld` from the same inputs (those of
+/// the recorded link, and in-process from `vmlinux.o` and from `vmlinux.a` with the
+/// libraries) equals that output's System.map, which `kslink-collect --compare` confirms
+/// (exit status 0); lld's letters differ from GNU ld's for this kernel.
+fn check_kernel_lld(version: KernelVersion) {
+    let tree = kernel_tree(version);
+    let dir = tempdir();
+    let linked = dir.path().join("vmlinux.lld");
+    lld_final_link(&tree, &linked);
+    let expected = map_multiset(
+        &run(Command::new(bin_path("kslink-collect"))
+            .arg("--linked")
+            .arg(&linked))
+        .stdout,
+    );
+
+    let log = tree.link_log();
+    let recorded = log.final_link_inputs();
+    for link in [
+        recorded.with_vmlinux_o(),
+        recorded.with_vmlinux_a(&log.vmlinux_libs()),
+    ] {
+        let predicted = predict_kernel_for(&tree, &link, LinkerFlavour::Lld);
+        assert_same_multiset(
+            &expected,
+            &set_multiset(&predicted),
+            &format!("Linux {version} linked by ld.lld, from {:?}", link.inputs),
+        );
+    }
+    let gnu = set_multiset(&predict_kernel(&tree, &recorded));
+    assert_ne!(gnu, expected, "lld's letters differ from GNU ld's here");
+
+    let symbols = dir.path().join("predicted.symbols");
+    let mut predict_cmd = Command::new(bin_path("kslink-collect"));
+    predict_cmd
+        .current_dir(&tree.dir)
+        .args(["--predict", "--linker", "lld", "-T", &recorded.script, "-o"])
+        .arg(&symbols);
+    if version == KernelVersion::V6_1 {
+        predict_cmd.args(["--profile", "linux-6.1", "--base-relative"]);
+    }
+    run(predict_cmd.args(&recorded.inputs));
+    let mut compare = Command::new(bin_path("kslink-collect"));
+    compare
+        .arg("--compare")
+        .arg(&symbols)
+        .arg("--linked")
+        .arg(&linked)
+        .arg("--all-symbols");
+    if version == KernelVersion::V6_1 {
+        compare.args(["--profile", "linux-6.1", "--base-relative"]);
+    }
+    let out = compare
+        .stdin(Stdio::null())
+        .output()
+        .expect("run --compare");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn linux_6_12_linked_by_lld() {
+    check_kernel_lld(KernelVersion::V6_12);
+}
+
+#[test]
+fn linux_6_1_linked_by_lld() {
+    check_kernel_lld(KernelVersion::V6_1);
 }
 
 /// The command line on Kbuild's own paths (relative, in the tree), then `--compare`.
@@ -707,6 +828,300 @@ fn hand_made_link_matches_gnu_ld() {
         // Outside output sections a number is absolute, and a section-relative value
         // plus an absolute one is absolute; inside (`in_data`) the number is plain.
         ("after_sections", &['A']),
+        ("kallsyms_num_syms", &['R']),
+    ];
+    for (name, letters) in cases {
+        assert_eq!(letter(name), *letters, "{name}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A hand-made link, linked by lld
+// ---------------------------------------------------------------------------------------
+
+/// The main object of the lld link: a case of each lld rule.
+const LLD_MAIN_S: &str = r#"
+	.text
+	.globl	main_func
+main_func:
+	call	lib_late
+	ret
+local_func:
+	ret
+	.globl	ifunc_impl
+	.type	ifunc_impl, @gnu_indirect_function
+ifunc_impl:
+	ret
+	.globl	hidden_func
+	.hidden	hidden_func
+hidden_func:
+	ret
+	.section .rodata,"a",@progbits
+	.globl	ro_sym
+ro_sym:	.byte 1
+	.section .rodata.str1.1,"aMS",@progbits,1
+..merge_local:
+	.string "x"
+.Lmerge_label:
+	.string "y"
+	.section .xt,"ax",@progbits
+xt_local:
+	ret
+	.section .special,"a",@progbits
+	.globl	special_sym
+special_sym: .byte 0
+	.section .tdata,"awT",@progbits
+	.globl	tls_var
+tls_var: .long 1
+	.section .data,"aw",@progbits
+	.globl	data_sym
+data_sym: .quad 0
+	.quad	hidden_by_input
+	.quad	weak_undef_obj
+	.quad	weak_undef_func
+	.quad	__start_lld_table
+	.quad	__stop_lld_table
+	.quad	provided_by_input
+	.hidden	hidden_by_input
+	.weak	weak_undef_obj
+	.type	weak_undef_obj, @object
+	.weak	weak_undef_func
+	.section lld_table,"aw",@progbits
+	.quad	1
+	.section .mixed_bss,"aw",@nobits
+mixed_bss_local: .zero 4
+	.section .mixed_data,"aw",@progbits
+	.byte	1
+	.section .infosec,"a",@progbits
+info_local: .byte 1
+	.section .discard.me,"aw",@progbits
+	.globl	discarded_global
+discarded_global: .quad 0
+	.section .bss,"aw",@nobits
+	.globl	bss_sym
+bss_sym: .zero 8
+	.comm	common_hidden,8,8
+	.hidden	common_hidden
+	.section .gnu.linkonce.t.once,"ax",@progbits
+	.globl	once_main
+once_main:
+	ret
+	.section .note.GNU-stack,"",@progbits
+"#;
+
+/// A second `.gnu.linkonce.t.once`, which lld keeps beside the first.
+const LLD_SECOND_S: &str = r#"
+	.section .gnu.linkonce.t.once,"ax",@progbits
+	.globl	once_second
+once_second:
+	ret
+	.section .note.GNU-stack,"",@progbits
+"#;
+
+/// `early.a`, given before the objects that need it: `late` is taken for `main.o`'s
+/// reference, `scriptref` for the script's, `unused` for nothing.
+const LLD_EARLY_MEMBERS: &[(&str, &str)] = &[
+    ("late", ".text\n.globl lib_late\nlib_late:\n ret\n"),
+    (
+        "scriptref",
+        ".text\n.globl script_only\nscript_only:\n ret\n.globl script_member_extra\n\
+         script_member_extra:\n ret\n.section .rodata,\"a\"\n.globl member_ro\nmember_ro:\n \
+         .byte 1\n",
+    ),
+    ("unused", ".text\n.globl never_used\nnever_used:\n ret\n"),
+];
+
+const LLD_SCRIPT: &str = r#"
+ENTRY(main_func)
+align_value = 16;
+before_sections = .;
+SECTIONS
+{
+  . = 0x400000;
+  .text : { _text = .; *(.text) *(.gnu.linkonce.t.*) }
+  after_text = .;
+  . = ALIGN(4096);
+  after_align = .;
+  .rodata : { *(EXCLUDE_FILE(*early.a:scriptref.o) .rodata) *(.rodata.*) }
+  .empty_inherits : { empty_start = .; }
+  .xt : { *(.xt) }
+  .after_code : { . = ALIGN(16); code_empty = .; }
+  .special : { *(.special) }
+  .tdata : { *(.tdata) }
+  .after_tls : { after_tls = .; }
+  .mixed : { *(.mixed_bss) *(.mixed_data) }
+  .data : {
+    *(.data)
+    *early.a:scriptref.o(.rodata)
+    PROVIDE(provided_by_input = .);
+    PROVIDE(provided_by_script = .);
+    PROVIDE(provided_unused = .);
+    number_in_section = 42;
+    align_in_section = ALIGN(8);
+    dot_in_section = .;
+  }
+  .nl (NOLOAD) : { nl_start = .; }
+  .removed : { *(.nothing) }
+  after_removed = .;
+  .addressed : AT(ADDR(.addressed)) { *(.nothing) }
+  after_addressed = .;
+  .nl2 (NOLOAD) : { nl2_start = .; }
+  .kept_by_symbol : ALIGN(align_value) { *(.nothing) }
+  after_kept_by_symbol = .;
+  .nl3 (NOLOAD) : { nl3_start = .; }
+  .provide_only : { PROVIDE(provide_only_unused = .); *(.nothing) }
+  after_provide_only = .;
+  .bss : { *(.bss) *(COMMON) }
+  _end = .;
+  abs_minus_one = ABSOLUTE(ro_sym) - 1;
+  abs_plus = ABSOLUTE(ro_sym) + 5;
+  sym_plus = 5 + ro_sym;
+  sym_and = ro_sym & 0xfff;
+  sym_mul = ro_sym * 1;
+  distance = data_sym - ro_sym;
+  mixed = ABSOLUTE(main_func) + data_sym;
+  aligned_sym = ALIGN(ro_sym, 8);
+  ifunc_copy = ifunc_impl;
+  ifunc_abs = ABSOLUTE(ifunc_impl);
+  ifunc_plus = ifunc_impl + 0;
+  addr_of = ADDR(.xt);
+  chosen = DEFINED(defined_later) ? ro_sym : data_sym;
+  defined_later = 1;
+  uses_provided = provided_by_script;
+  hidden_by_input = .;
+  HIDDEN(hidden_script = ro_sym);
+  uses_member = script_only;
+  .comment 0 : { *(.comment) }
+  .after_comment : { HIDDEN(after_comment = .); }
+  .info (INFO) : { *(.infosec) }
+  /DISCARD/ : { *(.discard.*) *(.note.GNU-stack) }
+}
+HIDDEN(after_all = .);
+"#;
+
+#[test]
+fn hand_made_link_matches_lld() {
+    let dir = tempdir();
+    let dir = dir.path();
+    // -L keeps the `.L` label, which lld drops from a mergeable section.
+    for (name, source) in [
+        ("main", LLD_MAIN_S),
+        ("second", LLD_SECOND_S),
+        ("table", TABLE_S),
+    ] {
+        fs::write(dir.join(format!("{name}.s")), source).expect("write the source");
+        run(Command::new("as")
+            .current_dir(dir)
+            .args(["--64", "-L", "-o"])
+            .arg(format!("{name}.o"))
+            .arg(format!("{name}.s")));
+    }
+    archive(dir, "early.a", "rcs", LLD_EARLY_MEMBERS);
+    fs::write(dir.join("test.lds"), LLD_SCRIPT).expect("write the script");
+    let inputs = ["early.a", "main.o", "second.o"];
+    run(Command::new("ld.lld")
+        .current_dir(dir)
+        .args(["-T", "test.lds", "-o", "linked"])
+        .args(inputs)
+        .arg("table.o"));
+    let expected = map_multiset(
+        &run(Command::new(bin_path("kslink-collect"))
+            .arg("--linked")
+            .arg(dir.join("linked")))
+        .stdout,
+    );
+    let predicted = map_multiset(
+        &run(Command::new(bin_path("kslink-collect"))
+            .current_dir(dir)
+            .args(["--predict", "--linker", "lld", "-T", "test.lds"])
+            .args(inputs))
+        .stdout,
+    );
+    assert_same_multiset(&expected, &predicted, "the hand-made lld link");
+
+    let letter = |name: &str| -> Vec<char> {
+        predicted
+            .iter()
+            .filter(|((_, n), _)| n == name.as_bytes())
+            .flat_map(|((l, _), count)| std::iter::repeat_n(char::from(*l), *count))
+            .collect()
+    };
+    let cases: &[(&str, &[char])] = &[
+        // Archive members: for a later reference, for the script's, not for nothing.
+        ("lib_late", &['T']),
+        ("script_only", &['T']),
+        ("script_member_extra", &['T']),
+        ("uses_member", &['T']),
+        ("never_used", &[]),
+        // No `.gnu.linkonce` deduplication.
+        ("once_main", &['T']),
+        ("once_second", &['T']),
+        // Hidden input symbols, and a script symbol an input declares hidden, are local.
+        ("hidden_func", &['t']),
+        ("common_hidden", &['b']),
+        ("hidden_by_input", &['b']),
+        ("hidden_script", &['r']),
+        // Undefined weak symbols stay (mksysmap keeps `v`, drops `w`).
+        ("weak_undef_obj", &['v']),
+        ("weak_undef_func", &[]),
+        ("discarded_global", &[]),
+        // Of an output section (an orphan here).
+        ("__start_lld_table", &['D']),
+        ("__stop_lld_table", &['D']),
+        // Only `.L` names leave a mergeable section.
+        ("..merge_local", &['r']),
+        ("xt_local", &['t']),
+        ("tls_var", &['D']),
+        ("special_sym", &['R']),
+        // `.` outside sections: the first section before any, else the last laid out.
+        ("before_sections", &['T']),
+        ("after_text", &['T']),
+        ("after_align", &['T']),
+        ("_end", &['B']),
+        // Sections without inputs take the previous inputs' flags: code too, not TLS,
+        // nothing after lld's own `.comment`; `(NOLOAD)` makes them NOBITS.
+        ("empty_start", &['R']),
+        ("code_empty", &['T']),
+        ("after_tls", &['D']),
+        ("nl_start", &['B']),
+        ("after_comment", &['n']),
+        ("after_all", &['n']),
+        // ... and are removed unless a command, `ADDR`, or a symbol in their header keeps
+        // them (each follows a NOLOAD section, which it would otherwise land in).
+        ("after_removed", &['B']),
+        ("after_addressed", &['D']),
+        ("after_kept_by_symbol", &['D']),
+        ("after_provide_only", &['B']),
+        ("provide_only_unused", &[]),
+        // Inputs of two types make PROGBITS; (INFO) drops SHF_ALLOC.
+        ("mixed_bss_local", &['d']),
+        ("info_local", &['n']),
+        // File patterns match `archive:member`.
+        ("member_ro", &['D']),
+        // Inside a section, numbers and ALIGN are absolute; `.` is the section.
+        ("number_in_section", &['A']),
+        ("align_in_section", &['A']),
+        ("dot_in_section", &['D']),
+        // PROVIDE: referenced by an input, or by any script expression.
+        ("provided_by_input", &['D']),
+        ("provided_by_script", &['D']),
+        ("uses_provided", &['D']),
+        ("provided_unused", &[]),
+        // Sections of expressions.
+        ("abs_minus_one", &['R']),
+        ("abs_plus", &['A']),
+        ("sym_plus", &['R']),
+        ("sym_and", &['R']),
+        ("sym_mul", &['A']),
+        ("distance", &['A']),
+        ("mixed", &['D']),
+        ("aligned_sym", &['R']),
+        ("ifunc_copy", &['i']),
+        ("ifunc_abs", &['i']),
+        ("ifunc_plus", &['T']),
+        ("addr_of", &['T']),
+        ("chosen", &['R']),
+        ("defined_later", &['A']),
         ("kallsyms_num_syms", &['R']),
     ];
     for (name, letters) in cases {

@@ -130,12 +130,15 @@ impl Bench {
     }
 
     /// `wrap-NAME`: counts its run in `runs`; if the count is `$KILL_AT`, kills the driver
-    /// (its parent) before (`$KILL_WHEN=before`) or after running the real program.
+    /// (its parent) before (`$KILL_WHEN=before`) or after running the real program. The
+    /// question the driver asks the linker in every build (`--version`, which says whose
+    /// rules to predict by) is passed on uncounted: it is no step.
     fn wrapper(&self, name: &str, real: &Path) {
         let path = self.path(&format!("wrap-{name}"));
         let runs = self.path("runs");
         let script = format!(
             "#!/bin/bash\n\
+             if [ \"$*\" = --version ]; then exec '{real}' --version; fi\n\
              echo {name} >> '{runs}'\n\
              n=$(wc -l < '{runs}')\n\
              if [ \"$n\" = \"$KILL_AT\" ] && [ \"$KILL_WHEN\" = before ]; then kill -9 $PPID; exit 1; fi\n\
@@ -287,6 +290,60 @@ fn a_swapped_stage_is_the_one_used() {
     assert_eq!(logged.lines().count(), 2, "{logged}");
     assert!(logged.contains("--frame"), "{logged}");
     assert_success(&Command::new(bench.path("demo")).output().unwrap(), "demo");
+}
+
+/// The prediction follows the linker the command runs: `--linker gnu` for `ld`, `--linker
+/// lld` for `ld.lld` (found by its `--version`), and switching the linker is a changed
+/// input of the predict step; both links fit the frame exactly.
+#[test]
+fn the_prediction_follows_the_linker() {
+    let bench = Bench::new();
+    let log = bench.path("collect.log");
+    let logging = bench.path("logging-collect");
+    fs::write(
+        &logging,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            bin_path("kslink-collect").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&logging, fs::Permissions::from_mode(0o755)).unwrap();
+    // lld under a name that does not say so: its --version does.
+    let lld = bench.path("linker");
+    fs::write(&lld, "#!/bin/sh\nexec ld.lld \"$@\"\n").unwrap();
+    fs::set_permissions(&lld, fs::Permissions::from_mode(0o755)).unwrap();
+    for (linker, flavour) in [("ld", "gnu"), ("./linker", "lld"), ("ld", "gnu")] {
+        let _ = fs::remove_file(&log);
+        let out = kslink()
+            .current_dir(bench.dir.path())
+            .args(["link", "--all-symbols", "--json", "-o", "demo", "--stage"])
+            .arg(format!("collect={}", logging.display()))
+            .args(["--", linker, "-T", "demo.lds", "demo.o"])
+            .output()
+            .unwrap();
+        assert_success(&out, linker);
+        let report = json_line(&out);
+        assert_eq!(report["links"], 1, "{linker}: {report}");
+        assert_eq!(report["pad_waste"], 0, "{linker}: {report}");
+        let predict = &step_skipped(&report)[0];
+        assert_eq!(
+            predict,
+            &("predict".to_string(), false),
+            "{linker}: {report}"
+        );
+        let logged = fs::read_to_string(&log).unwrap();
+        let predict_line = logged
+            .lines()
+            .find(|l| l.starts_with("--predict"))
+            .unwrap_or_else(|| panic!("{linker}: no --predict in {logged}"));
+        assert!(
+            predict_line.contains(&format!("--linker {flavour}")),
+            "{linker}: {predict_line}"
+        );
+        assert_success(&Command::new(bench.path("demo")).output().unwrap(), "demo");
+    }
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The symbols a linker script assigns, and the section each ends up in, as GNU ld 2.40
-//! computes them (`ldexp.c`), without addresses.
+//! (`ldexp.c`) or lld 14 (`ScriptParser.cpp`, `LinkerScript.cpp`) computes them, without
+//! addresses.
 //!
-//! ld gives every expression result a section: none (a plain number), the absolute
+//! GNU ld gives every expression result a section: none (a plain number), the absolute
 //! section, or an output section. Where the symbol lands decides its `nm` letter:
 //!
 //! - inside an output section, a number is relative to that section; outside, a number is
@@ -20,12 +21,32 @@
 //!   defines it;
 //! - a symbol assigned from exactly one other symbol takes its type (an ifunc stays one).
 //!
+//! lld gives every value a section or none (absolute), and a flag that `ABSOLUTE` sets:
+//!
+//! - a number, `ALIGN(n)`, `LOADADDR`, `SIZEOF`, `ALIGNOF`, `ORIGIN`, `DEFINED` and every
+//!   operator but `+`, `-`, `&`, `|` are absolute, inside output sections too;
+//! - a symbol and `ADDR(sec)` are relative to their section; `.` to the output section it
+//!   is in, or outside output sections to the last one laid out before it (the first
+//!   output section before any);
+//! - `a + b`, `a & b`, `a | b` keep the section of the operand that is not absolute (two
+//!   such operands are an error); `a - b` is absolute if both are in sections, else it
+//!   keeps `a`'s section even if `a` was made absolute (so `ABSOLUTE(x) - 1` is relative
+//!   to `x`'s section); `ALIGN(a, n)` and `ABSOLUTE(a)` keep `a`'s section;
+//! - a symbol assigned a plain symbol, `ABSOLUTE()`, `ALIGN(sym, n)` or a `? :` that picks
+//!   one takes its type (an ifunc stays one); any operator makes it untyped;
+//! - `HIDDEN`, `PROVIDE_HIDDEN`, and a name an input declares hidden, make a local symbol;
+//!   `PROVIDE` defines a symbol if something refers to it (an input or any script
+//!   expression, see [`crate::resolve`]) and no input defines it; `DEFINED` is true for
+//!   every symbol the script assigns, before or after it (not inside `ONLY_IF_RO` or
+//!   `ONLY_IF_RW` sections).
+//!
 //! Assignments are evaluated in passes over the script, as ld does, so that a symbol
 //! assigned later in the script can be used earlier; the last pass reports symbols that
 //! nothing defines.
 
 use object::elf;
 
+use crate::flavour::LinkerFlavour;
 use crate::layout::{Layout, Placement};
 use crate::names::{NameMap, NameSet};
 use crate::relocatable::Place;
@@ -108,16 +129,20 @@ struct Definition {
     provided: bool,
 }
 
-/// The script's symbols, evaluated.
+/// The script's symbols, evaluated as `flavour` does.
 pub fn evaluate<'s>(
     script: &'s Script,
     link: &Link,
     layout: &Layout,
+    flavour: LinkerFlavour,
 ) -> Result<Vec<ScriptSymbol<'s>>, ScriptError> {
     let mut state = Evaluator {
         script,
         link,
         layout,
+        flavour,
+        lld_dot: lld_dot_sections(script, layout),
+        declared: declared_symbols(script, link),
         after_end: after_end(script, layout),
         definitions: NameMap::default(),
         order: Vec::new(),
@@ -195,6 +220,11 @@ struct Evaluator<'s, 'l, 'data> {
     script: &'s Script,
     link: &'l Link<'data>,
     layout: &'l Layout,
+    flavour: LinkerFlavour,
+    /// lld: per statement, the output section `.` outside output sections is in there.
+    lld_dot: Vec<Option<usize>>,
+    /// lld: the names the script defines, which `DEFINED` takes as defined from the start.
+    declared: NameSet<&'s [u8]>,
     after_end: Vec<bool>,
     definitions: NameMap<&'s [u8], Definition>,
     /// Defined names in the order they were first defined.
@@ -218,6 +248,8 @@ struct Position {
 struct Context {
     /// The output section the expression is in (`None`: outside, the absolute section).
     section: Option<usize>,
+    /// lld: the output section `.` is in.
+    dot: Option<usize>,
     rel_from_abs: bool,
     /// The symbols the expression reads, for copying a type: `Some(name)` for exactly
     /// one.
@@ -253,7 +285,7 @@ impl<'s> Evaluator<'s, '_, '_> {
                     changed |= self.assignment(a, None, at)?;
                 }
                 Statement::Assert { expr, line } => {
-                    self.refer(expr, None, *line)?;
+                    self.refer(expr, None, at, *line)?;
                 }
                 Statement::Extern(names) => {
                     for name in names {
@@ -269,10 +301,14 @@ impl<'s> Evaluator<'s, '_, '_> {
                         at.current_section = Some(out);
                         at.prefer_next = false;
                     }
-                    // ld evaluates a section's header only for a section it creates.
-                    if o.created {
+                    // ld evaluates a section's header only for a section it creates (lld: keeps).
+                    let laid_out = match self.flavour {
+                        LinkerFlavour::Gnu => o.created,
+                        LinkerFlavour::Lld => o.is_kept(),
+                    };
+                    if laid_out {
                         for expr in section.address.iter().chain(&section.other_exprs) {
-                            self.refer(expr, None, section.line)?;
+                            self.refer(expr, None, at, section.line)?;
                         }
                     }
                     for command in &section.commands {
@@ -283,7 +319,7 @@ impl<'s> Evaluator<'s, '_, '_> {
                             SectionCommand::Data { expr, line }
                             | SectionCommand::Fill { expr, line }
                             | SectionCommand::Assert { expr, line } => {
-                                self.refer(expr, Some(out), *line)?;
+                                self.refer(expr, Some(out), at, *line)?;
                             }
                             SectionCommand::Input(_) => {}
                         }
@@ -300,15 +336,25 @@ impl<'s> Evaluator<'s, '_, '_> {
         &mut self,
         expr: &'s Expr,
         section: Option<usize>,
+        at: Position,
         line: u32,
     ) -> Result<(), ScriptError> {
-        let mut cx = Context {
+        let mut cx = self.context(section, at, line);
+        match self.flavour {
+            LinkerFlavour::Gnu => self.eval(expr, &mut cx).map(drop),
+            LinkerFlavour::Lld => self.eval_lld(expr, &mut cx).map(drop),
+        }
+    }
+
+    /// A fresh evaluation context in output section `section` (`None`: outside).
+    fn context(&self, section: Option<usize>, at: Position, line: u32) -> Context {
+        Context {
             section,
+            dot: section.or(self.lld_dot[at.statement]),
             rel_from_abs: false,
             source: Source::None,
             line,
-        };
-        self.eval(expr, &mut cx).map(drop)
+        }
     }
 
     /// Evaluates an assignment in output section `section` (`None`: outside); true if the
@@ -320,37 +366,53 @@ impl<'s> Evaluator<'s, '_, '_> {
         at: Position,
     ) -> Result<bool, ScriptError> {
         let Target::Symbol(name) = &a.target else {
-            self.refer(&a.expr, section, a.line)?;
+            self.refer(&a.expr, section, at, a.line)?;
             return Ok(false);
         };
         let name: &'s [u8] = name;
         if a.kind.is_provide() && !self.provide_takes_effect(name) {
             return Ok(false);
         }
-        let mut cx = Context {
-            section,
-            rel_from_abs: false,
-            source: Source::None,
-            line: a.line,
-        };
-        let value = self.eval(&a.expr, &mut cx)?;
-        let base = match value.base {
-            Base::Number => section.map_or(Base::Absolute, Base::Section),
-            other => other,
-        };
-        let final_home =
-            (cx.rel_from_abs && base == Base::Absolute).then(|| self.section_for_dot(at));
-        let ifunc = match cx.source {
-            Source::One(global) => self.is_ifunc(global),
-            _ => false,
-        };
-        let definition = Definition {
-            value: value.value,
-            base,
-            final_home,
-            hidden: a.kind.is_hidden(),
-            ifunc,
-            provided: a.kind == AssignKind::Provide || a.kind == AssignKind::ProvideHidden,
+        let mut cx = self.context(section, at, a.line);
+        let provided = a.kind == AssignKind::Provide || a.kind == AssignKind::ProvideHidden;
+        let definition = match self.flavour {
+            LinkerFlavour::Gnu => {
+                let value = self.eval(&a.expr, &mut cx)?;
+                let base = match value.base {
+                    Base::Number => section.map_or(Base::Absolute, Base::Section),
+                    other => other,
+                };
+                let final_home =
+                    (cx.rel_from_abs && base == Base::Absolute).then(|| self.section_for_dot(at));
+                let ifunc = match cx.source {
+                    Source::One(global) => self.is_ifunc(global),
+                    _ => false,
+                };
+                Definition {
+                    value: value.value,
+                    base,
+                    final_home,
+                    hidden: a.kind.is_hidden(),
+                    ifunc,
+                    provided,
+                }
+            }
+            LinkerFlavour::Lld => {
+                let value = self.eval_lld(&a.expr, &mut cx)?;
+                // lld merges the visibility inputs give the name into the script's symbol.
+                let hidden_by_input = self.link.global(name).is_some_and(|g| g.is_hidden());
+                Definition {
+                    value: value.value,
+                    base: match value.section {
+                        Some(out) if !value.forced => Base::Section(out),
+                        _ => Base::Absolute,
+                    },
+                    final_home: None,
+                    hidden: a.kind.is_hidden() || hidden_by_input,
+                    ifunc: value.ifunc,
+                    provided,
+                }
+            }
         };
         self.this_pass.insert(name);
         let previous = self.definitions.insert(name, definition);
@@ -668,4 +730,262 @@ impl<'s> Evaluator<'s, '_, '_> {
             Expr::Opaque => Value::number(None),
         })
     }
+
+    /// The value of a reference to symbol `name` as lld reads it (`getSymbolValue`): in
+    /// the section of its definition, with its type.
+    fn symbol_lld(&mut self, name: &'s [u8], cx: &Context) -> Result<LldValue, ScriptError> {
+        if let Some(d) = self.definitions.get(name) {
+            return Ok(LldValue {
+                section: match d.base {
+                    Base::Section(out) => Some(out),
+                    Base::Absolute | Base::Number => None,
+                },
+                forced: false,
+                value: d.value,
+                ifunc: d.ifunc,
+            });
+        }
+        let global = self.link.global_index.get(name).copied();
+        let section = match global.map(|g| self.link.globals[g].resolution) {
+            Some(Resolution::Defined { object, symbol }) => {
+                match self.link.symbol(object, symbol).place {
+                    Place::Section(section) => self.layout.placement_of(object, section as usize),
+                    _ => Placement::Discarded,
+                }
+            }
+            Some(Resolution::Common { object, .. }) => self.layout.common_placement(object),
+            _ => {
+                if self.final_pass {
+                    return Err(self.error(
+                        cx.line,
+                        format!(
+                            "undefined symbol `{}` referenced in expression (ld.lld would \
+                             fail)",
+                            String::from_utf8_lossy(name)
+                        ),
+                    ));
+                }
+                return Ok(LldValue::absolute(Some(0)));
+            }
+        };
+        Ok(LldValue {
+            section: match section {
+                Placement::Output(out) => Some(out),
+                Placement::Discarded | Placement::Unplaced => None,
+            },
+            forced: false,
+            value: None,
+            ifunc: global.is_some_and(|g| self.is_ifunc(g)),
+        })
+    }
+
+    /// An expression's value as lld computes it (`ScriptParser::readExpr` and the
+    /// `ExprValue` operators).
+    fn eval_lld(&mut self, expr: &'s Expr, cx: &mut Context) -> Result<LldValue, ScriptError> {
+        Ok(match expr {
+            Expr::Number(v) => LldValue::absolute(Some(*v)),
+            Expr::Dot => LldValue {
+                section: cx.dot,
+                forced: false,
+                value: None,
+                ifunc: false,
+            },
+            Expr::Symbol(name) => self.symbol_lld(name, cx)?,
+            Expr::SegmentStart(default) => self.eval_lld(default, cx)?,
+            Expr::Unary(op, x) => {
+                let v = self.eval_lld(x, cx)?;
+                match op {
+                    UnaryOp::Absolute => LldValue { forced: true, ..v },
+                    UnaryOp::Negate => LldValue::absolute(v.value.map(u64::wrapping_neg)),
+                    UnaryOp::Not => LldValue::absolute(v.value.map(|x| u64::from(x == 0))),
+                    UnaryOp::Complement => LldValue::absolute(v.value.map(|x| !x)),
+                    UnaryOp::Log2Ceil => LldValue::absolute(expr.constant()),
+                    UnaryOp::Align | UnaryOp::Next | UnaryOp::DataSegmentEnd | UnaryOp::Assert => {
+                        LldValue::absolute(None)
+                    }
+                }
+            }
+            Expr::Binary(op, a, b) => {
+                let lhs = self.eval_lld(a, cx)?;
+                let rhs = self.eval_lld(b, cx)?;
+                let value = match (lhs.value, rhs.value) {
+                    (Some(l), Some(r)) => op.apply(l, r),
+                    _ => None,
+                };
+                match op {
+                    BinaryOp::Add | BinaryOp::And | BinaryOp::Or => {
+                        // moveAbsRight: the operand in a section goes left.
+                        let (relative, absolute) =
+                            if lhs.section.is_none() || (lhs.forced && !rhs.is_absolute()) {
+                                (rhs, lhs)
+                            } else {
+                                (lhs, rhs)
+                            };
+                        if !absolute.is_absolute() {
+                            return Err(self.error(
+                                cx.line,
+                                "at least one side of the expression must be absolute \
+                                 (ld.lld would fail)"
+                                    .into(),
+                            ));
+                        }
+                        LldValue {
+                            value,
+                            ifunc: false,
+                            ..relative
+                        }
+                    }
+                    BinaryOp::Sub if !lhs.is_absolute() && !rhs.is_absolute() => {
+                        LldValue::absolute(value)
+                    }
+                    BinaryOp::Sub => LldValue {
+                        section: lhs.section,
+                        forced: false,
+                        value,
+                        ifunc: false,
+                    },
+                    BinaryOp::AlignTo => LldValue {
+                        value: lhs.value.and_then(|l| op.apply(l, rhs.value?)),
+                        ..lhs
+                    },
+                    _ => LldValue::absolute(value),
+                }
+            }
+            Expr::Conditional(c, a, b) => {
+                let cond = self.eval_lld(c, cx)?;
+                match cond.value {
+                    Some(v) => self.eval_lld(if v != 0 { a } else { b }, cx)?,
+                    None => {
+                        let then = self.eval_lld(a, cx)?;
+                        let otherwise = self.eval_lld(b, cx)?;
+                        if (then.section, then.forced, then.ifunc)
+                            != (otherwise.section, otherwise.forced, otherwise.ifunc)
+                        {
+                            return Err(self.error(
+                                cx.line,
+                                "cannot tell which side of `? :` ld.lld takes: the condition \
+                                 depends on addresses, and the sides land in different \
+                                 sections"
+                                    .into(),
+                            ));
+                        }
+                        LldValue {
+                            value: None,
+                            ..then
+                        }
+                    }
+                }
+            }
+            Expr::Section(SectionQuery::Addr, name) => {
+                let out = self
+                    .layout
+                    .outputs
+                    .iter()
+                    .position(|o| o.name == *name && o.is_kept());
+                match out {
+                    Some(out) => LldValue {
+                        section: Some(out),
+                        forced: false,
+                        value: None,
+                        ifunc: false,
+                    },
+                    None => {
+                        return Err(self.error(
+                            cx.line,
+                            format!(
+                                "ADDR({}) of an output section the link does not create",
+                                String::from_utf8_lossy(name)
+                            ),
+                        ))
+                    }
+                }
+            }
+            Expr::Section(..) | Expr::Opaque | Expr::Origin => LldValue::absolute(None),
+            Expr::Defined(name) => {
+                let defined = self.declared.contains(name.as_slice())
+                    || matches!(
+                        self.link.global(name).map(|g| g.resolution),
+                        Some(Resolution::Defined { .. })
+                    );
+                LldValue::absolute(Some(u64::from(defined)))
+            }
+        })
+    }
+}
+
+/// An expression's value as lld sees it (`ExprValue`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct LldValue {
+    /// The output section it is relative to; `None`: absolute.
+    section: Option<usize>,
+    /// Made absolute by `ABSOLUTE()` (`forceAbsolute`), though it keeps its section.
+    forced: bool,
+    /// The value, where it is a known constant.
+    value: Option<u64>,
+    /// It has a symbol's type, an indirect function's.
+    ifunc: bool,
+}
+
+impl LldValue {
+    fn absolute(value: Option<u64>) -> LldValue {
+        LldValue {
+            section: None,
+            forced: false,
+            value,
+            ifunc: false,
+        }
+    }
+
+    fn is_absolute(&self) -> bool {
+        self.forced || self.section.is_none()
+    }
+}
+
+/// lld: per statement, the output section `.` outside output sections is in there: the
+/// last output section lld lays out before it (`state->outSec`), or, before any, the
+/// first output section of the file (where lld puts what is relative to its "aether").
+fn lld_dot_sections(script: &Script, layout: &Layout) -> Vec<Option<usize>> {
+    let kept = |i: usize| layout.statement_output[i].filter(|&out| layout.outputs[out].is_kept());
+    let first = (0..script.statements.len()).find_map(kept);
+    let mut last = None;
+    (0..script.statements.len())
+        .map(|i| {
+            let dot = last.or(first);
+            last = kept(i).or(last);
+            dot
+        })
+        .collect()
+}
+
+/// lld: the names the script defines before any expression is evaluated
+/// (`declareSymbols`): every assignment outside sections with a constraint, `PROVIDE`s
+/// that take effect.
+fn declared_symbols<'s>(script: &'s Script, link: &Link) -> NameSet<&'s [u8]> {
+    let mut names = NameSet::default();
+    let mut declare = |a: &'s Assignment| {
+        let Target::Symbol(name) = &a.target else {
+            return;
+        };
+        let referenced = matches!(
+            link.global(name).map(|g| g.resolution),
+            Some(Resolution::Undefined { .. })
+        );
+        if !a.kind.is_provide() || referenced {
+            names.insert(name.as_slice());
+        }
+    };
+    for statement in &script.statements {
+        match statement {
+            Statement::Assignment(a) => declare(a),
+            Statement::Section(section) if section.constraint.is_none() => {
+                for command in &section.commands {
+                    if let SectionCommand::Assignment(a) = command {
+                        declare(a);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    names
 }

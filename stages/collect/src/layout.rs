@@ -1,5 +1,7 @@
 //! Where a link puts each input section, and what the output sections look like to `nm`,
-//! as GNU ld 2.40 decides them without knowing any address.
+//! as GNU ld 2.40 or lld 14 decides them without knowing any address.
+//!
+//! GNU ld:
 //!
 //! - An input section goes to the first input section description in script order that
 //!   matches it (file pattern, `EXCLUDE_FILE`, `INPUT_SECTION_FLAGS`, section pattern); to
@@ -16,11 +18,29 @@
 //! - An output section with no contents, no data and no location counter assignment is
 //!   removed (`strip_excluded_output_sections`); its symbols move to a neighbour
 //!   ([`Layout::kept_neighbour`], bfd's `_bfd_fix_excluded_sec_syms`).
+//!
+//! lld 14 (`LinkerScript::adjustSectionsBeforeSorting`):
+//!
+//! - Input sections go where they go for GNU ld, except that a file pattern is matched
+//!   against `archive:member` for an archive member, and lld adds sections of its own
+//!   ([`LLD_SECTIONS`]) that the script's patterns can take.
+//! - An output section's ELF flags are the union of its inputs' (without `SHF_ALLOC` for
+//!   `(INFO)` and the like), its type the first input's (`SHT_PROGBITS` when types mix).
+//! - An output section without inputs takes the flags of the last section before it that
+//!   had inputs (`SHF_ALLOC` at the start), as far as `SHF_ALLOC`, `SHF_WRITE` and
+//!   `SHF_EXECINSTR` go, and is `SHT_PROGBITS` (`SHT_NOBITS` if `(NOLOAD)`). It is removed
+//!   if it holds nothing but input section descriptions and `PROVIDE`s that do not take
+//!   effect, no `ADDR`/`LOADADDR` names it, and its own address, `AT`, `ALIGN` and
+//!   `SUBALIGN` refer to no symbol (`isDiscardable`); so no symbol is ever in a removed
+//!   section.
+//! - Orphans are taken to come last, where lld's flags pass sees them (it runs before
+//!   orphans are moved to their places).
 
 use object::elf;
 
+use crate::flavour::LinkerFlavour;
 use crate::letter::{elf_section_flags, section_letter};
-use crate::names::NameMap;
+use crate::names::{NameMap, NameSet};
 use crate::relocatable::{InputSection, ObjectName};
 use crate::resolve::{Link, Resolution};
 use crate::script::{
@@ -112,9 +132,55 @@ pub struct OutputSection {
     pub elf_flags: u64,
     /// The lower-case letter `nm` gives a local symbol in it.
     pub letter: u8,
+    /// Its type in the script (orphans: [`SectionKind::Normal`]).
+    pub kind: SectionKind,
+    /// lld: the union of its inputs' `sh_flags`.
+    pub input_flags: u64,
+    /// lld: the `sh_type` its inputs give it.
+    pub input_type: Option<u32>,
+    /// lld: a command keeps it even without inputs: data, `ASSERT`, an assignment to `.`,
+    /// a symbol assignment that takes effect.
+    pub kept_by_command: bool,
+    /// lld: `ADDR` or `LOADADDR` names it, or its own address, `AT`, `ALIGN` or `SUBALIGN`
+    /// refers to a symbol.
+    pub kept_by_expression: bool,
 }
 
 impl OutputSection {
+    /// Sets the ELF type and flags of the output, and the letter they give.
+    fn set_header(&mut self, elf_type: u32, elf_flags: u64) {
+        self.elf_type = elf_type;
+        self.elf_flags = elf_flags;
+        self.letter = section_letter(
+            &self.name,
+            elf_section_flags(&self.name, elf_type, elf_flags),
+        );
+    }
+
+    /// A section of the script or an orphan, before any input.
+    fn new(name: Vec<u8>, kind: SectionKind) -> OutputSection {
+        OutputSection {
+            name,
+            created: false,
+            flagless: false,
+            flags: Flags::default(),
+            first_input_type: None,
+            has_contents: false,
+            keep: false,
+            assigns_symbols: false,
+            removed: false,
+            start_mark: 0,
+            elf_type: elf::SHT_NULL,
+            elf_flags: 0,
+            letter: b'?',
+            kind,
+            input_flags: 0,
+            input_type: None,
+            kept_by_command: false,
+            kept_by_expression: false,
+        }
+    }
+
     /// Kept in the output file.
     pub fn is_kept(&self) -> bool {
         self.created && !self.removed
@@ -158,10 +224,31 @@ pub const LINKER_RELOCATIONS: &[(u16, &[u8], u32)] = &[
     (elf::EM_ARM, b".rel.iplt", elf::SHT_REL),
 ];
 
+/// A section lld 14 makes itself in every static link, with bytes, which a script's patterns
+/// can take: its name, `sh_type` and `sh_flags`, and whether it becomes an output section of
+/// its own when no pattern takes it (lld places the symbol and string tables itself).
+/// Checked on x86-64 with a script that takes each by name; lld adds no empty section of its
+/// own (`.got`, `.bss` and the like) to a link that does not need it.
+pub const LLD_SECTIONS: &[(&[u8], u32, u32, bool)] = &[
+    (
+        b".comment",
+        elf::SHT_PROGBITS,
+        elf::SHF_MERGE | elf::SHF_STRINGS,
+        true,
+    ),
+    (b".symtab", elf::SHT_SYMTAB, 0, false),
+    (b".shstrtab", elf::SHT_STRTAB, 0, false),
+    (b".strtab", elf::SHT_STRTAB, 0, false),
+];
+
 impl Layout {
-    /// Lays out `link` with `script`.
-    pub fn new(link: &Link, script: &Script) -> Result<Layout, ScriptError> {
-        Builder::new(link, script).build()
+    /// Lays out `link` with `script`, as `flavour` does.
+    pub fn new(
+        link: &Link,
+        script: &Script,
+        flavour: LinkerFlavour,
+    ) -> Result<Layout, ScriptError> {
+        Builder::new(link, script, flavour).build()
     }
 
     /// Where section `section` (by ELF index) of object `object` goes.
@@ -404,6 +491,7 @@ struct SpecRef<'s> {
 struct Builder<'l, 'data, 's> {
     link: &'l Link<'data>,
     script: &'s Script,
+    flavour: LinkerFlavour,
     specs: Vec<SpecRef<'s>>,
 }
 
@@ -419,13 +507,16 @@ struct Candidate<'data> {
     size: u64,
     align: u64,
     flags: Flags,
+    /// It becomes an orphan output section when no pattern takes it.
+    orphan: bool,
 }
 
 impl<'l, 'data, 's> Builder<'l, 'data, 's> {
-    fn new(link: &'l Link<'data>, script: &'s Script) -> Self {
+    fn new(link: &'l Link<'data>, script: &'s Script, flavour: LinkerFlavour) -> Self {
         Builder {
             link,
             script,
+            flavour,
             specs: Vec::new(),
         }
     }
@@ -452,6 +543,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                         size: section.size,
                         align: section.align,
                         flags: Flags::of_input(section),
+                        orphan: true,
                     });
                 }
             }
@@ -465,37 +557,73 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                     size: 1,
                     align: 1,
                     flags: Flags::common(),
+                    orphan: true,
                 });
             }
         }
+        // The linker's own sections share the object's last placement slot: no symbol is
+        // defined in them.
+        let own_slot = self.link.objects[0].sections.len() + 1;
         let machine = self.link.machine.machine;
-        if let Some(&(_, name, sh_type)) = LINKER_RELOCATIONS.iter().find(|(m, _, _)| *m == machine)
-        {
-            out.push(Candidate {
-                object: 0,
-                slot: self.link.objects[0].sections.len() + 1,
-                name,
-                sh_type,
-                sh_flags: u64::from(elf::SHF_ALLOC),
-                size: 0,
-                align: 8,
-                flags: Flags {
-                    alloc: true,
-                    load: true,
-                    readonly: true,
-                    contents: true,
-                    ..Flags::default()
-                },
-            });
+        match self.flavour {
+            LinkerFlavour::Gnu => {
+                if let Some(&(_, name, sh_type)) =
+                    LINKER_RELOCATIONS.iter().find(|(m, _, _)| *m == machine)
+                {
+                    out.push(Candidate {
+                        object: 0,
+                        slot: own_slot,
+                        name,
+                        sh_type,
+                        sh_flags: u64::from(elf::SHF_ALLOC),
+                        size: 0,
+                        align: 8,
+                        flags: Flags {
+                            alloc: true,
+                            load: true,
+                            readonly: true,
+                            contents: true,
+                            ..Flags::default()
+                        },
+                        orphan: true,
+                    });
+                }
+            }
+            LinkerFlavour::Lld => {
+                for &(name, sh_type, sh_flags, orphan) in LLD_SECTIONS {
+                    let section = InputSection {
+                        name,
+                        sh_type,
+                        sh_flags: u64::from(sh_flags),
+                        size: 1,
+                        align: 1,
+                    };
+                    out.push(Candidate {
+                        object: 0,
+                        slot: own_slot,
+                        name,
+                        sh_type,
+                        sh_flags: section.sh_flags,
+                        size: section.size,
+                        align: 1,
+                        flags: Flags::of_input(&section),
+                        orphan,
+                    });
+                }
+            }
         }
         out
     }
 
     /// Whether `EXCLUDE_FILE(patterns)` excludes `object` (ld's
     /// `walk_wild_file_in_exclude_list`: a pattern also excludes the members of an archive
-    /// whose name it matches).
+    /// whose name it matches; lld matches each pattern against [`lld_file_name`]).
     fn excluded(&self, patterns: &[Glob], object: usize) -> bool {
         let name = &self.link.objects[object].name;
+        if self.flavour == LinkerFlavour::Lld {
+            let lld_name = lld_file_name(name);
+            return patterns.iter().any(|p| p.matches(&lld_name));
+        }
         patterns
             .iter()
             .any(|p| match split_archive_pattern(p.pattern()) {
@@ -516,6 +644,9 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
         let pattern = &spec.file;
         if pattern.is_star() {
             return true;
+        }
+        if self.flavour == LinkerFlavour::Lld {
+            return pattern.matches(&lld_file_name(name));
         }
         match split_archive_pattern(pattern.pattern()) {
             Some((archive, member)) => archive_path_matches(archive, member, name),
@@ -585,26 +716,19 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
             }
             statement_output[i] = Some(outputs.len());
             by_name.entry(&section.name).or_insert(outputs.len());
-            outputs.push(OutputSection {
-                name: section.name.clone(),
-                created: false,
-                flagless: false,
-                flags: Flags::default(),
-                first_input_type: None,
-                has_contents: false,
-                keep: false,
-                assigns_symbols: false,
-                removed: false,
-                start_mark: 0,
-                elf_type: elf::SHT_NULL,
-                elf_flags: 0,
-                letter: b'?',
-            });
+            let mut output = OutputSection::new(section.name.clone(), section.kind);
+            output.kept_by_expression = section
+                .address
+                .iter()
+                .chain(&section.other_exprs)
+                .any(refers_to_symbols);
+            outputs.push(output);
         }
 
-        // A script that names an input file exactly makes ld load it: it must be one of
-        // the inputs.
-        for spec in &self.specs {
+        // A script that names an input file exactly makes GNU ld load it: it must be one of
+        // the inputs. (lld loads nothing a script names.)
+        let loads_named_files = self.flavour == LinkerFlavour::Gnu;
+        for spec in self.specs.iter().filter(|_| loads_named_files) {
             let pattern = spec.spec.file.pattern();
             let exact = !spec.spec.file.is_wild() && split_archive_pattern(pattern).is_none();
             if exact && !self.link.input_names.iter().any(|n| n == pattern) {
@@ -692,9 +816,18 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                                             if !is_trivial_dot(&a.expr) {
                                                 o.keep = true;
                                             }
+                                            o.kept_by_command = true;
                                             in_section.steps.push(dot_step(&a.expr));
                                         }
-                                        Target::Symbol(_) => o.assigns_symbols = true,
+                                        Target::Symbol(name) => {
+                                            o.assigns_symbols = true;
+                                            // lld: an unreferenced PROVIDE defines nothing.
+                                            o.kept_by_command |= !a.kind.is_provide()
+                                                || matches!(
+                                                    self.link.global(name).map(|g| g.resolution),
+                                                    Some(Resolution::Undefined { .. })
+                                                );
+                                        }
                                     }
                                 } else if a.target != Target::Dot {
                                     return Err(self.error(
@@ -707,6 +840,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                                 init_referenced(&mut outputs, &by_name, expr);
                                 if let Some(out) = out {
                                     let o = &mut outputs[out];
+                                    o.kept_by_command = true;
                                     if !o.created {
                                         o.created = true;
                                         o.flagless = true;
@@ -749,6 +883,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                                         o.flags.contents |= flags.contents;
                                     }
                                     o.has_contents = true;
+                                    o.kept_by_command = true;
                                     in_section.moved = true;
                                     in_section.steps.push(Step::Advance(None));
                                 }
@@ -783,9 +918,15 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
         // (ld puts it after a section of similar flags; only its flags matter here). An
         // orphan COMMON section goes to .bss, as ld puts it.
         for c in orphans {
+            if !c.orphan {
+                continue;
+            }
             let name: &[u8] = if c.name == COMMON_NAME {
                 b".bss"
-            } else if matches!(c.sh_type, elf::SHT_REL | elf::SHT_RELA) && c.flags.alloc {
+            } else if self.flavour == LinkerFlavour::Gnu
+                && matches!(c.sh_type, elf::SHT_REL | elf::SHT_RELA)
+                && c.flags.alloc
+            {
                 // `-z combreloc`: allocated relocation orphans go to .rela.dyn or .rel.dyn.
                 if c.sh_type == elf::SHT_RELA {
                     b".rela.dyn"
@@ -798,21 +939,9 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
             let out = match by_name.get(name) {
                 Some(&out) => out,
                 None => {
-                    outputs.push(OutputSection {
-                        name: name.to_vec(),
-                        created: false,
-                        flagless: false,
-                        flags: Flags::default(),
-                        first_input_type: None,
-                        has_contents: false,
-                        keep: false,
-                        assigns_symbols: false,
-                        removed: false,
-                        start_mark: tracker.marks,
-                        elf_type: elf::SHT_NULL,
-                        elf_flags: 0,
-                        letter: b'?',
-                    });
+                    let mut output = OutputSection::new(name.to_vec(), SectionKind::Normal);
+                    output.start_mark = tracker.marks;
+                    outputs.push(output);
                     let out = outputs.len() - 1;
                     by_name.insert(name, out);
                     out
@@ -822,12 +951,18 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
             add_input(&mut outputs[out], SectionKind::Normal, &c);
         }
 
-        for o in &mut outputs {
-            o.removed = o.created && !o.has_contents && !o.keep;
-            let (elf_type, elf_flags) = elf_header(o, machine);
-            o.elf_type = elf_type;
-            o.elf_flags = elf_flags;
-            o.letter = section_letter(&o.name, elf_section_flags(&o.name, elf_type, elf_flags));
+        match self.flavour {
+            LinkerFlavour::Gnu => {
+                for o in &mut outputs {
+                    o.removed = o.created && !o.has_contents && !o.keep;
+                    let (elf_type, elf_flags) = elf_header(o, machine);
+                    o.set_header(elf_type, elf_flags);
+                }
+            }
+            LinkerFlavour::Lld => {
+                let addressed = addressed_sections(script);
+                lld_headers(&mut outputs, &addressed);
+            }
         }
         Ok(Layout {
             outputs,
@@ -894,6 +1029,80 @@ fn add_input(o: &mut OutputSection, kind: SectionKind, c: &Candidate) {
     if c.size > 0 {
         o.has_contents = true;
     }
+    // lld's `OutputSection::commitSection`.
+    o.input_flags |= c.sh_flags;
+    if kind == SectionKind::NoAlloc {
+        o.input_flags &= !u64::from(elf::SHF_ALLOC);
+    }
+    o.input_type = Some(match o.input_type {
+        Some(t) if t != c.sh_type && merges_to_progbits(t) && merges_to_progbits(c.sh_type) => {
+            elf::SHT_PROGBITS
+        }
+        Some(t) => t,
+        None => c.sh_type,
+    });
+}
+
+/// lld's `canMergeToProgbits`: section types that become `SHT_PROGBITS` when mixed.
+fn merges_to_progbits(sh_type: u32) -> bool {
+    matches!(
+        sh_type,
+        elf::SHT_NOBITS
+            | elf::SHT_PROGBITS
+            | elf::SHT_INIT_ARRAY
+            | elf::SHT_PREINIT_ARRAY
+            | elf::SHT_FINI_ARRAY
+            | elf::SHT_NOTE
+    )
+}
+
+/// lld's `adjustSectionsBeforeSorting`: the flags of sections without inputs, which
+/// sections it removes, and the ELF type and flags of each.
+fn lld_headers(outputs: &mut [OutputSection], addressed: &NameSet<&[u8]>) {
+    let mut inherited = u64::from(elf::SHF_ALLOC);
+    for o in outputs {
+        // Every section of the script takes part until lld removes it.
+        o.created = true;
+        o.kept_by_expression |= addressed.contains(o.name.as_slice());
+        let has_inputs = o.input_type.is_some();
+        let flags = if has_inputs {
+            inherited = o.input_flags;
+            o.input_flags
+        } else {
+            let alloc = if o.kind == SectionKind::NoAlloc {
+                0
+            } else {
+                elf::SHF_ALLOC
+            };
+            inherited & u64::from(alloc | elf::SHF_WRITE | elf::SHF_EXECINSTR)
+        };
+        o.removed = !has_inputs && !o.kept_by_command && !o.kept_by_expression;
+        let elf_type = if o.kind == SectionKind::NoLoad {
+            elf::SHT_NOBITS
+        } else {
+            o.input_type.unwrap_or(elf::SHT_PROGBITS)
+        };
+        o.set_header(elf_type, flags);
+    }
+}
+
+/// The output sections an `ADDR` or `LOADADDR` anywhere in the script names: lld keeps
+/// them even when empty (`usedInExpression`).
+fn addressed_sections(script: &Script) -> NameSet<&[u8]> {
+    let mut names = NameSet::default();
+    script.for_each_expr(|expr| {
+        expr.for_each_section_address(&mut |name| {
+            names.insert(name);
+        })
+    });
+    names
+}
+
+/// Whether an expression refers to a symbol (not only to numbers, `.` and sections).
+fn refers_to_symbols(expr: &Expr) -> bool {
+    let mut any = false;
+    expr.for_each_symbol(&mut |_| any = true);
+    any
 }
 
 /// The ELF type and flags ld writes for output section `o` (`elf_fake_sections`).
@@ -1078,6 +1287,15 @@ impl DotTracker {
                 o.flags.alloc = true;
             }
         }
+    }
+}
+
+/// The name lld 14 matches a script's file patterns against (`getNameForScript`): the
+/// path of an object given on the command line, `archive:member` for an archive member.
+fn lld_file_name(name: &ObjectName) -> Vec<u8> {
+    match &name.archive {
+        Some(archive) => [archive.as_slice(), b":", &name.file_name].concat(),
+        None => name.file_name.clone(),
     }
 }
 

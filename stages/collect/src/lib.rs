@@ -28,6 +28,7 @@
 mod archive;
 pub mod assign;
 pub mod compare;
+pub mod flavour;
 pub mod inputs;
 pub mod layout;
 pub mod letter;
@@ -46,6 +47,7 @@ use std::path::Path;
 
 use kslink_schema::{write_nm_lines, Symbol, SymbolOrigin, SymbolSet};
 
+pub use flavour::LinkerFlavour;
 pub use linked::{nm_numeric_cmp, read_linked, sort_nm_numeric, ElfError, LinkedSymbols, NmSymbol};
 pub use mksysmap::{mksysmap_keeps, MKSYSMAP_6_12};
 pub use predict::{predict, TableLabels};

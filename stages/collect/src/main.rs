@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use kslink_collect::compare::{compare, TableSettings};
-use kslink_collect::{predict, CollectError, MappedFile, TableLabels};
+use kslink_collect::{predict, CollectError, LinkerFlavour, MappedFile, TableLabels};
 use kslink_schema::fsio::{OutputError, OutputSet};
 use kslink_schema::{artifact, DataLayout, SymbolOrigin, SymbolSet, TableOptions};
 use kslink_table::Profile;
@@ -21,10 +21,11 @@ use kslink_table::Profile;
 /// what `nm -n ELF | sed -f scripts/mksysmap` (GNU nm 2.40, Linux 6.12) prints, in the
 /// same order and with the same type letters.
 ///
-///   kslink-collect --predict -T SCRIPT [--profile P] [--base-relative]
+///   kslink-collect --predict -T SCRIPT [--profile P] [--base-relative] [--linker gnu|lld]
 ///                  [-o SYMBOLS] [--emit-map FILE] INPUT...
 ///
-/// predicts the same set for the file that `ld -T SCRIPT INPUT...` will write, with the
+/// predicts the same set for the file that `ld -T SCRIPT INPUT...` (GNU ld 2.40, or with
+/// --linker lld LLVM's ld.lld 14) will write, with the
 /// kallsyms table's labels added: INPUTs are objects, archives and thin archives, in link
 /// order, with --whole-archive, --no-whole-archive, --start-group/-( and --end-group/-)
 /// among them as on an ld command line (every other option is an error; give this tool's
@@ -84,6 +85,14 @@ struct Cli {
     /// of kallsyms_addresses).
     #[arg(long)]
     base_relative: bool,
+    /// --predict: the linker whose rules to follow: gnu (GNU ld) or lld (LLVM's ld.lld).
+    #[arg(
+        long,
+        value_name = "LINKER",
+        default_value = "gnu",
+        requires = "predict"
+    )]
+    linker: LinkerFlavour,
     /// --compare: build the tables with --all-symbols (CONFIG_KALLSYMS_ALL).
     #[arg(long, requires = "compare")]
     all_symbols: bool,
@@ -215,7 +224,7 @@ fn run_predict(cli: &Cli) -> Result<(), CollectError> {
         profile: profile(cli)?,
         base_relative: cli.base_relative,
     };
-    let set = predict(script, &cli.inputs, table)?;
+    let set = predict(script, &cli.inputs, table, cli.linker)?;
     let mut outputs = OutputSet::create(&[None, cli.emit_map.as_deref(), cli.output.as_deref()])
         .map_err(output_error)?;
     outputs

@@ -4,17 +4,18 @@
 //! [`predict`] does it all:
 //!
 //! 1. read the script ([`crate::script`]) and the inputs ([`crate::inputs`]);
-//! 2. resolve symbols as ld does ([`crate::resolve`]): archive members, weak and strong
-//!    definitions, commons, COMDAT groups;
+//! 2. resolve symbols as the linker does ([`crate::resolve`]): archive members, weak and
+//!    strong definitions, commons, COMDAT groups;
 //! 3. place every input section ([`crate::layout`]): `/DISCARD/`, output sections and
 //!    their flags, removed empty sections;
 //! 4. evaluate the script's assignments ([`crate::assign`]);
 //! 5. list what the output's symbol table will hold: the local symbols of included
 //!    objects (less those in discarded or removed sections, section and file symbols, and
-//!    local labels in mergeable sections, which ld drops), the winning definition of every
-//!    global, the script's symbols, `__start_SEC`/`__stop_SEC` that ld defines for
-//!    referenced input section names, and the labels of the kallsyms table the link will
-//!    add; each with the letter `nm` will print, from its output section;
+//!    local labels in mergeable sections, which the linker drops), the winning definition
+//!    of every global (lld: local if hidden, and undefined ones too), the script's
+//!    symbols, `__start_SEC`/`__stop_SEC` that the linker defines for referenced section
+//!    names, and the labels of the kallsyms table the link will add; each with the letter
+//!    `nm` will print, from its output section;
 //! 6. keep what Linux 6.12's `scripts/mksysmap` keeps.
 //!
 //! Addresses are unknown: every symbol gets address 0 and the set says
@@ -34,9 +35,14 @@
 //!   known from the script (it is then taken to move it), and, for the symbols of a removed
 //!   section between two sections of the same kind, which of them ld moves them to
 //!   (decided by whether anything lies between);
-//! - where ld puts an orphan section (it is taken to come last: only its own flags are
-//!   certain), and the linker's own sections beyond the one that sets `.rela.dyn`'s flags
-//!   ([`crate::layout::LINKER_RELOCATIONS`]).
+//! - where the linker puts an orphan section (it is taken to come last: only its own flags
+//!   are certain; for lld a symbol assigned `.` after the place lld moves an alloc orphan
+//!   to would be in the orphan), and the linker's own sections beyond the one that sets
+//!   `.rela.dyn`'s flags ([`crate::layout::LINKER_RELOCATIONS`]) and lld's
+//!   ([`crate::layout::LLD_SECTIONS`]; not those that options add, such as lld's
+//!   `.note.gnu.build-id`);
+//! - lld's own symbols (`__ehdr_start`, `_GLOBAL_OFFSET_TABLE_`, `_end` and the like,
+//!   which it defines when referenced).
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -45,6 +51,7 @@ use kslink_schema::{ArrayKind, Symbol, SymbolOrigin, SymbolSet, TableOptions};
 use object::elf;
 
 use crate::assign::{self, Home, ScriptSymbol};
+use crate::flavour::LinkerFlavour;
 use crate::inputs::{InputFiles, LinkArg};
 use crate::layout::{Layout, Placement};
 use crate::letter::{
@@ -83,11 +90,13 @@ impl TableLabels {
 
 /// Predicts the symbols of the output of a link of `inputs` (objects, archives and
 /// `--whole-archive`/`--start-group` switches, as on an `ld` command line) with linker
-/// script `script`, to which the kallsyms table of `table` is added.
+/// script `script` by the linker `flavour`, to which the kallsyms table of `table` is
+/// added.
 pub fn predict(
     script: &Path,
     inputs: &[OsString],
     table: TableLabels,
+    flavour: LinkerFlavour,
 ) -> Result<SymbolSet, CollectError> {
     let args = LinkArg::parse_all(inputs)?;
     let script_shown = script.display().to_string();
@@ -95,10 +104,14 @@ pub fn predict(
     let script = Script::parse(&text, &script_shown).map_err(CollectError::Script)?;
     let files = InputFiles::open(&args)?;
     let labels = table.labels();
-    let link = resolve::resolve(&files, |machine| vec![table_object(&labels, machine)])?;
-    let layout = Layout::new(&link, &script).map_err(CollectError::Script)?;
-    let script_symbols = assign::evaluate(&script, &link, &layout).map_err(CollectError::Script)?;
-    let predicted = Prediction::new(&link, &layout, &script_symbols);
+    let references = script.referenced_symbols();
+    let link = resolve::resolve(&files, flavour, &references, |machine| {
+        vec![table_object(&labels, machine)]
+    })?;
+    let layout = Layout::new(&link, &script, flavour).map_err(CollectError::Script)?;
+    let script_symbols =
+        assign::evaluate(&script, &link, &layout, flavour).map_err(CollectError::Script)?;
+    let predicted = Prediction::new(&link, &layout, &script_symbols, flavour);
     Ok(predicted.into_symbol_set(
         &link,
         &layout,
@@ -132,12 +145,14 @@ fn table_object(labels: &[&'static str], machine: Machine) -> Object<'static> {
     let symbol = |name: &'static [u8], place| InputSymbol {
         name,
         info: (elf::STB_GLOBAL << 4) | elf::STT_NOTYPE,
+        other: elf::STV_DEFAULT,
         place,
         size: 0,
     };
     let mut symbols = vec![InputSymbol {
         name: b"",
         info: 0,
+        other: 0,
         place: Place::Undefined,
         size: 0,
     }];
@@ -176,7 +191,12 @@ struct Prediction<'a> {
 }
 
 impl<'a> Prediction<'a> {
-    fn new(link: &'a Link<'a>, layout: &Layout, script: &[ScriptSymbol<'a>]) -> Prediction<'a> {
+    fn new(
+        link: &'a Link<'a>,
+        layout: &Layout,
+        script: &[ScriptSymbol<'a>],
+        flavour: LinkerFlavour,
+    ) -> Prediction<'a> {
         let mut out = Prediction {
             machine: link.machine.machine,
             symbols: Vec::new(),
@@ -203,11 +223,14 @@ impl<'a> Prediction<'a> {
                         if !output.is_kept() {
                             continue;
                         }
-                        // ld's default --discard-locals for mergeable sections.
+                        // The linkers' default --discard-locals for mergeable sections:
+                        // BFD's local labels, lld's `.L` names.
                         let input = &object.sections[section as usize];
-                        if input.sh_flags & u64::from(elf::SHF_MERGE) != 0
-                            && is_elf_local_label(symbol.name)
-                        {
+                        let local_label = match flavour {
+                            LinkerFlavour::Gnu => is_elf_local_label(symbol.name),
+                            LinkerFlavour::Lld => symbol.name.starts_with(b".L"),
+                        };
+                        if input.sh_flags & u64::from(elf::SHF_MERGE) != 0 && local_label {
                             continue;
                         }
                         let place = SymbolPlace::Section {
@@ -225,12 +248,21 @@ impl<'a> Prediction<'a> {
             }
         }
 
-        // The winning definition of every global the script does not assign.
+        // The winning definition of every global the script does not assign. lld makes
+        // hidden ones local.
         let mut start_stop = Vec::new();
         for global in &link.globals {
             if script_names.contains(global.name) {
                 continue;
             }
+            let localized = flavour == LinkerFlavour::Lld && global.is_hidden();
+            let binding = |info: u8| {
+                if localized {
+                    info & 0xf
+                } else {
+                    info
+                }
+            };
             match global.resolution {
                 Resolution::Defined { object, symbol } => {
                     let input = link.symbol(object, symbol);
@@ -246,7 +278,7 @@ impl<'a> Prediction<'a> {
                     };
                     out.push(
                         global.name,
-                        decode_symclass(place, symbol_flags(input.info, false)),
+                        decode_symclass(place, symbol_flags(binding(input.info), false)),
                         section,
                         object as u32,
                     );
@@ -260,27 +292,45 @@ impl<'a> Prediction<'a> {
                     let info = (elf::STB_GLOBAL << 4) | elf::STT_OBJECT;
                     out.push(
                         global.name,
-                        decode_symclass(place, symbol_flags(info, false)),
+                        decode_symclass(place, symbol_flags(binding(info), false)),
                         section,
                         object as u32,
                     );
                 }
-                // A static link leaves undefined symbols, weak ones included, out of its
-                // symbol table (a link with dynamic sections would keep them; only weak
-                // data objects, nm's `v`, would pass mksysmap).
-                Resolution::Undefined { .. } => {
-                    if let Some(found) = start_stop_section(global.name, link, layout) {
-                        start_stop.push((global.name, found));
+                // GNU ld leaves undefined symbols, weak ones included, out of a static
+                // link's symbol table (a link with dynamic sections would keep them); lld
+                // keeps them (only weak data objects, nm's `v`, pass mksysmap).
+                Resolution::Undefined { weak, object } => {
+                    let found = match flavour {
+                        LinkerFlavour::Gnu => start_stop_section(global.name, link, layout),
+                        LinkerFlavour::Lld => lld_start_stop_section(global.name, layout),
+                    };
+                    if let Some(found) = found {
+                        start_stop.push((global.name, found, binding(elf::STB_GLOBAL << 4)));
+                    } else if flavour == LinkerFlavour::Lld {
+                        let bind = if weak { elf::STB_WEAK } else { elf::STB_GLOBAL };
+                        let kind = if object {
+                            elf::STT_OBJECT
+                        } else {
+                            elf::STT_NOTYPE
+                        };
+                        let flags = symbol_flags(binding((bind << 4) | kind), true);
+                        let source = undefined_source(global.name, link).unwrap_or(script_source);
+                        out.push(
+                            global.name,
+                            decode_symclass(SymbolPlace::Undefined, flags),
+                            None,
+                            source,
+                        );
                     }
                 }
             }
         }
 
-        // `__start_SEC` and `__stop_SEC`, which ld defines (protected, so global) when
-        // they are referenced and not otherwise defined.
-        for (name, (object, out_section)) in start_stop {
+        // `__start_SEC` and `__stop_SEC`, which the linker defines (protected, so global,
+        // unless a reference hides it) when they are referenced and not otherwise defined.
+        for (name, (object, out_section), info) in start_stop {
             let (place, section) = global_home(layout, out_section);
-            let info = elf::STB_GLOBAL << 4;
             out.push(
                 name,
                 decode_symclass(place, symbol_flags(info, false)),
@@ -421,18 +471,7 @@ fn global_home(layout: &Layout, out: usize) -> (SymbolPlace, Option<u32>) {
 /// that name is placed: the object of the first such section and the output section ld
 /// defines the symbol in (`lang_init_start_stop`).
 fn start_stop_section(name: &[u8], link: &Link, layout: &Layout) -> Option<(usize, usize)> {
-    let section = name
-        .strip_prefix(b"__start_")
-        .or_else(|| name.strip_prefix(b"__stop_"))?;
-    let is_c_identifier = section
-        .first()
-        .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
-        && section
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || *c == b'_');
-    if !is_c_identifier {
-        return None;
-    }
+    let section = start_stop_name(name)?;
     link.objects.iter().enumerate().find_map(|(o, object)| {
         object
             .sections
@@ -444,6 +483,45 @@ fn start_stop_section(name: &[u8], link: &Link, layout: &Layout) -> Option<(usiz
                 _ => None,
             })
     })
+}
+
+/// lld's `__start_SEC` or `__stop_SEC`: `SEC` a C identifier that names a kept output
+/// section (`addStartStopSymbols`); the object of its first input section (0 if it has
+/// none) and the section.
+fn lld_start_stop_section(name: &[u8], layout: &Layout) -> Option<(usize, usize)> {
+    let section = start_stop_name(name)?;
+    let out = layout
+        .outputs
+        .iter()
+        .position(|o| o.name == section && o.is_kept())?;
+    let object = layout
+        .placement
+        .iter()
+        .position(|sections| sections.contains(&Placement::Output(out)))
+        .unwrap_or(0);
+    Some((object, out))
+}
+
+/// `SEC` of `__start_SEC` or `__stop_SEC`, if it is a C identifier.
+fn start_stop_name(name: &[u8]) -> Option<&[u8]> {
+    let section = name
+        .strip_prefix(b"__start_")
+        .or_else(|| name.strip_prefix(b"__stop_"))?;
+    let is_c_identifier = section
+        .first()
+        .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+        && section
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_');
+    is_c_identifier.then_some(section)
+}
+
+/// The object of the first reference to an undefined global: its source.
+fn undefined_source(name: &[u8], link: &Link) -> Option<u32> {
+    link.objects
+        .iter()
+        .position(|o| o.globals().any(|(_, s)| s.name == name))
+        .map(|o| o as u32)
 }
 
 #[cfg(test)]

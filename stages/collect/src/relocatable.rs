@@ -92,6 +92,8 @@ pub struct InputSymbol<'data> {
     pub name: &'data [u8],
     /// `st_info`: binding and type.
     pub info: u8,
+    /// `st_other`: the visibility.
+    pub other: u8,
     /// Where it is defined.
     pub place: Place,
     /// `st_size` (for a common symbol, its size).
@@ -107,6 +109,11 @@ impl InputSymbol<'_> {
     /// `STT_*`.
     pub fn kind(&self) -> u8 {
         self.info & 0xf
+    }
+
+    /// `STV_*`.
+    pub fn visibility(&self) -> u8 {
+        self.other & 0x3
     }
 
     /// Local binding.
@@ -255,6 +262,7 @@ where
         symbols.push(InputSymbol {
             name,
             info: sym.st_info(),
+            other: sym.st_other(),
             place,
             size: sym.st_size(endian).into(),
         });

@@ -1,24 +1,30 @@
 //! Which objects a link includes and which definition each global symbol gets, as GNU ld
-//! decides them.
+//! or lld decides them.
 //!
 //! - Objects are read in command-line order. An archive member is included only when it
 //!   defines a symbol that is undefined at that point (found through the archive's
 //!   index), or always under `--whole-archive`. A member that defines a symbol which is
 //!   only common so far is included too, if its definition is not common as well
-//!   (`elf_link_add_archive_symbols`). Archives inside `--start-group … --end-group` are
-//!   searched again until no member is added.
+//!   (`elf_link_add_archive_symbols`; lld 14 does the same). GNU ld searches archives
+//!   inside `--start-group … --end-group` again until no member is added; lld remembers
+//!   every archive's symbols and takes a member whenever a later reference needs it, as if
+//!   all archives were one group, and every symbol a script expression names is such a
+//!   reference (`LinkerScript::referencedSymbols`).
 //! - A strong definition replaces a weak one; two strong definitions are an error; a
 //!   definition replaces a common symbol; of two common symbols the larger stays.
 //!   An undefined weak reference does not pull archive members.
-//! - Of several COMDAT groups with the same signature (and `.gnu.linkonce.*` sections with
-//!   the same name) the first is kept; the others' sections are discarded, and their
-//!   symbols define nothing.
+//! - Of several COMDAT groups with the same signature the first is kept; the others'
+//!   sections are discarded, and their symbols define nothing. GNU ld treats
+//!   `.gnu.linkonce.*` sections of one name alike; lld gives them no special meaning.
+//! - A global symbol's visibility is the most constraining one any object gives it
+//!   ([`Global::visibility`]).
 
 use std::collections::HashSet;
 
 use object::elf;
 
 use crate::archive::{Archive, IndexEntry};
+use crate::flavour::LinkerFlavour;
 use crate::inputs::{FileKind, InputArg, InputFiles};
 use crate::names::{NameMap, NameSet};
 use crate::relocatable::{InputSymbol, Machine, Object, ObjectName, Place};
@@ -57,6 +63,16 @@ pub struct Global<'data> {
     pub name: &'data [u8],
     /// What the inputs make of it.
     pub resolution: Resolution,
+    /// `STV_*`: the most constraining visibility of its symbols in the included objects,
+    /// references included (`STV_DEFAULT` if none says otherwise).
+    pub visibility: u8,
+}
+
+impl Global<'_> {
+    /// Hidden or internal: lld makes such a symbol local in its output.
+    pub fn is_hidden(&self) -> bool {
+        matches!(self.visibility, elf::STV_HIDDEN | elf::STV_INTERNAL)
+    }
 }
 
 /// The result of reading a link's inputs.
@@ -88,31 +104,30 @@ impl<'data> Link<'data> {
 }
 
 /// Reads the inputs in `files` in link order, then the objects `extra` makes for the
-/// inputs' machine (objects the link will also have, such as the kallsyms table).
+/// inputs' machine (objects the link will also have, such as the kallsyms table), as
+/// `flavour` links them. `references` are the names the linker script refers to, which
+/// lld treats as undefined references.
 pub fn resolve<'data>(
     files: &'data InputFiles,
+    flavour: LinkerFlavour,
+    references: &[&'data [u8]],
     extra: impl FnOnce(Machine) -> Vec<Object<'data>>,
 ) -> Result<Link<'data>, CollectError> {
-    let mut linker = Linker::default();
+    let mut linker = Linker {
+        linkonce_is_comdat: flavour == LinkerFlavour::Gnu,
+        ..Linker::default()
+    };
     let mut whole_archive = false;
-    let mut group: Option<Vec<ArchiveScan<'data>>> = None;
+    let mut scans: Vec<ArchiveScan<'data>> = Vec::new();
+    let mut group: Option<Vec<usize>> = None;
     for arg in &files.args {
         match *arg {
             InputArg::WholeArchive => whole_archive = true,
             InputArg::NoWholeArchive => whole_archive = false,
             InputArg::StartGroup => group = Some(Vec::new()),
             InputArg::EndGroup => {
-                let mut archives = group.take().expect("groups are balanced");
-                // Search the group's archives again until a pass adds nothing.
-                loop {
-                    let mut added = false;
-                    for archive in &mut archives {
-                        added |= linker.scan(archive, files)?;
-                    }
-                    if !added {
-                        break;
-                    }
-                }
+                let archives = group.take().expect("groups are balanced");
+                linker.scan_until_settled(&mut scans, &archives, files)?;
             }
             InputArg::File(index) => {
                 let file = &files.files[index];
@@ -156,11 +171,17 @@ pub fn resolve<'data>(
                         };
                         linker.scan(&mut scan, files)?;
                         if let Some(group) = &mut group {
-                            group.push(scan);
+                            group.push(scans.len());
                         }
+                        scans.push(scan);
                     }
                 }
             }
+        }
+    }
+    if flavour == LinkerFlavour::Lld {
+        for name in references {
+            linker.refer(name);
         }
     }
     let Some(machine) = linker.machine else {
@@ -172,6 +193,11 @@ pub fn resolve<'data>(
     };
     for object in extra(machine) {
         linker.add(object)?;
+    }
+    if flavour == LinkerFlavour::Lld {
+        // lld takes a member for a reference that comes after its archive too.
+        let every_archive: Vec<usize> = (0..scans.len()).collect();
+        linker.scan_until_settled(&mut scans, &every_archive, files)?;
     }
     Ok(Link {
         objects: linker.objects,
@@ -240,6 +266,8 @@ fn load_member<'data>(
 
 #[derive(Default)]
 struct Linker<'data> {
+    /// GNU ld keeps one `.gnu.linkonce.*` section of each name, as a COMDAT group.
+    linkonce_is_comdat: bool,
     objects: Vec<Object<'data>>,
     comdat_discarded: Vec<Vec<bool>>,
     globals: Vec<Global<'data>>,
@@ -286,8 +314,58 @@ impl<'data> Linker<'data> {
         }
     }
 
+    /// Searches the archives `which` (indices into `scans`) again and again until a pass
+    /// adds nothing.
+    fn scan_until_settled(
+        &mut self,
+        scans: &mut [ArchiveScan<'data>],
+        which: &[usize],
+        files: &'data InputFiles,
+    ) -> Result<(), CollectError> {
+        loop {
+            let mut added = false;
+            for &i in which {
+                added |= self.scan(&mut scans[i], files)?;
+            }
+            if !added {
+                return Ok(());
+            }
+        }
+    }
+
     fn global(&self, name: &[u8]) -> Option<&Global<'data>> {
         self.global_index.get(name).map(|&i| &self.globals[i])
+    }
+
+    /// The slot of global `name`, made (undefined, only weakly referenced) if new.
+    fn slot(&mut self, name: &'data [u8]) -> usize {
+        match self.global_index.get(name) {
+            Some(&slot) => slot,
+            None => {
+                self.globals.push(Global {
+                    name,
+                    resolution: Resolution::Undefined {
+                        weak: true,
+                        object: false,
+                    },
+                    visibility: elf::STV_DEFAULT,
+                });
+                self.global_index.insert(name, self.globals.len() - 1);
+                self.globals.len() - 1
+            }
+        }
+    }
+
+    /// A strong undefined reference to `name` from outside the objects (lld's
+    /// `addUndefined`), unless it is defined.
+    fn refer(&mut self, name: &'data [u8]) {
+        let slot = self.slot(name);
+        if let Resolution::Undefined { object, .. } = self.globals[slot].resolution {
+            self.globals[slot].resolution = Resolution::Undefined {
+                weak: false,
+                object,
+            };
+        }
     }
 
     /// Adds an object to the link: its COMDAT groups and its global symbols.
@@ -346,7 +424,8 @@ impl<'data> Linker<'data> {
             }
         }
         for (i, section) in object.sections.iter().enumerate() {
-            if section.name.starts_with(b".gnu.linkonce.")
+            if self.linkonce_is_comdat
+                && section.name.starts_with(b".gnu.linkonce.")
                 && !self.comdat_signatures.insert(section.name)
             {
                 discarded[i] = true;
@@ -362,21 +441,12 @@ impl<'data> Linker<'data> {
         symbol_index: usize,
         symbol: &InputSymbol<'data>,
     ) -> Result<(), CollectError> {
-        let slot = match self.global_index.get(symbol.name) {
-            Some(&slot) => slot,
-            None => {
-                self.globals.push(Global {
-                    name: symbol.name,
-                    resolution: Resolution::Undefined {
-                        weak: true,
-                        object: false,
-                    },
-                });
-                self.global_index
-                    .insert(symbol.name, self.globals.len() - 1);
-                self.globals.len() - 1
-            }
-        };
+        let slot = self.slot(symbol.name);
+        let visibility = symbol.visibility();
+        let merged = &mut self.globals[slot].visibility;
+        if visibility != elf::STV_DEFAULT && (*merged == elf::STV_DEFAULT || visibility < *merged) {
+            *merged = visibility;
+        }
         let current = self.globals[slot].resolution;
         let new = match (symbol.place, current) {
             (Place::Undefined, Resolution::Undefined { weak, object: o }) => {

@@ -54,3 +54,24 @@ fn no_input_is_a_usage_error() {
     let out = kslink_collect().output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn linker_flavour_is_gnu_or_lld_and_only_for_predict() {
+    let out = kslink_collect()
+        .args(["--predict", "--linker", "gold", "-T", "x.lds", "a.o"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("unknown linker gold: use gnu or lld"),
+        "{stderr}"
+    );
+    let out = kslink_collect()
+        .args(["--linked", "vmlinux", "--linker", "lld"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let help = kslink_collect().arg("--help").output().unwrap();
+    assert!(String::from_utf8(help.stdout).unwrap().contains("--linker"));
+}

@@ -57,6 +57,48 @@ impl Script {
     pub fn parse(text: &[u8], file: &str) -> Result<Script, ScriptError> {
         parser::parse(text, file)
     }
+
+    /// Calls `visit` with every expression of the script, in script order: assignments,
+    /// `ASSERT`s, output section headers and the commands inside.
+    pub fn for_each_expr<'s>(&'s self, mut visit: impl FnMut(&'s Expr)) {
+        for statement in &self.statements {
+            match statement {
+                Statement::Assignment(a) => visit(&a.expr),
+                Statement::Assert { expr, .. } => visit(expr),
+                Statement::Extern(_) => {}
+                Statement::Section(section) => {
+                    section
+                        .address
+                        .iter()
+                        .chain(&section.other_exprs)
+                        .for_each(&mut visit);
+                    for command in &section.commands {
+                        match command {
+                            SectionCommand::Assignment(a) => visit(&a.expr),
+                            SectionCommand::Data { expr, .. }
+                            | SectionCommand::Fill { expr, .. }
+                            | SectionCommand::Assert { expr, .. } => visit(expr),
+                            SectionCommand::Input(_) => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every symbol an expression names, and every `EXTERN` symbol: what lld takes as
+    /// undefined references (`LinkerScript::referencedSymbols`), whether or not the
+    /// expression is ever evaluated.
+    pub fn referenced_symbols(&self) -> Vec<&[u8]> {
+        let mut names = Vec::new();
+        for statement in &self.statements {
+            if let Statement::Extern(externs) = statement {
+                names.extend(externs.iter().map(Vec::as_slice));
+            }
+        }
+        self.for_each_expr(|expr| expr.for_each_symbol(&mut |name| names.push(name)));
+        names
+    }
 }
 
 /// A statement at the top level of the script or directly inside `SECTIONS`.

@@ -1,0 +1,83 @@
+//! Which linker's rules a prediction follows: GNU ld's or LLVM lld's.
+//!
+//! Both link a kernel from the same inputs and script to the same symbol names, but they
+//! place script symbols and flag empty output sections by different rules, so `nm` gives
+//! some symbols other letters. [`crate::predict()`] takes the flavour as data and every
+//! stage that differs asks it:
+//!
+//! | | GNU ld 2.40 | lld 14 |
+//! | --- | --- | --- |
+//! | archives | searched where they stand, groups again | a member is taken whenever a later reference needs it |
+//! | script symbols | referenced only by what is evaluated | every symbol a script expression names is a reference (pulls archive members, enables `PROVIDE`) |
+//! | `.gnu.linkonce.*` | one per name | no special meaning |
+//! | file patterns | the member's name, or `archive:member` | matched against `archive:member` |
+//! | the linker's own inputs | an empty `.rela.iplt` | `.comment` and the symbol tables |
+//! | empty output section | flags from its name (or none), removed unless `.` moves in it | flags of the previous section with inputs; kept if it has any command but an input description, is named by `ADDR`/`LOADADDR`, or its header names a symbol |
+//! | `x = .` outside sections | the neighbouring section `ld` moves it to | the last output section laid out before it |
+//! | expression sections | [`crate::assign`]'s GNU rules | the first operand in a section, unless made absolute |
+//! | hidden input symbols | stay global | become local |
+//! | undefined weak symbols | left out | kept (`v`, `w`) |
+//! | `__start_SEC` | `SEC` an input section name | `SEC` an output section name |
+//! | merge-section locals | `.L…`, `..…` dropped | only `.L…` dropped |
+//!
+//! [`crate::layout`], [`crate::assign`], [`crate::resolve`] and [`mod@crate::predict`] say
+//! where each is modelled.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The linker a prediction models.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum LinkerFlavour {
+    /// GNU ld (binutils 2.40).
+    #[default]
+    Gnu,
+    /// LLVM's lld (`ld.lld` 14).
+    Lld,
+}
+
+impl LinkerFlavour {
+    /// Every flavour, by the name `--linker` takes.
+    pub const ALL: [(&'static str, LinkerFlavour); 2] =
+        [("gnu", LinkerFlavour::Gnu), ("lld", LinkerFlavour::Lld)];
+
+    /// The name `--linker` takes: `gnu` or `lld`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkerFlavour::Gnu => "gnu",
+            LinkerFlavour::Lld => "lld",
+        }
+    }
+}
+
+impl fmt::Display for LinkerFlavour {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for LinkerFlavour {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<LinkerFlavour, String> {
+        LinkerFlavour::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, flavour)| flavour)
+            .ok_or_else(|| format!("unknown linker {name}: use gnu or lld"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back() {
+        for (name, flavour) in LinkerFlavour::ALL {
+            assert_eq!(name.parse::<LinkerFlavour>(), Ok(flavour));
+            assert_eq!(flavour.to_string(), name);
+        }
+        assert!("gold".parse::<LinkerFlavour>().is_err());
+    }
+}

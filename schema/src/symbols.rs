@@ -15,6 +15,8 @@ pub struct Symbol {
     #[serde(with = "serde_bytes")]
     pub name: Vec<u8>,
     /// Index into [`SymbolSet::sections`] of the section the symbol is defined in, if any.
+    /// A prediction leaves it out where the address will not lie in that section's range
+    /// (a script symbol taken from `.` outside a section that has an address of its own).
     pub section: Option<u32>,
     /// Index into [`SymbolSet::sources`] of the input file that defined it, if known.
     pub source: Option<u32>,

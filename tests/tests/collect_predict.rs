@@ -1444,3 +1444,108 @@ fn bad_inputs_fail_cleanly() {
         "--start-group without --end-group",
     );
 }
+
+/// A per-cpu section at address 0 with its load address taken from `.` outside it, as x86
+/// links an SMP kernel: `__per_cpu_load = .;` then `.data..percpu 0 : AT(__per_cpu_load)`,
+/// after an empty section that ld removes (so that ld lists `__per_cpu_load` in the per-cpu
+/// section).
+const PERCPU_SCRIPT: &str = r#"
+SECTIONS {
+  . = 0x400000;
+  _text = .;
+  .text : { *(.text) }
+  .data : { *(.data) }
+  . = ALIGN(0x1000);
+  .init.begin : { __init_begin = .; }
+  __per_cpu_load = .;
+  .data..percpu 0 : AT(__per_cpu_load) {
+    __per_cpu_start = .;
+    *(.data..percpu)
+    __per_cpu_end = .;
+  }
+  . = __per_cpu_load + SIZEOF(.data..percpu);
+  .bss : { *(.bss) }
+}
+"#;
+
+const PERCPU_S: &str = r#"
+  .text
+  .globl start
+start: ret
+  .data
+  .globl plain_data
+plain_data: .quad 1
+  .section .data..percpu,"aw"
+  .globl cpu_var
+cpu_var: .quad 2
+  .globl cpu_other
+cpu_other: .quad 3
+"#;
+
+/// `--absolute-percpu` takes the symbols between `__per_cpu_start` and `__per_cpu_end` by
+/// address; a prediction has none, and finds them by section. Both must pick the same names:
+/// `__per_cpu_load`, which `nm` lists in the per-cpu section but whose address is its load
+/// address, is not one of them.
+#[test]
+fn a_prediction_finds_the_per_cpu_symbols_the_linked_file_has() {
+    let dir = tempdir();
+    let dir = dir.path();
+    assemble(dir, "percpu", PERCPU_S);
+    fs::write(dir.join("percpu.lds"), PERCPU_SCRIPT).expect("write the script");
+    run(Command::new("ld").current_dir(dir).args([
+        "-m",
+        "elf_x86_64",
+        "-T",
+        "percpu.lds",
+        "-o",
+        "linked",
+        "percpu.o",
+    ]));
+    let collect = |args: &[&str], out: &str| -> SymbolSet {
+        run(Command::new(bin_path("kslink-collect"))
+            .current_dir(dir)
+            .args(["-o", out])
+            .args(args));
+        artifact::read(&dir.join(out)).expect("a SymbolSet")
+    };
+    let linked = collect(&["--linked", "linked"], "linked.symbols");
+    let predicted = collect(
+        &["--predict", "-T", "percpu.lds", "percpu.o"],
+        "predicted.symbols",
+    );
+
+    let per_cpu = |set: &SymbolSet| -> Vec<String> {
+        let list = kslink_table::symbols_from_set(set, &LINUX_6_12, "set");
+        let mut names: Vec<String> = list
+            .entries
+            .iter()
+            .filter(|entry| {
+                if list.addresses_known {
+                    list.percpu_range.contains(entry.addr)
+                } else {
+                    entry.predicted_percpu
+                }
+            })
+            .map(|entry| String::from_utf8_lossy(list.name(entry)).into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let expected = ["__per_cpu_end", "__per_cpu_start", "cpu_other", "cpu_var"];
+    assert_eq!(per_cpu(&linked), expected, "by address, in the linked file");
+    assert_eq!(
+        per_cpu(&predicted),
+        expected,
+        "by section, in the prediction"
+    );
+    let load = linked
+        .symbols
+        .iter()
+        .find(|s| s.name == b"__per_cpu_load")
+        .expect("__per_cpu_load");
+    assert_eq!(
+        linked.sections[load.section.expect("in a section") as usize],
+        ".data..percpu",
+        "nm lists __per_cpu_load in the per-cpu section"
+    );
+}

@@ -72,6 +72,11 @@ pub struct ScriptSymbol<'s> {
     pub name: &'s [u8],
     /// Its section, before symbols of removed sections move to a neighbour.
     pub home: Home,
+    /// Assigned from `.` outside output sections and moved into `home`, an output section
+    /// the script gives an address of its own (x86's `__per_cpu_load = .;` before
+    /// `.data..percpu 0 : { … }`): its address is the location counter's outside, not one
+    /// in `home`'s range, though `nm` lists it in `home`.
+    pub outside_home: bool,
     /// Hidden: a local symbol in the output.
     pub hidden: bool,
     /// Assigned from an indirect function: `nm`'s `i`.
@@ -172,9 +177,14 @@ pub fn evaluate<'s>(
                     Base::Absolute | Base::Number => Home::Absolute,
                 },
             };
+            let outside_home = match d.final_home {
+                Some(Home::Output(out)) => state.has_own_address(out),
+                _ => false,
+            };
             ScriptSymbol {
                 name,
                 home,
+                outside_home,
                 hidden: d.hidden,
                 ifunc: d.ifunc,
             }
@@ -443,6 +453,18 @@ impl<'s> Evaluator<'s, '_, '_> {
             }
             _ => false,
         }
+    }
+
+    /// Whether the script gives output section `out` an address (`NAME ADDR : { … }`).
+    fn has_own_address(&self, out: usize) -> bool {
+        self.script
+            .statements
+            .iter()
+            .zip(&self.layout.statement_output)
+            .any(|(statement, &output)| {
+                output == Some(out)
+                    && matches!(statement, Statement::Section(section) if section.address.is_some())
+            })
     }
 
     /// ld's `section_for_dot`: the section a symbol assigned from `.` outside output

@@ -345,6 +345,10 @@ impl<'a> Prediction<'a> {
                 Home::Absolute => (SymbolPlace::Absolute, None),
                 Home::Output(out) => global_home(layout, out),
             };
+            // The set's sections tell where a symbol's address will be (the table stage
+            // finds the per-cpu symbols by them): one listed in a section placed elsewhere
+            // is in none of them.
+            let section = section.filter(|_| !symbol.outside_home);
             let binding = if symbol.hidden {
                 elf::STB_LOCAL
             } else {

@@ -443,6 +443,7 @@ impl Pipeline<'_> {
         let mut argv = vec![self.stage("collect"), "--predict".into(), "-T".into()];
         argv.push(script.clone().into());
         argv.extend(request.flags.predict_args());
+        argv.extend(request.linker.kind.predict_flag().map(OsString::from));
         argv.extend(["-o".into(), predicted.clone().into()]);
         argv.extend(request.linker.inputs.iter().cloned());
         let inputs: Vec<PathBuf> = std::iter::once(script.clone())

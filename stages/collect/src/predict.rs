@@ -20,9 +20,11 @@
 //! Addresses are unknown: every symbol gets address 0 and the set says
 //! `addresses_known: false`; the order is `nm -n`'s for equal addresses (by name).
 //!
-//! The link is taken to be a static final link (as the kernel's is, without
-//! `CONFIG_RELOCATABLE`'s `-pie`): no dynamic sections, and undefined symbols, weak ones
-//! included, left out of the output's symbol table.
+//! The link is a final link of the given [`LinkKind`]: static (as x86 links the kernel),
+//! with no dynamic sections and undefined symbols, weak ones included, left out of the
+//! output's symbol table; or with dynamic sections (`-shared`, as arm64 and riscv link a
+//! `CONFIG_RELOCATABLE` kernel, or `-pie`), which ld adds sections and binding rules for
+//! ([`crate::linker`]).
 //!
 //! What cannot be predicted this way (none of it changes the kernels the tests link):
 //!
@@ -35,8 +37,7 @@
 //!   section between two sections of the same kind, which of them ld moves them to
 //!   (decided by whether anything lies between);
 //! - where ld puts an orphan section (it is taken to come last: only its own flags are
-//!   certain), and the linker's own sections beyond the one that sets `.rela.dyn`'s flags
-//!   ([`crate::layout::LINKER_RELOCATIONS`]).
+//!   certain), and the linker's own sections beyond those [`crate::linker`] lists.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -51,8 +52,11 @@ use crate::letter::{
     decode_symclass, is_debugging_symbol, is_elf_local_label, is_target_special_symbol,
     symbol_flags, SymbolPlace,
 };
+use crate::linker::{self, LinkKind};
 use crate::names::NameSet;
-use crate::relocatable::{InputSection, InputSymbol, Machine, Object, ObjectName, Place};
+use crate::relocatable::{
+    InputSection, InputSymbol, Machine, Object, ObjectName, Place, Relocations,
+};
 use crate::resolve::{self, Link, Resolution};
 use crate::script::Script;
 use crate::{mksysmap_keeps, CollectError, NmSymbol};
@@ -83,11 +87,13 @@ impl TableLabels {
 
 /// Predicts the symbols of the output of a link of `inputs` (objects, archives and
 /// `--whole-archive`/`--start-group` switches, as on an `ld` command line) with linker
-/// script `script`, to which the kallsyms table of `table` is added.
+/// script `script`, to which the kallsyms table of `table` is added, writing a file of
+/// kind `kind`.
 pub fn predict(
     script: &Path,
     inputs: &[OsString],
     table: TableLabels,
+    kind: LinkKind,
 ) -> Result<SymbolSet, CollectError> {
     let args = LinkArg::parse_all(inputs)?;
     let script_shown = script.display().to_string();
@@ -95,7 +101,7 @@ pub fn predict(
     let script = Script::parse(&text, &script_shown).map_err(CollectError::Script)?;
     let files = InputFiles::open(&args)?;
     let labels = table.labels();
-    let link = resolve::resolve(&files, |machine| vec![table_object(&labels, machine)])?;
+    let link = resolve::resolve(&files, kind, |machine| vec![table_object(&labels, machine)])?;
     let layout = Layout::new(&link, &script).map_err(CollectError::Script)?;
     let script_symbols = assign::evaluate(&script, &link, &layout).map_err(CollectError::Script)?;
     let predicted = Prediction::new(&link, &layout, &script_symbols);
@@ -112,7 +118,9 @@ pub fn predict(
 
 /// What `--predict` adds for the kallsyms table: an object with the table's labels in
 /// `.rodata` (as `scripts/kallsyms` emits them: global, in a read-only allocated
-/// section) and a reference to `_text`.
+/// section) and a reference to `_text`, an absolute pointer
+/// (`kallsyms_relative_base`, or 6.1's `kallsyms_addresses`) that a position-independent
+/// link makes a dynamic relocation of.
 fn table_object(labels: &[&'static str], machine: Machine) -> Object<'static> {
     let null_section = InputSection {
         name: b"",
@@ -134,12 +142,14 @@ fn table_object(labels: &[&'static str], machine: Machine) -> Object<'static> {
         info: (elf::STB_GLOBAL << 4) | elf::STT_NOTYPE,
         place,
         size: 0,
+        visibility: elf::STV_DEFAULT,
     };
     let mut symbols = vec![InputSymbol {
         name: b"",
         info: 0,
         place: Place::Undefined,
         size: 0,
+        visibility: elf::STV_DEFAULT,
     }];
     symbols.extend(
         labels
@@ -147,6 +157,36 @@ fn table_object(labels: &[&'static str], machine: Machine) -> Object<'static> {
             .map(|label| symbol(label.as_bytes(), Place::Section(1))),
     );
     symbols.push(symbol(b"_text", Place::Undefined));
+    let relocations = linker::pointer_relocation(machine)
+        .map(|(pointer, rela)| {
+            // One record, of the pointer type, at offset 0 against symbol 0: only the type
+            // is read.
+            let word = if machine.is_64 { 8 } else { 4 };
+            let info = if machine.is_64 {
+                u64::from(pointer)
+            } else {
+                u64::from(pointer & 0xff)
+            };
+            let mut entry = vec![0u8; word * if rela { 3 } else { 2 }];
+            let info_bytes = if machine.big_endian {
+                info.to_be_bytes()
+            } else {
+                info.to_le_bytes()
+            };
+            let info_bytes = if machine.big_endian {
+                &info_bytes[8 - word..]
+            } else {
+                &info_bytes[..word]
+            };
+            entry[word..2 * word].copy_from_slice(info_bytes);
+            Relocations {
+                target: 1,
+                rela,
+                entries: entry.into(),
+            }
+        })
+        .into_iter()
+        .collect();
     Object {
         name: ObjectName {
             display: TABLE_SOURCE.to_owned(),
@@ -159,6 +199,7 @@ fn table_object(labels: &[&'static str], machine: Machine) -> Object<'static> {
         symbols,
         first_global: 1,
         groups: Vec::new(),
+        relocations,
     }
 }
 
@@ -171,8 +212,9 @@ struct Prediction<'a> {
     machine: u16,
     symbols: Vec<NmSymbol<'a>>,
     /// Per symbol (by [`NmSymbol::index`]): where it comes from, an index into the
-    /// sources (objects first, then the script).
-    sources: Vec<u32>,
+    /// sources (objects first, then the script); none for the linker's own symbols and
+    /// undefined ones.
+    sources: Vec<Option<u32>>,
 }
 
 impl<'a> Prediction<'a> {
@@ -220,12 +262,24 @@ impl<'a> Prediction<'a> {
                     symbol.name,
                     decode_symclass(place, symbol_flags(symbol.info, false)),
                     section,
-                    o as u32,
+                    Some(o as u32),
                 );
             }
         }
 
-        // The winning definition of every global the script does not assign.
+        // The winning definition of every global the script does not assign, with the
+        // binding the kind of link gives it.
+        let kind = link.kind;
+        let bound = |visibility: u8, info: u8| {
+            if kind.forces_local(visibility) {
+                (elf::STB_LOCAL << 4) | (info & 0xf)
+            } else {
+                info
+            }
+        };
+        // Undefined symbols are output as dynamic symbols: not where the script discards
+        // the dynamic symbol table.
+        let dynamic_symbols = layout.linker_output(b".dynsym").is_some();
         let mut start_stop = Vec::new();
         for global in &link.globals {
             if script_names.contains(global.name) {
@@ -244,11 +298,12 @@ impl<'a> Prediction<'a> {
                         }
                         _ => (SymbolPlace::Absolute, None),
                     };
+                    let info = bound(global.visibility, input.info);
                     out.push(
                         global.name,
-                        decode_symclass(place, symbol_flags(input.info, false)),
+                        decode_symclass(place, symbol_flags(info, false)),
                         section,
-                        object as u32,
+                        Some(object as u32),
                     );
                 }
                 Resolution::Common { object, .. } => {
@@ -257,27 +312,44 @@ impl<'a> Prediction<'a> {
                         Placement::Discarded | Placement::Unplaced => continue,
                     };
                     // A common symbol becomes an ordinary definition in its section.
-                    let info = (elf::STB_GLOBAL << 4) | elf::STT_OBJECT;
+                    let info = bound(global.visibility, (elf::STB_GLOBAL << 4) | elf::STT_OBJECT);
                     out.push(
                         global.name,
                         decode_symclass(place, symbol_flags(info, false)),
                         section,
-                        object as u32,
+                        Some(object as u32),
                     );
                 }
-                // A static link leaves undefined symbols, weak ones included, out of its
-                // symbol table (a link with dynamic sections would keep them; only weak
-                // data objects, nm's `v`, would pass mksysmap).
-                Resolution::Undefined { .. } => {
+                Resolution::Undefined { weak, object } => {
                     if let Some(found) = start_stop_section(global.name, link, layout) {
                         start_stop.push((global.name, found));
+                    } else if weak
+                        && dynamic_symbols
+                        && kind.keeps_undefined_weak(link.machine.machine, global.visibility)
+                        && global.name != linker::DYNAMIC_SYMBOL
+                    {
+                        // nm's `v` (a data object) or `w`. A link keeps no other undefined
+                        // symbols that mksysmap would keep: a static one drops them, a
+                        // dynamic one keeps strong ones as `U`.
+                        let kind = if object {
+                            elf::STT_OBJECT
+                        } else {
+                            elf::STT_NOTYPE
+                        };
+                        let flags = symbol_flags((elf::STB_WEAK << 4) | kind, true);
+                        out.push(
+                            global.name,
+                            decode_symclass(SymbolPlace::Undefined, flags),
+                            None,
+                            None,
+                        );
                     }
                 }
             }
         }
 
-        // `__start_SEC` and `__stop_SEC`, which ld defines (protected, so global) when
-        // they are referenced and not otherwise defined.
+        // `__start_SEC` and `__stop_SEC`, which ld defines when they are referenced and not
+        // otherwise defined, protected whatever the references say, so global.
         for (name, (object, out_section)) in start_stop {
             let (place, section) = global_home(layout, out_section);
             let info = elf::STB_GLOBAL << 4;
@@ -285,7 +357,7 @@ impl<'a> Prediction<'a> {
                 name,
                 decode_symclass(place, symbol_flags(info, false)),
                 section,
-                object as u32,
+                Some(object as u32),
             );
         }
 
@@ -295,7 +367,10 @@ impl<'a> Prediction<'a> {
                 Home::Absolute => (SymbolPlace::Absolute, None),
                 Home::Output(out) => global_home(layout, out),
             };
-            let binding = if symbol.hidden {
+            let visibility = link
+                .global(symbol.name)
+                .map_or(elf::STV_DEFAULT, |g| g.visibility);
+            let binding = if symbol.hidden || kind.forces_local(visibility) {
                 elf::STB_LOCAL
             } else {
                 elf::STB_GLOBAL
@@ -309,15 +384,29 @@ impl<'a> Prediction<'a> {
                 symbol.name,
                 decode_symclass(place, symbol_flags((binding << 4) | kind, false)),
                 section,
-                script_source,
+                Some(script_source),
             );
+        }
+
+        // ld's own `_DYNAMIC`, where nm shows it as a symbol of `.dynamic`.
+        if linker::dynamic_symbol_in_section(link) {
+            if let Some(out_section) = layout.linker_output(b".dynamic") {
+                let (place, section) = global_home(layout, out_section);
+                let info = (elf::STB_LOCAL << 4) | elf::STT_OBJECT;
+                out.push(
+                    linker::DYNAMIC_SYMBOL,
+                    decode_symclass(place, symbol_flags(info, false)),
+                    section,
+                    None,
+                );
+            }
         }
 
         out
     }
 
     /// Adds a symbol, unless `nm` hides it (the target's mapping symbols and the like).
-    fn push(&mut self, name: &'a [u8], type_letter: u8, section: Option<u32>, source: u32) {
+    fn push(&mut self, name: &'a [u8], type_letter: u8, section: Option<u32>, source: Option<u32>) {
         if is_target_special_symbol(self.machine, name) {
             return;
         }
@@ -367,7 +456,7 @@ impl<'a> Prediction<'a> {
                     type_letter: s.type_letter,
                     name: s.name.to_vec(),
                     section: s.section,
-                    source: Some(self.sources[s.index as usize]),
+                    source: self.sources[s.index as usize],
                 })
                 .collect(),
         }

@@ -13,6 +13,8 @@
 //! - Of several COMDAT groups with the same signature (and `.gnu.linkonce.*` sections with
 //!   the same name) the first is kept; the others' sections are discarded, and their
 //!   symbols define nothing.
+//! - A global's visibility is the most constraining of all its definitions and references
+//!   in the included objects (internal, then hidden, then protected; `elf_merge_st_other`).
 
 use std::collections::HashSet;
 
@@ -20,6 +22,7 @@ use object::elf;
 
 use crate::archive::{Archive, IndexEntry};
 use crate::inputs::{FileKind, InputArg, InputFiles};
+use crate::linker::LinkKind;
 use crate::names::{NameMap, NameSet};
 use crate::relocatable::{InputSymbol, Machine, Object, ObjectName, Place};
 use crate::CollectError;
@@ -57,6 +60,8 @@ pub struct Global<'data> {
     pub name: &'data [u8],
     /// What the inputs make of it.
     pub resolution: Resolution,
+    /// Its visibility (`STV_*`): the most constraining of every mention.
+    pub visibility: u8,
 }
 
 /// The result of reading a link's inputs.
@@ -73,6 +78,8 @@ pub struct Link<'data> {
     pub machine: Machine,
     /// The files of the command line (objects and archives), as given.
     pub input_names: Vec<Vec<u8>>,
+    /// The kind of file the link writes.
+    pub kind: LinkKind,
 }
 
 impl<'data> Link<'data> {
@@ -88,9 +95,11 @@ impl<'data> Link<'data> {
 }
 
 /// Reads the inputs in `files` in link order, then the objects `extra` makes for the
-/// inputs' machine (objects the link will also have, such as the kallsyms table).
+/// inputs' machine (objects the link will also have, such as the kallsyms table), for a
+/// link that writes a file of kind `kind`.
 pub fn resolve<'data>(
     files: &'data InputFiles,
+    kind: LinkKind,
     extra: impl FnOnce(Machine) -> Vec<Object<'data>>,
 ) -> Result<Link<'data>, CollectError> {
     let mut linker = Linker::default();
@@ -184,6 +193,7 @@ pub fn resolve<'data>(
             .iter()
             .map(|f| f.map.shown().as_bytes().to_vec())
             .collect(),
+        kind,
     })
 }
 
@@ -325,7 +335,10 @@ impl<'data> Linker<'data> {
                     continue;
                 }
             }
-            self.merge(&object, index, symbol_index, symbol)?;
+            let slot = self.slot(symbol.name);
+            let visibility = &mut self.globals[slot].visibility;
+            *visibility = more_constraining(*visibility, symbol.visibility);
+            self.merge(&object, index, slot, symbol_index, symbol)?;
         }
         self.objects.push(object);
         self.comdat_discarded.push(discarded);
@@ -355,28 +368,32 @@ impl<'data> Linker<'data> {
         discarded
     }
 
+    /// The index of global `name` in [`Linker::globals`], added (as an undefined weak
+    /// reference, which any mention overrides) if new.
+    fn slot(&mut self, name: &'data [u8]) -> usize {
+        if let Some(&slot) = self.global_index.get(name) {
+            return slot;
+        }
+        self.globals.push(Global {
+            name,
+            resolution: Resolution::Undefined {
+                weak: true,
+                object: false,
+            },
+            visibility: elf::STV_DEFAULT,
+        });
+        self.global_index.insert(name, self.globals.len() - 1);
+        self.globals.len() - 1
+    }
+
     fn merge(
         &mut self,
         object: &Object<'data>,
         index: usize,
+        slot: usize,
         symbol_index: usize,
         symbol: &InputSymbol<'data>,
     ) -> Result<(), CollectError> {
-        let slot = match self.global_index.get(symbol.name) {
-            Some(&slot) => slot,
-            None => {
-                self.globals.push(Global {
-                    name: symbol.name,
-                    resolution: Resolution::Undefined {
-                        weak: true,
-                        object: false,
-                    },
-                });
-                self.global_index
-                    .insert(symbol.name, self.globals.len() - 1);
-                self.globals.len() - 1
-            }
-        };
         let current = self.globals[slot].resolution;
         let new = match (symbol.place, current) {
             (Place::Undefined, Resolution::Undefined { weak, object: o }) => {
@@ -460,6 +477,17 @@ fn endian_name(big: bool) -> &'static str {
     }
 }
 
+/// The more constraining of two visibilities: internal, hidden, protected, default
+/// (`elf_merge_st_other`).
+fn more_constraining(a: u8, b: u8) -> u8 {
+    // STV_DEFAULT (0) wraps around to the least constraining.
+    if b.wrapping_sub(1) < a.wrapping_sub(1) {
+        b
+    } else {
+        a
+    }
+}
+
 /// Whether `object` defines `name` other than as a common symbol.
 fn defines_non_common(object: &Object, name: &[u8]) -> bool {
     object
@@ -473,5 +501,22 @@ impl Link<'_> {
     pub fn is_live(&self, object: usize, section: usize) -> bool {
         self.objects[object].sections[section].is_placed()
             && !self.comdat_discarded[object][section]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn visibility_merges_to_the_most_constraining() {
+        use elf::{STV_DEFAULT, STV_HIDDEN, STV_INTERNAL, STV_PROTECTED};
+        let order = [STV_INTERNAL, STV_HIDDEN, STV_PROTECTED, STV_DEFAULT];
+        for (i, &a) in order.iter().enumerate() {
+            for (j, &b) in order.iter().enumerate() {
+                let expected = order[i.min(j)];
+                assert_eq!(more_constraining(a, b), expected, "{a} and {b}");
+            }
+        }
     }
 }

@@ -14,9 +14,10 @@
 //!   corner cases.
 //! - [`data`]: the real System.map of a Debian kernel, shipped in `tests/data/`, and that
 //!   kernel's vmlinux (354 MB), fetched once into the cache.
-//! - [`kernel`]: small real x86_64 kernels (6.12 and 6.1), built once from Debian's
-//!   `linux-source-*` into the cache: `vmlinux`, `vmlinux.o`, the linker script, System.map,
-//!   bzImage and a record of how Kbuild ran the final link.
+//! - [`kernel`]: small real x86_64 kernels (6.12 and 6.1) and an arm64 one (6.12,
+//!   cross-built), built once from Debian's `linux-source-*` into the cache: `vmlinux`,
+//!   `vmlinux.o`, the linker script, System.map, the boot image and a record of how Kbuild
+//!   ran the final link.
 //! - [`exact_frame`]: the frame of exactly a table's size, as `kslink-pad` makes it with no
 //!   slack.
 //! - [`lds`]: real preprocessed linker scripts of Linux 6.12 for arm64 and riscv, made once
@@ -45,7 +46,7 @@ pub use data::{debian_system_map, debian_vmlinux};
 pub use elfcmp::compare_objects;
 pub use frame::exact_frame;
 pub use gen::{corner_cases, random_map, AddrWidth, GenOptions, MapSpec, MapSymbol};
-pub use kernel::{kernel_tree, KernelTree, LinkInputs, LinkLog};
+pub use kernel::{kernel_tree, kernel_tree_for, KernelArch, KernelTree, LinkInputs, LinkLog};
 pub use lds::{kernel_linker_script, ScriptArch};
 pub use upstream::{
     apply_mksysmap, run_upstream, run_upstream_text, upstream_kallsyms, upstream_mksysmap,

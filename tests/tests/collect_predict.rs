@@ -1,10 +1,11 @@
 //! `kslink-collect --predict` and `--compare` against real links.
 //!
-//! - The two tinyconfig kernels of the fixture (Linux 6.12 and 6.1, x86_64, built from
-//!   Debian's `linux-source-*`): the prediction from the final link's inputs and linker
-//!   script equals the linked `vmlinux`'s System.map as a multiset of (type letter, name),
-//!   both from `vmlinux.o` and from `vmlinux.a` with the library archives, in the order
-//!   and with the `--whole-archive`/group structure of Kbuild's link. "System.map" means
+//! - The tinyconfig kernels of the fixture (Linux 6.12 and 6.1, x86_64, and 6.12 arm64,
+//!   relocatable and so linked `-shared`, built from Debian's `linux-source-*`): the
+//!   prediction from the final link's inputs and linker script equals the linked
+//!   `vmlinux`'s System.map as a multiset of (type letter, name), both from `vmlinux.o` and
+//!   from `vmlinux.a` with the library archives, in the order and with the
+//!   `--whole-archive`/group structure of Kbuild's link. "System.map" means
 //!   `nm -n vmlinux | sed -f scripts/mksysmap` with Linux 6.12's rules, which is what
 //!   `--predict` (like `--linked`) produces: that is 6.12's own System.map; 6.1's
 //!   System.map comes from 6.1's mksysmap (other rules), so for 6.1 the expected set is
@@ -40,8 +41,8 @@ use kslink_collect::{predict, LinkKind, TableLabels};
 use kslink_schema::{artifact, SymbolOrigin, SymbolSet};
 use kslink_table::{LINUX_6_1, LINUX_6_12};
 use kslink_tests::{
-    apply_mksysmap, bin_path, kernel_linker_script, kernel_tree, KernelTree, KernelVersion,
-    LinkInputs, ScriptArch,
+    apply_mksysmap, bin_path, kernel_linker_script, kernel_tree, kernel_tree_for, KernelArch,
+    KernelTree, KernelVersion, LinkInputs, ScriptArch,
 };
 
 fn tempdir() -> tempfile::TempDir {
@@ -166,7 +167,7 @@ fn predict_kernel(tree: &KernelTree, link: &LinkInputs) -> SymbolSet {
         &tree.dir.join(&link.script),
         &inputs,
         labels(tree.version),
-        LinkKind::Static,
+        link.kind,
     )
     .unwrap_or_else(|e| panic!("predicting Linux {}: {e}", tree.version));
     assert!(!set.addresses_known);
@@ -175,9 +176,13 @@ fn predict_kernel(tree: &KernelTree, link: &LinkInputs) -> SymbolSet {
     set
 }
 
-/// What the prediction must equal: `nm -n vmlinux | sed -f` Linux 6.12's mksysmap.
+/// What the prediction must equal: `nm -n vmlinux | sed -f` Linux 6.12's mksysmap, with
+/// the architecture's `nm`.
 fn expected_map(tree: &KernelTree) -> Multiset {
-    let nm = run(Command::new("nm").arg("-n").arg(tree.vmlinux())).stdout;
+    let nm = run(Command::new(tree.arch.tool("nm"))
+        .arg("-n")
+        .arg(tree.vmlinux()))
+    .stdout;
     let map = apply_mksysmap(KernelVersion::V6_12, &nm);
     let expected = map_multiset(&map);
     match tree.version {
@@ -204,8 +209,8 @@ fn expected_map(tree: &KernelTree) -> Multiset {
     expected
 }
 
-fn check_kernel(version: KernelVersion, archives: bool) {
-    let tree = kernel_tree(version);
+fn check_kernel(version: KernelVersion, arch: KernelArch, archives: bool) {
+    let tree = kernel_tree_for(version, arch);
     let log = tree.link_log();
     let recorded = log.final_link_inputs();
     let link = if archives {
@@ -231,12 +236,22 @@ fn linux_6_12_from_vmlinux_o() {
         recorded.inputs.iter().any(|w| w == "vmlinux.o"),
         "{recorded:?}"
     );
-    check_kernel(KernelVersion::V6_12, false);
+    check_kernel(KernelVersion::V6_12, KernelArch::X86_64, false);
 }
 
 #[test]
 fn linux_6_12_from_vmlinux_a() {
-    check_kernel(KernelVersion::V6_12, true);
+    check_kernel(KernelVersion::V6_12, KernelArch::X86_64, true);
+}
+
+#[test]
+fn linux_6_12_arm64_from_vmlinux_a() {
+    // Kbuild's own final link of the relocatable arm64 kernel: -shared, vmlinux.a and the
+    // libraries; hidden references from its startup code make the __pi_ aliases local.
+    let tree = kernel_tree_for(KernelVersion::V6_12, KernelArch::Arm64);
+    let recorded = tree.link_log().final_link_inputs();
+    assert_eq!(recorded.kind, LinkKind::Shared, "{recorded:?}");
+    check_kernel(KernelVersion::V6_12, KernelArch::Arm64, true);
 }
 
 #[test]
@@ -248,12 +263,12 @@ fn linux_6_1_from_vmlinux_a() {
         recorded.inputs.iter().any(|w| w == "vmlinux.a"),
         "{recorded:?}"
     );
-    check_kernel(KernelVersion::V6_1, true);
+    check_kernel(KernelVersion::V6_1, KernelArch::X86_64, true);
 }
 
 #[test]
 fn linux_6_1_from_vmlinux_o() {
-    check_kernel(KernelVersion::V6_1, false);
+    check_kernel(KernelVersion::V6_1, KernelArch::X86_64, false);
 }
 
 /// The command line on Kbuild's own paths (relative, in the tree), then `--compare`.

@@ -4,7 +4,9 @@
 //! same /proc/kallsyms, and the kernel's own kallsyms self-test passes.
 //!
 //! The upstream kernel is the cached fixture (`kslink_tests::kernel`), built with the
-//! kernel's own script; each test relinks a copy of it with the drop-in.
+//! kernel's own script; each test relinks a copy of it with the drop-in. The x86_64 kernels
+//! are also booted; the arm64 one (6.12, cross-built, relocatable: linked `-shared` with
+//! `--no-apply-dynamic-relocs`) is compared, not booted.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -12,9 +14,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use kslink_schema::ArrayKind;
+use kslink_schema::{artifact, ArrayKind, PatchReport};
 use kslink_tests::bin_path;
-use kslink_tests::kernel::{kernel_tree, KernelTree};
+use kslink_tests::kernel::{kernel_tree_for, KernelArch, KernelTree};
 use kslink_tests::KernelVersion;
 use object::{Object, ObjectSection, ObjectSymbol};
 
@@ -45,15 +47,16 @@ fn relink_with_dropin(tree: &KernelTree, scratch: &Path) -> (KernelTree, String,
         copy.dir.join("scripts/link-vmlinux.sh"),
     )
     .unwrap();
-    // An `ld` first on PATH that logs where and what it links.
+    // The kernel's `ld` first on PATH, logging where and what it links.
     let wrappers = scratch.join("bin");
     fs::create_dir(&wrappers).unwrap();
     let log = scratch.join("ld.log");
-    let ld = wrappers.join("ld");
+    let ld_name = tree.arch.tool("ld");
+    let ld = wrappers.join(&ld_name);
     fs::write(
         &ld,
         format!(
-            "#!/bin/sh\necho \"$PWD|$*\" >> '{}'\nexec /usr/bin/ld \"$@\"\n",
+            "#!/bin/sh\necho \"$PWD|$*\" >> '{}'\nexec /usr/bin/{ld_name} \"$@\"\n",
             log.display()
         ),
     )
@@ -73,8 +76,9 @@ fn relink_with_dropin(tree: &KernelTree, scratch: &Path) -> (KernelTree, String,
     );
     // The script is a prerequisite of vmlinux: replacing it makes Kbuild relink.
     let output = run(
-        make.env("PATH", path).args(["vmlinux", "bzImage"]),
-        "make vmlinux bzImage with the drop-in",
+        make.env("PATH", path)
+            .args(["vmlinux", tree.arch.boot_target()]),
+        "make vmlinux and the boot image with the drop-in",
     );
     let top = copy.dir.display().to_string();
     let links = fs::read_to_string(&log)
@@ -131,8 +135,9 @@ fn kallsyms_arrays(vmlinux: &Path) -> BTreeMap<String, Vec<u8>> {
     arrays
 }
 
-/// `objcopy -O binary` of `vmlinux` with its build-id zeroed first.
-fn loaded_image(vmlinux: &Path, scratch: &Path, name: &str) -> Vec<u8> {
+/// `objcopy -O binary` of `vmlinux` (the architecture's `objcopy`) with its build-id zeroed
+/// first.
+fn loaded_image(vmlinux: &Path, arch: KernelArch, scratch: &Path, name: &str) -> Vec<u8> {
     let mut data = fs::read(vmlinux).unwrap();
     let file = object::File::parse(&*data).unwrap();
     let build_id = file.build_id().unwrap().expect("a build-id").to_vec();
@@ -145,7 +150,7 @@ fn loaded_image(vmlinux: &Path, scratch: &Path, name: &str) -> Vec<u8> {
     let bin = scratch.join(format!("{name}.bin"));
     fs::write(&elf, data).unwrap();
     run(
-        Command::new("objcopy")
+        Command::new(arch.tool("objcopy"))
             .arg("-O")
             .arg("binary")
             .arg(&elf)
@@ -240,8 +245,10 @@ fn boot(bzimage: &Path, initramfs: &Path, wait_selftest: bool) -> (String, Strin
     )
 }
 
-fn dropin_builds_upstreams_kernel_in_one_link(version: KernelVersion) {
-    let tree = kernel_tree(version);
+/// Relinks the fixture of `version` for `arch` with the drop-in and compares; boots the
+/// x86_64 kernels.
+fn dropin_builds_upstreams_kernel_in_one_link(version: KernelVersion, arch: KernelArch) {
+    let tree = kernel_tree_for(version, arch);
     let scratch = tempfile::Builder::new()
         .prefix("kslink-dropin-")
         .tempdir()
@@ -266,17 +273,25 @@ fn dropin_builds_upstreams_kernel_in_one_link(version: KernelVersion) {
         kallsyms_arrays(&copy.vmlinux()),
         kallsyms_arrays(&tree.vmlinux())
     );
-    let ours = loaded_image(&copy.vmlinux(), scratch.path(), "dropin");
-    let theirs = loaded_image(&tree.vmlinux(), scratch.path(), "upstream");
+    let ours = loaded_image(&copy.vmlinux(), arch, scratch.path(), "dropin");
+    let theirs = loaded_image(&tree.vmlinux(), arch, scratch.path(), "upstream");
     assert!(
         ours == theirs,
         "the loaded images differ beyond the build-id"
     );
+    // The prediction was exact: the table's frame has no room to spare.
+    let report: PatchReport = artifact::read(&copy.dir.join(".tmp_kslink/patch.report"))
+        .expect("the patch step's report");
+    assert_eq!(report.pad_waste, 0, "{report:?}");
+
+    if arch != KernelArch::X86_64 {
+        return;
+    }
 
     let initramfs = initramfs(scratch.path());
     let has_selftest = version == KernelVersion::V6_12;
-    let (selftest, kallsyms) = boot(&copy.bzimage(), &initramfs, has_selftest);
-    let (_, upstream_kallsyms) = boot(&tree.bzimage(), &initramfs, false);
+    let (selftest, kallsyms) = boot(&copy.boot_image(), &initramfs, has_selftest);
+    let (_, upstream_kallsyms) = boot(&tree.boot_image(), &initramfs, false);
     assert_eq!(kallsyms, upstream_kallsyms, "/proc/kallsyms");
     assert!(
         kallsyms.lines().count() > 10_000,
@@ -291,10 +306,15 @@ fn dropin_builds_upstreams_kernel_in_one_link(version: KernelVersion) {
 
 #[test]
 fn dropin_6_12() {
-    dropin_builds_upstreams_kernel_in_one_link(KernelVersion::V6_12);
+    dropin_builds_upstreams_kernel_in_one_link(KernelVersion::V6_12, KernelArch::X86_64);
 }
 
 #[test]
 fn dropin_6_1() {
-    dropin_builds_upstreams_kernel_in_one_link(KernelVersion::V6_1);
+    dropin_builds_upstreams_kernel_in_one_link(KernelVersion::V6_1, KernelArch::X86_64);
+}
+
+#[test]
+fn dropin_6_12_arm64() {
+    dropin_builds_upstreams_kernel_in_one_link(KernelVersion::V6_12, KernelArch::Arm64);
 }

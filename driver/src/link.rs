@@ -443,6 +443,7 @@ impl Pipeline<'_> {
         argv.extend(request.flags.predict_args());
         let flavour = request.linker.flavour();
         argv.extend(["--linker".into(), flavour.name().into()]);
+        argv.extend(request.linker.kind.predict_flag().map(OsString::from));
         argv.extend(["-o".into(), predicted.clone().into()]);
         argv.extend(request.linker.inputs.iter().cloned());
         let inputs: Vec<PathBuf> = std::iter::once(script.clone())

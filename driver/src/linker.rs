@@ -128,6 +128,29 @@ impl LinkerFlavour {
     }
 }
 
+/// The kind of file the linker writes, which decides what it adds to the symbols.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OutputKind {
+    /// An executable without dynamic sections.
+    #[default]
+    Static,
+    /// A shared object (`-shared`), as arm64 and riscv link a relocatable kernel.
+    Shared,
+    /// A position-independent executable (`-pie`).
+    Pie,
+}
+
+impl OutputKind {
+    /// The option of `kslink-collect --predict` that says so.
+    pub fn predict_flag(self) -> Option<&'static str> {
+        match self {
+            OutputKind::Static => None,
+            OutputKind::Shared => Some("--shared"),
+            OutputKind::Pie => Some("--pie"),
+        }
+    }
+}
+
 /// A linker command line, understood as far as kslink needs.
 #[derive(Clone, Debug)]
 pub struct LinkerCommand {
@@ -138,6 +161,8 @@ pub struct LinkerCommand {
     /// The inputs in order, with the archive switches among them, for `kslink-collect
     /// --predict`.
     pub inputs: Vec<OsString>,
+    /// The kind of file it writes (the last of `-shared`, `-pie` and `-no-pie` decides).
+    pub kind: OutputKind,
 }
 
 impl LinkerCommand {
@@ -151,6 +176,7 @@ impl LinkerCommand {
         }
         let mut script = None;
         let mut inputs = Vec::new();
+        let mut kind = OutputKind::Static;
         let mut args = argv[1..].iter();
         while let Some(arg) = args.next() {
             let text = arg.to_string_lossy();
@@ -176,6 +202,12 @@ impl LinkerCommand {
                 inputs.push(arg.clone());
                 continue;
             }
+            match text.as_ref() {
+                "-shared" | "--shared" | "-Bshareable" => kind = OutputKind::Shared,
+                "-pie" | "--pie" | "-pic-executable" | "--pic-executable" => kind = OutputKind::Pie,
+                "-no-pie" | "--no-pie" if kind == OutputKind::Pie => kind = OutputKind::Static,
+                _ => {}
+            }
             if let Some(value) = script_value(&text, &mut args) {
                 script = Some(PathBuf::from(value));
                 continue;
@@ -193,6 +225,7 @@ impl LinkerCommand {
             argv,
             script,
             inputs,
+            kind,
         })
     }
 
@@ -368,6 +401,44 @@ mod tests {
             flavour(&["/nonexistent/x86_64-linux-gnu-ld", "a.o"]),
             LinkerFlavour::Gnu
         );
+    }
+
+    #[test]
+    fn output_kind_is_the_last_one_named() {
+        let kind = |args: &[&str]| parse(args).unwrap().kind;
+        assert_eq!(kind(&["ld", "a.o"]), OutputKind::Static);
+        // arm64's relocatable kernel
+        let arm64 = [
+            "aarch64-linux-gnu-ld",
+            "-EL",
+            "-maarch64elf",
+            "-z",
+            "noexecstack",
+            "--no-undefined",
+            "-X",
+            "--pic-veneer",
+            "-shared",
+            "-Bsymbolic",
+            "-z",
+            "notext",
+            "--no-apply-dynamic-relocs",
+            "--script=./arch/arm64/kernel/vmlinux.lds",
+            "vmlinux.a",
+        ];
+        let cmd = parse(&arm64).unwrap();
+        assert_eq!(cmd.kind, OutputKind::Shared);
+        assert_eq!(cmd.input_files().collect::<Vec<_>>(), ["vmlinux.a"]);
+        assert_eq!(kind(&["ld", "-pie", "a.o"]), OutputKind::Pie);
+        assert_eq!(kind(&["ld", "--pic-executable", "a.o"]), OutputKind::Pie);
+        assert_eq!(kind(&["ld", "-pie", "-shared", "a.o"]), OutputKind::Shared);
+        assert_eq!(kind(&["ld", "-shared", "-pie", "a.o"]), OutputKind::Pie);
+        assert_eq!(kind(&["ld", "-pie", "--no-pie", "a.o"]), OutputKind::Static);
+        assert_eq!(
+            kind(&["ld", "-shared", "-no-pie", "a.o"]),
+            OutputKind::Shared
+        );
+        assert_eq!(OutputKind::Shared.predict_flag(), Some("--shared"));
+        assert_eq!(OutputKind::Static.predict_flag(), None);
     }
 
     #[test]

@@ -34,6 +34,12 @@ pub struct LocatedRelocation {
     /// The value of the symbol the record refers to (0 for a record that refers to none):
     /// a RELA record's addend is the field's value less this.
     pub symbol_value: u64,
+    /// The link wrote the record's result into the field too. False for the fields that a
+    /// dynamic record fills at load time and the link left zero (`ld
+    /// --no-apply-dynamic-relocs`, as arm64 links a relocatable kernel): a patch keeps
+    /// such a field zero and gives the value to its records alone. Always true for REL
+    /// records, whose addend is the field.
+    pub applied: bool,
 }
 
 /// The containing section of the table, as it was when the location was taken: the patch

@@ -1,32 +1,38 @@
-//! Small real Linux kernels (x86_64), built from Debian's `linux-source-*` and cached, for
-//! the tests that check a linked kernel's symbols, predict them from `vmlinux.o` and the
-//! linker script, relink and boot.
+//! Small real Linux kernels, built from Debian's `linux-source-*` and cached, for the tests
+//! that check a linked kernel's symbols, predict them from `vmlinux.o` and the linker script,
+//! relink and boot.
 //!
-//! [`kernel_tree`] returns a finished Kbuild tree of Linux 6.12 or 6.1, building it on first
-//! use (a few minutes on two cores; see [`KernelTree`] for what it holds).
+//! [`kernel_tree`] returns a finished Kbuild tree of an x86_64 Linux 6.12 or 6.1,
+//! [`kernel_tree_for`] one of any [`KernelArch`] (arm64, cross-built with Debian's
+//! `gcc-aarch64-linux-gnu`), building it on first use (a few minutes on two cores; see
+//! [`KernelTree`] for what it holds).
 //!
 //! # Recipe
 //!
 //! The whole `linux-source-<ver>` tarball is extracted, then, with a cleared environment
-//! (`PATH`, `TMPDIR`, `LC_ALL=C` and the fixed [`BUILD_ENV`] that makes the build
-//! reproducible):
+//! (`PATH`, `TMPDIR`, `LC_ALL=C`, the fixed [`BUILD_ENV`] that makes the build reproducible,
+//! and for a cross build `ARCH` and `CROSS_COMPILE`, [`KernelArch::make_env`]):
 //!
 //! ```text
 //! make tinyconfig
-//! scripts/config -e 64BIT -e PRINTK -e TTY … (CONFIG_OPTIONS)
+//! scripts/config -e 64BIT -e PRINTK -e TTY … (KernelArch::config_options)
 //! make olddefconfig
-//! make -j$(nproc) vmlinux bzImage
+//! make -j$(nproc) vmlinux bzImage (arm64: vmlinux Image)
 //! ```
 //!
 //! The resulting `.config` must enable every option of [`required_config`] (6.1 has no
-//! `KALLSYMS_SELFTEST`: `scripts/config` adds the line and `olddefconfig` drops it).
+//! `KALLSYMS_SELFTEST`: `scripts/config` adds the line and `olddefconfig` drops it). The
+//! arm64 kernel is relocatable (`CONFIG_RELOCATABLE`, which tinyconfig turns off and every
+//! distribution turns on): Kbuild links it with `-shared -Bsymbolic -z notext
+//! --no-apply-dynamic-relocs`.
 //!
 //! # Cache layout
 //!
 //! ```text
 //! <cache>/lock-kernel-<ver>        flock(2) lock file serialising the build of <ver>
 //! <cache>/kernel-<ver>.tmp/        the build in progress (removed when done or restarted)
-//! <cache>/kernel-<ver>/            the finished tree (renamed into place)
+//! <cache>/kernel-<ver>/            the finished tree (renamed into place); an arm64 tree
+//!                                  is kernel-<ver>-arm64 (and its lock and logs likewise)
 //! <cache>/kernel-<ver>/.kslink/    what the fixture recorded:
 //!     complete                     the marker, written last (see below)
 //!     build.log                    configuration and build output
@@ -34,14 +40,16 @@
 //!     settle.log                   output of the relink pass (`make V=1`, see below)
 //!     link/recipe, link/env, link/trace, link/tree   the final link phase (see [`LinkLog`])
 //!     make-shell                   the `SHELL` wrapper that recorded it
-//!     objtree                      the absolute path objtool's build records refer to
+//!     objtree                      the absolute path the build records that have one
+//!                                  (objtool's, arm64's vDSO's) refer to
 //! <cache>/kernel-<ver>.failed.log  the log of the last failed build, if any
 //! ```
 //!
 //! The tree is built in `kernel-<ver>.tmp/`, pruned (below), and renamed to `kernel-<ver>/`;
-//! the absolute paths in objtool's build records are rewritten to the new place (Kbuild's
-//! own records are relative), or `make` there would rebuild objtool and then every object.
-//! Then a relink pass, `make V=1 vmlinux bzImage` after deleting `vmlinux`, relinks the
+//! the absolute paths in the few build records that have them (objtool's on x86, the vDSO's
+//! on arm64; Kbuild's others are relative) are rewritten to the new place, or `make` there
+//! would rebuild objtool and then every object, or the vDSO and then vmlinux. Then a relink
+//! pass, `make V=1 vmlinux bzImage` (arm64: `Image`) after deleting `vmlinux`, relinks the
 //! kernel while a `SHELL` wrapper records how Kbuild invoked `scripts/link-vmlinux.sh` and the
 //! script's own `set -x` trace (V=1 turns it on). The pass also checks that the pruned tree
 //! still builds and that the relinked `vmlinux` is byte-identical to the first one (the build
@@ -57,9 +65,10 @@
 //! every source file that a Kbuild `.cmd` or `.d` file names as a source or dependency; every
 //! file in a directory where something was built (other than an empty `built-in.a`);
 //! `Makefile*`, `Kbuild*` and `Kconfig*` everywhere; the top-level files; and the whole of
-//! `scripts/`, `include/`, `arch/x86/`, `usr/`, `certs/` and the parts of `tools/` that
-//! objtool builds from. That is about 0.25 GB, and Kbuild runs in it as in the full tree
-//! (`make vmlinux bzImage`, `make olddefconfig`, `scripts/link-vmlinux.sh`).
+//! `scripts/`, `include/`, `usr/`, `certs/`, the architecture's `arch/` directory and, on
+//! x86, the parts of `tools/` that objtool builds from. That is about 0.25 GB, and Kbuild
+//! runs in it as in the full tree (`make vmlinux bzImage`, `make olddefconfig`,
+//! `scripts/link-vmlinux.sh`).
 //!
 //! # Sharing
 //!
@@ -80,24 +89,138 @@ use crate::cache_dir;
 use crate::debian::{self, RemoveDirOnDrop};
 use crate::lock::FileLock;
 use crate::upstream::{run_with_stdin, set_executable, unique_suffix, KernelVersion};
+use kslink_collect::LinkKind;
 
-/// The options `scripts/config -e` enables on top of `tinyconfig`, in order.
-pub const CONFIG_OPTIONS: &[&str] = &[
-    "64BIT",
-    "PRINTK",
-    "TTY",
-    "SERIAL_8250",
-    "SERIAL_8250_CONSOLE",
-    "KALLSYMS",
-    "KALLSYMS_ALL",
-    "PROC_FS",
-    "DEBUG_KERNEL",
-    "KALLSYMS_SELFTEST",
-    "BLK_DEV_INITRD",
-    "BINFMT_ELF",
-    "BINFMT_SCRIPT",
-    "DEVTMPFS",
-];
+/// The architecture a test kernel is built for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KernelArch {
+    /// x86_64, with the host's compiler.
+    X86_64,
+    /// arm64, cross-built with Debian's `gcc-aarch64-linux-gnu`, relocatable.
+    Arm64,
+}
+
+impl KernelArch {
+    /// Its name in messages, recipes and cache directories.
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelArch::X86_64 => "x86_64",
+            KernelArch::Arm64 => "arm64",
+        }
+    }
+
+    /// Kbuild's `SRCARCH`: the directory under `arch/`.
+    pub fn srcarch(self) -> &'static str {
+        match self {
+            KernelArch::X86_64 => "x86",
+            KernelArch::Arm64 => "arm64",
+        }
+    }
+
+    /// The toolchain prefix (Kbuild's `CROSS_COMPILE`): empty for the host's own tools.
+    pub fn cross_compile(self) -> &'static str {
+        match self {
+            KernelArch::X86_64 => "",
+            KernelArch::Arm64 => "aarch64-linux-gnu-",
+        }
+    }
+
+    /// The environment that selects the architecture for Kbuild (`ARCH`, `CROSS_COMPILE`).
+    pub fn make_env(self) -> Vec<(&'static str, &'static str)> {
+        match self {
+            KernelArch::X86_64 => Vec::new(),
+            KernelArch::Arm64 => vec![("ARCH", "arm64"), ("CROSS_COMPILE", self.cross_compile())],
+        }
+    }
+
+    /// The options `scripts/config -e` enables on top of `tinyconfig`, in order: kallsyms
+    /// with every symbol, its self-test, a serial console, /proc and an initramfs.
+    pub fn config_options(self) -> &'static [&'static str] {
+        match self {
+            KernelArch::X86_64 => &[
+                "64BIT",
+                "PRINTK",
+                "TTY",
+                "SERIAL_8250",
+                "SERIAL_8250_CONSOLE",
+                "KALLSYMS",
+                "KALLSYMS_ALL",
+                "PROC_FS",
+                "DEBUG_KERNEL",
+                "KALLSYMS_SELFTEST",
+                "BLK_DEV_INITRD",
+                "BINFMT_ELF",
+                "BINFMT_SCRIPT",
+                "DEVTMPFS",
+            ],
+            // qemu's `virt` machine has a PL011 UART; RELOCATABLE links with -shared.
+            KernelArch::Arm64 => &[
+                "PRINTK",
+                "TTY",
+                "SERIAL_AMBA_PL011",
+                "SERIAL_AMBA_PL011_CONSOLE",
+                "KALLSYMS",
+                "KALLSYMS_ALL",
+                "PROC_FS",
+                "DEBUG_KERNEL",
+                "KALLSYMS_SELFTEST",
+                "BLK_DEV_INITRD",
+                "BINFMT_ELF",
+                "BINFMT_SCRIPT",
+                "DEVTMPFS",
+                "RELOCATABLE",
+            ],
+        }
+    }
+
+    /// The boot image's make target.
+    pub fn boot_target(self) -> &'static str {
+        match self {
+            KernelArch::X86_64 => "bzImage",
+            KernelArch::Arm64 => "Image",
+        }
+    }
+
+    /// The tool `name` (`nm`, `ld`, `objcopy`, …) of the architecture's toolchain.
+    pub fn tool(self, name: &str) -> String {
+        format!("{}{name}", self.cross_compile())
+    }
+
+    /// Source directories kept whole besides [`COMMON_KEEP_DIRS`]: the architecture's own,
+    /// and on x86 what objtool builds from.
+    fn keep_dirs(self) -> &'static [&'static str] {
+        match self {
+            KernelArch::X86_64 => &[
+                "arch/x86",
+                "tools/objtool",
+                "tools/build",
+                "tools/include",
+                "tools/lib",
+                "tools/scripts",
+                "tools/arch/x86",
+            ],
+            KernelArch::Arm64 => &["arch/arm64"],
+        }
+    }
+
+    /// Where Kbuild's build records hold absolute paths: objtool's build (x86); arm64's
+    /// vDSO, which includes `lib/vdso/gettimeofday.c` by its absolute path.
+    fn absolute_path_dirs(self) -> &'static [&'static str] {
+        match self {
+            KernelArch::X86_64 => &["tools"],
+            KernelArch::Arm64 => &["arch/arm64/kernel/vdso"],
+        }
+    }
+
+    /// The cache directory's name for `version` (x86_64's has no suffix: the trees cached
+    /// before arm64 existed stay valid).
+    fn cache_name(self, version: KernelVersion) -> String {
+        match self {
+            KernelArch::X86_64 => format!("kernel-{version}"),
+            _ => format!("kernel-{version}-{}", self.name()),
+        }
+    }
+}
 
 /// The fixed build identity that makes the build reproducible (`uname -v` and the banner).
 pub const BUILD_ENV: &[(&str, &str)] = &[
@@ -107,10 +230,10 @@ pub const BUILD_ENV: &[(&str, &str)] = &[
     ("KBUILD_BUILD_HOST", "kslink"),
 ];
 
-/// The options the built `.config` of `version` must enable (`=y`): all of
-/// [`CONFIG_OPTIONS`], less `KALLSYMS_SELFTEST` on 6.1 where it does not exist.
-pub fn required_config(version: KernelVersion) -> Vec<&'static str> {
-    CONFIG_OPTIONS
+/// The options the built `.config` of `version` for `arch` must enable (`=y`): all of
+/// [`KernelArch::config_options`], less `KALLSYMS_SELFTEST` on 6.1 where it does not exist.
+pub fn required_config(version: KernelVersion, arch: KernelArch) -> Vec<&'static str> {
+    arch.config_options()
         .iter()
         .copied()
         .filter(|o| !(version == KernelVersion::V6_1 && *o == "KALLSYMS_SELFTEST"))
@@ -122,16 +245,22 @@ pub fn required_config(version: KernelVersion) -> Vec<&'static str> {
 const FORMAT: u32 = 2;
 
 /// The fixture's recipe as one line; a cached tree is used only if its marker names the same.
-fn recipe() -> String {
+fn recipe(arch: KernelArch) -> String {
     let env: Vec<String> = BUILD_ENV.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let cross = match arch.cross_compile() {
+        "" => String::new(),
+        prefix => format!(" cross={prefix}"),
+    };
     format!(
-        "format={FORMAT} arch=x86_64 tinyconfig enable={} targets=vmlinux,bzImage env={}",
-        CONFIG_OPTIONS.join(","),
+        "format={FORMAT} arch={}{cross} tinyconfig enable={} targets=vmlinux,{} env={}",
+        arch.name(),
+        arch.config_options().join(","),
+        arch.boot_target(),
         env.join(",")
     )
 }
 
-/// A built x86_64 kernel tree in the cache (see the module documentation).
+/// A built kernel tree in the cache (see the module documentation).
 ///
 /// Paths are absolute. Kbuild's own commands refer to files relative to [`KernelTree::dir`],
 /// so run them with that as the working directory.
@@ -141,6 +270,8 @@ pub struct KernelTree {
     pub dir: PathBuf,
     /// The kernel version.
     pub version: KernelVersion,
+    /// The architecture it is built for.
+    pub arch: KernelArch,
     /// The Debian version of the `linux-source-<ver>` package the tree was built from, for
     /// example `6.12.117-1~deb12u1`.
     pub debian_version: String,
@@ -159,8 +290,8 @@ impl KernelTree {
     }
 
     /// `vmlinux.o`, every built-in object linked into one relocatable object (and checked
-    /// by objtool). With `CONFIG_X86_KERNEL_IBT` (set here) the final link uses it instead
-    /// of `vmlinux.a`.
+    /// by objtool on x86). With `CONFIG_X86_KERNEL_IBT` (set on x86_64) the final link uses
+    /// it instead of `vmlinux.a`.
     pub fn vmlinux_o(&self) -> PathBuf {
         self.dir.join("vmlinux.o")
     }
@@ -180,14 +311,19 @@ impl KernelTree {
         Some(self.dir.join(".vmlinux.export.o")).filter(|p| p.is_file())
     }
 
-    /// The preprocessed linker script, `arch/x86/kernel/vmlinux.lds`.
+    /// The preprocessed linker script, `arch/<srcarch>/kernel/vmlinux.lds`.
     pub fn linker_script(&self) -> PathBuf {
-        self.dir.join("arch/x86/kernel/vmlinux.lds")
+        self.dir
+            .join(format!("arch/{}/kernel/vmlinux.lds", self.arch.srcarch()))
     }
 
-    /// The bootable image, `arch/x86/boot/bzImage`.
-    pub fn bzimage(&self) -> PathBuf {
-        self.dir.join("arch/x86/boot/bzImage")
+    /// The bootable image, `arch/x86/boot/bzImage` or `arch/arm64/boot/Image`.
+    pub fn boot_image(&self) -> PathBuf {
+        self.dir.join(format!(
+            "arch/{}/boot/{}",
+            self.arch.srcarch(),
+            self.arch.boot_target()
+        ))
     }
 
     /// The kernel configuration, `.config`.
@@ -218,14 +354,16 @@ impl KernelTree {
 
     /// The System.map that this tree's `scripts/mksysmap` makes of `elf` (for example a
     /// relinked vmlinux), as Kbuild makes `System.map` of `vmlinux`: `nm -n ELF | sed -f
-    /// scripts/mksysmap` in 6.12, `NM=nm sh scripts/mksysmap ELF OUT` in 6.1.
+    /// scripts/mksysmap` in 6.12, `NM=nm sh scripts/mksysmap ELF OUT` in 6.1, with the
+    /// architecture's `nm` (`aarch64-linux-gnu-nm` hides AArch64's mapping symbols).
     pub fn mksysmap(&self, elf: &Path) -> Vec<u8> {
         let script = self.mksysmap_script();
+        let nm = self.arch.tool("nm");
         match self.version {
             KernelVersion::V6_12 => {
                 let nm = debian::run_checked(
-                    Command::new("nm").arg("-n").arg(elf),
-                    "install binutils (`nm`)",
+                    Command::new(&nm).arg("-n").arg(elf),
+                    "install binutils (`nm`; for arm64 binutils-aarch64-linux-gnu)",
                 );
                 run_with_stdin(
                     Command::new("sed").arg("-f").arg(&script),
@@ -244,7 +382,7 @@ impl KernelTree {
                         .arg(&script)
                         .arg(elf)
                         .arg(&out)
-                        .env("NM", "nm"),
+                        .env("NM", &nm),
                     "install binutils (`nm`)",
                 );
                 fs::read(&out).unwrap_or_else(|e| panic!("cannot read {}: {e}", out.display()))
@@ -260,9 +398,10 @@ impl KernelTree {
     /// Copies the tree to `dest` (which must not exist) with `cp -a`, for a test that relinks
     /// or rebuilds: the cached tree itself must stay as it is. About 0.25 GB, a few seconds.
     ///
-    /// objtool's build records absolute paths; the copy's records are rewritten to its own
-    /// path, so that `make` in the copy does not rebuild objtool and, with it, every object
-    /// (6.1) or `vmlinux.o` (6.12).
+    /// Some build records hold absolute paths (objtool's; arm64's vDSO objects include a
+    /// source by its absolute path); the copy's records are rewritten to its own path, so
+    /// that `make` in the copy does not rebuild them and, with them, every object (x86 6.1)
+    /// or `vmlinux.o` (x86 6.12, arm64).
     pub fn copy_to(&self, dest: &Path) -> KernelTree {
         if dest.exists() {
             panic!("copy_to: {} already exists", dest.display());
@@ -278,20 +417,21 @@ impl KernelTree {
         let dir = dest
             .canonicalize()
             .unwrap_or_else(|e| panic!("cannot resolve {}: {e}", dest.display()));
-        relocate(&dir);
+        relocate(&dir, self.arch);
         KernelTree {
             dir,
             version: self.version,
+            arch: self.arch,
             debian_version: self.debian_version.clone(),
         }
     }
 
     /// `make -j$(nproc)` in the tree, with the environment the fixture built it with (a
-    /// cleared environment plus `PATH`, `TMPDIR`, `LC_ALL=C` and [`BUILD_ENV`]). Use it on a
-    /// copy ([`KernelTree::copy_to`]), for example `copy.make().arg("bzImage")` after a
-    /// relink.
+    /// cleared environment plus `PATH`, `TMPDIR`, `LC_ALL=C`, [`BUILD_ENV`] and the
+    /// architecture's [`KernelArch::make_env`]). Use it on a copy ([`KernelTree::copy_to`]),
+    /// for example `copy.make().arg("bzImage")` after a relink.
     pub fn make(&self) -> Command {
-        let mut cmd = kbuild_command("make", &self.dir);
+        let mut cmd = kbuild_command("make", &self.dir, self.arch);
         cmd.arg(format!("-j{}", jobs()));
         cmd
     }
@@ -404,7 +544,18 @@ impl LinkLog {
             .filter(|w| !(w.contains("kallsyms") && w.ends_with(".o")))
             .cloned()
             .collect();
-        LinkInputs { script, inputs }
+        let kind = if words.iter().any(|w| w == "-shared") {
+            LinkKind::Shared
+        } else if words.iter().any(|w| w == "-pie") {
+            LinkKind::Pie
+        } else {
+            LinkKind::Static
+        };
+        LinkInputs {
+            script,
+            inputs,
+            kind,
+        }
     }
 
     /// The archives Kbuild links beside `vmlinux.a` (`$(KBUILD_VMLINUX_LIBS)`, for example
@@ -467,6 +618,8 @@ pub struct LinkInputs {
     pub script: String,
     /// The inputs in link order, with the archive switches among them.
     pub inputs: Vec<String>,
+    /// What the link writes (arm64's relocatable kernel: `-shared`).
+    pub kind: LinkKind,
 }
 
 impl LinkInputs {
@@ -505,40 +658,48 @@ impl LinkInputs {
         LinkInputs {
             script: self.script.clone(),
             inputs,
+            kind: self.kind,
         }
     }
 }
 
-/// Returns the built kernel tree of `version`, building it on first use (see the module
-/// documentation). Later calls, from any thread or process, find the cached tree in well
-/// under a millisecond; concurrent first calls wait for one build.
+/// Returns the built x86_64 kernel tree of `version`: [`kernel_tree_for`] x86_64.
+pub fn kernel_tree(version: KernelVersion) -> KernelTree {
+    kernel_tree_for(version, KernelArch::X86_64)
+}
+
+/// Returns the built kernel tree of `version` for `arch`, building it on first use (see the
+/// module documentation). Later calls, from any thread or process, find the cached tree in
+/// well under a millisecond; concurrent first calls wait for one build.
 ///
 /// # Panics
 ///
 /// If a build tool is missing (naming the Debian package to install), if the package cannot
 /// be downloaded, or if the build fails (with the tail of its log; the whole log is kept in
-/// `<cache>/kernel-<ver>.failed.log` or in the tree's `.kslink/`).
-pub fn kernel_tree(version: KernelVersion) -> KernelTree {
+/// `<cache>/kernel-<ver>[-<arch>].failed.log` or in the tree's `.kslink/`).
+pub fn kernel_tree_for(version: KernelVersion, arch: KernelArch) -> KernelTree {
     let cache = cache_dir();
-    let dir = cache.join(format!("kernel-{version}"));
-    if let Some(tree) = finished_tree(&dir, version) {
+    let name = arch.cache_name(version);
+    let dir = cache.join(&name);
+    if let Some(tree) = finished_tree(&dir, version, arch) {
         return tree;
     }
-    let _lock = FileLock::acquire(&cache.join(format!("lock-kernel-{version}")));
-    if let Some(tree) = finished_tree(&dir, version) {
+    let _lock = FileLock::acquire(&cache.join(format!("lock-{name}")));
+    if let Some(tree) = finished_tree(&dir, version, arch) {
         return tree;
     }
-    build(version, &cache, &dir);
-    finished_tree(&dir, version).unwrap_or_else(|| {
+    build(version, arch, &cache, &dir);
+    finished_tree(&dir, version, arch).unwrap_or_else(|| {
         panic!(
-            "the build of Linux {version} finished but {} is not a complete tree",
+            "the build of Linux {version} ({}) finished but {} is not a complete tree",
+            arch.name(),
             dir.display()
         )
     })
 }
 
 /// The cached tree in `dir` if its marker is there and names the current recipe.
-fn finished_tree(dir: &Path, version: KernelVersion) -> Option<KernelTree> {
+fn finished_tree(dir: &Path, version: KernelVersion, arch: KernelArch) -> Option<KernelTree> {
     let marker = fs::read_to_string(dir.join(".kslink/complete")).ok()?;
     let field = |key: &str| {
         marker.lines().find_map(|l| {
@@ -547,13 +708,14 @@ fn finished_tree(dir: &Path, version: KernelVersion) -> Option<KernelTree> {
                 .map(str::to_string)
         })
     };
-    if field("recipe")? != recipe() || field("version")? != version.as_str() {
+    if field("recipe")? != recipe(arch) || field("version")? != version.as_str() {
         return None;
     }
     let debian_version = field("debian-version")?;
     let tree = KernelTree {
         dir: dir.to_path_buf(),
         version,
+        arch,
         debian_version,
     };
     // The marker is written last; these notice a tree that was partly deleted by hand.
@@ -588,17 +750,33 @@ const TOOLS: &[(&str, &str)] = &[
     ("sha256sum", "coreutils"),
 ];
 
-/// Panics, naming the Debian packages, if a tool or header the build needs is missing.
-fn check_tools() {
+/// The cross toolchain of an architecture other than the host's: programs and packages.
+fn cross_tools(arch: KernelArch) -> Vec<(String, &'static str)> {
+    match arch {
+        KernelArch::X86_64 => Vec::new(),
+        KernelArch::Arm64 => vec![
+            (arch.tool("gcc"), "gcc-aarch64-linux-gnu"),
+            (arch.tool("ld"), "binutils-aarch64-linux-gnu"),
+            (arch.tool("nm"), "binutils-aarch64-linux-gnu"),
+            (arch.tool("objcopy"), "binutils-aarch64-linux-gnu"),
+        ],
+    }
+}
+
+/// Panics, naming the Debian packages, if a tool or header the build for `arch` needs is
+/// missing.
+fn check_tools(arch: KernelArch) {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let on_path = |prog: &str| std::env::split_paths(&path).any(|d| d.join(prog).is_file());
     let mut missing: Vec<&str> = TOOLS
         .iter()
+        .map(|&(prog, pkg)| (prog.to_string(), pkg))
+        .chain(cross_tools(arch))
         .filter(|(prog, _)| !on_path(prog))
-        .map(|(_, pkg)| *pkg)
+        .map(|(_, pkg)| pkg)
         .collect();
     // objtool (CONFIG_OBJTOOL, selected on x86_64) includes <gelf.h>.
-    if !missing.contains(&"gcc") && !header_available("gelf.h") {
+    if arch == KernelArch::X86_64 && !missing.contains(&"gcc") && !header_available("gelf.h") {
         missing.push("libelf-dev");
     }
     missing.dedup();
@@ -606,7 +784,8 @@ fn check_tools() {
         panic!(
             "building the test kernels needs Debian packages that are missing: {}\n\
              install them with `apt-get install -y {}` (the full list, as in .ci/run: \
-             flex bison bc libelf-dev libssl-dev make gcc binutils xz-utils dpkg)",
+             flex bison bc libelf-dev libssl-dev make gcc binutils xz-utils dpkg \
+             gcc-aarch64-linux-gnu)",
             missing.join(", "),
             missing.join(" ")
         );
@@ -631,9 +810,10 @@ fn header_available(header: &str) -> bool {
     child.wait().is_ok_and(|s| s.success())
 }
 
-/// A command for Kbuild in `dir`: a cleared environment with `PATH`, `TMPDIR`, `LC_ALL=C` and
-/// [`BUILD_ENV`], so the user's `ARCH`, `CC`, `MAKEFLAGS` and so on cannot change the build.
-fn kbuild_command(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
+/// A command for Kbuild in `dir`: a cleared environment with `PATH`, `TMPDIR`, `LC_ALL=C`,
+/// [`BUILD_ENV`] and `arch`'s [`KernelArch::make_env`], so the user's `ARCH`, `CC`,
+/// `MAKEFLAGS` and so on cannot change the build.
+fn kbuild_command(program: impl AsRef<std::ffi::OsStr>, dir: &Path, arch: KernelArch) -> Command {
     let mut cmd = Command::new(program);
     cmd.current_dir(dir).env_clear().stdin(Stdio::null());
     cmd.env("PATH", kbuild_path());
@@ -641,7 +821,7 @@ fn kbuild_command(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
         cmd.env("TMPDIR", tmp);
     }
     cmd.env("LC_ALL", "C");
-    for (k, v) in BUILD_ENV {
+    for (k, v) in BUILD_ENV.iter().copied().chain(arch.make_env()) {
         cmd.env(k, v);
     }
     cmd
@@ -706,11 +886,12 @@ fn run_logged(cmd: &mut Command, log: &Path, keep: &Path) {
     }
 }
 
-/// Builds the tree of `version` into `dir`; the caller holds the version's lock.
-fn build(version: KernelVersion, cache: &Path, dir: &Path) {
+/// Builds the tree of `version` for `arch` into `dir`; the caller holds its lock.
+fn build(version: KernelVersion, arch: KernelArch, cache: &Path, dir: &Path) {
     let started = Instant::now();
-    check_tools();
-    let work = cache.join(format!("kernel-{version}.tmp"));
+    check_tools(arch);
+    let name = arch.cache_name(version);
+    let work = cache.join(format!("{name}.tmp"));
     for stale in [work.as_path(), dir] {
         if stale.exists() {
             fs::remove_dir_all(stale)
@@ -719,10 +900,11 @@ fn build(version: KernelVersion, cache: &Path, dir: &Path) {
     }
     fs::create_dir_all(&work).unwrap_or_else(|e| panic!("cannot create {}: {e}", work.display()));
     let _cleanup = RemoveDirOnDrop(work.clone());
-    let failed_log = cache.join(format!("kernel-{version}.failed.log"));
+    let failed_log = cache.join(format!("{name}.failed.log"));
     eprintln!(
-        "kslink-tests: building Linux {version} (x86_64 tinyconfig with kallsyms) into {}; \
+        "kslink-tests: building Linux {version} ({} tinyconfig with kallsyms) into {}; \
          this takes a few minutes",
+        arch.name(),
         dir.display()
     );
     let mut timings: Vec<(&str, Duration)> = Vec::new();
@@ -770,22 +952,22 @@ fn build(version: KernelVersion, cache: &Path, dir: &Path) {
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", records.display()));
     let log = records.join("build.log");
     run_logged(
-        kbuild_command("make", &src).arg("tinyconfig"),
+        kbuild_command("make", &src, arch).arg("tinyconfig"),
         &log,
         &failed_log,
     );
-    let mut config = kbuild_command(src.join("scripts/config"), &src);
-    for option in CONFIG_OPTIONS {
+    let mut config = kbuild_command(src.join("scripts/config"), &src, arch);
+    for option in arch.config_options() {
         config.arg("-e").arg(option);
     }
     run_logged(&mut config, &log, &failed_log);
     run_logged(
-        kbuild_command("make", &src).arg("olddefconfig"),
+        kbuild_command("make", &src, arch).arg("olddefconfig"),
         &log,
         &failed_log,
     );
     let config_text = read_string(&src.join(".config"));
-    let missing: Vec<&str> = required_config(version)
+    let missing: Vec<&str> = required_config(version, arch)
         .into_iter()
         .filter(|o| !config_text.lines().any(|l| l == format!("CONFIG_{o}=y")))
         .collect();
@@ -801,10 +983,10 @@ fn build(version: KernelVersion, cache: &Path, dir: &Path) {
     // 3. Build.
     let jobs = jobs();
     run_logged(
-        kbuild_command("make", &src)
+        kbuild_command("make", &src, arch)
             .arg(format!("-j{jobs}"))
             .arg("vmlinux")
-            .arg("bzImage"),
+            .arg(arch.boot_target()),
         &log,
         &failed_log,
     );
@@ -812,7 +994,7 @@ fn build(version: KernelVersion, cache: &Path, dir: &Path) {
     lap("build", &mut timings);
 
     // 4. Prune and publish.
-    let pruned = prune(&src, &extracted);
+    let pruned = prune(&src, &extracted, arch);
     fs::write(records.join("pruned"), &pruned)
         .unwrap_or_else(|e| panic!("cannot write {}: {e}", records.join("pruned").display()));
     fs::write(src.join(OBJTREE_FILE), format!("{}\n", src.display()))
@@ -822,7 +1004,7 @@ fn build(version: KernelVersion, cache: &Path, dir: &Path) {
     let dir = &dir
         .canonicalize()
         .unwrap_or_else(|e| panic!("cannot resolve {}: {e}", dir.display()));
-    relocate(dir);
+    relocate(dir, arch);
     lap("prune", &mut timings);
 
     // 5. Settle in place: relink with V=1 while recording the final link phase; checks that
@@ -841,12 +1023,12 @@ fn build(version: KernelVersion, cache: &Path, dir: &Path) {
         .unwrap_or_else(|e| panic!("cannot remove {}/vmlinux: {e}", dir.display()));
     let settle_log = records.join("settle.log");
     run_logged(
-        kbuild_command("make", dir)
+        kbuild_command("make", dir, arch)
             .arg(format!("-j{jobs}"))
             .arg("V=1")
             .arg(format!("SHELL={}", shell.display()))
             .arg("vmlinux")
-            .arg("bzImage"),
+            .arg(arch.boot_target()),
         &settle_log,
         &failed_log,
     );
@@ -876,7 +1058,7 @@ fn build(version: KernelVersion, cache: &Path, dir: &Path) {
     let mut marker = format!(
         "kslink kernel fixture\nversion {version}\ndebian-version {debian_version}\n\
          recipe {}\nconfig-sha256 {}\nvmlinux-sha256 {first_vmlinux}\nfinal-link {}\n",
-        recipe(),
+        recipe(arch),
         sha256(&dir.join(".config")),
         final_link.join(" "),
     );
@@ -889,7 +1071,8 @@ fn build(version: KernelVersion, cache: &Path, dir: &Path) {
         .unwrap_or_else(|e| panic!("cannot write {}: {e}", records.join("complete").display()));
     let _ = fs::remove_file(&failed_log);
     eprintln!(
-        "kslink-tests: built Linux {version} ({debian_version}) in {:.0} s: {}",
+        "kslink-tests: built Linux {version} ({}, {debian_version}) in {:.0} s: {}",
+        arch.name(),
         started.elapsed().as_secs_f64(),
         dir.display()
     );
@@ -903,14 +1086,15 @@ fn jobs() -> usize {
 /// The `SHELL` wrapper of the relink pass, relative to the tree.
 const MAKE_SHELL: &str = ".kslink/make-shell";
 
-/// The file that names the absolute path that the tree's objtool build records refer to.
+/// The file that names the absolute path that the tree's build records refer to.
 const OBJTREE_FILE: &str = ".kslink/objtree";
 
-/// Rewrites the absolute paths in the build records of `tree` (objtool's `.cmd` and `.d`
-/// files under `tools/`: Kbuild's own records are relative) from the path named in
-/// [`OBJTREE_FILE`] to `tree`, which must be canonical, and updates that file. Without this,
-/// make in a moved or copied tree rebuilds objtool, and then every object that depends on it.
-fn relocate(tree: &Path) {
+/// Rewrites the absolute paths in the build records of `tree`, built for `arch` (the `.cmd`
+/// and `.d` files under `KernelArch::absolute_path_dirs`: Kbuild's other records are
+/// relative) from the path named in [`OBJTREE_FILE`] to `tree`, which must be canonical,
+/// and updates that file. Without this, make in a moved or copied tree rebuilds what they
+/// record, and then everything that depends on it.
+fn relocate(tree: &Path, arch: KernelArch) {
     let record = tree.join(OBJTREE_FILE);
     let old = read_string(&record).trim().to_string();
     let new = tree.display().to_string();
@@ -918,13 +1102,18 @@ fn relocate(tree: &Path) {
         return;
     }
     let (old_prefix, new_prefix) = (format!("{old}/"), format!("{new}/"));
-    let tools = tree.join("tools");
-    for (rel, is_dir, _) in walk(&tools) {
+    let records = arch.absolute_path_dirs().iter().flat_map(|dir| {
+        let dir = tree.join(dir);
+        walk(&dir)
+            .into_iter()
+            .map(move |entry| (dir.clone(), entry))
+    });
+    for (dir, (rel, is_dir, _)) in records {
         let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if is_dir || !(name.starts_with('.') && (name.ends_with(".cmd") || name.ends_with(".d"))) {
             continue;
         }
-        let path = tools.join(&rel);
+        let path = dir.join(&rel);
         let text =
             fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         if let Some(text) = replace_bytes(&text, old_prefix.as_bytes(), new_prefix.as_bytes()) {
@@ -1003,21 +1192,10 @@ fn walk(root: &Path) -> Vec<(PathBuf, bool, u64)> {
     out
 }
 
-/// Source directories kept whole: what Kbuild reads beyond the recorded dependencies
-/// (generated headers' inputs, host tools, the initramfs list) and what objtool builds from.
-const KEEP_DIRS: &[&str] = &[
-    "scripts",
-    "include",
-    "arch/x86",
-    "usr",
-    "certs",
-    "tools/objtool",
-    "tools/build",
-    "tools/include",
-    "tools/lib",
-    "tools/scripts",
-    "tools/arch/x86",
-];
+/// Source directories kept whole for every architecture: what Kbuild reads beyond the
+/// recorded dependencies (generated headers' inputs, host tools, the initramfs list); with
+/// [`KernelArch::keep_dirs`].
+const COMMON_KEEP_DIRS: &[&str] = &["scripts", "include", "usr", "certs"];
 
 /// Build outputs that do not mean something was built in their directory.
 const TRIVIAL_OUTPUTS: &[&str] = &[
@@ -1027,9 +1205,9 @@ const TRIVIAL_OUTPUTS: &[&str] = &[
     ".modules.order.cmd",
 ];
 
-/// Deletes the source files of `root` that the built tree does not need (see the module
-/// documentation); `extracted` lists the tarball's files. Returns a summary.
-fn prune(root: &Path, extracted: &HashSet<PathBuf>) -> String {
+/// Deletes the source files of `root`, built for `arch`, that the built tree does not need
+/// (see the module documentation); `extracted` lists the tarball's files. Returns a summary.
+fn prune(root: &Path, extracted: &HashSet<PathBuf>, arch: KernelArch) -> String {
     let entries = walk(root);
     let files: Vec<(&PathBuf, u64)> = entries
         .iter()
@@ -1081,7 +1259,10 @@ fn prune(root: &Path, extracted: &HashSet<PathBuf>) -> String {
             || ["Makefile", "Kbuild", "Kconfig"]
                 .iter()
                 .any(|p| name.starts_with(p))
-            || KEEP_DIRS.iter().any(|d| rel.starts_with(d))
+            || COMMON_KEEP_DIRS
+                .iter()
+                .chain(arch.keep_dirs())
+                .any(|d| rel.starts_with(d))
             || referenced.contains(rel)
             || rel.parent().is_some_and(|p| built_dirs.contains(p))
     };

@@ -14,9 +14,10 @@
 //!   corner cases.
 //! - [`data`]: the real System.map of a Debian kernel, shipped in `tests/data/`, and that
 //!   kernel's vmlinux (354 MB), fetched once into the cache.
-//! - [`kernel`]: small real x86_64 kernels (6.12 and 6.1), built once from Debian's
-//!   `linux-source-*` into the cache: `vmlinux`, `vmlinux.o`, the linker script, System.map,
-//!   bzImage and a record of how Kbuild ran the final link.
+//! - [`kernel`]: small real x86_64 kernels (6.12 and 6.1) and an arm64 one (6.12,
+//!   cross-built), built once from Debian's `linux-source-*` into the cache: `vmlinux`,
+//!   `vmlinux.o`, the linker script, System.map, the boot image and a record of how Kbuild
+//!   ran the final link.
 //! - [`finder`]: `kallsyms-finder` from PyPI's `vmlinux-to-elf`, an external reader of a
 //!   kernel's table, installed once into the cache.
 //! - [`exact_frame`]: the frame of exactly a table's size, as `kslink-pad` makes it with no
@@ -49,7 +50,7 @@ pub use elfcmp::compare_objects;
 pub use finder::{kallsyms_finder, kallsyms_finder_symbols};
 pub use frame::exact_frame;
 pub use gen::{corner_cases, random_map, AddrWidth, GenOptions, MapSpec, MapSymbol};
-pub use kernel::{kernel_tree, KernelTree, LinkInputs, LinkLog};
+pub use kernel::{kernel_tree, kernel_tree_for, KernelArch, KernelTree, LinkInputs, LinkLog};
 pub use lds::{kernel_linker_script, ScriptArch};
 pub use upstream::{
     apply_mksysmap, run_upstream, run_upstream_text, upstream_kallsyms, upstream_mksysmap,

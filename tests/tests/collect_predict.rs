@@ -1,10 +1,11 @@
 //! `kslink-collect --predict` and `--compare` against real links.
 //!
-//! - The two tinyconfig kernels of the fixture (Linux 6.12 and 6.1, x86_64, built from
-//!   Debian's `linux-source-*`): the prediction from the final link's inputs and linker
-//!   script equals the linked `vmlinux`'s System.map as a multiset of (type letter, name),
-//!   both from `vmlinux.o` and from `vmlinux.a` with the library archives, in the order
-//!   and with the `--whole-archive`/group structure of Kbuild's link. "System.map" means
+//! - The tinyconfig kernels of the fixture (Linux 6.12 and 6.1, x86_64, and 6.12 arm64,
+//!   relocatable and so linked `-shared`, built from Debian's `linux-source-*`): the
+//!   prediction from the final link's inputs and linker script equals the linked
+//!   `vmlinux`'s System.map as a multiset of (type letter, name), both from `vmlinux.o` and
+//!   from `vmlinux.a` with the library archives, in the order and with the
+//!   `--whole-archive`/group structure of Kbuild's link. "System.map" means
 //!   `nm -n vmlinux | sed -f scripts/mksysmap` with Linux 6.12's rules, which is what
 //!   `--predict` (like `--linked`) produces: that is 6.12's own System.map; 6.1's
 //!   System.map comes from 6.1's mksysmap (other rules), so for 6.1 the expected set is
@@ -50,12 +51,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use kslink_collect::script::{Script, Statement};
-use kslink_collect::{predict, LinkerFlavour, TableLabels};
+use kslink_collect::{predict, LinkKind, LinkerFlavour, TableLabels};
 use kslink_schema::{artifact, SymbolOrigin, SymbolSet};
 use kslink_table::{LINUX_6_1, LINUX_6_12};
 use kslink_tests::{
-    apply_mksysmap, bin_path, kernel_linker_script, kernel_tree, KernelTree, KernelVersion,
-    LinkInputs, ScriptArch,
+    apply_mksysmap, bin_path, kernel_linker_script, kernel_tree, kernel_tree_for, KernelArch,
+    KernelTree, KernelVersion, LinkInputs, ScriptArch,
 };
 
 fn tempdir() -> tempfile::TempDir {
@@ -186,6 +187,7 @@ fn predict_kernel_for(tree: &KernelTree, link: &LinkInputs, flavour: LinkerFlavo
         &inputs,
         labels(tree.version),
         flavour,
+        link.kind,
     )
     .unwrap_or_else(|e| panic!("predicting Linux {}: {e}", tree.version));
     assert!(!set.addresses_known);
@@ -194,9 +196,13 @@ fn predict_kernel_for(tree: &KernelTree, link: &LinkInputs, flavour: LinkerFlavo
     set
 }
 
-/// What the prediction must equal: `nm -n vmlinux | sed -f` Linux 6.12's mksysmap.
+/// What the prediction must equal: `nm -n vmlinux | sed -f` Linux 6.12's mksysmap, with
+/// the architecture's `nm`.
 fn expected_map(tree: &KernelTree) -> Multiset {
-    let nm = run(Command::new("nm").arg("-n").arg(tree.vmlinux())).stdout;
+    let nm = run(Command::new(tree.arch.tool("nm"))
+        .arg("-n")
+        .arg(tree.vmlinux()))
+    .stdout;
     let map = apply_mksysmap(KernelVersion::V6_12, &nm);
     let expected = map_multiset(&map);
     match tree.version {
@@ -223,8 +229,8 @@ fn expected_map(tree: &KernelTree) -> Multiset {
     expected
 }
 
-fn check_kernel(version: KernelVersion, archives: bool) {
-    let tree = kernel_tree(version);
+fn check_kernel(version: KernelVersion, arch: KernelArch, archives: bool) {
+    let tree = kernel_tree_for(version, arch);
     let log = tree.link_log();
     let recorded = log.final_link_inputs();
     let link = if archives {
@@ -250,12 +256,22 @@ fn linux_6_12_from_vmlinux_o() {
         recorded.inputs.iter().any(|w| w == "vmlinux.o"),
         "{recorded:?}"
     );
-    check_kernel(KernelVersion::V6_12, false);
+    check_kernel(KernelVersion::V6_12, KernelArch::X86_64, false);
 }
 
 #[test]
 fn linux_6_12_from_vmlinux_a() {
-    check_kernel(KernelVersion::V6_12, true);
+    check_kernel(KernelVersion::V6_12, KernelArch::X86_64, true);
+}
+
+#[test]
+fn linux_6_12_arm64_from_vmlinux_a() {
+    // Kbuild's own final link of the relocatable arm64 kernel: -shared, vmlinux.a and the
+    // libraries; hidden references from its startup code make the __pi_ aliases local.
+    let tree = kernel_tree_for(KernelVersion::V6_12, KernelArch::Arm64);
+    let recorded = tree.link_log().final_link_inputs();
+    assert_eq!(recorded.kind, LinkKind::Shared, "{recorded:?}");
+    check_kernel(KernelVersion::V6_12, KernelArch::Arm64, true);
 }
 
 #[test]
@@ -267,12 +283,12 @@ fn linux_6_1_from_vmlinux_a() {
         recorded.inputs.iter().any(|w| w == "vmlinux.a"),
         "{recorded:?}"
     );
-    check_kernel(KernelVersion::V6_1, true);
+    check_kernel(KernelVersion::V6_1, KernelArch::X86_64, true);
 }
 
 #[test]
 fn linux_6_1_from_vmlinux_o() {
-    check_kernel(KernelVersion::V6_1, false);
+    check_kernel(KernelVersion::V6_1, KernelArch::X86_64, false);
 }
 
 /// The kernel's final link as Kbuild ran it, with `ld.lld` for `ld` (without the one
@@ -1165,8 +1181,16 @@ exitcall_local: .quad 0
 idmap_fn: nop
 "#;
 
-/// arm64's script asserts that these start their sections.
+/// arm64's script asserts that these start their sections; its position-independent
+/// startup code refers to kernel symbols through hidden `__pi_` aliases.
 const ARM64_S: &str = r#"
+	.hidden __pi__text
+	.hidden __pi__end
+	.hidden __pi_rela_start
+	.section .init.data,"aw"
+	.quad __pi__text
+	.quad __pi__end
+	.quad __pi_rela_start
 	.section .hibernate_exit.text,"ax"
 	.globl swsusp_arch_suspend_exit
 swsusp_arch_suspend_exit: nop
@@ -1244,46 +1268,416 @@ fn arm64_and_riscv_kernel_scripts_predict_what_ld_links() {
             fs::write(&s, source).expect("write the source");
             run(Command::new(&assembler).arg("-o").arg(path).arg(&s));
         }
-        let linked = d.join("linked");
-        run(Command::new(&linker)
-            .arg("-T")
-            .arg(&script)
-            .arg("-o")
-            .arg(&linked)
-            .arg(&object)
-            .arg(&table));
-        let expected = map_multiset(
-            &run(Command::new(bin_path("kslink-collect"))
-                .arg("--linked")
-                .arg(&linked))
-            .stdout,
-        );
-        let predicted = map_multiset(
-            &run(Command::new(bin_path("kslink-collect"))
-                .arg("--predict")
+        // Statically, and as a relocatable kernel is linked (Kbuild's LDFLAGS_vmlinux
+        // with CONFIG_RELOCATABLE: arm64's, riscv's with its --emit-relocs left out).
+        let relocatable: &[&str] = match arch {
+            ScriptArch::Arm64 => &[
+                "-shared",
+                "-Bsymbolic",
+                "-z",
+                "notext",
+                "--no-apply-dynamic-relocs",
+            ],
+            ScriptArch::Riscv => &["-shared", "-Bsymbolic", "-z", "notext"],
+        };
+        for (options, flag) in [(&[][..], None), (relocatable, Some("--shared"))] {
+            let linked = d.join("linked");
+            run(Command::new(&linker)
+                .args(options)
                 .arg("-T")
                 .arg(&script)
-                .arg(&object))
-            .stdout,
-        );
-        assert_same_multiset(
-            &expected,
-            &predicted,
-            &format!("{} kernel script", arch.name()),
-        );
-        assert!(
-            expected.len() > 150,
-            "{}: {} symbols",
-            arch.name(),
-            expected.len()
-        );
-        if arch == ScriptArch::Riscv {
-            // An empty .rela.dyn holds ld's own (empty, read-only) dynamic relocation
-            // sections: its symbols move to the read-only neighbour.
-            assert_eq!(
-                expected.get(&(b'R', b"__rela_dyn_start".to_vec())),
-                Some(&1)
+                .arg("-o")
+                .arg(&linked)
+                .arg(&object)
+                .arg(&table));
+            let expected = map_multiset(
+                &run(Command::new(bin_path("kslink-collect"))
+                    .arg("--linked")
+                    .arg(&linked))
+                .stdout,
             );
+            let predicted = map_multiset(
+                &run(Command::new(bin_path("kslink-collect"))
+                    .arg("--predict")
+                    .args(flag)
+                    .arg("-T")
+                    .arg(&script)
+                    .arg(&object))
+                .stdout,
+            );
+            let what = format!("{} kernel script, ld {options:?}", arch.name());
+            assert_same_multiset(&expected, &predicted, &what);
+            assert!(expected.len() > 150, "{what}: {} symbols", expected.len());
+            let has = |letter: u8, name: &str| expected.get(&(letter, name.as_bytes().to_vec()));
+            match (arch, flag) {
+                (ScriptArch::Riscv, _) => {
+                    // Statically, an empty .rela.dyn holds ld's own (empty, read-only)
+                    // dynamic relocation sections: its symbols move to the read-only
+                    // neighbour. With -shared it holds the table's dynamic relocation.
+                    assert_eq!(has(b'R', "__rela_dyn_start"), Some(&1), "{what}");
+                }
+                (ScriptArch::Arm64, Some(_)) => {
+                    // The hidden references make the __pi_ aliases local (and drop the
+                    // absolute ones); .rela.dyn holds the table's dynamic relocation; the
+                    // global offset table's header keeps .got, where __end_rodata lands.
+                    assert_eq!(has(b't', "__pi__text"), Some(&1), "{what}");
+                    assert_eq!(has(b'A', "__pi__end"), None, "{what}");
+                    assert_eq!(has(b'r', "__pi_rela_start"), Some(&1), "{what}");
+                    assert_eq!(has(b'D', "__end_rodata"), Some(&1), "{what}");
+                }
+                (ScriptArch::Arm64, None) => {
+                    assert_eq!(has(b'T', "__pi__text"), Some(&1), "{what}");
+                    assert_eq!(has(b'A', "__pi__end"), Some(&1), "{what}");
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Links with dynamic sections (`ld -shared`, `ld -pie`) on every target
+// ---------------------------------------------------------------------------------------
+
+/// A target whose assembler and linker the dynamic-link test runs.
+struct DynamicTarget {
+    /// kslink-table's `--arch`.
+    arch: &'static str,
+    assembler: &'static str,
+    as_args: &'static [&'static str],
+    linker: &'static str,
+    ld_args: &'static [&'static str],
+    /// The directive of a pointer-sized word.
+    pointer: &'static str,
+    /// The prefix of `.type`'s kind (`@function` on x86, `%function` elsewhere).
+    type_prefix: &'static str,
+    /// Its ld links these inputs with `-shared` and `-pie` (the ld 2.40 of i386 and Arm,
+    /// REL targets, fails "final link failed: bad value" on them; no kernel is linked
+    /// that way on those).
+    dynamic: bool,
+}
+
+const DYNAMIC_TARGETS: &[DynamicTarget] = &[
+    DynamicTarget {
+        arch: "x86_64",
+        assembler: "as",
+        as_args: &["--64"],
+        linker: "ld",
+        ld_args: &["-m", "elf_x86_64"],
+        pointer: ".quad",
+        type_prefix: "@",
+        dynamic: true,
+    },
+    DynamicTarget {
+        arch: "i386",
+        assembler: "as",
+        as_args: &["--32"],
+        linker: "ld",
+        ld_args: &["-m", "elf_i386"],
+        pointer: ".long",
+        type_prefix: "@",
+        dynamic: false,
+    },
+    DynamicTarget {
+        arch: "aarch64",
+        assembler: "aarch64-linux-gnu-as",
+        as_args: &[],
+        linker: "aarch64-linux-gnu-ld",
+        ld_args: &[],
+        pointer: ".quad",
+        type_prefix: "%",
+        dynamic: true,
+    },
+    DynamicTarget {
+        arch: "riscv64",
+        assembler: "riscv64-linux-gnu-as",
+        as_args: &[],
+        linker: "riscv64-linux-gnu-ld",
+        ld_args: &[],
+        pointer: ".quad",
+        type_prefix: "%",
+        dynamic: true,
+    },
+    DynamicTarget {
+        arch: "arm",
+        assembler: "arm-linux-gnueabihf-as",
+        as_args: &[],
+        linker: "arm-linux-gnueabihf-ld",
+        ld_args: &[],
+        pointer: ".long",
+        type_prefix: "%",
+        dynamic: false,
+    },
+];
+
+/// Every kind of visibility, defined and referenced, in either order; script symbols,
+/// `PROVIDE`d ones and `__start_`/`__stop_` referenced as hidden; undefined weak
+/// references; common symbols; absolute pointers (dynamic relocations) in a kept and in a
+/// discarded section. `PTR` and `TYPE` stand for the target's pointer directive and type
+/// prefix.
+const DYNAMIC_MAIN_S: &str = r#"
+	.text
+	.globl main_func
+main_func: nop
+	.globl hid_def
+	.hidden hid_def
+hid_def: nop
+	.globl prot_def
+	.protected prot_def
+prot_def: nop
+	.globl int_def
+	.internal int_def
+int_def: nop
+local_func: nop
+	.hidden ref_hidden_first
+	.hidden __pi_text
+	.hidden __pi_etext
+	.hidden __pi_data_sym
+	.hidden after_got
+	.hidden __rela_start
+	.hidden __start_my_table
+	.weak weak_undef_func
+	.type weak_undef_func,TYPEfunction
+	.weak weak_undef_obj
+	.type weak_undef_obj,TYPEobject
+	.weak weak_undef_hidden
+	.hidden weak_undef_hidden
+	.comm hid_common,8,8
+	.hidden hid_common
+	.comm plain_common,8,8
+	.section .rodata,"a"
+	.globl ro_sym
+ro_sym: .long 1
+	.data
+	.globl data_sym
+data_sym:
+	PTR ref_hidden_first
+	PTR __pi_text
+	PTR __pi_etext
+	PTR __pi_data_sym
+	PTR after_got
+	PTR __rela_start
+	PTR weak_undef_func
+	PTR weak_undef_obj
+	PTR weak_undef_hidden
+	PTR hid_common
+	PTR plain_common
+	PTR local_func
+	PTR __start_my_table
+	PTR __stop_my_table
+	.section .exitcall.exit,"aw"
+exit_local:
+	PTR main_func
+	.section my_table,"aw"
+	.globl table_entry
+table_entry: .long 0
+"#;
+
+const DYNAMIC_SECOND_S: &str = r#"
+	.text
+	.globl ref_hidden_first
+ref_hidden_first: nop
+	.globl def_default_hidden_ref
+def_default_hidden_ref: nop
+	.hidden hid_def
+	.hidden def_default_hidden_ref
+	.section .data.second,"aw"
+	PTR hid_def
+	PTR def_default_hidden_ref
+	PTR ro_sym
+"#;
+
+/// A kernel-like script: the global offset table and the dynamic relocations named, the
+/// other dynamic sections discarded (as arm64's), or given sections of their own.
+fn dynamic_script(discard_dynamic: bool) -> String {
+    let dynamic = if discard_dynamic {
+        "  /DISCARD/ : { *(.interp .dynamic) *(.dynsym .dynstr .hash .gnu.hash) }\n"
+    } else {
+        "  .dynsym : { *(.dynsym) }\n  .dynstr : { *(.dynstr) }\n  .hash : { *(.hash) }\n  \
+         .gnu.hash : { *(.gnu.hash) }\n  .interp : { *(.interp) }\n  \
+         .dynamic : { *(.dynamic) }\n"
+    };
+    format!(
+        r#"SECTIONS
+{{
+  . = 0x10000;
+  .text : {{ _text = .; *(.text) }}
+  _etext = .;
+  .rodata : {{ *(.rodata) *(.data.rel.ro*) }}
+  .got : {{ *(.got) }}
+  .got.plt : {{ *(.got.plt) }}
+  after_got = .;
+  .rela.dyn : ALIGN(8) {{ __rela_start = .; *(.rel .rel*) __rela_end = .; }}
+  .relr.dyn : ALIGN(8) {{ __relr_start = .; *(.relr.dyn) __relr_end = .; }}
+  .data : {{ *(.data .data.*) }}
+  my_table : {{ *(my_table) }}
+  .plt : {{ *(.plt) *(.iplt) }}
+  .bss : {{ *(.dynbss) *(.bss) *(COMMON) }}
+  _end = .;
+{dynamic}  /DISCARD/ : {{ *(.exitcall.exit) *(.note.GNU-stack) *(.comment) *(.ARM.attributes) *(.riscv.attributes) }}
+}}
+PROVIDE(__pi_text = _text);
+PROVIDE(__pi_etext = _etext);
+PROVIDE(__pi_unused = _text);
+PROVIDE(__pi_data_sym = data_sym);
+"#
+    )
+}
+
+fn tool_available(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The (letter, name) multiset of a link of `inputs` with `script` and `options`, and the
+/// prediction `--predict` makes for it with `predict_flag`.
+fn link_and_predict(
+    target: &DynamicTarget,
+    dir: &Path,
+    script: &Path,
+    options: &[&str],
+    predict_flag: Option<&str>,
+    inputs: &[&str],
+) -> (Multiset, Multiset) {
+    let linked = dir.join("linked");
+    let _ = fs::remove_file(&linked);
+    run(Command::new(target.linker)
+        .current_dir(dir)
+        .args(target.ld_args)
+        .args(options)
+        .arg("-T")
+        .arg(script)
+        .arg("-o")
+        .arg(&linked)
+        .args(inputs)
+        .arg("table.o"));
+    let expected = map_multiset(
+        &run(Command::new(bin_path("kslink-collect"))
+            .arg("--linked")
+            .arg(&linked))
+        .stdout,
+    );
+    let predicted = map_multiset(
+        &run(Command::new(bin_path("kslink-collect"))
+            .current_dir(dir)
+            .arg("--predict")
+            .args(predict_flag)
+            .arg("-T")
+            .arg(script)
+            .args(inputs))
+        .stdout,
+    );
+    (expected, predicted)
+}
+
+#[test]
+fn dynamic_links_predict_what_ld_links_on_every_target() {
+    for target in DYNAMIC_TARGETS {
+        if !tool_available(target.assembler) || !tool_available(target.linker) {
+            eprintln!(
+                "note: {} or {} missing, skipping {} (Debian: binutils for the target)",
+                target.assembler, target.linker, target.arch
+            );
+            continue;
+        }
+        let dir = tempdir();
+        let d = dir.path();
+        for (name, source) in [("main", DYNAMIC_MAIN_S), ("second", DYNAMIC_SECOND_S)] {
+            let source = source
+                .replace("PTR", target.pointer)
+                .replace("TYPE", target.type_prefix);
+            fs::write(d.join(format!("{name}.s")), source).expect("write the source");
+            run(Command::new(target.assembler)
+                .current_dir(d)
+                .args(target.as_args)
+                .args(["-o", &format!("{name}.o"), &format!("{name}.s")]));
+        }
+        // The table as kslink links it, with its pointer to _text.
+        run(Command::new(bin_path("kslink-table")).current_dir(d).args([
+            "--arch",
+            target.arch,
+            "--emit-object",
+            "table.o",
+            "/dev/null",
+        ]));
+        // `second.o` in an archive, so that its hidden references come after main.o's.
+        run(Command::new("ar")
+            .current_dir(d)
+            .args(["rcs", "lib.a", "second.o"]));
+        let inputs = ["main.o", "lib.a"];
+        for discard_dynamic in [true, false] {
+            let script = d.join(format!("dynamic-{discard_dynamic}.lds"));
+            fs::write(&script, dynamic_script(discard_dynamic)).expect("write the script");
+            for (options, flag) in [
+                (&[][..], None),
+                (
+                    &["-shared", "-Bsymbolic", "-z", "notext"][..],
+                    Some("--shared"),
+                ),
+                (&["-pie", "-z", "notext"][..], Some("--pie")),
+            ] {
+                if flag.is_some() && !target.dynamic {
+                    continue;
+                }
+                let (expected, predicted) =
+                    link_and_predict(target, d, &script, options, flag, &inputs);
+                assert_same_multiset(
+                    &expected,
+                    &predicted,
+                    &format!(
+                        "{}: ld {options:?} with the dynamic sections {}",
+                        target.arch,
+                        if discard_dynamic { "discarded" } else { "kept" }
+                    ),
+                );
+                if flag != Some("--shared") {
+                    continue;
+                }
+                // What this test is about, spelled out for -shared.
+                let letters = |name: &str| -> Vec<char> {
+                    predicted
+                        .iter()
+                        .filter(|((_, n), _)| n == name.as_bytes())
+                        .map(|((l, _), _)| char::from(*l))
+                        .collect()
+                };
+                let x86 = target.arch == "x86_64";
+                let (weak_undef_obj, dynamic): (&[char], &[char]) = match (discard_dynamic, x86) {
+                    // undefined symbols are dynamic ones: none without .dynsym
+                    (true, _) => (&[], &[]),
+                    // _DYNAMIC is local, in .dynamic on x86, absolute elsewhere
+                    (false, true) => (&['v'], &['d']),
+                    (false, false) => (&['v'], &[]),
+                };
+                for (name, expected) in [
+                    ("hid_def", &['t'][..]),
+                    ("int_def", &['t']),
+                    ("prot_def", &['T']),
+                    ("ref_hidden_first", &['t']),
+                    ("def_default_hidden_ref", &['t']),
+                    ("main_func", &['T']),
+                    ("hid_common", &['b']),
+                    ("plain_common", &['B']),
+                    ("__pi_text", &['t']),
+                    ("__pi_data_sym", &['d']),
+                    // a local absolute symbol: mksysmap drops it
+                    ("__pi_etext", &[]),
+                    ("__pi_unused", &[]),
+                    // protected, whatever the references say
+                    ("__start_my_table", &['D']),
+                    ("__stop_my_table", &['D']),
+                    // the dynamic relocations keep .rela.dyn
+                    ("__rela_start", &['r']),
+                    ("__rela_end", &['R']),
+                    ("weak_undef_obj", weak_undef_obj),
+                    ("weak_undef_hidden", &[]),
+                    ("_DYNAMIC", dynamic),
+                ] {
+                    assert_eq!(letters(name), expected, "{}: {name}", target.arch);
+                }
+            }
         }
     }
 }

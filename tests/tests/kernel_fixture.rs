@@ -1,9 +1,10 @@
 //! The kernel fixture (`kslink_tests::kernel`): builds, or reuses from the cache, the small
-//! x86_64 kernels of Linux 6.12 and 6.1 and checks what the later stages rely on: the
-//! configuration, System.map against the tree's own `scripts/mksysmap`, the kallsyms labels
-//! in vmlinux, the link inputs, and the recorded final link, re-run.
+//! x86_64 kernels of Linux 6.12 and 6.1 and the arm64 one of 6.12 (cross-built,
+//! relocatable) and checks what the later stages rely on: the configuration, System.map
+//! against the tree's own `scripts/mksysmap`, the kallsyms labels in vmlinux, the link
+//! inputs, and the recorded final link, re-run.
 //!
-//! The first run builds both kernels (a few minutes each on two cores); later runs find
+//! The first run builds the kernels (a few minutes each on two cores); later runs find
 //! them in the cache.
 
 use std::collections::BTreeSet;
@@ -12,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use kslink_tests::kernel::{kernel_tree, required_config, KernelTree};
+use kslink_tests::kernel::{kernel_tree_for, required_config, KernelArch, KernelTree};
 use kslink_tests::KernelVersion;
 use object::{Object, ObjectKind, ObjectSymbol};
 
@@ -37,12 +38,12 @@ fn tempdir() -> tempfile::TempDir {
 }
 
 /// Gets the tree (timing the first call and a cached reuse) and checks that reuse is fast.
-fn tree(version: KernelVersion) -> KernelTree {
+fn tree(version: KernelVersion, arch: KernelArch) -> KernelTree {
     let start = Instant::now();
-    let tree = kernel_tree(version);
+    let tree = kernel_tree_for(version, arch);
     let first = start.elapsed();
     let start = Instant::now();
-    let again = kernel_tree(version);
+    let again = kernel_tree_for(version, arch);
     let reuse = start.elapsed();
     eprintln!(
         "Linux {version} ({}): kernel_tree took {:.1} s, a cached reuse {:.3} ms; {}",
@@ -79,12 +80,12 @@ fn check_files_and_config(tree: &KernelTree) {
         tree.vmlinux_a(),
         tree.version_timestamp_o(),
         tree.linker_script(),
-        tree.bzimage(),
+        tree.boot_image(),
         tree.config(),
     ] {
         assert!(path.is_file(), "Linux {v}: {} is missing", path.display());
     }
-    for option in required_config(v) {
+    for option in required_config(v, tree.arch) {
         assert_eq!(
             tree.config_value(&format!("CONFIG_{option}")).as_deref(),
             Some("y"),
@@ -110,7 +111,17 @@ fn check_files_and_config(tree: &KernelTree) {
     let data = fs::read(tree.vmlinux_o()).unwrap();
     let obj = object::File::parse(&*data).unwrap();
     assert_eq!(obj.kind(), ObjectKind::Relocatable, "Linux {v}: vmlinux.o");
-    assert_eq!(obj.architecture(), object::Architecture::X86_64);
+    let architecture = match tree.arch {
+        KernelArch::X86_64 => object::Architecture::X86_64,
+        KernelArch::Arm64 => object::Architecture::Aarch64,
+    };
+    assert_eq!(obj.architecture(), architecture);
+    // arm64 is relocatable (tinyconfig has it off).
+    let relocatable = tree.config_value("CONFIG_RELOCATABLE");
+    match tree.arch {
+        KernelArch::X86_64 => assert_eq!(relocatable, None),
+        KernelArch::Arm64 => assert_eq!(relocatable.as_deref(), Some("y")),
+    }
     let thin = fs::read(tree.vmlinux_a()).unwrap();
     assert!(
         thin.starts_with(b"!<thin>\n"),
@@ -132,7 +143,12 @@ fn check_system_map(tree: &KernelTree) {
 
     let data = fs::read(tree.vmlinux()).unwrap();
     let elf = object::File::parse(&*data).unwrap();
-    assert_eq!(elf.kind(), ObjectKind::Executable, "Linux {v}: vmlinux");
+    // arm64's relocatable vmlinux is linked -shared: ET_DYN.
+    let kind = match tree.arch {
+        KernelArch::X86_64 => ObjectKind::Executable,
+        KernelArch::Arm64 => ObjectKind::Dynamic,
+    };
+    assert_eq!(elf.kind(), kind, "Linux {v}: vmlinux");
     let symbols: BTreeSet<&str> = elf.symbols().filter_map(|s| s.name().ok()).collect();
     for label in KALLSYMS_LABELS {
         assert!(symbols.contains(label), "Linux {v}: vmlinux lacks {label}");
@@ -174,13 +190,12 @@ fn check_link_log(tree: &KernelTree) {
         "Linux {v}: Kbuild ran scripts/link-vmlinux.sh {:?}",
         log.args
     );
-    assert_eq!(log.ld(), "ld");
+    let ld = tree.arch.tool("ld");
+    assert_eq!(log.ld(), ld);
     assert_eq!(log.args.len(), 3, "{:?}", log.args);
-    assert_eq!(log.env.get("LD").map(String::as_str), Some("ld"));
-    assert_eq!(
-        log.env.get("KBUILD_LDS").map(String::as_str),
-        Some("arch/x86/kernel/vmlinux.lds")
-    );
+    assert_eq!(log.env.get("LD"), Some(&ld));
+    let script = format!("arch/{}/kernel/vmlinux.lds", tree.arch.srcarch());
+    assert_eq!(log.env.get("KBUILD_LDS"), Some(&script));
     assert_eq!(log.env.get("LDFLAGS_vmlinux"), Some(&log.args[2]));
     assert_eq!(log.env.get("KBUILD_LDFLAGS"), Some(&log.args[1]));
     assert_eq!(
@@ -199,14 +214,19 @@ fn check_link_log(tree: &KernelTree) {
     let last = log.final_link();
     assert_eq!(&last, links.last().unwrap());
     eprintln!("Linux {v}: final link: {}", last.join(" "));
-    assert!(last.contains(&"--script=./arch/x86/kernel/vmlinux.lds".to_string()));
-    // 6.12 enables CONFIG_X86_KERNEL_IBT (gcc 12 has -fcf-protection), so the final link
-    // takes vmlinux.o; 6.1 does not, and links vmlinux.a and the libraries.
-    let input = match v {
-        KernelVersion::V6_12 => "vmlinux.o",
-        KernelVersion::V6_1 => "vmlinux.a",
+    assert!(last.contains(&format!("--script=./{script}")));
+    // x86_64 6.12 enables CONFIG_X86_KERNEL_IBT (gcc 12 has -fcf-protection), so the final
+    // link takes vmlinux.o; 6.1 and arm64 do not, and link vmlinux.a and the libraries.
+    let input = match (v, tree.arch) {
+        (KernelVersion::V6_12, KernelArch::X86_64) => "vmlinux.o",
+        _ => "vmlinux.a",
     };
     assert!(last.contains(&input.to_string()), "Linux {v}: {last:?}");
+    assert_eq!(
+        last.contains(&"-shared".to_string()),
+        tree.arch == KernelArch::Arm64,
+        "Linux {v}: {last:?}"
+    );
     assert!(last.contains(&"init/version-timestamp.o".to_string()));
     let table = last.last().unwrap();
     assert!(
@@ -245,7 +265,7 @@ fn check_final_link_rerun(tree: &KernelTree) {
     let sorttable = tree.dir.join("scripts/sorttable");
     match v {
         KernelVersion::V6_12 => {
-            let nm = run(Command::new("nm").arg("-S").arg(&out));
+            let nm = run(Command::new(tree.arch.tool("nm")).arg("-S").arg(&out));
             let sort_syms = tmp.path().join("nm-sort");
             fs::write(&sort_syms, nm).unwrap();
             run(Command::new(&sorttable).arg("-s").arg(&sort_syms).arg(&out));
@@ -320,11 +340,12 @@ fn check_link_script_rerun(tree: &KernelTree) {
         "link-vmlinux.sh re-run",
     );
 
-    // Kbuild in the copy: vmlinux is up to date (same command, older inputs), bzImage is
-    // remade from the new vmlinux, and comes out the same; nothing else is rebuilt (objtool's
-    // records were moved to the copy's path).
+    // Kbuild in the copy: vmlinux is up to date (same command, older inputs), the boot image
+    // is remade from the new vmlinux, and comes out the same; nothing else is rebuilt
+    // (objtool's records were moved to the copy's path).
     let start = Instant::now();
-    let out = copy.make().arg("vmlinux").arg("bzImage").output().unwrap();
+    let boot = tree.arch.boot_target();
+    let out = copy.make().arg("vmlinux").arg(boot).output().unwrap();
     let log = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -333,24 +354,25 @@ fn check_link_script_rerun(tree: &KernelTree) {
         String::from_utf8_lossy(&out.stderr)
     );
     eprintln!(
-        "Linux {v}: make vmlinux bzImage in the copy took {:.1} s",
+        "Linux {v}: make vmlinux {boot} in the copy took {:.1} s",
         start.elapsed().as_secs_f64()
     );
+    let boot_dir = format!("arch/{}/boot", tree.arch.srcarch());
     let rebuilt: Vec<&str> = log
         .lines()
         .filter(|l| l.starts_with("  CC ") || l.starts_with("  LD ") || l.contains("objtool"))
-        .filter(|l| !l.contains("arch/x86/boot") && !l.contains("DESCEND"))
+        .filter(|l| !l.contains(&boot_dir) && !l.contains("DESCEND"))
         .collect();
     assert!(
         rebuilt.is_empty(),
-        "Linux {v}: make in the copy rebuilt more than bzImage: {rebuilt:?}"
+        "Linux {v}: make in the copy rebuilt more than {boot}: {rebuilt:?}"
     );
     assert_same_file(&copy.vmlinux(), &tree.vmlinux(), "make in the copy");
-    assert_same_file(&copy.bzimage(), &tree.bzimage(), "make in the copy");
+    assert_same_file(&copy.boot_image(), &tree.boot_image(), "make in the copy");
 }
 
-fn check(version: KernelVersion) {
-    let tree = tree(version);
+fn check(version: KernelVersion, arch: KernelArch) {
+    let tree = tree(version, arch);
     check_files_and_config(&tree);
     check_system_map(&tree);
     check_link_log(&tree);
@@ -360,10 +382,15 @@ fn check(version: KernelVersion) {
 
 #[test]
 fn kernel_6_12() {
-    check(KernelVersion::V6_12);
+    check(KernelVersion::V6_12, KernelArch::X86_64);
 }
 
 #[test]
 fn kernel_6_1() {
-    check(KernelVersion::V6_1);
+    check(KernelVersion::V6_1, KernelArch::X86_64);
+}
+
+#[test]
+fn kernel_6_12_arm64() {
+    check(KernelVersion::V6_12, KernelArch::Arm64);
 }

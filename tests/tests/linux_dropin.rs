@@ -4,7 +4,10 @@
 //! same /proc/kallsyms, and the kernel's own kallsyms self-test passes.
 //!
 //! The upstream kernel is the cached fixture (`kslink_tests::kernel`), built with the
-//! kernel's own script; each test relinks a copy of it with the drop-in.
+//! kernel's own script; each test relinks a copy of it with the drop-in: x86_64 6.12 and
+//! 6.1, and arm64 6.12 (cross-built, relocatable: linked `-shared` with
+//! `--no-apply-dynamic-relocs`), booted under `qemu-system-aarch64 -M virt`. The initramfs
+//! is one static program, built with the target's `gcc`.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -12,8 +15,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use kslink_schema::ArrayKind;
-use kslink_tests::kernel::{kernel_tree, KernelTree};
+use kslink_schema::{artifact, ArrayKind, PatchReport};
+use kslink_tests::kernel::{kernel_tree_for, KernelArch, KernelTree};
 use kslink_tests::KernelVersion;
 use kslink_tests::{bin_path, kallsyms_finder_symbols};
 use object::{Object, ObjectSection, ObjectSymbol};
@@ -45,15 +48,16 @@ fn relink_with_dropin(tree: &KernelTree, scratch: &Path) -> (KernelTree, String,
         copy.dir.join("scripts/link-vmlinux.sh"),
     )
     .unwrap();
-    // An `ld` first on PATH that logs where and what it links.
+    // The kernel's `ld` first on PATH, logging where and what it links.
     let wrappers = scratch.join("bin");
     fs::create_dir(&wrappers).unwrap();
     let log = scratch.join("ld.log");
-    let ld = wrappers.join("ld");
+    let ld_name = tree.arch.tool("ld");
+    let ld = wrappers.join(&ld_name);
     fs::write(
         &ld,
         format!(
-            "#!/bin/sh\necho \"$PWD|$*\" >> '{}'\nexec /usr/bin/ld \"$@\"\n",
+            "#!/bin/sh\necho \"$PWD|$*\" >> '{}'\nexec /usr/bin/{ld_name} \"$@\"\n",
             log.display()
         ),
     )
@@ -73,8 +77,9 @@ fn relink_with_dropin(tree: &KernelTree, scratch: &Path) -> (KernelTree, String,
     );
     // The script is a prerequisite of vmlinux: replacing it makes Kbuild relink.
     let output = run(
-        make.env("PATH", path).args(["vmlinux", "bzImage"]),
-        "make vmlinux bzImage with the drop-in",
+        make.env("PATH", path)
+            .args(["vmlinux", tree.arch.boot_target()]),
+        "make vmlinux and the boot image with the drop-in",
     );
     let top = copy.dir.display().to_string();
     let links = fs::read_to_string(&log)
@@ -131,8 +136,9 @@ fn kallsyms_arrays(vmlinux: &Path) -> BTreeMap<String, Vec<u8>> {
     arrays
 }
 
-/// `objcopy -O binary` of `vmlinux` with its build-id zeroed first.
-fn loaded_image(vmlinux: &Path, scratch: &Path, name: &str) -> Vec<u8> {
+/// `objcopy -O binary` of `vmlinux` (the architecture's `objcopy`) with its build-id zeroed
+/// first.
+fn loaded_image(vmlinux: &Path, arch: KernelArch, scratch: &Path, name: &str) -> Vec<u8> {
     let mut data = fs::read(vmlinux).unwrap();
     let file = object::File::parse(&*data).unwrap();
     let build_id = file.build_id().unwrap().expect("a build-id").to_vec();
@@ -145,7 +151,7 @@ fn loaded_image(vmlinux: &Path, scratch: &Path, name: &str) -> Vec<u8> {
     let bin = scratch.join(format!("{name}.bin"));
     fs::write(&elf, data).unwrap();
     run(
-        Command::new("objcopy")
+        Command::new(arch.tool("objcopy"))
             .arg("-O")
             .arg("binary")
             .arg(&elf)
@@ -155,37 +161,78 @@ fn loaded_image(vmlinux: &Path, scratch: &Path, name: &str) -> Vec<u8> {
     fs::read(bin).unwrap()
 }
 
-/// An initramfs whose init waits for the kallsyms self-test (if the kernel command line says
-/// `kslink_wait_selftest`), prints its lines and /proc/kallsyms between markers, and reboots
-/// (qemu exits: -no-reboot).
-fn initramfs(scratch: &Path) -> PathBuf {
-    let root = scratch.join("initramfs");
-    for dir in ["bin", "proc", "dev"] {
-        fs::create_dir_all(root.join(dir)).unwrap();
-    }
-    fs::copy("/bin/busybox", root.join("bin/busybox"))
-        .expect("/bin/busybox: install Debian's busybox-static");
-    let init = root.join("init");
-    fs::write(
-        &init,
-        "#!/bin/busybox sh\n\
-         B=/bin/busybox\n\
-         $B mount -t proc proc /proc\n\
-         i=0\n\
-         $B grep -q kslink_wait_selftest /proc/cmdline || i=1200\n\
-         while [ $i -lt 1200 ] && ! $B dmesg | $B grep -q 'kallsyms_selftest: finish'; do\n\
-         \t$B sleep 0.1; i=$((i+1))\n\
-         done\n\
-         echo '==SELFTEST=='\n\
-         $B dmesg | $B grep kallsyms_selftest\n\
-         echo '==KALLSYMS=='\n\
-         $B cat /proc/kallsyms\n\
-         echo '==END=='\n\
-         $B reboot -f\n",
-    )
-    .unwrap();
-    fs::set_permissions(&init, fs::Permissions::from_mode(0o755)).unwrap();
-    let image = scratch.join("initramfs.cpio");
+/// The initramfs's `/init`, a static program for any target: it waits for the kallsyms
+/// self-test (if the kernel command line says `kslink_wait_selftest`; at most 2 minutes),
+/// prints the self-test's lines from the kernel log and /proc/kallsyms between markers, and
+/// reboots (qemu exits: -no-reboot).
+const INIT_C: &str = r#"
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/klog.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <unistd.h>
+
+static char log_buf[1 << 20];
+
+static void cat(const char *path)
+{
+	char chunk[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+	while (fd >= 0 && (n = read(fd, chunk, sizeof chunk)) > 0)
+		fwrite(chunk, 1, n, stdout);
+}
+
+int main(void)
+{
+	char cmdline[4096] = "";
+	int fd, n = 0;
+
+	mount("proc", "/proc", "proc", 0, NULL);
+	fd = open("/proc/cmdline", O_RDONLY);
+	if (fd >= 0 && read(fd, cmdline, sizeof cmdline - 1) < 0)
+		cmdline[0] = 0;
+	for (int i = 0; i < 1200; i++) {
+		n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, log_buf, sizeof log_buf - 1);
+		log_buf[n > 0 ? n : 0] = 0;
+		if (!strstr(cmdline, "kslink_wait_selftest") ||
+		    strstr(log_buf, "kallsyms_selftest: finish"))
+			break;
+		usleep(100000);
+	}
+	printf("==SELFTEST==\n");
+	for (char *line = strtok(log_buf, "\n"); line; line = strtok(NULL, "\n"))
+		if (strstr(line, "kallsyms_selftest"))
+			printf("%s\n", line[0] == '<' ? strchr(line, '>') + 1 : line);
+	printf("==KALLSYMS==\n");
+	fflush(stdout);
+	cat("/proc/kallsyms");
+	printf("==END==\n");
+	fflush(stdout);
+	sync();
+	reboot(RB_AUTOBOOT);
+	return 0;
+}
+"#;
+
+/// An initramfs for `arch` whose `/init` is [`INIT_C`], built with the architecture's
+/// `gcc -static`.
+fn initramfs(arch: KernelArch, scratch: &Path) -> PathBuf {
+    let root = scratch.join(format!("initramfs-{}", arch.name()));
+    fs::create_dir_all(root.join("proc")).unwrap();
+    let source = scratch.join("init.c");
+    fs::write(&source, INIT_C).unwrap();
+    run(
+        Command::new(arch.tool("gcc"))
+            .args(["-static", "-O2", "-o"])
+            .arg(root.join("init"))
+            .arg(&source),
+        "a static init (Debian: libc6-dev; for arm64 gcc-aarch64-linux-gnu and \
+         libc6-dev-arm64-cross)",
+    );
+    let image = scratch.join(format!("initramfs-{}.cpio", arch.name()));
     run(
         Command::new("sh")
             .arg("-c")
@@ -199,15 +246,30 @@ fn initramfs(scratch: &Path) -> PathBuf {
     image
 }
 
-/// Boots `bzimage` and returns (the self-test's lines, /proc/kallsyms).
-fn boot(bzimage: &Path, initramfs: &Path, wait_selftest: bool) -> (String, String) {
-    let mut append = "console=ttyS0 panic=-1 quiet".to_string();
+/// How qemu boots `arch`: the program, its machine options, the serial console's name.
+fn qemu(arch: KernelArch) -> (&'static str, &'static [&'static str], &'static str) {
+    match arch {
+        KernelArch::X86_64 => ("qemu-system-x86_64", &[], "ttyS0"),
+        // The `virt` machine's UART is a PL011.
+        KernelArch::Arm64 => (
+            "qemu-system-aarch64",
+            &["-M", "virt", "-cpu", "cortex-a57"],
+            "ttyAMA0",
+        ),
+    }
+}
+
+/// Boots `image`, a kernel for `arch`, and returns (the self-test's lines, /proc/kallsyms).
+fn boot(arch: KernelArch, image: &Path, initramfs: &Path, wait_selftest: bool) -> (String, String) {
+    let (program, machine, console) = qemu(arch);
+    let mut append = format!("console={console} panic=-1 quiet");
     if wait_selftest {
         append.push_str(" kslink_wait_selftest");
     }
     let out = Command::new("timeout")
         .arg("300")
-        .arg("qemu-system-x86_64")
+        .arg(program)
+        .args(machine)
         .args([
             "-nographic",
             "-no-reboot",
@@ -217,14 +279,16 @@ fn boot(bzimage: &Path, initramfs: &Path, wait_selftest: bool) -> (String, Strin
             "256",
             "-kernel",
         ])
-        .arg(bzimage)
+        .arg(image)
         .arg("-initrd")
         .arg(initramfs)
         .arg("-append")
         .arg(append)
         .stdin(Stdio::null())
         .output()
-        .expect("qemu-system-x86_64: install Debian's qemu-system-x86");
+        .unwrap_or_else(|e| {
+            panic!("{program}: {e}; install Debian's qemu-system-x86 or qemu-system-arm")
+        });
     let console = String::from_utf8_lossy(&out.stdout).replace('\r', "");
     let section = |from: &str, to: &str| -> String {
         let start = console
@@ -240,8 +304,10 @@ fn boot(bzimage: &Path, initramfs: &Path, wait_selftest: bool) -> (String, Strin
     )
 }
 
-fn dropin_builds_upstreams_kernel_in_one_link(version: KernelVersion) {
-    let tree = kernel_tree(version);
+/// Relinks the fixture of `version` for `arch` with the drop-in, compares, and boots both
+/// kernels.
+fn dropin_builds_upstreams_kernel_in_one_link(version: KernelVersion, arch: KernelArch) {
+    let tree = kernel_tree_for(version, arch);
     let scratch = tempfile::Builder::new()
         .prefix("kslink-dropin-")
         .tempdir()
@@ -278,17 +344,21 @@ fn dropin_builds_upstreams_kernel_in_one_link(version: KernelVersion) {
         num_syms as usize,
         "kallsyms-finder's symbols"
     );
-    let ours = loaded_image(&copy.vmlinux(), scratch.path(), "dropin");
-    let theirs = loaded_image(&tree.vmlinux(), scratch.path(), "upstream");
+    let ours = loaded_image(&copy.vmlinux(), arch, scratch.path(), "dropin");
+    let theirs = loaded_image(&tree.vmlinux(), arch, scratch.path(), "upstream");
     assert!(
         ours == theirs,
         "the loaded images differ beyond the build-id"
     );
+    // The prediction was exact: the table's frame has no room to spare.
+    let report: PatchReport = artifact::read(&copy.dir.join(".tmp_kslink/patch.report"))
+        .expect("the patch step's report");
+    assert_eq!(report.pad_waste, 0, "{report:?}");
 
-    let initramfs = initramfs(scratch.path());
+    let initramfs = initramfs(arch, scratch.path());
     let has_selftest = version == KernelVersion::V6_12;
-    let (selftest, kallsyms) = boot(&copy.bzimage(), &initramfs, has_selftest);
-    let (_, upstream_kallsyms) = boot(&tree.bzimage(), &initramfs, false);
+    let (selftest, kallsyms) = boot(arch, &copy.boot_image(), &initramfs, has_selftest);
+    let (_, upstream_kallsyms) = boot(arch, &tree.boot_image(), &initramfs, false);
     assert_eq!(kallsyms, upstream_kallsyms, "/proc/kallsyms");
     assert!(
         kallsyms.lines().count() > 10_000,
@@ -303,10 +373,15 @@ fn dropin_builds_upstreams_kernel_in_one_link(version: KernelVersion) {
 
 #[test]
 fn dropin_6_12() {
-    dropin_builds_upstreams_kernel_in_one_link(KernelVersion::V6_12);
+    dropin_builds_upstreams_kernel_in_one_link(KernelVersion::V6_12, KernelArch::X86_64);
 }
 
 #[test]
 fn dropin_6_1() {
-    dropin_builds_upstreams_kernel_in_one_link(KernelVersion::V6_1);
+    dropin_builds_upstreams_kernel_in_one_link(KernelVersion::V6_1, KernelArch::X86_64);
+}
+
+#[test]
+fn dropin_6_12_arm64() {
+    dropin_builds_upstreams_kernel_in_one_link(KernelVersion::V6_12, KernelArch::Arm64);
 }

@@ -31,7 +31,7 @@ use kslink_schema::{artifact, ArrayKind, KallsymsTable, PatchReport, TableLocati
 use kslink_table::{write_object, Arch as TableArch};
 use kslink_tests::{bin_path, debian_vmlinux, exact_frame, kernel_tree, KernelVersion};
 use kslink_verify::{view_artifact, view_elf, ElfDecodeOptions, KernelSymbol};
-use object::{Object, ObjectSection};
+use object::{Object, ObjectSection, ObjectSymbol};
 
 // ---------------------------------------------------------------------------------------
 // Running the stages
@@ -216,15 +216,24 @@ fn decoded_elf(elf: &Path, absolute_percpu: bool) -> Vec<KernelSymbol> {
     view.symbols().unwrap()
 }
 
-/// The bytes `original` must become: every room holding the final array and zeros.
+/// The bytes `original` must become: every room holding the final array and zeros, but
+/// for the fields the link left to the loader, which stay zero.
 fn expected_patch(original: &[u8], location: &TableLocation, table: &KallsymsTable) -> Vec<u8> {
     let mut expected = original.to_vec();
+    let width = u64::from(location.layout.pointer_bytes);
     for array in &location.arrays {
         let content = table.array_bytes(array.kind).unwrap();
         let start = array.file_offset as usize;
         let room = &mut expected[start..start + array.room as usize];
         room.fill(0);
         room[..content.len()].copy_from_slice(content);
+        for record in location.relocations.iter().filter(|r| !r.applied) {
+            if let Some(within) = record.field_address.checked_sub(array.address) {
+                if within < array.room {
+                    room[within as usize..(within + width) as usize].fill(0);
+                }
+            }
+        }
     }
     expected
 }
@@ -685,7 +694,8 @@ fn field_at(elf: &Path, address: u64) -> u64 {
 }
 
 /// The records `readelf` shows for the table's pointer fields, checked to agree with their
-/// fields (RELA: symbol + addend is the field, modulo the pointer width).
+/// fields (RELA: symbol + addend is the field, modulo the pointer width; a field the link
+/// left to the loader is zero, and every record gives the same value).
 fn checked_records(elf: &Path, location: &TableLocation) -> Vec<ReadelfRecord> {
     let width = u32::from(location.layout.pointer_bytes) * 8;
     let mask = if width == 64 {
@@ -702,9 +712,26 @@ fn checked_records(elf: &Path, location: &TableLocation) -> Vec<ReadelfRecord> {
         })
         .collect();
     for record in &records {
-        if let Some(addend) = record.addend {
+        let Some(addend) = record.addend else {
+            continue;
+        };
+        let result = record.symbol_value.wrapping_add(addend as u64) & mask;
+        let loaded = location
+            .relocations
+            .iter()
+            .any(|r| r.field_address == record.offset && !r.applied);
+        if loaded {
+            assert_eq!(field_at(elf, record.offset), 0, "{}", elf.display());
+            for other in records.iter().filter(|r| r.offset == record.offset) {
+                let other_result = other
+                    .symbol_value
+                    .wrapping_add(other.addend.unwrap() as u64)
+                    & mask;
+                assert_eq!(other_result, result, "{}", elf.display());
+            }
+        } else {
             assert_eq!(
-                record.symbol_value.wrapping_add(addend as u64) & mask,
+                result,
                 field_at(elf, record.offset),
                 "{}: the record for {:#x} disagrees with its field",
                 elf.display(),
@@ -713,6 +740,16 @@ fn checked_records(elf: &Path, location: &TableLocation) -> Vec<ReadelfRecord> {
         }
     }
     records
+}
+
+/// The value the loader gives the pointer field at `address` of `elf`: its relative dynamic
+/// record's addend, or the field itself.
+fn loaded_field(elf: &Path, address: u64) -> u64 {
+    readelf_records(elf)
+        .iter()
+        .find(|r| r.offset == address && r.symbol_value == 0)
+        .and_then(|r| r.addend)
+        .map_or_else(|| field_at(elf, address), |addend| addend as u64)
 }
 
 /// Links once, locates, patches `-o`, and checks: the records, the decoded table, the
@@ -747,6 +784,14 @@ fn link_locate_patch(
     );
     let location: TableLocation = read_artifact(&location_path);
     assert_eq!(location.relocations.len(), expected_records, "{location:?}");
+    let left_to_loader = extra.contains(&"--no-apply-dynamic-relocs");
+    assert!(
+        location
+            .relocations
+            .iter()
+            .all(|r| r.applied != left_to_loader),
+        "{location:?}"
+    );
 
     // Before the patch the records agree with the first table's fields, not the final's.
     let before = checked_records(&link.linked, &location);
@@ -783,7 +828,12 @@ fn link_locate_patch(
     }
     assert_eq!(decoded_elf(&out, false), decoded(&link.last));
     if let Some(base) = location.array(ArrayKind::RelativeBase) {
-        assert_eq!(field_at(&out, base.address), link.last.relative_base);
+        assert_eq!(loaded_field(&out, base.address), link.last.relative_base);
+        let applied = location.relocations.iter().all(|r| r.applied);
+        assert_eq!(
+            field_at(&out, base.address),
+            if applied { link.last.relative_base } else { 0 }
+        );
     }
     let report: PatchReport = read_artifact(&report_path);
     assert_eq!(report.relocations_updated as usize, expected_records);
@@ -850,6 +900,36 @@ fn position_independent_link_keeps_its_dynamic_record_consistent() {
         &["--all-symbols"],
         TablePlace::Rodata,
         &["-pie", "--no-warn-rwx-segments", "-z", "notext"],
+        2,
+    );
+}
+
+#[test]
+fn relocatable_arm64_link_keeps_the_loaders_field_zero() {
+    // arm64 links a relocatable kernel with -shared and --no-apply-dynamic-relocs: the
+    // R_AARCH64_RELATIVE record of kallsyms_relative_base holds the value, the field stays
+    // zero (upstream's vmlinux has it so), and the --emit-relocs record agrees.
+    let aarch64 = Target {
+        arch: "aarch64",
+        linker: "aarch64-linux-gnu-ld",
+        emulation: "aarch64linux",
+    };
+    if !aarch64.available() {
+        eprintln!("note: aarch64-linux-gnu-ld not found: skipping (binutils-aarch64-linux-gnu)");
+        return;
+    }
+    link_locate_patch(
+        &aarch64,
+        KernelVersion::V6_12,
+        &["--all-symbols"],
+        TablePlace::Rodata,
+        &[
+            "-shared",
+            "-Bsymbolic",
+            "-z",
+            "notext",
+            "--no-apply-dynamic-relocs",
+        ],
         2,
     );
 }
@@ -956,6 +1036,25 @@ fn locate_rejects_bad_input_with_one_line() {
     // A section that is not there; a table that is not at the start of the named section.
     check(&pad, &link.linked, Some(".nosuch"), "no section .nosuch");
     check(&pad, &link.linked, Some(".text"), "the frame puts it at");
+    // A pointer field that holds neither its record's result nor zero (what a link that
+    // leaves it to the loader writes).
+    let at = {
+        let file = object::File::parse(&*linked).unwrap();
+        let base = file
+            .symbols()
+            .find(|s| s.name() == Ok("kallsyms_relative_base"))
+            .unwrap();
+        let section = file
+            .section_by_index(base.section_index().unwrap())
+            .unwrap();
+        let (offset, _) = section.file_range().unwrap();
+        (offset + base.address() - section.address()) as usize
+    };
+    let mut altered = linked.clone();
+    altered[at..at + 8].copy_from_slice(&0x1234u64.to_le_bytes());
+    let altered_path = d.join("altered");
+    fs::write(&altered_path, altered).unwrap();
+    check(&pad, &altered_path, None, "which holds 0x1234");
     // Missing input.
     check(&pad, &d.join("missing"), None, "No such file");
 

@@ -36,10 +36,13 @@
 //! - Orphans are taken to come last, where lld's flags pass sees them (it runs before
 //!   orphans are moved to their places).
 
+use std::collections::HashSet;
+
 use object::elf;
 
 use crate::flavour::LinkerFlavour;
 use crate::letter::{elf_section_flags, section_letter};
+use crate::linker::{linker_sections, LinkerSection};
 use crate::names::{NameMap, NameSet};
 use crate::relocatable::{InputSection, ObjectName};
 use crate::resolve::{Link, Resolution};
@@ -197,10 +200,13 @@ impl OutputSection {
 pub struct Layout {
     /// The output sections, in the order ld creates them (script order, orphans last).
     pub outputs: Vec<OutputSection>,
-    /// Per object, per input section by ELF index: where it goes. Two more slots at the
-    /// end of each are the object's `COMMON` section and the linker's own sections
-    /// ([`LINKER_RELOCATIONS`]).
+    /// Per object, per input section by ELF index: where it goes. One more slot at the end
+    /// of each is the object's `COMMON` section.
     pub placement: Vec<Vec<Placement>>,
+    /// The sections ld creates itself ([`linker_sections`]).
+    pub linker_sections: Vec<LinkerSection>,
+    /// Where each of [`Layout::linker_sections`] goes.
+    pub linker_placement: Vec<Placement>,
     /// Per script statement: its output section (`None` for other statements, `/DISCARD/`
     /// and sections turned off by their constraint).
     pub statement_output: Vec<Option<usize>>,
@@ -208,21 +214,6 @@ pub struct Layout {
 
 /// The pseudo input section that holds an object's common symbols.
 pub const COMMON_NAME: &[u8] = b"COMMON";
-
-/// The empty dynamic relocation section GNU ld creates in the first input object of a
-/// final link, for the targets where the tests saw it (`.rela.iplt` and the like on
-/// x86-64, AArch64 and RISC-V, `.rel.iplt` on i386 and Arm): its name and type by
-/// `e_machine`. Allocated and read-only, it lands in an output section by the script's
-/// patterns, or in `.rela.dyn` (`.rel.dyn`) by ld's `-z combreloc` rule for orphans; ld
-/// removes it later for being empty, but that output section keeps its flags, which decide
-/// where ld moves the symbols of an empty `.rela.dyn` (`__rela_dyn_start` on RISC-V).
-pub const LINKER_RELOCATIONS: &[(u16, &[u8], u32)] = &[
-    (elf::EM_X86_64, b".rela.iplt", elf::SHT_RELA),
-    (elf::EM_AARCH64, b".rela.iplt", elf::SHT_RELA),
-    (elf::EM_RISCV, b".rela.iplt", elf::SHT_RELA),
-    (elf::EM_386, b".rel.iplt", elf::SHT_REL),
-    (elf::EM_ARM, b".rel.iplt", elf::SHT_REL),
-];
 
 /// A section lld 14 makes itself in every static link, with bytes, which a script's patterns
 /// can take: its name, `sh_type` and `sh_flags`, and whether it becomes an output section of
@@ -241,6 +232,32 @@ pub const LLD_SECTIONS: &[(&[u8], u32, u32, bool)] = &[
     (b".strtab", elf::SHT_STRTAB, 0, false),
 ];
 
+/// lld's own sections ([`LLD_SECTIONS`]) as the layout takes them.
+fn lld_sections() -> Vec<LinkerSection> {
+    LLD_SECTIONS
+        .iter()
+        .map(|&(name, sh_type, sh_flags, orphan)| {
+            let section = InputSection {
+                name,
+                sh_type,
+                sh_flags: u64::from(sh_flags),
+                size: 1,
+                align: 1,
+            };
+            LinkerSection {
+                name: name.to_vec(),
+                sh_type,
+                sh_flags: section.sh_flags,
+                flags: Flags::of_input(&section),
+                size: section.size,
+                align: 1,
+                sources: Vec::new(),
+                orphan,
+            }
+        })
+        .collect()
+}
+
 impl Layout {
     /// Lays out `link` with `script`, as `flavour` does.
     pub fn new(
@@ -248,7 +265,13 @@ impl Layout {
         script: &Script,
         flavour: LinkerFlavour,
     ) -> Result<Layout, ScriptError> {
-        Builder::new(link, script, flavour).build()
+        let linker = match flavour {
+            LinkerFlavour::Gnu => linker_sections(link),
+            LinkerFlavour::Lld => lld_sections(),
+        };
+        let mut layout = Builder::new(link, script, flavour, &linker).build()?;
+        layout.linker_sections = linker;
+        Ok(layout)
     }
 
     /// Where section `section` (by ELF index) of object `object` goes.
@@ -258,7 +281,16 @@ impl Layout {
 
     /// The placement of object `object`'s `COMMON` section.
     pub fn common_placement(&self, object: usize) -> Placement {
-        self.placement[object][self.placement[object].len() - 2]
+        self.placement[object][self.placement[object].len() - 1]
+    }
+
+    /// The output section of the linker's own section `name`, if it has one.
+    pub fn linker_output(&self, name: &[u8]) -> Option<usize> {
+        let i = self.linker_sections.iter().position(|s| s.name == name)?;
+        match self.linker_placement[i] {
+            Placement::Output(out) => Some(out),
+            Placement::Discarded | Placement::Unplaced => None,
+        }
     }
 
     /// The kept output section that symbols of removed section `removed` move to
@@ -486,22 +518,36 @@ fn special_section(name: &[u8], machine: u16) -> Option<(u32, u64)> {
 struct SpecRef<'s> {
     spec: &'s InputSpec,
     name_only: bool,
+    /// In `/DISCARD/`.
+    discard: bool,
 }
 
 struct Builder<'l, 'data, 's> {
     link: &'l Link<'data>,
     script: &'s Script,
     flavour: LinkerFlavour,
+    linker: &'l [LinkerSection],
     specs: Vec<SpecRef<'s>>,
 }
 
-/// One input section of the link: object, ELF index (or the COMMON or linker slot), its
-/// name and ELF type and flags.
+/// Which input section a [`Candidate`] is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// The section with this ELF index.
+    Section(usize),
+    /// The object's `COMMON` section.
+    Common,
+    /// The linker's own section with this index in [`Layout::linker_sections`] (of the
+    /// first object).
+    Linker(usize),
+}
+
+/// One input section of the link: object, which section, its name and ELF type and flags.
 #[derive(Clone, Copy)]
-struct Candidate<'data> {
+struct Candidate<'l> {
     object: usize,
-    slot: usize,
-    name: &'data [u8],
+    slot: Slot,
+    name: &'l [u8],
     sh_type: u32,
     sh_flags: u64,
     size: u64,
@@ -512,18 +558,24 @@ struct Candidate<'data> {
 }
 
 impl<'l, 'data, 's> Builder<'l, 'data, 's> {
-    fn new(link: &'l Link<'data>, script: &'s Script, flavour: LinkerFlavour) -> Self {
+    fn new(
+        link: &'l Link<'data>,
+        script: &'s Script,
+        flavour: LinkerFlavour,
+        linker: &'l [LinkerSection],
+    ) -> Self {
         Builder {
             link,
             script,
             flavour,
+            linker,
             specs: Vec::new(),
         }
     }
 
     /// Every input section that takes part, in link order, with the COMMON sections of
     /// objects whose common symbols the link allocates, and the linker's own.
-    fn candidates(&self) -> Vec<Candidate<'data>> {
+    fn candidates(&self) -> Vec<Candidate<'l>> {
         let mut has_common = vec![false; self.link.objects.len()];
         for global in &self.link.globals {
             if let Resolution::Common { object, .. } = global.resolution {
@@ -536,7 +588,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                 if self.link.is_live(o, i) {
                     out.push(Candidate {
                         object: o,
-                        slot: i,
+                        slot: Slot::Section(i),
                         name: section.name,
                         sh_type: section.sh_type,
                         sh_flags: section.sh_flags,
@@ -550,7 +602,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
             if has_common[o] {
                 out.push(Candidate {
                     object: o,
-                    slot: object.sections.len(),
+                    slot: Slot::Common,
                     name: COMMON_NAME,
                     sh_type: elf::SHT_NOBITS,
                     sh_flags: u64::from(elf::SHF_ALLOC | elf::SHF_WRITE),
@@ -561,56 +613,18 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                 });
             }
         }
-        // The linker's own sections share the object's last placement slot: no symbol is
-        // defined in them.
-        let own_slot = self.link.objects[0].sections.len() + 1;
-        let machine = self.link.machine.machine;
-        match self.flavour {
-            LinkerFlavour::Gnu => {
-                if let Some(&(_, name, sh_type)) =
-                    LINKER_RELOCATIONS.iter().find(|(m, _, _)| *m == machine)
-                {
-                    out.push(Candidate {
-                        object: 0,
-                        slot: own_slot,
-                        name,
-                        sh_type,
-                        sh_flags: u64::from(elf::SHF_ALLOC),
-                        size: 0,
-                        align: 8,
-                        flags: Flags {
-                            alloc: true,
-                            load: true,
-                            readonly: true,
-                            contents: true,
-                            ..Flags::default()
-                        },
-                        orphan: true,
-                    });
-                }
-            }
-            LinkerFlavour::Lld => {
-                for &(name, sh_type, sh_flags, orphan) in LLD_SECTIONS {
-                    let section = InputSection {
-                        name,
-                        sh_type,
-                        sh_flags: u64::from(sh_flags),
-                        size: 1,
-                        align: 1,
-                    };
-                    out.push(Candidate {
-                        object: 0,
-                        slot: own_slot,
-                        name,
-                        sh_type,
-                        sh_flags: section.sh_flags,
-                        size: section.size,
-                        align: 1,
-                        flags: Flags::of_input(&section),
-                        orphan,
-                    });
-                }
-            }
+        for (i, section) in self.linker.iter().enumerate() {
+            out.push(Candidate {
+                object: 0,
+                slot: Slot::Linker(i),
+                name: &section.name,
+                sh_type: section.sh_type,
+                sh_flags: section.sh_flags,
+                size: section.size,
+                align: section.align,
+                flags: section.flags,
+                orphan: section.orphan,
+            });
         }
         out
     }
@@ -708,7 +722,11 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                         && spec.exclude_files.is_empty()
                         && spec.flags.is_none()
                         && spec.sections.iter().all(|s| s.exclude_files.is_empty());
-                    self.specs.push(SpecRef { spec, name_only });
+                    self.specs.push(SpecRef {
+                        spec,
+                        name_only,
+                        discard: section.is_discard(),
+                    });
                 }
             }
             if section.is_discard() {
@@ -750,7 +768,21 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
         let general: Vec<usize> = (0..self.specs.len())
             .filter(|&i| !self.specs[i].name_only)
             .collect();
+        // The input sections that go to /DISCARD/, for the linker's dynamic relocation
+        // sections, which come last and are empty when all their sources are discarded.
+        let mut discarded: HashSet<(usize, usize)> = HashSet::new();
         for c in &candidates {
+            let mut c = *c;
+            if let Slot::Linker(i) = c.slot {
+                let sources = &self.linker[i].sources;
+                if !sources.is_empty()
+                    && sources
+                        .iter()
+                        .all(|&(o, s)| discarded.contains(&(o, s as usize)))
+                {
+                    c.size = 0;
+                }
+            }
             let first_name_only = *by_section_name.entry(c.name).or_insert_with(|| {
                 self.specs.iter().position(|s| {
                     s.name_only && s.spec.sections.iter().any(|p| p.name.matches(c.name))
@@ -761,20 +793,28 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                 .iter()
                 .copied()
                 .take_while(|&i| i < bound)
-                .find(|&i| self.spec_matches(self.specs[i].spec, c))
+                .find(|&i| self.spec_matches(self.specs[i].spec, &c))
                 .or(first_name_only);
             match chosen {
-                Some(i) => claims[i].push(*c),
-                None => orphans.push(*c),
+                Some(i) => {
+                    if let (true, Slot::Section(section)) = (self.specs[i].discard, c.slot) {
+                        discarded.insert((c.object, section));
+                    }
+                    claims[i].push(c);
+                }
+                None => orphans.push(c),
             }
         }
 
-        let mut placement: Vec<Vec<Placement>> = self
-            .link
-            .objects
-            .iter()
-            .map(|o| vec![Placement::Unplaced; o.sections.len() + 2])
-            .collect();
+        let mut placement = Placements {
+            objects: self
+                .link
+                .objects
+                .iter()
+                .map(|o| vec![Placement::Unplaced; o.sections.len() + 1])
+                .collect(),
+            linker: vec![Placement::Unplaced; self.linker.len()],
+        };
 
         // Walk the script as ld's map_input_to_output_sections and lang_size_sections do:
         // creation, flags, contents, and the location counter's known alignment.
@@ -895,10 +935,10 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                                 for c in claimed {
                                     match out {
                                         None => {
-                                            placement[c.object][c.slot] = Placement::Discarded;
+                                            placement.set(&c, Placement::Discarded);
                                         }
                                         Some(out) => {
-                                            placement[c.object][c.slot] = Placement::Output(out);
+                                            placement.set(&c, Placement::Output(out));
                                             add_input(&mut outputs[out], section.kind, &c);
                                             in_section.input(&c);
                                         }
@@ -947,7 +987,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                     out
                 }
             };
-            placement[c.object][c.slot] = Placement::Output(out);
+            placement.set(&c, Placement::Output(out));
             add_input(&mut outputs[out], SectionKind::Normal, &c);
         }
 
@@ -966,7 +1006,9 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
         }
         Ok(Layout {
             outputs,
-            placement,
+            placement: placement.objects,
+            linker_sections: Vec::new(),
+            linker_placement: placement.linker,
             statement_output,
         })
     }
@@ -992,6 +1034,25 @@ fn init_referenced(outputs: &mut [OutputSection], by_name: &NameMap<&[u8], usize
             }
         }
     });
+}
+
+/// Where the input sections go, while the layout is built.
+struct Placements {
+    /// Per object: per section by ELF index, then `COMMON`.
+    objects: Vec<Vec<Placement>>,
+    /// The linker's own sections.
+    linker: Vec<Placement>,
+}
+
+impl Placements {
+    fn set(&mut self, c: &Candidate, placement: Placement) {
+        let slot = match c.slot {
+            Slot::Section(i) => &mut self.objects[c.object][i],
+            Slot::Common => self.objects[c.object].last_mut().expect("a COMMON slot"),
+            Slot::Linker(i) => &mut self.linker[i],
+        };
+        *slot = placement;
+    }
 }
 
 /// Adds input section `c` to output section `o` (`lang_add_section`).

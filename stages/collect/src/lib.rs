@@ -33,6 +33,7 @@ pub mod inputs;
 pub mod layout;
 pub mod letter;
 mod linked;
+pub mod linker;
 pub mod mksysmap;
 pub mod names;
 pub mod predict;
@@ -49,6 +50,7 @@ use kslink_schema::{write_nm_lines, Symbol, SymbolOrigin, SymbolSet};
 
 pub use flavour::LinkerFlavour;
 pub use linked::{nm_numeric_cmp, read_linked, sort_nm_numeric, ElfError, LinkedSymbols, NmSymbol};
+pub use linker::LinkKind;
 pub use mksysmap::{mksysmap_keeps, MKSYSMAP_6_12};
 pub use predict::{predict, TableLabels};
 

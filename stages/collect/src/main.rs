@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use kslink_collect::compare::{compare, TableSettings};
-use kslink_collect::{predict, CollectError, LinkerFlavour, MappedFile, TableLabels};
+use kslink_collect::{predict, CollectError, LinkKind, LinkerFlavour, MappedFile, TableLabels};
 use kslink_schema::fsio::{OutputError, OutputSet};
 use kslink_schema::{artifact, DataLayout, SymbolOrigin, SymbolSet, TableOptions};
 use kslink_table::Profile;
@@ -22,6 +22,7 @@ use kslink_table::Profile;
 /// same order and with the same type letters.
 ///
 ///   kslink-collect --predict -T SCRIPT [--profile P] [--base-relative] [--linker gnu|lld]
+///                  [--shared|--pie]
 ///                  [-o SYMBOLS] [--emit-map FILE] INPUT...
 ///
 /// predicts the same set for the file that `ld -T SCRIPT INPUT...` (GNU ld 2.40, or with
@@ -29,8 +30,10 @@ use kslink_table::Profile;
 /// kallsyms table's labels added: INPUTs are objects, archives and thin archives, in link
 /// order, with --whole-archive, --no-whole-archive, --start-group/-( and --end-group/-)
 /// among them as on an ld command line (every other option is an error; give this tool's
-/// options before the first INPUT). Addresses are unknown: they are 0 in the outputs, and
-/// the artifact says so.
+/// options before the first INPUT). --shared and --pie say that the link has ld's -shared
+/// (as arm64 and riscv link a relocatable kernel) or -pie: it then has dynamic sections,
+/// and hidden symbols become local with -shared. Addresses are unknown: they are 0 in the
+/// outputs, and the artifact says so.
 ///
 ///   kslink-collect --compare PREDICTED --linked ELF [--profile P] [--all-symbols]
 ///                  [--absolute-percpu] [--base-relative] [--json]
@@ -93,6 +96,13 @@ struct Cli {
         requires = "predict"
     )]
     linker: LinkerFlavour,
+    /// --predict: the link is `ld -shared` (a shared object; the kernel of arm64 and riscv
+    /// with CONFIG_RELOCATABLE).
+    #[arg(long, requires = "predict", conflicts_with = "pie")]
+    shared: bool,
+    /// --predict: the link is `ld -pie` (a position-independent executable).
+    #[arg(long, requires = "predict")]
+    pie: bool,
     /// --compare: build the tables with --all-symbols (CONFIG_KALLSYMS_ALL).
     #[arg(long, requires = "compare")]
     all_symbols: bool,
@@ -224,7 +234,14 @@ fn run_predict(cli: &Cli) -> Result<(), CollectError> {
         profile: profile(cli)?,
         base_relative: cli.base_relative,
     };
-    let set = predict(script, &cli.inputs, table, cli.linker)?;
+    let kind = if cli.shared {
+        LinkKind::Shared
+    } else if cli.pie {
+        LinkKind::Pie
+    } else {
+        LinkKind::Static
+    };
+    let set = predict(script, &cli.inputs, table, cli.linker, kind)?;
     let mut outputs = OutputSet::create(&[None, cli.emit_map.as_deref(), cli.output.as_deref()])
         .map_err(output_error)?;
     outputs

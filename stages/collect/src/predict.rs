@@ -21,9 +21,11 @@
 //! Addresses are unknown: every symbol gets address 0 and the set says
 //! `addresses_known: false`; the order is `nm -n`'s for equal addresses (by name).
 //!
-//! The link is taken to be a static final link (as the kernel's is, without
-//! `CONFIG_RELOCATABLE`'s `-pie`): no dynamic sections, and undefined symbols, weak ones
-//! included, left out of the output's symbol table.
+//! The link is a final link of the given [`LinkKind`]: static (as x86 links the kernel),
+//! with no dynamic sections and undefined symbols, weak ones included, left out of the
+//! output's symbol table; or with dynamic sections (`-shared`, as arm64 and riscv link a
+//! `CONFIG_RELOCATABLE` kernel, or `-pie`), which ld adds sections and binding rules for
+//! ([`crate::linker`]).
 //!
 //! What cannot be predicted this way (none of it changes the kernels the tests link):
 //!
@@ -37,10 +39,10 @@
 //!   (decided by whether anything lies between);
 //! - where the linker puts an orphan section (it is taken to come last: only its own flags
 //!   are certain; for lld a symbol assigned `.` after the place lld moves an alloc orphan
-//!   to would be in the orphan), and the linker's own sections beyond the one that sets
-//!   `.rela.dyn`'s flags ([`crate::layout::LINKER_RELOCATIONS`]) and lld's
-//!   ([`crate::layout::LLD_SECTIONS`]; not those that options add, such as lld's
-//!   `.note.gnu.build-id`);
+//!   to would be in the orphan), and the linker's own sections beyond those
+//!   [`crate::linker`] lists for GNU ld and lld's ([`crate::layout::LLD_SECTIONS`]; not
+//!   those that options add, such as lld's `.note.gnu.build-id`, nor lld's dynamic
+//!   sections: lld's `-shared`/`-pie` links are not modelled);
 //! - lld's own symbols (`__ehdr_start`, `_GLOBAL_OFFSET_TABLE_`, `_end` and the like,
 //!   which it defines when referenced).
 
@@ -58,8 +60,11 @@ use crate::letter::{
     decode_symclass, is_debugging_symbol, is_elf_local_label, is_target_special_symbol,
     symbol_flags, SymbolPlace,
 };
+use crate::linker::{self, LinkKind};
 use crate::names::NameSet;
-use crate::relocatable::{InputSection, InputSymbol, Machine, Object, ObjectName, Place};
+use crate::relocatable::{
+    InputSection, InputSymbol, Machine, Object, ObjectName, Place, Relocations,
+};
 use crate::resolve::{self, Link, Resolution};
 use crate::script::Script;
 use crate::{mksysmap_keeps, CollectError, NmSymbol};
@@ -91,12 +96,13 @@ impl TableLabels {
 /// Predicts the symbols of the output of a link of `inputs` (objects, archives and
 /// `--whole-archive`/`--start-group` switches, as on an `ld` command line) with linker
 /// script `script` by the linker `flavour`, to which the kallsyms table of `table` is
-/// added.
+/// added, writing a file of kind `kind`.
 pub fn predict(
     script: &Path,
     inputs: &[OsString],
     table: TableLabels,
     flavour: LinkerFlavour,
+    kind: LinkKind,
 ) -> Result<SymbolSet, CollectError> {
     let args = LinkArg::parse_all(inputs)?;
     let script_shown = script.display().to_string();
@@ -105,7 +111,7 @@ pub fn predict(
     let files = InputFiles::open(&args)?;
     let labels = table.labels();
     let references = script.referenced_symbols();
-    let link = resolve::resolve(&files, flavour, &references, |machine| {
+    let link = resolve::resolve(&files, flavour, kind, &references, |machine| {
         vec![table_object(&labels, machine)]
     })?;
     let layout = Layout::new(&link, &script, flavour).map_err(CollectError::Script)?;
@@ -125,7 +131,9 @@ pub fn predict(
 
 /// What `--predict` adds for the kallsyms table: an object with the table's labels in
 /// `.rodata` (as `scripts/kallsyms` emits them: global, in a read-only allocated
-/// section) and a reference to `_text`.
+/// section) and a reference to `_text`, an absolute pointer
+/// (`kallsyms_relative_base`, or 6.1's `kallsyms_addresses`) that a position-independent
+/// link makes a dynamic relocation of.
 fn table_object(labels: &[&'static str], machine: Machine) -> Object<'static> {
     let null_section = InputSection {
         name: b"",
@@ -162,6 +170,36 @@ fn table_object(labels: &[&'static str], machine: Machine) -> Object<'static> {
             .map(|label| symbol(label.as_bytes(), Place::Section(1))),
     );
     symbols.push(symbol(b"_text", Place::Undefined));
+    let relocations = linker::pointer_relocation(machine)
+        .map(|(pointer, rela)| {
+            // One record, of the pointer type, at offset 0 against symbol 0: only the type
+            // is read.
+            let word = if machine.is_64 { 8 } else { 4 };
+            let info = if machine.is_64 {
+                u64::from(pointer)
+            } else {
+                u64::from(pointer & 0xff)
+            };
+            let mut entry = vec![0u8; word * if rela { 3 } else { 2 }];
+            let info_bytes = if machine.big_endian {
+                info.to_be_bytes()
+            } else {
+                info.to_le_bytes()
+            };
+            let info_bytes = if machine.big_endian {
+                &info_bytes[8 - word..]
+            } else {
+                &info_bytes[..word]
+            };
+            entry[word..2 * word].copy_from_slice(info_bytes);
+            Relocations {
+                target: 1,
+                rela,
+                entries: entry.into(),
+            }
+        })
+        .into_iter()
+        .collect();
     Object {
         name: ObjectName {
             display: TABLE_SOURCE.to_owned(),
@@ -174,6 +212,7 @@ fn table_object(labels: &[&'static str], machine: Machine) -> Object<'static> {
         symbols,
         first_global: 1,
         groups: Vec::new(),
+        relocations,
     }
 }
 
@@ -186,8 +225,9 @@ struct Prediction<'a> {
     machine: u16,
     symbols: Vec<NmSymbol<'a>>,
     /// Per symbol (by [`NmSymbol::index`]): where it comes from, an index into the
-    /// sources (objects first, then the script).
-    sources: Vec<u32>,
+    /// sources (objects first, then the script); none for the linker's own symbols and
+    /// undefined ones.
+    sources: Vec<Option<u32>>,
 }
 
 impl<'a> Prediction<'a> {
@@ -243,19 +283,25 @@ impl<'a> Prediction<'a> {
                     symbol.name,
                     decode_symclass(place, symbol_flags(symbol.info, false)),
                     section,
-                    o as u32,
+                    Some(o as u32),
                 );
             }
         }
 
-        // The winning definition of every global the script does not assign. lld makes
-        // hidden ones local.
+        // The winning definition of every global the script does not assign, with the
+        // binding the link gives it: lld makes hidden ones local, and so does GNU ld's
+        // `-shared`.
+        let kind = link.kind;
+        // Undefined symbols are output as dynamic symbols: not where the script discards
+        // the dynamic symbol table.
+        let dynamic_symbols = layout.linker_output(b".dynsym").is_some();
         let mut start_stop = Vec::new();
         for global in &link.globals {
             if script_names.contains(global.name) {
                 continue;
             }
-            let localized = flavour == LinkerFlavour::Lld && global.is_hidden();
+            let localized = (flavour == LinkerFlavour::Lld && global.is_hidden())
+                || kind.forces_local(global.visibility);
             let binding = |info: u8| {
                 if localized {
                     info & 0xf
@@ -280,7 +326,7 @@ impl<'a> Prediction<'a> {
                         global.name,
                         decode_symclass(place, symbol_flags(binding(input.info), false)),
                         section,
-                        object as u32,
+                        Some(object as u32),
                     );
                 }
                 Resolution::Common { object, .. } => {
@@ -294,48 +340,68 @@ impl<'a> Prediction<'a> {
                         global.name,
                         decode_symclass(place, symbol_flags(binding(info), false)),
                         section,
-                        object as u32,
+                        Some(object as u32),
                     );
                 }
-                // GNU ld leaves undefined symbols, weak ones included, out of a static
-                // link's symbol table (a link with dynamic sections would keep them); lld
-                // keeps them (only weak data objects, nm's `v`, pass mksysmap).
+                // GNU ld leaves undefined symbols out of a static link's symbol table and
+                // keeps weak ones in a link with dynamic sections; lld keeps them (only weak
+                // data objects, nm's `v`, and `w` pass mksysmap).
                 Resolution::Undefined { weak, object } => {
                     let found = match flavour {
-                        LinkerFlavour::Gnu => start_stop_section(global.name, link, layout),
-                        LinkerFlavour::Lld => lld_start_stop_section(global.name, layout),
+                        LinkerFlavour::Gnu => start_stop_section(global.name, link, layout)
+                            .map(|found| (found, elf::STB_GLOBAL << 4)),
+                        LinkerFlavour::Lld => lld_start_stop_section(global.name, layout)
+                            .map(|found| (found, binding(elf::STB_GLOBAL << 4))),
                     };
-                    if let Some(found) = found {
-                        start_stop.push((global.name, found, binding(elf::STB_GLOBAL << 4)));
+                    let kind = if object {
+                        elf::STT_OBJECT
+                    } else {
+                        elf::STT_NOTYPE
+                    };
+                    if let Some((found, info)) = found {
+                        start_stop.push((global.name, found, info));
                     } else if flavour == LinkerFlavour::Lld {
                         let bind = if weak { elf::STB_WEAK } else { elf::STB_GLOBAL };
-                        let kind = if object {
-                            elf::STT_OBJECT
-                        } else {
-                            elf::STT_NOTYPE
-                        };
                         let flags = symbol_flags(binding((bind << 4) | kind), true);
                         let source = undefined_source(global.name, link).unwrap_or(script_source);
                         out.push(
                             global.name,
                             decode_symclass(SymbolPlace::Undefined, flags),
                             None,
-                            source,
+                            Some(source),
+                        );
+                    } else if weak
+                        && dynamic_symbols
+                        && link
+                            .kind
+                            .keeps_undefined_weak(link.machine.machine, global.visibility)
+                        && global.name != linker::DYNAMIC_SYMBOL
+                    {
+                        // nm's `v` (a data object) or `w`. A link keeps no other undefined
+                        // symbols that mksysmap would keep: a static one drops them, a
+                        // dynamic one keeps strong ones as `U`.
+                        let flags = symbol_flags((elf::STB_WEAK << 4) | kind, true);
+                        out.push(
+                            global.name,
+                            decode_symclass(SymbolPlace::Undefined, flags),
+                            None,
+                            None,
                         );
                     }
                 }
             }
         }
 
-        // `__start_SEC` and `__stop_SEC`, which the linker defines (protected, so global,
-        // unless a reference hides it) when they are referenced and not otherwise defined.
+        // `__start_SEC` and `__stop_SEC`, which the linker defines when they are referenced
+        // and not otherwise defined: GNU ld protected whatever the references say, so
+        // global; lld global unless a reference hides it.
         for (name, (object, out_section), info) in start_stop {
             let (place, section) = global_home(layout, out_section);
             out.push(
                 name,
                 decode_symclass(place, symbol_flags(info, false)),
                 section,
-                object as u32,
+                Some(object as u32),
             );
         }
 
@@ -349,7 +415,10 @@ impl<'a> Prediction<'a> {
             // finds the per-cpu symbols by them): one listed in a section placed elsewhere
             // is in none of them.
             let section = section.filter(|_| !symbol.outside_home);
-            let binding = if symbol.hidden {
+            let visibility = link
+                .global(symbol.name)
+                .map_or(elf::STV_DEFAULT, |g| g.visibility);
+            let binding = if symbol.hidden || kind.forces_local(visibility) {
                 elf::STB_LOCAL
             } else {
                 elf::STB_GLOBAL
@@ -363,15 +432,29 @@ impl<'a> Prediction<'a> {
                 symbol.name,
                 decode_symclass(place, symbol_flags((binding << 4) | kind, false)),
                 section,
-                script_source,
+                Some(script_source),
             );
+        }
+
+        // ld's own `_DYNAMIC`, where nm shows it as a symbol of `.dynamic`.
+        if linker::dynamic_symbol_in_section(link) {
+            if let Some(out_section) = layout.linker_output(b".dynamic") {
+                let (place, section) = global_home(layout, out_section);
+                let info = (elf::STB_LOCAL << 4) | elf::STT_OBJECT;
+                out.push(
+                    linker::DYNAMIC_SYMBOL,
+                    decode_symclass(place, symbol_flags(info, false)),
+                    section,
+                    None,
+                );
+            }
         }
 
         out
     }
 
     /// Adds a symbol, unless `nm` hides it (the target's mapping symbols and the like).
-    fn push(&mut self, name: &'a [u8], type_letter: u8, section: Option<u32>, source: u32) {
+    fn push(&mut self, name: &'a [u8], type_letter: u8, section: Option<u32>, source: Option<u32>) {
         if is_target_special_symbol(self.machine, name) {
             return;
         }
@@ -421,7 +504,7 @@ impl<'a> Prediction<'a> {
                     type_letter: s.type_letter,
                     name: s.name.to_vec(),
                     section: s.section,
-                    source: Some(self.sources[s.index as usize]),
+                    source: self.sources[s.index as usize],
                 })
                 .collect(),
         }

@@ -1,5 +1,7 @@
 //! Relocatable ELF objects, read for what a link does with their sections and symbols.
 
+use std::borrow::Cow;
+
 use object::elf;
 use object::read::elf::{FileHeader, SectionHeader, Sym};
 use object::Endianness;
@@ -127,6 +129,19 @@ impl InputSymbol<'_> {
     }
 }
 
+/// A relocation section of an object: the section it applies to and its entries, as in
+/// the file.
+#[derive(Clone, Debug)]
+pub struct Relocations<'data> {
+    /// The section the relocations apply to (`sh_info`), by ELF index.
+    pub target: u32,
+    /// `SHT_RELA` rather than `SHT_REL`.
+    pub rela: bool,
+    /// The entries, in the object's byte order and class (borrowed from the file, or made
+    /// for an object the link will also have).
+    pub entries: Cow<'data, [u8]>,
+}
+
 /// A section group (`SHT_GROUP` with `GRP_COMDAT`): a link keeps the first group of each
 /// signature and discards the others, with their sections and symbols.
 #[derive(Clone, Debug)]
@@ -151,6 +166,8 @@ pub struct Object<'data> {
     pub first_global: usize,
     /// Its COMDAT groups.
     pub groups: Vec<ComdatGroup<'data>>,
+    /// Its relocation sections that apply to another section.
+    pub relocations: Vec<Relocations<'data>>,
 }
 
 impl<'data> Object<'data> {
@@ -164,6 +181,40 @@ impl<'data> Object<'data> {
             elf::ELFCLASS64 => read_class::<elf::FileHeader64<Endianness>>(data, name),
             class => Err(format!("unknown ELF class {class}")),
         }
+    }
+
+    /// The types (`ELF64_R_TYPE`, `ELF32_R_TYPE`) of the relocations that apply to section
+    /// `target`, in file order.
+    pub fn relocation_types(&self, target: u32) -> impl Iterator<Item = u32> + '_ {
+        let Machine {
+            is_64, big_endian, ..
+        } = self.machine;
+        self.relocations
+            .iter()
+            .filter(move |r| r.target == target)
+            .flat_map(move |r| {
+                // r_offset, r_info[, r_addend]: words of the class's size.
+                let entry = if is_64 { 8 } else { 4 } * if r.rela { 3 } else { 2 };
+                r.entries.chunks_exact(entry).map(move |e| {
+                    if is_64 {
+                        let info: [u8; 8] = e[8..16].try_into().expect("8 bytes");
+                        let info = if big_endian {
+                            u64::from_be_bytes(info)
+                        } else {
+                            u64::from_le_bytes(info)
+                        };
+                        info as u32 // ELF64_R_TYPE: the low 32 bits
+                    } else {
+                        let info: [u8; 4] = e[4..8].try_into().expect("4 bytes");
+                        let info = if big_endian {
+                            u32::from_be_bytes(info)
+                        } else {
+                            u32::from_le_bytes(info)
+                        };
+                        info & 0xff // ELF32_R_TYPE: the low 8 bits
+                    }
+                })
+            })
     }
 
     /// The global (non-local) symbols with their indices.
@@ -287,6 +338,24 @@ where
             sections: members.iter().map(|m| m.get(endian)).collect(),
         });
     }
+    let mut relocations = Vec::new();
+    for section in table.iter() {
+        let rela = match section.sh_type(endian) {
+            elf::SHT_RELA => true,
+            elf::SHT_REL => false,
+            _ => continue,
+        };
+        let target = section.sh_info(endian);
+        if target == 0 || target as usize >= sections.len() {
+            continue;
+        }
+        let entries = section.data(endian, data).map_err(malformed)?;
+        relocations.push(Relocations {
+            target,
+            rela,
+            entries: Cow::Borrowed(entries),
+        });
+    }
     Ok(Object {
         name,
         machine,
@@ -294,5 +363,6 @@ where
         symbols,
         first_global,
         groups,
+        relocations,
     })
 }

@@ -16,8 +16,9 @@
 //! - Of several COMDAT groups with the same signature the first is kept; the others'
 //!   sections are discarded, and their symbols define nothing. GNU ld treats
 //!   `.gnu.linkonce.*` sections of one name alike; lld gives them no special meaning.
-//! - A global symbol's visibility is the most constraining one any object gives it
-//!   ([`Global::visibility`]).
+//! - A global's visibility ([`Global::visibility`]) is the most constraining of all its
+//!   definitions and references in the included objects (internal, then hidden, then
+//!   protected; `elf_merge_st_other`).
 
 use std::collections::HashSet;
 
@@ -26,6 +27,7 @@ use object::elf;
 use crate::archive::{Archive, IndexEntry};
 use crate::flavour::LinkerFlavour;
 use crate::inputs::{FileKind, InputArg, InputFiles};
+use crate::linker::LinkKind;
 use crate::names::{NameMap, NameSet};
 use crate::relocatable::{InputSymbol, Machine, Object, ObjectName, Place};
 use crate::CollectError;
@@ -63,8 +65,8 @@ pub struct Global<'data> {
     pub name: &'data [u8],
     /// What the inputs make of it.
     pub resolution: Resolution,
-    /// `STV_*`: the most constraining visibility of its symbols in the included objects,
-    /// references included (`STV_DEFAULT` if none says otherwise).
+    /// Its visibility (`STV_*`): the most constraining of every mention in the included
+    /// objects, references included (`STV_DEFAULT` if none says otherwise).
     pub visibility: u8,
 }
 
@@ -89,6 +91,8 @@ pub struct Link<'data> {
     pub machine: Machine,
     /// The files of the command line (objects and archives), as given.
     pub input_names: Vec<Vec<u8>>,
+    /// The kind of file the link writes.
+    pub kind: LinkKind,
 }
 
 impl<'data> Link<'data> {
@@ -105,11 +109,12 @@ impl<'data> Link<'data> {
 
 /// Reads the inputs in `files` in link order, then the objects `extra` makes for the
 /// inputs' machine (objects the link will also have, such as the kallsyms table), as
-/// `flavour` links them. `references` are the names the linker script refers to, which
-/// lld treats as undefined references.
+/// `flavour` links them into a file of kind `kind`. `references` are the names the linker
+/// script refers to, which lld treats as undefined references.
 pub fn resolve<'data>(
     files: &'data InputFiles,
     flavour: LinkerFlavour,
+    kind: LinkKind,
     references: &[&'data [u8]],
     extra: impl FnOnce(Machine) -> Vec<Object<'data>>,
 ) -> Result<Link<'data>, CollectError> {
@@ -210,6 +215,7 @@ pub fn resolve<'data>(
             .iter()
             .map(|f| f.map.shown().as_bytes().to_vec())
             .collect(),
+        kind,
     })
 }
 
@@ -403,7 +409,10 @@ impl<'data> Linker<'data> {
                     continue;
                 }
             }
-            self.merge(&object, index, symbol_index, symbol)?;
+            let slot = self.slot(symbol.name);
+            let visibility = &mut self.globals[slot].visibility;
+            *visibility = more_constraining(*visibility, symbol.visibility());
+            self.merge(&object, index, slot, symbol_index, symbol)?;
         }
         self.objects.push(object);
         self.comdat_discarded.push(discarded);
@@ -438,15 +447,10 @@ impl<'data> Linker<'data> {
         &mut self,
         object: &Object<'data>,
         index: usize,
+        slot: usize,
         symbol_index: usize,
         symbol: &InputSymbol<'data>,
     ) -> Result<(), CollectError> {
-        let slot = self.slot(symbol.name);
-        let visibility = symbol.visibility();
-        let merged = &mut self.globals[slot].visibility;
-        if visibility != elf::STV_DEFAULT && (*merged == elf::STV_DEFAULT || visibility < *merged) {
-            *merged = visibility;
-        }
         let current = self.globals[slot].resolution;
         let new = match (symbol.place, current) {
             (Place::Undefined, Resolution::Undefined { weak, object: o }) => {
@@ -530,6 +534,17 @@ fn endian_name(big: bool) -> &'static str {
     }
 }
 
+/// The more constraining of two visibilities: internal, hidden, protected, default
+/// (`elf_merge_st_other`).
+fn more_constraining(a: u8, b: u8) -> u8 {
+    // STV_DEFAULT (0) wraps around to the least constraining.
+    if b.wrapping_sub(1) < a.wrapping_sub(1) {
+        b
+    } else {
+        a
+    }
+}
+
 /// Whether `object` defines `name` other than as a common symbol.
 fn defines_non_common(object: &Object, name: &[u8]) -> bool {
     object
@@ -543,5 +558,22 @@ impl Link<'_> {
     pub fn is_live(&self, object: usize, section: usize) -> bool {
         self.objects[object].sections[section].is_placed()
             && !self.comdat_discarded[object][section]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn visibility_merges_to_the_most_constraining() {
+        use elf::{STV_DEFAULT, STV_HIDDEN, STV_INTERNAL, STV_PROTECTED};
+        let order = [STV_INTERNAL, STV_HIDDEN, STV_PROTECTED, STV_DEFAULT];
+        for (i, &a) in order.iter().enumerate() {
+            for (j, &b) in order.iter().enumerate() {
+                let expected = order[i.min(j)];
+                assert_eq!(more_constraining(a, b), expected, "{a} and {b}");
+            }
+        }
     }
 }

@@ -509,13 +509,37 @@ fn signed_hex(difference: u64) -> String {
     }
 }
 
+/// `value` cut to the pointer width of `layout`.
+fn truncate(layout: DataLayout, value: u64) -> u64 {
+    if layout.pointer_bytes == 8 {
+        value
+    } else {
+        value & 0xffff_ffff
+    }
+}
+
+/// The pointer-sized word at file offset `at`, if the file has it.
+fn read_word(layout: DataLayout, data: &[u8], at: u64) -> Option<u64> {
+    let width = usize::from(layout.pointer_bytes);
+    let bytes = data.get(usize::try_from(at).ok()?..)?.get(..width)?;
+    Some(bytes.iter().enumerate().fold(0u64, |value, (i, &byte)| {
+        let shift = if layout.big_endian {
+            8 * (width - 1 - i)
+        } else {
+            8 * i
+        };
+        value | u64::from(byte) << shift
+    }))
+}
+
 /// The relocation records for the table's pointer fields: those of non-allocated relocation
 /// sections for the table's section (`ld --emit-relocs`) and of allocated ones for the
 /// table's section or for all sections (`sh_info` 0: dynamic relocations).
 ///
 /// A record inside an array's room that is not a pointer field (`kallsyms_relative_base`, an
 /// entry of `kallsyms_addresses`) is an error: the patch would rewrite what it relocates and
-/// leave it wrong. Packed relative relocations (`SHT_RELR`) need nothing: their addend is
+/// leave it wrong. A RELA record's field must hold the record's result, or zero where the
+/// link leaves it to the loader ([`LocatedRelocation::applied`]). Packed relative relocations (`SHT_RELR`) need nothing: their addend is
 /// the field itself, which the patch writes.
 fn find_relocations<'data, Elf: FileHeader<Endian = Endianness>>(
     header: &Elf,
@@ -563,15 +587,21 @@ fn find_relocations<'data, Elf: FileHeader<Endian = Endianness>>(
                 .and_then(|symtab| symtab.data_as_array(endian, data))
                 .map_err(malformed)?
         };
-        // (r_offset, r_sym) of each record, in order.
-        let records: Vec<(u64, u32)> = if rela {
+        // (r_offset, r_sym, r_addend) of each record, in order (REL: no addend).
+        let records: Vec<(u64, u32, Option<i64>)> = if rela {
             let (entries, _) = section
                 .rela(endian, data)
                 .map_err(malformed)?
                 .expect("a RELA section");
             entries
                 .iter()
-                .map(|r| (r.r_offset(endian).into(), r.r_sym(endian, is_mips64el)))
+                .map(|r| {
+                    (
+                        r.r_offset(endian).into(),
+                        r.r_sym(endian, is_mips64el),
+                        Some(r.r_addend(endian).into()),
+                    )
+                })
                 .collect()
         } else {
             let (entries, _) = section
@@ -580,11 +610,11 @@ fn find_relocations<'data, Elf: FileHeader<Endian = Endianness>>(
                 .expect("a REL section");
             entries
                 .iter()
-                .map(|r| (r.r_offset(endian).into(), r.r_sym(endian)))
+                .map(|r| (r.r_offset(endian).into(), r.r_sym(endian), None))
                 .collect()
         };
         let section_offset: u64 = section.sh_offset(endian).into();
-        for (position, (field_address, symbol)) in records.into_iter().enumerate() {
+        for (position, (field_address, symbol, addend)) in records.into_iter().enumerate() {
             let Some(array) = arrays
                 .iter()
                 .find(|array| field_address.wrapping_sub(array.address) < array.room)
@@ -619,11 +649,33 @@ fn find_relocations<'data, Elf: FileHeader<Endian = Endianness>>(
                     .st_value(endian)
                     .into(),
             };
+            // A RELA record's result is in the field too, unless the link left the field
+            // zero for the loader to fill (`--no-apply-dynamic-relocs`).
+            let applied = match addend {
+                None => true,
+                Some(addend) => {
+                    let result = truncate(layout, symbol_value.wrapping_add(addend as u64));
+                    let field =
+                        read_word(layout, data, array.file_offset + within).ok_or_else(|| {
+                            format!("{} is cut off: malformed ELF file", array.kind.label())
+                        })?;
+                    if field != result && field != 0 {
+                        return Err(format!(
+                            "relocation record {position} of {name} (file offset \
+                             {record_offset:#x}) gives {result:#x} for {}+{within:#x}, which \
+                             holds {field:#x}: the file is not as the link left it",
+                            array.kind.label()
+                        ));
+                    }
+                    field == result
+                }
+            };
             found.push(LocatedRelocation {
                 field_address,
                 record_offset,
                 rela,
                 symbol_value,
+                applied,
             });
         }
     }

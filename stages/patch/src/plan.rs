@@ -31,8 +31,9 @@ impl Patch {
     ///
     /// Each relocation record for a pointer field gets the addend that makes it agree with
     /// the field's final value: the value less the value of the record's symbol. A field
-    /// past the end of the final array (room left over) is zero, and so is its record's
-    /// result. A record for a field the final table holds as an absolute value, and a
+    /// whose records the link did not apply ([`kslink_schema::LocatedRelocation::applied`])
+    /// stays zero, as the link left it: the value is in the records alone. A field past
+    /// the end of the final array (room left over) is zero, and so is its record's result. A record for a field the final table holds as an absolute value, and a
     /// `_text`-relative field without a record where the link kept them, are errors: the
     /// relocated image would be wrong.
     pub fn plan(location: &TableLocation, table: &KallsymsTable) -> Result<Patch, PatchError> {
@@ -99,11 +100,19 @@ impl Patch {
 
         let mut writes = Vec::with_capacity(location.arrays.len() + location.relocations.len());
         let mut arrays = Vec::with_capacity(location.arrays.len());
+        let width = u64::from(table.layout.pointer_bytes);
         for located in &location.arrays {
             let content = table.array_bytes(located.kind).expect("checked above");
             let mut room = Vec::with_capacity(located.room as usize);
             room.extend_from_slice(content);
             room.resize(located.room as usize, 0);
+            for record in location.relocations.iter().filter(|r| !r.applied) {
+                let within = record.field_address.wrapping_sub(located.address);
+                if within < located.room {
+                    let end = (within + width).min(located.room);
+                    room[within as usize..end as usize].fill(0);
+                }
+            }
             writes.push((located.file_offset, room));
             arrays.push(PatchedArray {
                 kind: located.kind,

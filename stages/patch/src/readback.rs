@@ -6,6 +6,7 @@
 //! the inputs, not of the table. This one decodes the table from the patched bytes as the
 //! kernel reads it and compares every symbol with the file's symbol table.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use kslink_collect::read_linked;
@@ -16,17 +17,20 @@ use crate::word;
 
 /// Checks the patched file `data` against `location` and the final `table`:
 ///
-/// 1. every room holds the final table's array followed by zeros;
+/// 1. every room holds the final table's array followed by zeros (and zeros in the fields
+///    the link leaves to the loader, [`kslink_schema::LocatedRelocation::applied`]);
 /// 2. every label the file defines for an array is at the array's located address (the
 ///    kernel reads the arrays through them);
-/// 3. the arrays, taken from their rooms in the file, are consistent (markers, token index,
+/// 3. the arrays, taken from their rooms in the file as the loader leaves them (the fields it
+///    fills given their records' results), are consistent (markers, token index,
 ///    name order: [`kslink_verify::TableView::check`]) and decode to `kallsyms_num_syms`
 ///    symbols, each of which is one of the file's: same name, address and type letter as
 ///    `nm` lists it ([`read_linked`]; the unfiltered listing, since 6.1's generator reads
 ///    that), but for the letter `A` that `--absolute-percpu` gives the symbols between
 ///    `__per_cpu_start` and `__per_cpu_end`;
 /// 4. every RELA record kept for a pointer field agrees with the field: the record's symbol
-///    plus its addend is the field's value.
+///    plus its addend is the field's value (for a field left to the loader, the final
+///    table's value).
 ///
 /// Only the headers, the symbol table, the rooms and the records are read. Returns the
 /// number of symbols checked.
@@ -46,18 +50,70 @@ pub(crate) fn verify(
         let start = array.file_offset as usize;
         &data[start..start + array.room as usize]
     };
+    let layout = location.layout;
+    let width = u64::from(layout.pointer_bytes);
+    let read = |offset: u64| {
+        usize::try_from(offset)
+            .ok()
+            .and_then(|at| data.get(at..))
+            .and_then(|bytes| word::decode(layout, bytes))
+    };
+    // The fields the loader fills, by address, with what their records give.
+    let mut loaded: HashMap<u64, u64> = HashMap::new();
+    for record in location.relocations.iter().filter(|r| r.rela && !r.applied) {
+        let addend =
+            read(record.record_offset + word::rela_addend_offset(layout)).ok_or_else(|| {
+                format!(
+                    "the relocation record for {:#x} is cut off",
+                    record.field_address
+                )
+            })?;
+        let value = word::truncate(layout, record.symbol_value.wrapping_add(addend));
+        loaded.insert(record.field_address, value);
+    }
     for array in &location.arrays {
         let content = table
             .array_bytes(array.kind)
             .expect("the plan matched the arrays");
-        let (head, rest) = room(array).split_at(content.len());
-        if head != content || rest.iter().any(|&b| b != 0) {
+        let mut expected = content.to_vec();
+        expected.resize(array.room as usize, 0);
+        for &field in loaded.keys() {
+            let within = field.wrapping_sub(array.address);
+            if within < array.room {
+                let end = (within + width).min(array.room);
+                let field_content = &mut expected[within as usize..end as usize];
+                // The record must give what the final table holds there.
+                let value = word::decode(layout, field_content).unwrap_or(0);
+                if loaded[&field] != value {
+                    return Err(format!(
+                        "the relocation records for {:#x} give {:#x}, the final table holds \
+                         {value:#x}",
+                        field, loaded[&field]
+                    ));
+                }
+                field_content.fill(0);
+            }
+        }
+        if room(array) != expected.as_slice() {
             return Err(format!(
                 "{} does not hold the final table's array followed by zeros",
                 array.kind.label()
             ));
         }
     }
+    // The arrays as the kernel reads them: after the loader filled its fields.
+    let as_loaded = |array: &LocatedArray| -> Cow<'_, [u8]> {
+        let mut bytes = Cow::Borrowed(room(array));
+        for (&field, &value) in &loaded {
+            let within = field.wrapping_sub(array.address);
+            if within < array.room && array.room - within >= width {
+                let at = within as usize;
+                bytes.to_mut()[at..at + width as usize]
+                    .copy_from_slice(&word::encode(layout, value));
+            }
+        }
+        bytes
+    };
 
     let linked = read_linked(data).map_err(|e| format!("cannot read the symbols back: {e}"))?;
     // The file's symbols by address, to look each decoded one up by its address: sorting
@@ -107,12 +163,14 @@ pub(crate) fn verify(
     }
 
     let options = table.options;
+    let rooms: Vec<(ArrayKind, Cow<[u8]>)> = location
+        .arrays
+        .iter()
+        .map(|array| (array.kind, as_loaded(array)))
+        .collect();
     let written = view_arrays(
         location.layout,
-        location
-            .arrays
-            .iter()
-            .map(|array| (array.kind, room(array))),
+        rooms.iter().map(|(kind, bytes)| (*kind, bytes.as_ref())),
         options.absolute_percpu,
         Some(options.lto_clang),
     )
@@ -170,14 +228,11 @@ pub(crate) fn verify(
         }
     }
 
-    let layout = location.layout;
-    for record in location.relocations.iter().filter(|record| record.rela) {
-        let read = |offset: u64| {
-            usize::try_from(offset)
-                .ok()
-                .and_then(|at| data.get(at..))
-                .and_then(|bytes| word::decode(layout, bytes))
-        };
+    for record in location
+        .relocations
+        .iter()
+        .filter(|record| record.rela && record.applied)
+    {
         let array = location
             .array_at(record.field_address)
             .expect("the plan placed every record");

@@ -13,8 +13,9 @@ use std::collections::HashMap;
 use std::fmt;
 
 use kslink_schema::{ArrayKind, DataLayout, KallsymsTable};
+use object::read::elf::{ElfFile, FileHeader, Rela, SectionHeader};
 use object::read::{Object, ObjectSection, ObjectSymbol};
-use object::{ObjectKind, RelocationTarget};
+use object::{Endianness, ObjectKind, RelocationTarget};
 
 /// One line of `/proc/kallsyms`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -481,7 +482,8 @@ pub struct ElfDecodeOptions {
 }
 
 /// A view of the table inside an ELF file: a relocatable object (relocations against
-/// `_text` resolved with [`ElfDecodeOptions::text_address`]) or a linked executable.
+/// `_text` resolved with [`ElfDecodeOptions::text_address`]) or a linked executable (the
+/// fields its relative dynamic records fill given their values, as the loader gives them).
 pub fn view_elf<'a>(
     elf: &object::File<'a>,
     options: ElfDecodeOptions,
@@ -553,7 +555,8 @@ pub fn view_elf<'a>(
 
     // Relocations of the sections holding pointer arrays, by field offset: in an object,
     // a pointer field's value is `_text + addend` (the addend in the field itself on REL
-    // targets); in a linked file it is the field's content.
+    // targets); in a linked file it is the field's content, or the value of the relative
+    // dynamic record that fills it at load time.
     let mut relocations: HashMap<(object::SectionIndex, u64), (bool, i64)> = HashMap::new();
     if relocatable {
         for kind in [ArrayKind::Addresses, ArrayKind::RelativeBase] {
@@ -581,6 +584,12 @@ pub fn view_elf<'a>(
             }
         }
     }
+    // In a linked file, the loader's value of a field a relative dynamic record fills.
+    let loaded = if relocatable {
+        HashMap::new()
+    } else {
+        relative_relocations(elf)
+    };
     let count = u32_of(
         layout,
         arrays
@@ -599,9 +608,20 @@ pub fn view_elf<'a>(
                 _ => DecodeError(format!("{} is cut off", kind.label())),
             })?;
         let (section_index, offset) = *placed.get(&kind).ok_or_else(missing)?;
-        let Some(&(implicit, addend)) =
-            relocations.get(&(section_index, offset + (index * width) as u64))
-        else {
+        let at = offset + (index * width) as u64;
+        if !relocatable {
+            let section = elf.section_by_index(section_index).expect("found above");
+            return Ok(loaded
+                .get(&section.address().wrapping_add(at))
+                .map_or(stored, |&value| {
+                    if width == 4 {
+                        value & 0xffff_ffff
+                    } else {
+                        value
+                    }
+                }));
+        }
+        let Some(&(implicit, addend)) = relocations.get(&(section_index, at)) else {
             return Ok(stored);
         };
         let addend = if implicit { stored } else { addend as u64 };
@@ -646,6 +666,41 @@ pub fn view_elf<'a>(
         mode: mode_for(has_addresses, absolute_percpu),
         lto_clang: None,
     })
+}
+
+/// The relative dynamic relocations of a linked file (RELA records of allocated sections
+/// that refer to no symbol, `R_*_RELATIVE`), as the address of the field each fills and the
+/// value it gives the field at the link address: the field's value once loaded, which
+/// `ld --no-apply-dynamic-relocs` (arm64's relocatable kernel) leaves zero in the file.
+fn relative_relocations(elf: &object::File) -> HashMap<u64, u64> {
+    fn of<'data, Elf: FileHeader<Endian = Endianness>>(
+        file: &ElfFile<'data, Elf>,
+    ) -> HashMap<u64, u64> {
+        let endian = file.endian();
+        let is_mips64el = file.elf_header().is_mips64el(endian);
+        let mut out = HashMap::new();
+        for section in file.elf_section_table().iter() {
+            let flags: u64 = section.sh_flags(endian).into();
+            if flags & u64::from(object::elf::SHF_ALLOC) == 0 {
+                continue;
+            }
+            let Ok(Some((records, _))) = section.rela(endian, file.data()) else {
+                continue;
+            };
+            for record in records {
+                if record.r_sym(endian, is_mips64el) == 0 {
+                    let addend: i64 = record.r_addend(endian).into();
+                    out.insert(record.r_offset(endian).into(), addend as u64);
+                }
+            }
+        }
+        out
+    }
+    match elf {
+        object::File::Elf32(file) => of(file),
+        object::File::Elf64(file) => of(file),
+        _ => HashMap::new(),
+    }
 }
 
 /// Writes symbols as `/proc/kallsyms` prints them: `%px %c %s`, the address zero-padded to

@@ -44,9 +44,9 @@ pub fn build(
 
 /// [`build`], taking the compression over from `earlier` (a table built by this crate) when
 /// the symbols to compress are the same multiset of type letters and names as its own: the
-/// compression depends on nothing else (the multiset of strings it compresses). kslink's final table,
-/// after an exact prediction, has the first table's symbols at other addresses. Otherwise,
-/// or without `earlier`, it compresses as [`build`] does; the result is the same either way.
+/// compression depends on nothing else. kslink's final table, after an exact prediction,
+/// has the first table's symbols at other addresses. Otherwise, or without `earlier`, it
+/// compresses as [`build`] does; the result is the same either way.
 pub fn build_reusing(
     mut symbols: SymbolList,
     profile: &'static Profile,

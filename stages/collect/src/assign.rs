@@ -48,13 +48,13 @@ use object::elf;
 
 use crate::flavour::LinkerFlavour;
 use crate::layout::{Layout, Placement};
-use crate::names::{NameMap, NameSet};
 use crate::relocatable::Place;
 use crate::resolve::{Link, Resolution};
 use crate::script::{
     AssignKind, Assignment, BinaryOp, Expr, Script, ScriptError, SectionCommand, SectionQuery,
     Statement, Target, UnaryOp,
 };
+use kslink_table::names::{NameMap, NameSet};
 
 /// Where a symbol ends up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

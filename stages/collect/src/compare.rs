@@ -7,8 +7,8 @@ use kslink_schema::{DataLayout, SymbolSet, TableOptions};
 use kslink_table::{build, symbols_from_set, Profile};
 use serde::Serialize;
 
-use crate::names::NameMap;
 use crate::CollectError;
+use kslink_table::names::NameMap;
 
 /// A symbol as the comparison sees it: type letter and name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

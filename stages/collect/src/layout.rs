@@ -43,13 +43,13 @@ use object::elf;
 use crate::flavour::LinkerFlavour;
 use crate::letter::{elf_section_flags, section_letter};
 use crate::linker::{linker_sections, LinkerSection};
-use crate::names::{NameMap, NameSet};
 use crate::relocatable::{InputSection, ObjectName};
 use crate::resolve::{Link, Resolution};
 use crate::script::{
     BinaryOp, Constraint, Expr, Glob, InputSpec, Script, ScriptError, SectionCommand, SectionKind,
     Statement, Target, UnaryOp,
 };
+use kslink_table::names::{NameMap, NameSet};
 
 /// The flags of a BFD section that decide where a link puts symbols and how `nm` shows
 /// them.

@@ -35,7 +35,6 @@ pub mod letter;
 mod linked;
 pub mod linker;
 pub mod mksysmap;
-pub mod names;
 pub mod predict;
 pub mod relocatable;
 pub mod resolve;

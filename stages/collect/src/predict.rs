@@ -61,13 +61,13 @@ use crate::letter::{
     symbol_flags, SymbolPlace,
 };
 use crate::linker::{self, LinkKind};
-use crate::names::NameSet;
 use crate::relocatable::{
     InputSection, InputSymbol, Machine, Object, ObjectName, Place, Relocations,
 };
 use crate::resolve::{self, Link, Resolution};
 use crate::script::Script;
 use crate::{mksysmap_keeps, CollectError, NmSymbol};
+use kslink_table::names::NameSet;
 
 /// The kernel version's table layout, for the labels the table adds.
 #[derive(Clone, Copy, Debug)]

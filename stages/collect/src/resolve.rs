@@ -28,9 +28,9 @@ use crate::archive::{Archive, IndexEntry};
 use crate::flavour::LinkerFlavour;
 use crate::inputs::{FileKind, InputArg, InputFiles};
 use crate::linker::LinkKind;
-use crate::names::{NameMap, NameSet};
 use crate::relocatable::{InputSymbol, Machine, Object, ObjectName, Place};
 use crate::CollectError;
+use kslink_table::names::{NameMap, NameSet};
 
 /// A global symbol's resolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -14,10 +14,9 @@
 //! checking. Lists hold ascending symbol numbers as LEB128 deltas: every list is built in
 //! one ascending pass, either at the start or in the round that creates its token.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use kslink_schema::{ArrayKind, KallsymsTable};
+
+use crate::names::NameMap;
 
 /// The result: a 256-slot token table and every symbol's compressed bytes.
 pub struct Compressed {
@@ -88,8 +87,8 @@ pub fn reuse<'a>(
         pos += prefix + len;
     }
     // Each distinct string: how many of the table's names it is, and its compressed form.
-    let mut by_string: HashMap<&[u8], (u32, &[u8]), BuildHasherDefault<WordHasher>> =
-        HashMap::with_capacity_and_hasher(count, Default::default());
+    let mut by_string: NameMap<&[u8], (u32, &[u8])> =
+        NameMap::with_capacity_and_hasher(count, Default::default());
     let mut start = 0;
     for &(end, compressed) in &spans {
         by_string
@@ -115,34 +114,6 @@ pub fn reuse<'a>(
         starts,
         lens,
     })
-}
-
-/// A hash of byte strings a word at a time: the keys are symbol names from the build's own
-/// files, so SipHash's defence against chosen keys buys nothing, and it is slower.
-#[derive(Default)]
-struct WordHasher(u64);
-
-impl Hasher for WordHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            self.add(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
-        }
-        let mut tail = [0u8; 8];
-        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        self.add(u64::from_le_bytes(tail));
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-impl WordHasher {
-    fn add(&mut self, word: u64) {
-        // FxHash's step (rustc's own hasher).
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
 }
 
 fn pair(first: u8, second: u8) -> usize {

@@ -31,6 +31,7 @@ mod error;
 mod frame;
 mod image;
 mod input;
+pub mod names;
 mod object;
 mod profile;
 

@@ -23,7 +23,7 @@ usage: bench/linux.sh [--rounds N] [--ld LD] TREE
 
 Times TREE's own scripts/link-vmlinux.sh against kslink's drop-in, N alternating rounds
 (default 5) of `rm vmlinux; make -s vmlinux`, and prints the median time of the script
-alone, the vmlinux links each made, and the ratio. TREE is a built Linux 6.12 or 6.1 tree
+alone, the vmlinux links each made, and the ratio. TREE is a built Linux 7.3, 6.12 or 6.1 tree
 (`make vmlinux` done) whose scripts/link-vmlinux.sh is upstream's; it is restored on exit.
 --ld ld.lld links with LLVM's lld (`make LD=ld.lld`: Kbuild first reconfigures and rebuilds
 what depends on the linker, once); the default is GNU ld, Kbuild's own default.
@@ -94,7 +94,7 @@ export KBUILD_BUILD_VERSION=${KBUILD_BUILD_VERSION:-1}
 run() {
     local variant=$1
     : >"$tmp/time" && : >"$tmp/links"
-    rm -rf "$tree/vmlinux" "$tree/.tmp_kslink"
+    rm -rf "$tree/vmlinux" "$tree/vmlinux.unstripped" "$tree/.tmp_kslink"
     KSLINK_BENCH_SCRIPT=$tmp/$variant-link-vmlinux.sh KSLINK_BENCH_LOG=$tmp/time \
         PATH=$tmp/bin:$bin:$PATH make -C "$tree" -s LD="$ld" vmlinux >"$tmp/make.log" 2>&1 ||
         { cat "$tmp/make.log" >&2; die "make vmlinux with the $variant script failed"; }

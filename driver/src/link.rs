@@ -49,6 +49,8 @@ pub struct TableFlags {
     pub absolute_percpu: bool,
     /// `--base-relative` (6.1's CONFIG_KALLSYMS_BASE_RELATIVE).
     pub base_relative: bool,
+    /// `--pc-relative` (7.x with CONFIG_64BIT or CONFIG_RELOCATABLE).
+    pub pc_relative: bool,
     /// `--arch`: the target of the table's object (default: the host's).
     pub arch: Option<String>,
 }
@@ -63,6 +65,7 @@ impl TableFlags {
             (self.all_symbols, "--all-symbols"),
             (self.absolute_percpu, "--absolute-percpu"),
             (self.base_relative, "--base-relative"),
+            (self.pc_relative, "--pc-relative"),
         ] {
             if on {
                 args.push(flag.into());
@@ -72,6 +75,14 @@ impl TableFlags {
             args.extend(["--arch".into(), arch.into()]);
         }
         args
+    }
+
+    /// The profile, for `kslink-collect --linked`: System.map's rules are the version's.
+    fn linked_args(&self) -> Vec<OsString> {
+        match &self.profile {
+            Some(profile) => vec!["--profile".into(), profile.into()],
+            None => Vec::new(),
+        }
     }
 
     fn predict_args(&self) -> Vec<OsString> {
@@ -529,15 +540,16 @@ impl Pipeline<'_> {
             )?;
 
             // the linked file's own symbols
-            let argv = vec![
-                self.stage("collect"),
+            let mut argv = vec![self.stage("collect")];
+            argv.extend(self.request.flags.linked_args());
+            argv.extend([
                 "--linked".into(),
                 linked.clone().into(),
                 "-o".into(),
                 final_symbols.clone().into(),
                 "--emit-map".into(),
                 work_map.clone().into(),
-            ];
+            ]);
             let collect = self.step(
                 Step::new("collect", "NM", shown(&work_map), Action::Command(argv))
                     .after(&[&link])

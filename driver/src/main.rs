@@ -92,7 +92,8 @@ impl Output {
 
 #[derive(Args, Debug)]
 struct LinkArgs {
-    /// The kernel version's table rules and layout: linux-6.12 (also newer) or linux-6.1.
+    /// The kernel version's table rules, layout and System.map rules: linux-7.3, linux-6.12 or
+    /// linux-6.1 (default linux-6.12).
     #[arg(long, value_name = "PROFILE")]
     profile: Option<String>,
     /// Keep every symbol, not only text (CONFIG_KALLSYMS_ALL).
@@ -104,6 +105,10 @@ struct LinkArgs {
     /// Offsets from a relative base (6.1's CONFIG_KALLSYMS_BASE_RELATIVE).
     #[arg(long)]
     base_relative: bool,
+    /// Offsets relative to each entry's own address (7.x with CONFIG_64BIT or
+    /// CONFIG_RELOCATABLE).
+    #[arg(long)]
+    pc_relative: bool,
     /// The target of the table's object: x86_64, aarch64, riscv64, i386, arm, …
     /// (default: the host's).
     #[arg(long, value_name = "ARCH")]
@@ -173,6 +178,7 @@ fn run_link(args: LinkArgs) -> ExitCode {
             all_symbols: args.all_symbols,
             absolute_percpu: args.absolute_percpu,
             base_relative: args.base_relative,
+            pc_relative: args.pc_relative,
             arch: args.arch,
         },
         script: args.script,

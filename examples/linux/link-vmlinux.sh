@@ -1,26 +1,34 @@
 #!/bin/sh
-# kslink's drop-in for the kernel's scripts/link-vmlinux.sh (Linux 6.1 and 6.12): it links
-# vmlinux once, through `kslink link`, where upstream's script links it three times.
+# kslink's drop-in for the kernel's scripts/link-vmlinux.sh (Linux 6.1, 6.12 and 7.3): it
+# links vmlinux once, through `kslink link`, where upstream's script links it three times.
 #
 # Install: copy this file over scripts/link-vmlinux.sh in a kernel tree and put kslink (and
 # its kslink-* stages) on PATH, or name the driver with KSLINK=/path/to/kslink. Go back:
 # restore the original (git checkout scripts/link-vmlinux.sh, or the file from the source
 # package). Kbuild calls it as it calls the original:
 #
-#   link-vmlinux.sh "$(LD)" "$(KBUILD_LDFLAGS)" "$(LDFLAGS_vmlinux)"
+#   link-vmlinux.sh "$(LD)" "$(KBUILD_LDFLAGS)" "$(LDFLAGS_vmlinux)" ["$@"]
 #
-# It does the original's whole job: init/version-timestamp.o, the link with the kernel's own
-# linker, flags, objects, libraries and linker script, System.map, sorttable, .vmlinux.d.
-# With CONFIG_KALLSYMS the table is built before the link from the link inputs and patched
-# in place after it, so the vmlinux is the one upstream's script makes, from one link.
-# CONFIG_DEBUG_INFO_BTF needs a linked file for pahole first: two links then (upstream:
-# four). Output follows Kbuild: short lines, the commands with V=1, nothing with make -s.
+# (7.x passes the output, vmlinux.unstripped, as the 4th argument; older kernels link
+# vmlinux.) It does the original's whole job: init/version-timestamp.o, the link with the
+# kernel's own linker, flags, objects, libraries and linker script, BTF, System.map,
+# sorttable, the consistency check, the .d file. With CONFIG_KALLSYMS the table is built
+# before the link from the link inputs and patched in place after it, so the file is the
+# one upstream's script makes, from one link. Which table format the tree has is not taken
+# from its version number: the tree's own scripts/kallsyms is run on a small probe map and
+# must print what kslink prints for the profile (linux-7.3, linux-6.12, linux-6.1); a tree
+# that matches none is refused, never linked with a guessed format. System.map is made by
+# the tree's own scripts/mksysmap, as upstream makes it, and must equal the map kslink built
+# the table from. CONFIG_DEBUG_INFO_BTF needs a linked file for pahole first: two links
+# then (upstream: three or four). Output follows Kbuild: short lines, the commands with V=1,
+# nothing with make -s.
 
 set -e
 
 LD="$1"
 KBUILD_LDFLAGS="$2"
 LDFLAGS_vmlinux="$3"
+VMLINUX="${4:-vmlinux}"
 
 is_enabled() {
 	grep -q "^$1=y" include/config/auto.conf
@@ -38,6 +46,11 @@ note() {
 	fi
 }
 
+fail() {
+	echo >&2 "kslink: link-vmlinux.sh: $*"
+	exit 1
+}
+
 case "${KBUILD_VERBOSE}" in
 *1*)
 	set -x
@@ -45,29 +58,25 @@ case "${KBUILD_VERBOSE}" in
 esac
 
 if [ "$1" = "clean" ]; then
-	rm -rf .tmp_kslink .tmp_vmlinux1 .btf.*
-	rm -f .tmp_vmlinux.nm-sort System.map vmlinux vmlinux.map
+	rm -rf .tmp_kslink
+	rm -f .tmp_vmlinux1 .tmp_vmlinux1.* .btf.* .tmp_vmlinux.nm-sort System.map vmlinux vmlinux.map
 	exit 0
 fi
 
-kernel_version=$(sed -n -e 's/^VERSION = //p' "${srctree}/Makefile").$(sed -n -e 's/^PATCHLEVEL = //p' "${srctree}/Makefile")
-case "${kernel_version}" in
-6.1)
-	profile=linux-6.1
-	;;
-6.1[2-9] | 6.[2-9][0-9] | [7-9].*)
-	profile=linux-6.12
-	;;
-*)
-	echo >&2 "kslink: link-vmlinux.sh: Linux ${kernel_version} is not one kslink knows (6.1, 6.12 and newer); use the kernel's own scripts/link-vmlinux.sh"
-	exit 1
-	;;
-esac
+if [ "${SRCARCH}" = "um" ]; then
+	fail "User Mode Linux links vmlinux with \$(CC), which kslink does not drive; use the kernel's own scripts/link-vmlinux.sh"
+fi
+
+# 7.x's Kbuild names the output (vmlinux.unstripped) and builds the export object always.
+if [ -n "$4" ]; then
+	kbuild_gen=7
+else
+	kbuild_gen=6
+fi
 
 KSLINK=${KSLINK:-kslink}
 if is_enabled CONFIG_KALLSYMS && ! command -v "${KSLINK}" >/dev/null 2>&1; then
-	echo >&2 "kslink: link-vmlinux.sh: ${KSLINK} not found: put kslink on PATH or set KSLINK"
-	exit 1
+	fail "${KSLINK} not found: put kslink on PATH or set KSLINK"
 fi
 
 # The target of the table's object.
@@ -86,56 +95,151 @@ riscv)
 	;;
 esac
 
+# The generator options each version's script passes, for the profile probe below.
+profile_flags() {
+	if is_enabled CONFIG_KALLSYMS_ALL; then printf ' %s' --all-symbols; fi
+	case "$1" in
+	linux-7.3)
+		if is_enabled CONFIG_64BIT || is_enabled CONFIG_RELOCATABLE; then
+			printf ' %s' --pc-relative
+		fi
+		;;
+	linux-6.12)
+		if is_enabled CONFIG_KALLSYMS_ABSOLUTE_PERCPU; then printf ' %s' --absolute-percpu; fi
+		;;
+	linux-6.1)
+		if is_enabled CONFIG_KALLSYMS_ABSOLUTE_PERCPU; then printf ' %s' --absolute-percpu; fi
+		if is_enabled CONFIG_KALLSYMS_BASE_RELATIVE; then printf ' %s' --base-relative; fi
+		if is_enabled CONFIG_LTO_CLANG; then printf ' %s' --lto-clang; fi
+		;;
+	esac
+}
+
+# The profile whose table the tree's own scripts/kallsyms makes: both generators, given the
+# options that version's script passes, must print the same .S for a probe map that has a
+# symbol of each kind the rules treat apart.
+probe_profile() {
+	mkdir -p .tmp_kslink
+	probe=.tmp_kslink/probe
+	cat > "${probe}.map" <<-EOF
+	0000000000000000 A __abs_probe
+	ffffffff81000000 T _text
+	ffffffff81000000 T _stext
+	ffffffff81000010 T probe_function
+	ffffffff81000020 t probe_local_function
+	ffffffff81000030 W probe_weak_function
+	ffffffff81000030 T __probe_weak_function
+	ffffffff81000040 T probe_function_with_a_longer_name_than_the_others_have_in_this_probe
+	ffffffff81000050 t probe_function.cold
+	ffffffff81000060 T probe_function.llvm.123456
+	ffffffff81001000 T _etext
+	ffffffff81001000 T probe_at_etext
+	ffffffff81002000 R __start___probe_table
+	ffffffff81002010 R __stop___probe_table
+	ffffffff81002020 r probe_rodata
+	ffffffff81003000 D probe_data
+	ffffffff81003008 d probe_local_data
+	ffffffff81003010 V probe_weak_data
+	ffffffff81004000 T _sinittext
+	ffffffff81004010 t probe_init_function
+	ffffffff81005000 T _einittext
+	ffffffff81006000 B probe_bss
+	ffffffff81006008 b probe_local_bss
+	EOF
+	for candidate in linux-7.3 linux-6.12 linux-6.1; do
+		flags=$(profile_flags "${candidate}")
+		# shellcheck disable=SC2086 # the flags are words
+		if scripts/kallsyms ${flags} "${probe}.map" > "${probe}.upstream.S" 2>/dev/null &&
+			"${KSLINK}" table --profile "${candidate}" ${flags} "${probe}.map" \
+				> "${probe}.kslink.S" 2>/dev/null &&
+			cmp -s "${probe}.upstream.S" "${probe}.kslink.S"; then
+			echo "${candidate}"
+			return
+		fi
+	done
+}
+
+if is_enabled CONFIG_KALLSYMS; then
+	profile=$(probe_profile)
+	if [ -z "${profile}" ]; then
+		fail "this tree's scripts/kallsyms makes a table that no kslink profile (linux-7.3, linux-6.12, linux-6.1) reproduces, so kslink cannot build it before the link; use the kernel's own scripts/link-vmlinux.sh"
+	fi
+	table_flags=$(profile_flags "${profile}")
+fi
+
 # The objects and libraries, and the flags, as upstream's vmlinux_link chooses them.
-if is_enabled CONFIG_LTO_CLANG || is_enabled CONFIG_X86_KERNEL_IBT; then
+if is_enabled CONFIG_LTO_CLANG || is_enabled CONFIG_X86_KERNEL_IBT || is_enabled CONFIG_KLP_BUILD; then
 	objs=vmlinux.o
 	libs=
 else
 	objs=vmlinux.a
 	libs="${KBUILD_VMLINUX_LIBS}"
 fi
-if is_enabled CONFIG_MODULES; then
+if is_enabled CONFIG_GENERIC_BUILTIN_DTB; then
+	objs="${objs} .builtin-dtbs.o"
+fi
+if [ "${kbuild_gen}" = 7 ] || is_enabled CONFIG_MODULES; then
 	objs="${objs} .vmlinux.export.o"
 fi
 objs="${objs} init/version-timestamp.o"
+arch_vmlinux_o=
+if is_enabled CONFIG_ARCH_WANTS_PRE_LINK_VMLINUX; then
+	arch_vmlinux_o=arch/${SRCARCH}/tools/vmlinux.arch.o
+fi
 ldflags="${KBUILD_LDFLAGS} ${LDFLAGS_vmlinux} --script=${objtree}/${KBUILD_LDS}"
+final_ldflags="${ldflags}"
 if is_enabled CONFIG_VMLINUX_MAP; then
-	ldflags="${ldflags} -Map=vmlinux.map"
+	final_ldflags="${final_ldflags} -Map=vmlinux.map"
 fi
 
 ${MAKE} -f "${srctree}/scripts/Makefile.build" obj=init init/version-timestamp.o
 
+# Use "make UT=1" to trigger warnings on unused tracepoints (7.x).
+case "${WARN_ON_UNUSED_TRACEPOINTS}" in
+*1*)
+	${objtree}/scripts/tracepoint-update vmlinux.o
+	;;
+esac
+
 # BTF is made by pahole from a linked vmlinux with debug info: one link before the real one.
 btf_o=
+btf_ids=
 if is_enabled CONFIG_DEBUG_INFO_BTF; then
 	note "CONFIG_DEBUG_INFO_BTF: pahole needs a linked vmlinux first, so this build links twice"
 	table0=
-	if is_enabled CONFIG_KALLSYMS && [ "${profile}" = linux-6.12 ]; then
-		# 6.12's code refers to the table's labels: link an empty table, as upstream does.
+	if is_enabled CONFIG_KALLSYMS && [ "${profile}" != linux-6.1 ]; then
+		# The code refers to the table's labels: link an empty table, as upstream does.
 		table0=.tmp_kslink/empty-table.o
-		mkdir -p .tmp_kslink
-		"${KSLINK}" table --profile "${profile}" --arch "${arch}" --emit-object "${table0}" /dev/null
+		# shellcheck disable=SC2086 # the flags are words
+		"${KSLINK}" table --profile "${profile}" ${table_flags} --arch "${arch}" \
+			--emit-object "${table0}" /dev/null
 	fi
 	info LD .tmp_vmlinux1
 	${LD} ${ldflags} -o .tmp_vmlinux1 --whole-archive ${objs} --no-whole-archive \
-		--start-group ${libs} --end-group ${table0}
+		--start-group ${libs} --end-group ${table0} ${arch_vmlinux_o}
 	btf_o=.tmp_vmlinux1.btf.o
-	info BTF "${btf_o}"
-	LLVM_OBJCOPY="${OBJCOPY}" ${PAHOLE} -J ${PAHOLE_FLAGS} .tmp_vmlinux1
-	${OBJCOPY} --only-section=.BTF --set-section-flags .BTF=alloc,readonly \
-		--strip-all .tmp_vmlinux1 "${btf_o}" 2>/dev/null
-	# ld takes only ET_REL inputs: mark the object as one.
-	if is_enabled CONFIG_CPU_BIG_ENDIAN; then et_rel='\0\1'; else et_rel='\1\0'; fi
-	printf "${et_rel}" | dd of="${btf_o}" conv=notrunc bs=1 seek=16 status=none
+	if [ "${kbuild_gen}" = 7 ]; then
+		info BTF .tmp_vmlinux1
+		if ! ${CONFIG_SHELL} "${srctree}/scripts/gen-btf.sh" .tmp_vmlinux1; then
+			echo >&2 "Failed to generate BTF for vmlinux"
+			echo >&2 "Try to disable CONFIG_DEBUG_INFO_BTF"
+			exit 1
+		fi
+		btf_ids=.tmp_vmlinux1.BTF_ids
+	else
+		info BTF "${btf_o}"
+		LLVM_OBJCOPY="${OBJCOPY}" ${PAHOLE} -J ${PAHOLE_FLAGS} .tmp_vmlinux1
+		${OBJCOPY} --only-section=.BTF --set-section-flags .BTF=alloc,readonly \
+			--strip-all .tmp_vmlinux1 "${btf_o}" 2>/dev/null
+		# ld takes only ET_REL inputs: mark the object as one.
+		if is_enabled CONFIG_CPU_BIG_ENDIAN; then et_rel='\0\1'; else et_rel='\1\0'; fi
+		printf "${et_rel}" | dd of="${btf_o}" conv=notrunc bs=1 seek=16 status=none
+	fi
 fi
 
 if is_enabled CONFIG_KALLSYMS; then
-	set -- --profile "${profile}" --arch "${arch}"
-	if is_enabled CONFIG_KALLSYMS_ALL; then set -- "$@" --all-symbols; fi
-	if is_enabled CONFIG_KALLSYMS_ABSOLUTE_PERCPU; then set -- "$@" --absolute-percpu; fi
-	if [ "${profile}" = linux-6.1 ] && is_enabled CONFIG_KALLSYMS_BASE_RELATIVE; then
-		set -- "$@" --base-relative
-	fi
+	# shellcheck disable=SC2086 # the flags are words
+	set -- --profile "${profile}" --arch "${arch}" ${table_flags}
 	if is_enabled CONFIG_LTO_CLANG; then
 		note "CONFIG_LTO_CLANG: if the link renames symbols, kslink relinks once with the table's real size"
 	fi
@@ -144,38 +248,39 @@ if is_enabled CONFIG_KALLSYMS; then
 	*silent_*) set -- "$@" --quiet ;;
 	esac
 	# kslink prints Kbuild's lines itself (LD vmlinux, and its own steps).
-	"${KSLINK}" link "$@" -o vmlinux --map System.map --work-dir .tmp_kslink -- \
-		${LD} ${ldflags} --whole-archive ${objs} --no-whole-archive \
-		--start-group ${libs} --end-group {kallsyms} ${btf_o}
+	"${KSLINK}" link "$@" -o "${VMLINUX}" --map .tmp_kslink/System.map --work-dir .tmp_kslink -- \
+		${LD} ${final_ldflags} --whole-archive ${objs} --no-whole-archive \
+		--start-group ${libs} --end-group {kallsyms} ${btf_o} ${arch_vmlinux_o}
 else
-	info LD vmlinux
-	${LD} ${ldflags} -o vmlinux --whole-archive ${objs} --no-whole-archive \
-		--start-group ${libs} --end-group ${btf_o}
+	info LD "${VMLINUX}"
+	${LD} ${final_ldflags} -o "${VMLINUX}" --whole-archive ${objs} --no-whole-archive \
+		--start-group ${libs} --end-group ${btf_o} ${arch_vmlinux_o}
 fi
 
 if is_enabled CONFIG_DEBUG_INFO_BTF; then
-	info BTFIDS vmlinux
-	${RESOLVE_BTFIDS} vmlinux
-fi
-
-# System.map: kslink wrote 6.12's (nm -n | sed -f scripts/mksysmap) from the linked file;
-# 6.1's is the kernel's own script's, and without kallsyms there is none yet.
-if [ "${profile}" = linux-6.1 ] || ! is_enabled CONFIG_KALLSYMS; then
-	info NM System.map
-	if [ "${profile}" = linux-6.1 ]; then
-		${CONFIG_SHELL} "${srctree}/scripts/mksysmap" vmlinux System.map
+	info BTFIDS "${VMLINUX}"
+	if [ "${kbuild_gen}" = 7 ]; then
+		${RESOLVE_BTFIDS} --patch_btfids "${btf_ids}" "${VMLINUX}"
 	else
-		${NM} -n vmlinux | sed -f "${srctree}/scripts/mksysmap" > System.map
+		${RESOLVE_BTFIDS} "${VMLINUX}"
 	fi
 fi
 
+# System.map by the tree's own rules, as upstream makes it.
+info NM System.map
+if [ -x "${srctree}/scripts/mksysmap" ] && head -n 1 "${srctree}/scripts/mksysmap" | grep -q '^#!/bin/sed'; then
+	${NM} -n "${VMLINUX}" | sed -f "${srctree}/scripts/mksysmap" > System.map
+else
+	${CONFIG_SHELL} "${srctree}/scripts/mksysmap" "${VMLINUX}" System.map
+fi
+
 if is_enabled CONFIG_BUILDTIME_TABLE_SORT; then
-	info SORTTAB vmlinux
-	if [ "${profile}" = linux-6.12 ]; then
-		${NM} -S vmlinux > .tmp_vmlinux.nm-sort
-		sorted=$(${objtree}/scripts/sorttable -s .tmp_vmlinux.nm-sort vmlinux && echo ok)
+	info SORTTAB "${VMLINUX}"
+	if [ "${profile:-}" = linux-6.1 ]; then
+		sorted=$(${objtree}/scripts/sorttable "${VMLINUX}" && echo ok)
 	else
-		sorted=$(${objtree}/scripts/sorttable vmlinux && echo ok)
+		${NM} -S "${VMLINUX}" > .tmp_vmlinux.nm-sort
+		sorted=$(${objtree}/scripts/sorttable -s .tmp_vmlinux.nm-sort "${VMLINUX}" && echo ok)
 	fi
 	if [ "${sorted}" != ok ]; then
 		echo >&2 Failed to sort kernel tables
@@ -183,4 +288,15 @@ if is_enabled CONFIG_BUILDTIME_TABLE_SORT; then
 	fi
 fi
 
-echo "vmlinux: $0" > .vmlinux.d
+# Upstream's consistency check: the table was built from the map of these very symbols.
+if is_enabled CONFIG_KALLSYMS && ! cmp -s System.map .tmp_kslink/System.map; then
+	echo >&2 "Inconsistent kallsyms data: kslink's System.map of ${VMLINUX} (.tmp_kslink/System.map) differs from this tree's scripts/mksysmap's"
+	exit 1
+fi
+
+# For fixdep
+if [ "${kbuild_gen}" = 7 ]; then
+	echo "${VMLINUX}: $0" > ".${VMLINUX}.d"
+else
+	echo "vmlinux: $0" > .vmlinux.d
+fi

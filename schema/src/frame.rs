@@ -10,7 +10,8 @@ use crate::{ArrayKind, Artifact, ArtifactKind, DataLayout, TableArray};
 /// `arrays` lists every array of the table in table order; each entry's `offset` is where its
 /// label sits from the start of the table and its `size` the bytes reserved for its content.
 /// The offsets follow from the sizes: each array starts at the end of the previous one's room,
-/// rounded up to the pointer size (the `.balign` of the upstream `.S`).
+/// rounded up to the profile's alignment ([`PadSpec::array_alignment`], the `.balign` of the
+/// upstream `.S`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PadSpec {
     /// The kernel-version profile of the table the frame was made for.
@@ -37,8 +38,24 @@ impl PadSpec {
     /// small cannot overflow the layout arithmetic.
     pub const MAX_ROOM: u64 = u32::MAX as u64;
 
+    /// The profiles whose generator aligns every array to 4 bytes on every target (7.x's
+    /// `\t.balign 4`); the others align to the pointer size (6.x's `ALGN`). The table stage's
+    /// profiles say the same (a test there checks it).
+    pub const FOUR_BYTE_ALIGNED_PROFILES: &'static [&'static str] = &["linux-7.3"];
+
+    /// What every array of a table of `profile` for a target of `layout` is aligned to, in
+    /// bytes.
+    pub fn array_alignment(profile: &str, layout: DataLayout) -> u64 {
+        if Self::FOUR_BYTE_ALIGNED_PROFILES.contains(&profile) {
+            4
+        } else {
+            u64::from(layout.pointer_bytes)
+        }
+    }
+
     /// Lays out arrays of the given kinds and rooms, in that order, as the table stage does:
-    /// each array starts at the end of the previous one, aligned to the pointer size.
+    /// each array starts at the end of the previous one, aligned to
+    /// [`PadSpec::array_alignment`].
     pub fn lay_out(
         profile: &str,
         layout: DataLayout,
@@ -46,7 +63,7 @@ impl PadSpec {
         num_syms: u32,
         slack_per_mille: u32,
     ) -> PadSpec {
-        let align = u64::from(layout.pointer_bytes);
+        let align = Self::array_alignment(profile, layout);
         let mut offset = 0u64;
         let mut arrays = Vec::with_capacity(rooms.len());
         for &(kind, size) in rooms {
@@ -201,6 +218,31 @@ mod tests {
         assert_eq!(offsets, [0, 8, 24]);
         assert_eq!(frame.size, 28);
         assert_eq!(frame.check_layout(), Ok(()));
+    }
+
+    #[test]
+    fn lay_out_aligns_7x_arrays_to_4_bytes_on_64_bit_targets() {
+        let frame = PadSpec::lay_out(
+            "linux-7.3",
+            LAYOUT,
+            &[
+                (ArrayKind::NumSyms, 4),
+                (ArrayKind::Names, 13),
+                (ArrayKind::Markers, 4),
+            ],
+            3,
+            0,
+        );
+        let offsets: Vec<u64> = frame.arrays.iter().map(|a| a.offset).collect();
+        assert_eq!(offsets, [0, 4, 20]);
+        assert_eq!(frame.size, 24);
+        assert_eq!(frame.check_layout(), Ok(()));
+        let mut as_6_12 = frame.clone();
+        as_6_12.profile = "linux-6.12".into();
+        assert!(as_6_12
+            .check_layout()
+            .unwrap_err()
+            .contains("kallsyms_names is at offset 4"));
     }
 
     #[test]

@@ -20,4 +20,6 @@ pub use location::{
 };
 pub use serde_bytes::ByteBuf;
 pub use symbols::{write_nm_lines, Symbol, SymbolOrigin, SymbolSet};
-pub use table::{ArrayKind, DataLayout, KallsymsTable, TableArray, TableOptions, TextRelocation};
+pub use table::{
+    ArrayKind, DataLayout, KallsymsTable, TableArray, TableOptions, TextReference, TextRelocation,
+};

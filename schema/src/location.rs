@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ArrayKind, Artifact, ArtifactKind, DataLayout};
+use crate::{ArrayKind, Artifact, ArtifactKind, DataLayout, TextReference};
 
 /// One array of the table as the linked file holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,8 +17,9 @@ pub struct LocatedArray {
     pub room: u64,
 }
 
-/// A relocation record kept in the linked file for a pointer-sized table field resolved
-/// against `_text`: patching the field's value must keep the record consistent.
+/// A relocation record kept in the linked file for a table field resolved against `_text`
+/// (a pointer, or a 7.x place-relative offset): patching the field's value must keep the
+/// record consistent.
 ///
 /// Such records are the ones `ld --emit-relocs` keeps (in a non-allocated relocation section
 /// of the table's section), and, in a position-independent file, the dynamic ones the loader
@@ -32,8 +33,12 @@ pub struct LocatedRelocation {
     /// True for a RELA record (addend in the record), false for REL (addend in the field).
     pub rela: bool,
     /// The value of the symbol the record refers to (0 for a record that refers to none):
-    /// a RELA record's addend is the field's value less this.
+    /// a RELA record's addend is the address the field refers to less this.
     pub symbol_value: u64,
+    /// How the field refers to its address: a pointer holds it, a place-relative field
+    /// its distance from the field (the record's result is then the symbol plus the
+    /// addend less the field's address).
+    pub reference: TextReference,
     /// The link wrote the record's result into the field too. False for the fields that a
     /// dynamic record fills at load time and the link left zero (`ld
     /// --no-apply-dynamic-relocs`, as arm64 links a relocatable kernel): a patch keeps

@@ -19,7 +19,8 @@ pub enum ArrayKind {
     TokenTable,
     /// `kallsyms_token_index`: u16 offset of each token in the token table.
     TokenIndex,
-    /// `kallsyms_offsets`: i32 per symbol, relative to the relative base.
+    /// `kallsyms_offsets`: 32 bits per symbol: relative to the relative base (6.1, 6.12), to
+    /// the entry's own address (7.x with `--pc-relative`), or the address (7.x without).
     Offsets,
     /// `kallsyms_addresses`: a pointer per symbol (6.1 without base-relative).
     Addresses,
@@ -87,7 +88,20 @@ pub struct TableArray {
     pub size: u64,
 }
 
-/// A pointer-sized field whose value is `_text + addend`, left to the linker as a relocation
+/// How a field refers to `_text + addend`, and so which relocation the linker resolves it by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TextReference {
+    /// A pointer-sized field holding `_text + addend` (`PTR _text + D`: 6.1's addresses,
+    /// the relative base). The table's data holds that value.
+    Pointer,
+    /// A 32-bit field holding `_text + addend - .`, the distance from the field's own
+    /// address (`.long _text - . + D`: 7.x's `kallsyms_offsets` with `--pc-relative`). The
+    /// table's data holds `addend` (as a 32-bit signed value): the field's address is known
+    /// only where the table is placed.
+    PlaceRelative,
+}
+
+/// A field whose value derives from `_text + addend`, left to the linker as a relocation
 /// against the undefined symbol `_text`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TextRelocation {
@@ -95,6 +109,18 @@ pub struct TextRelocation {
     pub offset: u64,
     /// The signed distance from `_text`.
     pub addend: i64,
+    /// How the field refers to `_text + addend`.
+    pub reference: TextReference,
+}
+
+impl TextRelocation {
+    /// The field's width in bytes in a table of `layout`.
+    pub fn width(&self, layout: DataLayout) -> usize {
+        match self.reference {
+            TextReference::Pointer => layout.pointer_bytes as usize,
+            TextReference::PlaceRelative => 4,
+        }
+    }
 }
 
 /// The options upstream's `scripts/kallsyms` takes, which change the table's content.
@@ -108,6 +134,10 @@ pub struct TableOptions {
     pub base_relative: bool,
     /// `--lto-clang` (6.1's CONFIG_LTO_CLANG): name order ignores `.llvm.` suffixes.
     pub lto_clang: bool,
+    /// `--pc-relative` (7.x, with CONFIG_64BIT or CONFIG_RELOCATABLE): each
+    /// `kallsyms_offsets` entry is its symbol's distance from the entry's own address;
+    /// without it a 7.x entry is the symbol's address, truncated to 32 bits.
+    pub pc_relative: bool,
 }
 
 /// The byte order and word size the table's integers are written in.
@@ -146,7 +176,8 @@ pub struct KallsymsTable {
     /// The relative base (0 where the layout has none).
     pub relative_base: u64,
     /// The table's bytes from the first array's label on, alignment padding included.
-    /// Fields listed in `text_relocations` hold their resolved value `_text + addend`.
+    /// Fields listed in `text_relocations` hold `_text + addend` ([`TextReference::Pointer`])
+    /// or `addend` ([`TextReference::PlaceRelative`]).
     /// A table laid out in a frame ([`crate::PadSpec`]) holds the whole frame: each array at
     /// its reserved offset, zero bytes from the end of its content to the end of its room.
     #[serde(with = "serde_bytes")]

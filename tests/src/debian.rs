@@ -7,6 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::lock::FileLock;
 use crate::upstream::KernelVersion;
 
 /// Finds `linux-source-<ver>_*.deb` in `dir` (the newest name if there are several).
@@ -37,7 +38,11 @@ pub(crate) fn obtain_deb(version: KernelVersion, cache: &Path, work: &Path, what
         return deb;
     }
     let package = version.debian_package();
-    let out = Command::new("apt-get")
+    let mut download = Command::new("apt-get");
+    if let Some(suite) = version.debian_suite() {
+        download.args(private_apt_state(suite, cache));
+    }
+    let out = download
         .arg("download")
         .arg(&package)
         .current_dir(work)
@@ -57,7 +62,8 @@ pub(crate) fn obtain_deb(version: KernelVersion, cache: &Path, work: &Path, what
             "`apt-get download {package}` failed: {failure}\n\
              kslink's tests need {what} of Linux {version}, built from Debian's `{package}` \
              package. On Debian 12 (bookworm, with bookworm-security enabled) run \
-             `apt-get update` first; or download {package}_*.deb yourself and put it in {} \
+             `apt-get update` first (packages of newer suites come through a private apt \
+             state in the cache directory, from the mirror the machine's apt sources name); or download {package}_*.deb yourself and put it in {} \
              (the cache directory, $KSLINK_CACHE) and run the tests again. Building also needs \
              `dpkg-deb`, `tar`, `xz` and a C compiler `cc`.",
             cache.display()
@@ -69,6 +75,96 @@ pub(crate) fn obtain_deb(version: KernelVersion, cache: &Path, work: &Path, what
             work.display()
         )
     })
+}
+
+/// `apt-get` options for a private apt state in `<cache>/apt-<suite>` that lists Debian's
+/// `suite` (for example `trixie-backports`) from the mirror the machine's own apt sources
+/// name, updated once per cache. The system's sources, lists and cache stay as they are.
+///
+/// # Panics
+///
+/// If no Debian mirror is named in `/etc/apt/sources.list{,.d/*}` or `apt-get update` fails.
+fn private_apt_state(suite: &str, cache: &Path) -> Vec<String> {
+    let state = cache.join(format!("apt-{suite}"));
+    let sources = state.join("sources.list");
+    let options = vec![
+        format!("-oDir::Etc::sourcelist={}", sources.display()),
+        "-oDir::Etc::sourceparts=-".to_string(),
+        format!("-oDir::State::Lists={}", state.join("lists").display()),
+        format!("-oDir::Cache={}", state.join("cache").display()),
+        "-oAPT::Get::List-Cleanup=0".to_string(),
+    ];
+    let updated = state.join("updated");
+    if updated.is_file() {
+        return options;
+    }
+    fs::create_dir_all(&state).unwrap_or_else(|e| panic!("cannot create {}: {e}", state.display()));
+    // The kernel fixture and upstream's tool may ask at once; apt's own lock would fail one.
+    let _lock = FileLock::acquire(&state.join("lock"));
+    if updated.is_file() {
+        return options;
+    }
+    let mirror = debian_mirror().unwrap_or_else(|| {
+        panic!(
+            "no Debian mirror found in /etc/apt/sources.list or /etc/apt/sources.list.d/: \
+             kslink's tests fetch {suite} packages from the mirror the machine's apt sources \
+             name"
+        )
+    });
+    for dir in ["lists/partial", "cache/archives/partial"] {
+        fs::create_dir_all(state.join(dir))
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", state.join(dir).display()));
+    }
+    fs::write(
+        &sources,
+        format!(
+            "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] {mirror} {suite} main\n"
+        ),
+    )
+    .unwrap_or_else(|e| panic!("cannot write {}: {e}", sources.display()));
+    run_checked(
+        Command::new("apt-get").args(&options).arg("update"),
+        "check that the machine reaches the Debian mirror its apt sources name",
+    );
+    fs::write(&updated, "").unwrap_or_else(|e| panic!("cannot write {}: {e}", updated.display()));
+    options
+}
+
+/// The first Debian archive (not the security archive) that the machine's apt sources
+/// name: a `URIs:` field of `/etc/apt/sources.list.d/*.sources` or a `deb URI ...` line of
+/// `/etc/apt/sources.list{,.d/*.list}`.
+fn debian_mirror() -> Option<String> {
+    let mut files = vec![PathBuf::from("/etc/apt/sources.list")];
+    if let Ok(entries) = fs::read_dir("/etc/apt/sources.list.d") {
+        let mut more: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        more.sort();
+        files.extend(more);
+    }
+    files
+        .iter()
+        .filter(|file| {
+            file.extension()
+                .is_some_and(|ext| ext == "sources" || ext == "list")
+                || file.ends_with("sources.list")
+        })
+        .filter_map(|file| fs::read_to_string(file).ok())
+        .flat_map(|text| {
+            text.lines()
+                .filter_map(|line| {
+                    let line = line.trim();
+                    if let Some(uris) = line.strip_prefix("URIs:") {
+                        uris.split_whitespace().next().map(str::to_string)
+                    } else if let Some(rest) = line.strip_prefix("deb ") {
+                        rest.split_whitespace()
+                            .find(|word| word.contains("://"))
+                            .map(str::to_string)
+                    } else {
+                        None
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .find(|uri| uri.trim_end_matches('/').ends_with("/debian"))
 }
 
 /// The Debian version of the package in `deb`, for example `6.12.117-1~deb12u1`.

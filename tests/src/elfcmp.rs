@@ -2,7 +2,7 @@
 //!
 //! Two kallsyms objects are equivalent for the link when they agree on: the ELF class,
 //! endianness and `e_machine`; the bytes (and alignment) of `.rodata`; the global symbols
-//! (name, section name, value, binding); and the relocations that apply to `.rodata`
+//! (name, section name, value, binding, size: 7.x's `.size` labels); and the relocations that apply to `.rodata`
 //! (offset, target symbol name, raw ELF `r_type`, and the explicit addend of RELA
 //! relocations; a REL relocation's implicit addend lives in the section bytes, which are
 //! compared anyway). Everything else (string table order, `.comment`, `e_flags`, local
@@ -28,8 +28,8 @@ struct Summary {
     e_machine: u16,
     rodata: Vec<u8>,
     rodata_align: u64,
-    /// (name, section name, value, binding), sorted.
-    globals: Vec<(String, String, u64, u8)>,
+    /// (name, section name, value, binding, size), sorted.
+    globals: Vec<(String, String, u64, u8, u64)>,
     /// Global symbols defined in `.rodata`, by value, to name offsets.
     rodata_labels: Vec<(u64, String)>,
     relocs: Vec<Reloc>,
@@ -132,7 +132,7 @@ fn summarize(data: &[u8], path: &Path) -> Result<Summary, String> {
             SymbolFlags::Elf { st_info, .. } => st_info >> 4,
             _ => 0xff,
         };
-        globals.push((name, section, sym.address(), binding));
+        globals.push((name, section, sym.address(), binding, sym.size()));
     }
     globals.sort();
     rodata_labels.sort();
@@ -255,20 +255,22 @@ fn compare_bytes(e: &Summary, a: &Summary, out: &mut Vec<String>) {
 }
 
 fn compare_globals(e: &Summary, a: &Summary, out: &mut Vec<String>) {
-    type Info = (String, u64, u8);
+    type Info = (String, u64, u8, u64);
     let to_map = |s: &Summary| -> BTreeMap<String, Vec<Info>> {
         let mut m: BTreeMap<String, Vec<Info>> = BTreeMap::new();
-        for (name, sec, value, bind) in &s.globals {
+        for (name, sec, value, bind, size) in &s.globals {
             m.entry(name.clone())
                 .or_default()
-                .push((sec.clone(), *value, *bind));
+                .push((sec.clone(), *value, *bind, *size));
         }
         m
     };
     let (em, am) = (to_map(e), to_map(a));
     let show = |v: &[Info]| -> String {
         v.iter()
-            .map(|(sec, value, bind)| format!("{sec} {value:#x} {}", binding_name(*bind)))
+            .map(|(sec, value, bind, size)| {
+                format!("{sec} {value:#x} {} size {size}", binding_name(*bind))
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };

@@ -133,9 +133,20 @@ impl KernelArch {
         }
     }
 
-    /// The options `scripts/config -e` enables on top of `tinyconfig`, in order: kallsyms
-    /// with every symbol, its self-test, a serial console, /proc and an initramfs.
-    pub fn config_options(self) -> &'static [&'static str] {
+    /// The options `scripts/config -e` enables on top of `tinyconfig` for `version`, in
+    /// order: kallsyms with every symbol, its self-test, a serial console, /proc and an
+    /// initramfs; for Linux 7.3 on x86_64 also a relocatable kernel with KASLR, as every
+    /// distribution builds it (so the link keeps `--emit-relocs` records and Kbuild makes
+    /// `vmlinux.relocs`).
+    pub fn config_options(self, version: KernelVersion) -> Vec<&'static str> {
+        let mut options = self.base_config_options().to_vec();
+        if version == KernelVersion::V7_3 && self == KernelArch::X86_64 {
+            options.extend(["RELOCATABLE", "RANDOMIZE_BASE"]);
+        }
+        options
+    }
+
+    fn base_config_options(self) -> &'static [&'static str] {
         match self {
             KernelArch::X86_64 => &[
                 "64BIT",
@@ -233,9 +244,8 @@ pub const BUILD_ENV: &[(&str, &str)] = &[
 /// The options the built `.config` of `version` for `arch` must enable (`=y`): all of
 /// [`KernelArch::config_options`], less `KALLSYMS_SELFTEST` on 6.1 where it does not exist.
 pub fn required_config(version: KernelVersion, arch: KernelArch) -> Vec<&'static str> {
-    arch.config_options()
-        .iter()
-        .copied()
+    arch.config_options(version)
+        .into_iter()
         .filter(|o| !(version == KernelVersion::V6_1 && *o == "KALLSYMS_SELFTEST"))
         .collect()
 }
@@ -245,7 +255,7 @@ pub fn required_config(version: KernelVersion, arch: KernelArch) -> Vec<&'static
 const FORMAT: u32 = 2;
 
 /// The fixture's recipe as one line; a cached tree is used only if its marker names the same.
-fn recipe(arch: KernelArch) -> String {
+fn recipe(version: KernelVersion, arch: KernelArch) -> String {
     let env: Vec<String> = BUILD_ENV.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let cross = match arch.cross_compile() {
         "" => String::new(),
@@ -254,7 +264,7 @@ fn recipe(arch: KernelArch) -> String {
     format!(
         "format={FORMAT} arch={}{cross} tinyconfig enable={} targets=vmlinux,{} env={}",
         arch.name(),
-        arch.config_options().join(","),
+        arch.config_options(version).join(","),
         arch.boot_target(),
         env.join(",")
     )
@@ -284,7 +294,17 @@ impl KernelTree {
         self.dir.join("vmlinux")
     }
 
-    /// `System.map`: `nm -n vmlinux` filtered by `scripts/mksysmap`.
+    /// The file the final link wrote: `vmlinux.unstripped` in 7.x, which Kbuild strips
+    /// (`.modinfo`, relocation sections, `__mod_device_table__*`) into `vmlinux`; `vmlinux`
+    /// itself before.
+    pub fn linked(&self) -> PathBuf {
+        match self.version {
+            KernelVersion::V7_3 => self.dir.join("vmlinux.unstripped"),
+            KernelVersion::V6_12 | KernelVersion::V6_1 => self.vmlinux(),
+        }
+    }
+
+    /// `System.map`: `nm -n` of the linked file filtered by `scripts/mksysmap`.
     pub fn system_map(&self) -> PathBuf {
         self.dir.join("System.map")
     }
@@ -306,7 +326,8 @@ impl KernelTree {
         self.dir.join("init/version-timestamp.o")
     }
 
-    /// `.vmlinux.export.o` if the tree has one (only with `CONFIG_MODULES`, so not here).
+    /// `.vmlinux.export.o` if the tree has one (6.x: only with `CONFIG_MODULES`, so not
+    /// here; 7.x: always).
     pub fn export_o(&self) -> Option<PathBuf> {
         Some(self.dir.join(".vmlinux.export.o")).filter(|p| p.is_file())
     }
@@ -360,7 +381,7 @@ impl KernelTree {
         let script = self.mksysmap_script();
         let nm = self.arch.tool("nm");
         match self.version {
-            KernelVersion::V6_12 => {
+            KernelVersion::V6_12 | KernelVersion::V7_3 => {
                 let nm = debian::run_checked(
                     Command::new(&nm).arg("-n").arg(elf),
                     "install binutils (`nm`; for arm64 binutils-aarch64-linux-gnu)",
@@ -474,7 +495,13 @@ pub struct LinkLog {
 impl LinkLog {
     fn read(tree: &Path) -> LinkLog {
         let dir = tree.join(".kslink/link");
-        let command = saved_command(&tree.join(".vmlinux.cmd"));
+        // 7.x's Kbuild links vmlinux.unstripped and strips it into vmlinux.
+        let unstripped = tree.join(".vmlinux.unstripped.cmd");
+        let command = saved_command(&if unstripped.is_file() {
+            unstripped
+        } else {
+            tree.join(".vmlinux.cmd")
+        });
         let args = link_script_args(&command).unwrap_or_else(|| {
             panic!("cannot find the arguments of scripts/link-vmlinux.sh in {command:?}")
         });
@@ -498,6 +525,13 @@ impl LinkLog {
         &self.args[0]
     }
 
+    /// The file the script links: its 4th argument where Kbuild passes one (7.x:
+    /// `vmlinux.unstripped`, which `scripts/Makefile.vmlinux` then strips into `vmlinux`),
+    /// else `vmlinux`.
+    pub fn link_output(&self) -> &str {
+        self.args.get(3).map_or("vmlinux", String::as_str)
+    }
+
     /// Every `ld` command of the trace, in order (`.tmp_vmlinux1`, `.tmp_vmlinux2`, maybe a
     /// third, and `vmlinux`; 6.1 names the temporaries `.tmp_vmlinux.kallsyms<N>`), each
     /// split into words.
@@ -515,8 +549,17 @@ impl LinkLog {
     pub fn final_link(&self) -> Vec<String> {
         self.links()
             .into_iter()
-            .rfind(|w| w.windows(2).any(|p| p[0] == "-o" && p[1] == "vmlinux"))
-            .unwrap_or_else(|| panic!("no `ld … -o vmlinux` in {}", self.dir.display()))
+            .rfind(|w| {
+                w.windows(2)
+                    .any(|p| p[0] == "-o" && p[1] == self.link_output())
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "no `ld … -o {}` in {}",
+                    self.link_output(),
+                    self.dir.display()
+                )
+            })
     }
 
     /// The linker script and the inputs of the final link, as `kslink-collect --predict`
@@ -537,8 +580,8 @@ impl LinkLog {
             .to_string();
         let output = words
             .windows(2)
-            .position(|p| p[0] == "-o" && p[1] == "vmlinux")
-            .expect("the final link writes vmlinux");
+            .position(|p| p[0] == "-o" && p[1] == self.link_output())
+            .expect("the final link writes the script's output");
         let inputs = words[output + 2..]
             .iter()
             .filter(|w| !(w.contains("kallsyms") && w.ends_with(".o")))
@@ -708,7 +751,7 @@ fn finished_tree(dir: &Path, version: KernelVersion, arch: KernelArch) -> Option
                 .map(str::to_string)
         })
     };
-    if field("recipe")? != recipe(arch) || field("version")? != version.as_str() {
+    if field("recipe")? != recipe(version, arch) || field("version")? != version.as_str() {
         return None;
     }
     let debian_version = field("debian-version")?;
@@ -957,7 +1000,7 @@ fn build(version: KernelVersion, arch: KernelArch, cache: &Path, dir: &Path) {
         &failed_log,
     );
     let mut config = kbuild_command(src.join("scripts/config"), &src, arch);
-    for option in arch.config_options() {
+    for option in arch.config_options(version) {
         config.arg("-e").arg(option);
     }
     run_logged(&mut config, &log, &failed_log);
@@ -1019,8 +1062,14 @@ fn build(version: KernelVersion, arch: KernelArch, cache: &Path, dir: &Path) {
     fs::write(&shell, make_shell(&link_dir))
         .unwrap_or_else(|e| panic!("cannot write {}: {e}", shell.display()));
     set_executable(&shell);
-    fs::remove_file(dir.join("vmlinux"))
-        .unwrap_or_else(|e| panic!("cannot remove {}/vmlinux: {e}", dir.display()));
+    for linked in ["vmlinux", "vmlinux.unstripped"] {
+        match fs::remove_file(dir.join(linked)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                panic!("cannot remove {}/{linked}: {e}", dir.display())
+            }
+            _ => {}
+        }
+    }
     let settle_log = records.join("settle.log");
     run_logged(
         kbuild_command("make", dir, arch)
@@ -1058,7 +1107,7 @@ fn build(version: KernelVersion, arch: KernelArch, cache: &Path, dir: &Path) {
     let mut marker = format!(
         "kslink kernel fixture\nversion {version}\ndebian-version {debian_version}\n\
          recipe {}\nconfig-sha256 {}\nvmlinux-sha256 {first_vmlinux}\nfinal-link {}\n",
-        recipe(arch),
+        recipe(version, arch),
         sha256(&dir.join(".config")),
         final_link.join(" "),
     );
@@ -1320,8 +1369,12 @@ fn saved_command(cmd_file: &Path) -> String {
     let text = read_string(cmd_file);
     text.lines()
         .find_map(|l| {
-            l.strip_prefix("savedcmd_vmlinux := ")
-                .or_else(|| l.strip_prefix("cmd_vmlinux := "))
+            ["savedcmd_vmlinux", "cmd_vmlinux"].iter().find_map(|key| {
+                let rest = l.strip_prefix(key)?;
+                // 7.x's target is vmlinux.unstripped.
+                let rest = rest.strip_prefix(".unstripped").unwrap_or(rest);
+                rest.strip_prefix(" := ")
+            })
         })
         .map(str::to_string)
         .unwrap_or_else(|| panic!("no saved command for vmlinux in {}", cmd_file.display()))

@@ -38,6 +38,8 @@ pub enum KernelVersion {
     V6_12,
     /// Linux 6.1 (Debian `linux-source-6.1`, 6.1.192 when written).
     V6_1,
+    /// Linux 7.3 (Debian `linux-source-7.3` from trixie-backports, 7.3.4 when written).
+    V7_3,
 }
 
 impl KernelVersion {
@@ -50,6 +52,12 @@ impl KernelVersion {
                 &["--all-symbols"],
                 &["--absolute-percpu"],
                 &["--all-symbols", "--absolute-percpu"],
+            ],
+            KernelVersion::V7_3 => &[
+                &[],
+                &["--all-symbols"],
+                &["--pc-relative"],
+                &["--all-symbols", "--pc-relative"],
             ],
             KernelVersion::V6_1 => &[
                 &[],
@@ -64,14 +72,29 @@ impl KernelVersion {
         }
     }
 
-    /// Both versions, newest first.
-    pub const ALL: [KernelVersion; 2] = [KernelVersion::V6_12, KernelVersion::V6_1];
+    /// Every version, newest first.
+    pub const ALL: [KernelVersion; 3] = [
+        KernelVersion::V7_3,
+        KernelVersion::V6_12,
+        KernelVersion::V6_1,
+    ];
+
+    /// The Debian suite the package comes from when it is not one the machine's own apt
+    /// sources list (bookworm's): it is then fetched through a private apt state
+    /// ([`crate::debian`]).
+    pub const fn debian_suite(self) -> Option<&'static str> {
+        match self {
+            KernelVersion::V6_12 | KernelVersion::V6_1 => None,
+            KernelVersion::V7_3 => Some("trixie-backports"),
+        }
+    }
 
     /// The short version string: `"6.12"` or `"6.1"`.
     pub fn as_str(self) -> &'static str {
         match self {
             KernelVersion::V6_12 => "6.12",
             KernelVersion::V6_1 => "6.1",
+            KernelVersion::V7_3 => "7.3",
         }
     }
 
@@ -83,7 +106,7 @@ impl KernelVersion {
     /// The tarball members to extract (GNU tar wildcards). 6.1 has no `scripts/include`.
     fn tar_patterns(self) -> &'static [&'static str] {
         match self {
-            KernelVersion::V6_12 => &[
+            KernelVersion::V6_12 | KernelVersion::V7_3 => &[
                 "*/scripts/kallsyms.c",
                 "*/scripts/include/*",
                 "*/scripts/mksysmap",
@@ -104,7 +127,7 @@ impl KernelVersion {
     /// Files that must exist after extraction, relative to the source root.
     fn required_files(self) -> &'static [&'static str] {
         match self {
-            KernelVersion::V6_12 => &[
+            KernelVersion::V6_12 | KernelVersion::V7_3 => &[
                 "scripts/kallsyms.c",
                 "scripts/include/xalloc.h",
                 "scripts/mksysmap",
@@ -250,7 +273,7 @@ pub fn run_upstream_text(version: KernelVersion, flags: &[&str], map: &[u8]) -> 
 pub fn apply_mksysmap(version: KernelVersion, nm_output: &[u8]) -> Vec<u8> {
     let script = upstream_mksysmap(version);
     match version {
-        KernelVersion::V6_12 => run_with_stdin(
+        KernelVersion::V6_12 | KernelVersion::V7_3 => run_with_stdin(
             Command::new("sed").arg("-f").arg(&script),
             nm_output,
             "sed -f mksysmap",

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use kslink_schema::artifact::{self, HEADER_LEN, MAGIC, SCHEMA_VERSION};
 use kslink_schema::{
     ArrayKind, ArtifactError, ArtifactKind, DataLayout, KallsymsTable, Symbol, SymbolOrigin,
-    SymbolSet, TableArray, TableOptions, TextRelocation,
+    SymbolSet, TableArray, TableOptions, TextReference, TextRelocation,
 };
-use kslink_table::{build, read_map, Arch as TableArch, LINUX_6_1, LINUX_6_12};
+use kslink_table::{build, read_map, Arch as TableArch, LINUX_6_1, LINUX_6_12, LINUX_7_3};
 use kslink_tests::gen::Percpu;
 use kslink_tests::{random_map, GenOptions};
 
@@ -149,6 +149,15 @@ fn kallsyms_table_round_trips() {
             },
         ),
         built_table("ppc64", &LINUX_6_1, TableOptions::default()),
+        built_table(
+            "aarch64",
+            &LINUX_7_3,
+            TableOptions {
+                all_symbols: true,
+                pc_relative: true,
+                ..TableOptions::default()
+            },
+        ),
         KallsymsTable {
             profile: "linux-6.12".into(),
             options: TableOptions::default(),
@@ -168,6 +177,7 @@ fn kallsyms_table_round_trips() {
             text_relocations: vec![TextRelocation {
                 offset: 4,
                 addend: -0x1000,
+                reference: TextReference::Pointer,
             }],
             tokens: vec![kslink_schema::ByteBuf::from(b"ab".to_vec()); 256],
         },
@@ -177,6 +187,13 @@ fn kallsyms_table_round_trips() {
         "6.1 addresses: relocations"
     );
     assert!(tables[2].layout.big_endian);
+    assert!(
+        tables[3]
+            .text_relocations
+            .iter()
+            .all(|r| r.reference == TextReference::PlaceRelative),
+        "7.3 --pc-relative: place-relative relocations"
+    );
     for (i, table) in tables.iter().enumerate() {
         let path = dir.path().join(format!("table{i}"));
         artifact::write(&path, table).unwrap();

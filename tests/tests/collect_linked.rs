@@ -1,5 +1,8 @@
 //! `kslink-collect --linked` against the real tools: GNU nm (binutils 2.40, the target's own
-//! `nm` for other architectures) and Linux 6.12's `scripts/mksysmap` run by `sed`.
+//! `nm` for other architectures) and each kernel version's own `scripts/mksysmap` (Linux
+//! 6.12's and 7.3's `sed` scripts, 6.1's shell script with its `grep -v`), from Debian's
+//! `linux-source-*` (`--profile linux-6.12`, the default, `linux-7.3` and `linux-6.1`).
+//! Every file below is checked with every version's script.
 //!
 //! - hand-made assembly with every kind of symbol (local, global, weak, unique, ifunc,
 //!   common, absolute, TLS; object and not; in text, data, read-only, bss, init and custom
@@ -8,7 +11,13 @@
 //!   shared object, an object and a relocatable link;
 //! - the order of ties between symbols of several objects, both link orders;
 //! - a large generated file (tens of thousands of symbols, many ties and duplicate names);
-//! - mksysmap's rules against `sed` on lines that real files do not have (spaces in names);
+//! - every rule of every version on real files: names for each rule, assembled; a C
+//!   program built by gcc with what `MODULE_DEVICE_TABLE()`, `MODULE_INFO()` and
+//!   `EXPORT_SYMBOL()` define, linked, and stripped as 7.x's Kbuild strips
+//!   `vmlinux.unstripped` into `vmlinux`; veneers and thunks made by GNU ld and ld.lld for
+//!   AArch64 and Arm. Each rule of each version deletes some line no other rule of it does;
+//! - mksysmap's rules against each version's script on lines that real files do not have
+//!   (spaces in names);
 //! - Debian's 6.12.117 vmlinux (354 MB, downloaded once into the test cache) against `nm`,
 //!   `sed` and the System.map in `tests/data`, and the artifact through kslink-table;
 //! - bad inputs: exit status 1, one line on stderr, no output file.
@@ -23,12 +32,26 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use kslink_collect::mksysmap::{deleting_rule, MKSYSMAP_6_12};
-use kslink_collect::{mksysmap_keeps, read_linked};
+use kslink_collect::mksysmap::{deleting_rule, Mksysmap};
+use kslink_collect::read_linked;
 use kslink_schema::{artifact, SymbolOrigin, SymbolSet};
 use kslink_tests::{apply_mksysmap, bin_path, debian_system_map, debian_vmlinux, KernelVersion};
 
 const V6_12: KernelVersion = KernelVersion::V6_12;
+
+/// Every version whose System.map `--linked --profile` makes.
+const VERSIONS: [KernelVersion; 3] = [V6_12, KernelVersion::V6_1, KernelVersion::V7_3];
+
+/// The profile of `version`: `linux-6.12`.
+fn profile_of(version: KernelVersion) -> String {
+    format!("linux-{version}")
+}
+
+/// The rules kslink-collect has for `version`.
+fn mksysmap_of(version: KernelVersion) -> &'static Mksysmap {
+    Mksysmap::of_profile(&profile_of(version))
+        .unwrap_or_else(|| panic!("kslink-collect has no mksysmap rules for {version}"))
+}
 
 fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new()
@@ -269,6 +292,15 @@ impl Target {
     fn nm_n(&self, file: &Path) -> Vec<u8> {
         run(self.nm, &["-n", file.to_str().unwrap()], Path::new(".")).stdout
     }
+
+    /// The target's binutils or gcc program `name`: `aarch64-linux-gnu-objcopy`.
+    fn tool(&self, name: &str) -> String {
+        let prefix = self
+            .assembler
+            .strip_suffix("as")
+            .expect("an assembler ends in as");
+        format!("{prefix}{name}")
+    }
 }
 
 /// Every kind of symbol, in gas syntax that all the targets accept. `{T}` is the `.type`
@@ -502,12 +534,63 @@ fn collect_outputs(file: &Path, dir: &Path) -> (Vec<u8>, Vec<u8>, SymbolSet) {
     result
 }
 
+/// Checks `--linked FILE --profile P` for every version against that version's own
+/// mksysmap run on `nm` (the listing of `file`): the map and the artifact. Returns each
+/// version's map, in the order of [`VERSIONS`].
+fn check_versions(file: &Path, nm: &[u8], dir: &Path, what: &str) -> Vec<Vec<u8>> {
+    VERSIONS
+        .iter()
+        .map(|&version| {
+            let expected = apply_mksysmap(version, nm);
+            let map = dir.join("profile.map");
+            let set = dir.join("profile.symbols");
+            let profile = profile_of(version);
+            let out = kslink_collect(&[
+                Path::new("--linked"),
+                file,
+                Path::new("--profile"),
+                Path::new(&profile),
+                Path::new("--emit-map"),
+                &map,
+                Path::new("-o"),
+                &set,
+            ]);
+            assert!(
+                out.status.success() && out.stderr.is_empty() && out.stdout.is_empty(),
+                "{what}: --profile {profile}: {}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_same(
+                &expected,
+                &fs::read(&map).unwrap(),
+                &format!("{what}: --profile {profile} against Linux {version}'s mksysmap"),
+            );
+            let mut written = Vec::new();
+            artifact::read::<SymbolSet>(&set)
+                .unwrap()
+                .write_map(&mut written)
+                .unwrap();
+            assert_same(
+                &expected,
+                &written,
+                &format!("{what}: --profile {profile}: the artifact"),
+            );
+            fs::remove_file(map).unwrap();
+            fs::remove_file(set).unwrap();
+            expected
+        })
+        .collect()
+}
+
 /// Checks kslink-collect on `file` against `nm -n` and `nm -n | sed -f mksysmap`, the
-/// artifact against the map, and the library against the executable. Returns the map.
+/// artifact against the map, the library against the executable, and every version's
+/// `--profile` against its own mksysmap. Returns the (default, 6.12) map.
 fn check_file(target: &Target, file: &Path, dir: &Path) -> Vec<u8> {
     let what = format!("{} {}", target.name, file.display());
     let nm = target.nm_n(file);
     let map = apply_mksysmap(V6_12, &nm);
+    check_versions(file, &nm, dir, &what);
     let (our_nm, our_map, set) = collect_outputs(file, dir);
     assert_same(&nm, &our_nm, &format!("{what}: --emit-nm against nm -n"));
     assert_same(
@@ -827,9 +910,9 @@ fn large_generated_file() {
 // ---------------------------------------------------------------------------------------
 
 /// nm-style lines that no linked kernel has (spaces in names, every letter, near misses of
-/// each rule) through upstream's mksysmap with `sed`, against the rules here.
+/// each rule of each version) through each version's own mksysmap, against the rules here.
 #[test]
-fn mksysmap_rules_match_sed() {
+fn mksysmap_rules_match_each_versions_script() {
     let names = [
         "foo",
         "",
@@ -890,32 +973,341 @@ fn mksysmap_rules_match_sed() {
         "a.long_branch",
         "a.plt_branch.b",
         "x \u{e9}Thunk_",
+        "__mod_device_table__",
+        "__mod_device_table__kmod_x__pci__y",
+        "x __mod_device_table__y",
+        "x__mod_device_table__y",
+        "__mod_device_table_",
+        "__UNIQUE_ID_modinfo_",
+        "__UNIQUE_ID_modinfo_12",
+        "__UNIQUE_ID_modinfo_12x",
+        "__UNIQUE_ID_modinfo_x",
+        "__UNIQUE_ID_modinfo_ 12",
+        "__UNIQUE_ID_modinfo_12 ",
+        "x __UNIQUE_ID_modinfo_9",
+        "x__UNIQUE_ID_modinfo_9",
+        "__UNIQUE_ID_modinfo_x __UNIQUE_ID_modinfo_1",
+        "__UNIQUE_ID_modinfo_1 __UNIQUE_ID_modinfo_x",
+        "x__crc_",
+        "x __crc_y",
+        "__kstrtab",
+        "x __kstrtabns_",
+        "__pi_$x",
+        "L0x",
     ];
     let letters = "aAbBCdDgGiNnprRsStTuUvVwW?";
-    let mut nm = Vec::new();
-    let mut expected_kept = Vec::new();
-    for name in names {
-        for letter in letters.bytes() {
-            let undefined = matches!(letter, b'U' | b'w' | b'v');
-            let mut line = if undefined {
-                " ".repeat(16).into_bytes()
-            } else {
-                b"ffffffff81000000".to_vec()
-            };
-            line.extend_from_slice(&[b' ', letter, b' ']);
-            line.extend_from_slice(name.as_bytes());
-            line.push(b'\n');
-            let kept = mksysmap_keeps(letter, name.as_bytes());
-            let rule = deleting_rule(MKSYSMAP_6_12, letter, name.as_bytes());
-            assert_eq!(kept, rule.is_none(), "{name:?} {}", letter as char);
-            if kept {
-                expected_kept.extend_from_slice(&line);
+    let mut kept_by_all = Vec::new();
+    for version in VERSIONS {
+        let mksysmap = mksysmap_of(version);
+        let mut nm = Vec::new();
+        let mut expected_kept = Vec::new();
+        for name in names {
+            for letter in letters.bytes() {
+                let undefined = matches!(letter, b'U' | b'w' | b'v');
+                let mut line = if undefined {
+                    " ".repeat(16).into_bytes()
+                } else {
+                    b"ffffffff81000000".to_vec()
+                };
+                line.extend_from_slice(&[b' ', letter, b' ']);
+                line.extend_from_slice(name.as_bytes());
+                line.push(b'\n');
+                let kept = mksysmap.keeps(letter, name.as_bytes());
+                let rule = deleting_rule(mksysmap.rules, letter, name.as_bytes());
+                assert_eq!(
+                    kept,
+                    rule.is_none(),
+                    "{version}: {name:?} {}",
+                    letter as char
+                );
+                if kept {
+                    expected_kept.extend_from_slice(&line);
+                }
+                nm.extend_from_slice(&line);
             }
-            nm.extend_from_slice(&line);
+        }
+        let upstream = apply_mksysmap(version, &nm);
+        assert_same(
+            &upstream,
+            &expected_kept,
+            &format!("Linux {version}'s mksysmap rules against its script"),
+        );
+        kept_by_all.push(upstream);
+    }
+    // The versions' scripts differ on these lines, so each comparison tests its own rules.
+    for (i, a) in kept_by_all.iter().enumerate() {
+        for b in &kept_by_all[i + 1..] {
+            assert_ne!(a, b, "two versions keep the same lines");
         }
     }
-    let sed = apply_mksysmap(V6_12, &nm);
-    assert_same(&sed, &expected_kept, "mksysmap rules against sed");
+}
+
+/// Names that a rule of some version deletes, and near misses: quoted labels in `.text`.
+const RULE_NAMES: &[&str] = &[
+    "$x.rule",
+    "$d",
+    ".Lrule",
+    "__efistub_rule",
+    "__pi_$x",
+    "__pi_.Lrule",
+    "__kvm_nvhe_$d",
+    "__kvm_nvhe_.Lrule",
+    "__AArch64ADRPThunk_rule",
+    "__ARMV7PILongThunk_rule",
+    "__kcfi_typeid_rule",
+    "__kvm_nvhe___kcfi_typeid_rule",
+    "__pi___kcfi_typeid_rule",
+    "__crc_rule",
+    "x__crc_rule",
+    "__kstrtab_rule",
+    "__kstrtabns_rule",
+    "__mod_device_table__kmod_rule__pci__rule_tbl",
+    "__mod_device_table_rule",
+    "rule_from_arm",
+    "rule_from_thumb",
+    "rule_veneer",
+    "rule_veneer2",
+    "L0",
+    "L01",
+    "_SDA_BASE_",
+    "_SDA2_BASE_",
+    "__UNIQUE_ID_modinfo_12",
+    "__UNIQUE_ID_modinfo_",
+    "__UNIQUE_ID_modinfo_x",
+    "__UNIQUE_ID_modinfo_12x",
+    "rule.long_branch.x",
+    "rule.plt_branch.x",
+];
+
+/// What built-in kernel code defines with `MODULE_DEVICE_TABLE()` and `MODULE_INFO()`
+/// (Linux 7.3's macros, expanded), `EXPORT_SYMBOL()` and modversions.
+const MODULE_C: &str = r#"
+struct pci_device_id { unsigned int vendor, device; };
+static const struct pci_device_id e1000_pci_tbl[] = { { 0x8086, 0x100e }, { 0, 0 } };
+static typeof(e1000_pci_tbl) __mod_device_table__kmod_e1000__pci__e1000_pci_tbl
+	__attribute__((used, alias("e1000_pci_tbl")));
+static const char __UNIQUE_ID_modinfo_12[]
+	__attribute__((used, section(".modinfo"), aligned(1))) = "e1000.license=GPL";
+static const char __UNIQUE_ID_modinfo_x[]
+	__attribute__((used, section(".modinfo"), aligned(1))) = "e1000.author=x";
+static const char __kstrtab_e1000_probe[]
+	__attribute__((used, section("__ksymtab_strings"))) = "e1000_probe";
+unsigned int __crc_e1000_probe = 0x1234;
+int e1000_probe(void) { return e1000_pci_tbl[0].vendor; }
+int main(void) { return e1000_probe(); }
+"#;
+
+/// Branches too far for the instruction: GNU ld adds veneers (`__far_veneer`, Arm's
+/// `__thumbfar_from_arm`), ld.lld thunks (`__AArch64AbsLongThunk_far`).
+const FAR_BRANCHES: &str = r#"
+	.text
+	.globl _start
+_start:
+	bl far
+	bl thumbfar
+	.section .far,"ax",%progbits
+	.globl far
+far: nop
+	.globl thumbfar
+	.type thumbfar,%function
+thumbfar: nop
+"#;
+
+/// Where the far section goes, beyond the reach of a branch.
+const FAR_SCRIPT: &str =
+    "SECTIONS { .text 0x400000 : { *(.text) } .far 0x20000000 : { *(.far) } }\n";
+
+/// The files of `target` that the rules of some version matter for, with their names.
+fn rule_files(target: &Target, dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let kinds = target.assemble(dir, &kinds_source(target), "kinds");
+    files.push(target.link_exe(dir, "kinds", &kinds));
+    files.push(kinds);
+    let mut source = String::from("\t.text\n\t.globl _start\n_start: nop\n");
+    for name in RULE_NAMES {
+        writeln!(source, "\"{name}\": nop").unwrap();
+    }
+    let rules = target.assemble(dir, &source, "rules");
+    files.push(target.link(dir, "rules", &["-e", "_start"], &[&rules]));
+    files.push(target.link(dir, "rules.so", &["-shared"], &[&rules]));
+    files.push(rules);
+
+    if matches!(target.name, "aarch64" | "arm") {
+        let far_source = if target.name == "arm" {
+            FAR_BRANCHES.replace(
+                "\t.type thumbfar,%function\n",
+                "\t.thumb\n\t.type thumbfar,%function\n\t.thumb_func\n",
+            )
+        } else {
+            FAR_BRANCHES.replace("\tbl thumbfar\n", "")
+        };
+        let far = target.assemble(dir, &far_source, "far");
+        let far = far.to_str().unwrap();
+        let gnu = format!("{}-far-gnu", target.name);
+        run(
+            target.linker,
+            &[
+                "-e",
+                "_start",
+                "--section-start=.far=0x20000000",
+                "-o",
+                &gnu,
+                far,
+            ],
+            dir,
+        );
+        files.push(dir.join(gnu));
+        if have("ld.lld") {
+            let script = dir.join("far.lds");
+            fs::write(&script, FAR_SCRIPT).unwrap();
+            let script = script.to_str().unwrap();
+            for (out, extra) in [("far-lld", &[][..]), ("far-lld-pie", &["-pie"][..])] {
+                let out = format!("{}-{out}", target.name);
+                let mut args = vec!["-e", "_start", "-T", script, "-o", &out, far];
+                args.extend(extra);
+                run("ld.lld", &args, dir);
+                files.push(dir.join(out));
+            }
+        } else {
+            eprintln!("note: no ld.lld: no lld thunks for {}", target.name);
+        }
+    }
+
+    let gcc = if target.name == "x86_64" {
+        "gcc".to_string()
+    } else {
+        target.tool("gcc")
+    };
+    if matches!(target.name, "x86_64" | "aarch64") && have(&gcc) {
+        let c = dir.join("module.c");
+        fs::write(&c, MODULE_C).unwrap();
+        let object = format!("{}-module.o", target.name);
+        let unstripped = format!("{}-module.unstripped", target.name);
+        let stripped = format!("{}-module", target.name);
+        let c = c.to_str().unwrap();
+        run(&gcc, &["-O2", "-c", "-o", &object, c], dir);
+        run(&gcc, &["-o", &unstripped, &object], dir);
+        // As 7.3's scripts/Makefile.vmlinux strips vmlinux.unstripped into vmlinux.
+        let objcopy = target.tool("objcopy");
+        run(
+            &objcopy,
+            &[
+                "--set-section-flags",
+                ".modinfo=noload",
+                &unstripped,
+                &stripped,
+            ],
+            dir,
+        );
+        run(
+            &objcopy,
+            &[
+                "--remove-section=.modinfo",
+                "-w",
+                "--strip-unneeded-symbol=__mod_device_table__*",
+                &stripped,
+            ],
+            dir,
+        );
+        files.extend([object, unstripped, stripped].map(|f| dir.join(f)));
+    } else if target.name == "aarch64" {
+        eprintln!("note: no {gcc}: no C program for aarch64");
+    }
+    files
+}
+
+/// Lines `nm` prints that a version's script keeps or deletes: the listing's lines.
+fn nm_lines(nm: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    nm.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let width = line.iter().position(|&b| b != b' ').map_or(0, |first| {
+                if first == 0 {
+                    line.iter().position(|&b| b == b' ').unwrap()
+                } else {
+                    first - 1
+                }
+            });
+            (line[width + 1], &line[width + 3..])
+        })
+}
+
+/// Real files (assembled, compiled, linked by GNU ld and ld.lld, stripped as 7.x's Kbuild
+/// strips vmlinux) through `--linked --profile` against each version's own script; every
+/// rule of every version deletes some line of them that no other rule of its version does.
+#[test]
+fn every_rule_of_every_version_on_real_files() {
+    let mut unique_deletions: Vec<Vec<usize>> = VERSIONS
+        .iter()
+        .map(|&v| vec![0; mksysmap_of(v).rules.len()])
+        .collect();
+    let mut checked = Vec::new();
+    for target in TARGETS {
+        if !matches!(target.name, "x86_64" | "aarch64" | "arm" | "riscv64") || !target.available() {
+            continue;
+        }
+        let dir = tempdir();
+        let d = dir.path();
+        for file in rule_files(target, d) {
+            let what = format!("{} {}", target.name, file.display());
+            let nm = target.nm_n(&file);
+            let maps = check_versions(&file, &nm, d, &what);
+            for (v, version) in VERSIONS.iter().enumerate() {
+                let rules = mksysmap_of(*version).rules;
+                for (letter, name) in nm_lines(&nm) {
+                    let mut deleting = rules.iter().enumerate().filter(|(_, rule)| {
+                        deleting_rule(std::slice::from_ref(*rule), letter, name).is_some()
+                    });
+                    if let (Some((only, _)), None) = (deleting.next(), deleting.next()) {
+                        unique_deletions[v][only] += 1;
+                    }
+                }
+            }
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            if name.ends_with("-module.unstripped") {
+                // 7.3's rules matter on the unstripped file: its map lacks what 6.12 keeps.
+                let kept =
+                    |map: &[u8], symbol: &str| nm_lines(map).any(|(_, n)| n == symbol.as_bytes());
+                for symbol in [
+                    "__mod_device_table__kmod_e1000__pci__e1000_pci_tbl",
+                    "__UNIQUE_ID_modinfo_12",
+                ] {
+                    assert!(
+                        kept(&maps[0], symbol) && !kept(&maps[2], symbol),
+                        "{what}: {symbol}"
+                    );
+                }
+                assert!(kept(&maps[2], "__UNIQUE_ID_modinfo_x"), "{what}");
+            } else if name.ends_with("-module") {
+                // Kbuild's strip removes what 7.3's new rules are for.
+                assert_same(
+                    &maps[0],
+                    &maps[2],
+                    &format!("{what}: 6.12 and 7.3, stripped"),
+                );
+                assert!(!nm.windows(14).any(|w| w == b"__mod_device_t"), "{what}");
+            }
+        }
+        checked.push(target.name);
+    }
+    eprintln!("checked: {}", checked.join(", "));
+    for (v, version) in VERSIONS.iter().enumerate() {
+        let unused: Vec<&str> = mksysmap_of(*version)
+            .rules
+            .iter()
+            .zip(&unique_deletions[v])
+            .filter(|(_, &n)| n == 0)
+            .map(|(rule, _)| rule.source)
+            .collect();
+        assert!(
+            unused.is_empty(),
+            "Linux {version}: no line of the files is deleted by these rules alone: {unused:?}"
+        );
+        eprintln!(
+            "Linux {version}: lines deleted by one rule alone, per rule: {:?}",
+            unique_deletions[v]
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,16 +1,16 @@
 //! `kslink-collect --predict` and `--compare` against real links.
 //!
-//! - The tinyconfig kernels of the fixture (Linux 6.12 and 6.1, x86_64, and 6.12 arm64,
-//!   relocatable and so linked `-shared`, built from Debian's `linux-source-*`): the
-//!   prediction from the final link's inputs and linker script equals the linked
-//!   `vmlinux`'s System.map as a multiset of (type letter, name), both from `vmlinux.o` and
-//!   from `vmlinux.a` with the library archives, in the order and with the
-//!   `--whole-archive`/group structure of Kbuild's link. "System.map" means
-//!   `nm -n vmlinux | sed -f scripts/mksysmap` with Linux 6.12's rules, which is what
-//!   `--predict` (like `--linked`) produces: that is 6.12's own System.map; 6.1's
-//!   System.map comes from 6.1's mksysmap (other rules), so for 6.1 the expected set is
-//!   made by running 6.12's `sed` script on `nm -n` of 6.1's vmlinux (for this kernel the
-//!   two filters keep the same lines; the test reports whether they do).
+//! - The tinyconfig kernels of the fixture (Linux 6.12, 6.1 and 7.3, x86_64, and 6.12
+//!   arm64, relocatable and so linked `-shared`, built from Debian's `linux-source-*`): the
+//!   prediction from the final link's inputs and linker script equals the linked file's
+//!   System.map as a multiset of (type letter, name), both from `vmlinux.o` and from
+//!   `vmlinux.a` with the library archives, in the order and with the
+//!   `--whole-archive`/group structure of Kbuild's link. "System.map" is the kernel
+//!   version's own mksysmap (6.12's and 7.3's `sed` scripts, 6.1's `grep -v`) run on
+//!   `nm -n` of the file the link wrote (7.x: `vmlinux.unstripped`), which the kernel's
+//!   own System.map must equal; `--predict --profile P` follows the same rules.
+//! - The hand-made link below with each version's table: `--predict --profile P` equals
+//!   that version's mksysmap on the output, with symbols the versions' rules differ on.
 //! - A hand-made link, assembled and linked by GNU as and ld 2.40, with what kernels do
 //!   and more: weak and strong definitions, a regular and a thin archive searched in a
 //!   group, whole-archive, common symbols (one pulling an archive member), COMDAT groups
@@ -53,7 +53,7 @@ use std::process::{Command, Output, Stdio};
 use kslink_collect::script::{Script, Statement};
 use kslink_collect::{predict, LinkKind, LinkerFlavour, TableLabels};
 use kslink_schema::{artifact, SymbolOrigin, SymbolSet};
-use kslink_table::{LINUX_6_1, LINUX_6_12};
+use kslink_table::{LINUX_6_1, LINUX_6_12, LINUX_7_3};
 use kslink_tests::{
     apply_mksysmap, bin_path, kernel_linker_script, kernel_tree, kernel_tree_for, KernelArch,
     KernelTree, KernelVersion, LinkInputs, ScriptArch,
@@ -161,6 +161,10 @@ fn labels(version: KernelVersion) -> TableLabels {
             profile: &LINUX_6_1,
             base_relative: true,
         },
+        KernelVersion::V7_3 => TableLabels {
+            profile: &LINUX_7_3,
+            base_relative: false,
+        },
     }
 }
 
@@ -196,37 +200,23 @@ fn predict_kernel_for(tree: &KernelTree, link: &LinkInputs, flavour: LinkerFlavo
     set
 }
 
-/// What the prediction must equal: `nm -n vmlinux | sed -f` Linux 6.12's mksysmap, with
-/// the architecture's `nm`.
+/// What the prediction must equal: the kernel version's own mksysmap run on `nm -n` of the
+/// file the final link wrote (7.x's `vmlinux.unstripped`), with the architecture's `nm`:
+/// the kernel's System.map.
 fn expected_map(tree: &KernelTree) -> Multiset {
     let nm = run(Command::new(tree.arch.tool("nm"))
         .arg("-n")
-        .arg(tree.vmlinux()))
+        .arg(tree.linked()))
     .stdout;
-    let map = apply_mksysmap(KernelVersion::V6_12, &nm);
-    let expected = map_multiset(&map);
-    match tree.version {
-        KernelVersion::V6_12 => {
-            let system_map = fs::read(tree.system_map()).expect("System.map");
-            assert_eq!(
-                map, system_map,
-                "6.12's System.map is nm -n vmlinux | sed -f scripts/mksysmap"
-            );
-        }
-        KernelVersion::V6_1 => {
-            let system_map = map_multiset(&fs::read(tree.system_map()).expect("System.map"));
-            eprintln!(
-                "Linux 6.1: its own System.map (6.1's mksysmap) {} 6.12's rules on nm -n \
-                 vmlinux",
-                if system_map == expected {
-                    "keeps the same lines as"
-                } else {
-                    "keeps other lines than"
-                }
-            );
-        }
-    }
-    expected
+    let map = apply_mksysmap(tree.version, &nm);
+    let system_map = fs::read(tree.system_map()).expect("System.map");
+    assert!(
+        map == system_map,
+        "Linux {}'s System.map is its mksysmap run on nm -n {}",
+        tree.version,
+        tree.linked().display()
+    );
+    map_multiset(&map)
 }
 
 fn check_kernel(version: KernelVersion, arch: KernelArch, archives: bool) {
@@ -291,6 +281,82 @@ fn linux_6_1_from_vmlinux_o() {
     check_kernel(KernelVersion::V6_1, KernelArch::X86_64, false);
 }
 
+#[test]
+fn linux_7_3_from_vmlinux_a() {
+    // Kbuild's own final link writes vmlinux.unstripped, which still has .modinfo and the
+    // __mod_device_table__ aliases that 7.3's rules drop.
+    let tree = kernel_tree(KernelVersion::V7_3);
+    assert_eq!(tree.link_log().link_output(), "vmlinux.unstripped");
+    check_kernel(KernelVersion::V7_3, KernelArch::X86_64, true);
+}
+
+#[test]
+fn linux_7_3_from_vmlinux_o() {
+    check_kernel(KernelVersion::V7_3, KernelArch::X86_64, false);
+}
+
+/// 7.3 on the command line: `--predict --profile linux-7.3`, then `--compare` with
+/// `--pc-relative` (as a 64-bit kernel's link runs `scripts/kallsyms`) on the unstripped
+/// and on the stripped vmlinux, whose difference 7.3's rules remove.
+#[test]
+fn cli_predicts_and_compares_linux_7_3() {
+    let tree = kernel_tree(KernelVersion::V7_3);
+    let link = tree.link_log().final_link_inputs();
+    let dir = tempdir();
+    let symbols = dir.path().join("predicted.symbols");
+    run(Command::new(bin_path("kslink-collect"))
+        .current_dir(&tree.dir)
+        .args([
+            "--predict",
+            "--profile",
+            "linux-7.3",
+            "-T",
+            &link.script,
+            "-o",
+        ])
+        .arg(&symbols)
+        .args(&link.inputs));
+    for linked in [tree.linked(), tree.vmlinux()] {
+        let out = Command::new(bin_path("kslink-collect"))
+            .arg("--compare")
+            .arg(&symbols)
+            .arg("--linked")
+            .arg(&linked)
+            .args(["--profile", "linux-7.3", "--pc-relative", "--json"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run kslink-collect --compare");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}{}",
+            linked.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(value["table"]["pc_relative"], true);
+        let labels: Vec<&str> = value["table"]["arrays"]
+            .as_array()
+            .expect("arrays")
+            .iter()
+            .map(|a| a["label"].as_str().expect("a label"))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "kallsyms_num_syms",
+                "kallsyms_names",
+                "kallsyms_markers",
+                "kallsyms_token_table",
+                "kallsyms_token_index",
+                "kallsyms_offsets",
+                "kallsyms_seqs_of_names",
+            ]
+        );
+    }
+}
+
 /// The kernel's final link as Kbuild ran it, with `ld.lld` for `ld` (without the one
 /// option lld 14 does not know, which Kbuild leaves out for lld) and `output` for
 /// `vmlinux`; the table object is the one the recorded link had.
@@ -326,7 +392,8 @@ fn check_kernel_lld(version: KernelVersion) {
     let expected = map_multiset(
         &run(Command::new(bin_path("kslink-collect"))
             .arg("--linked")
-            .arg(&linked))
+            .arg(&linked)
+            .args(["--profile", labels(version).profile.name]))
         .stdout,
     );
 
@@ -848,6 +915,230 @@ fn hand_made_link_matches_gnu_ld() {
     ];
     for (name, letters) in cases {
         assert_eq!(letter(name), *letters, "{name}");
+    }
+}
+
+/// Symbols that the System.map rules of 6.1, 6.12 and 7.3 treat differently.
+const VERSIONED_S: &str = r#"
+	.data
+	.globl __efistub_data
+__efistub_data: .long 1
+"__pi_$x": .long 1
+	.globl data_veneer
+data_veneer: .long 1
+__kcfi_typeid_data: .long 1
+__mod_device_table__kmod_x__pci__x_tbl: .long 1
+__UNIQUE_ID_modinfo_3: .long 1
+__UNIQUE_ID_modinfo_x: .long 1
+__kstrtab_data: .long 1
+"#;
+
+/// The kallsyms table of `labels` (the profile's), in `.rodata`, referring to `_text` as
+/// the profile's table does: `PTR _text` for a relative base or addresses, `.long _text - .`
+/// for 7.x's place-relative offsets.
+fn table_source(labels: &TableLabels) -> String {
+    let mut source = String::from("\t.section .rodata,\"a\"\n\t.balign 8\n");
+    for label in labels.labels() {
+        let content = match label {
+            "kallsyms_relative_base" | "kallsyms_addresses" => ".quad _text",
+            "kallsyms_offsets" if !labels.has_text_pointer() => ".long _text - .",
+            _ => ".long 0",
+        };
+        source.push_str(&format!("\t.globl {label}\n{label}: {content}\n"));
+    }
+    source.push_str("\t.section .note.GNU-stack,\"\",@progbits\n");
+    source
+}
+
+/// The hand-made link with each version's table, linked by GNU ld: `--predict --profile P`
+/// equals the version's own mksysmap run on `nm -n` of the output, and `--compare` agrees.
+#[test]
+fn hand_made_link_per_version() {
+    let dir = tempdir();
+    let dir = dir.path();
+    let mut inputs = hand_made_inputs(dir);
+    assemble(dir, "versioned", VERSIONED_S);
+    inputs.push("versioned.o".to_string());
+    let versions: [(KernelVersion, TableLabels, &[&str]); 4] = [
+        (KernelVersion::V6_12, labels(KernelVersion::V6_12), &[]),
+        (
+            KernelVersion::V6_1,
+            labels(KernelVersion::V6_1),
+            &["--base-relative"],
+        ),
+        (
+            KernelVersion::V6_1,
+            TableLabels {
+                profile: &LINUX_6_1,
+                base_relative: false,
+            },
+            &[],
+        ),
+        (KernelVersion::V7_3, labels(KernelVersion::V7_3), &[]),
+    ];
+    let mut predictions = Vec::new();
+    for (version, table, flags) in versions {
+        let profile = table.profile.name;
+        let what = format!("{profile} {flags:?}");
+        let table_name = format!("table-{profile}-{}", flags.len());
+        assemble(dir, &table_name, &table_source(&table));
+        let linked = format!("linked-{profile}-{}", flags.len());
+        run(Command::new("ld")
+            .current_dir(dir)
+            .args(["-m", "elf_x86_64", "-T", "test.lds", "-o", &linked])
+            .args(&inputs)
+            .arg(format!("{table_name}.o")));
+        let nm = run(Command::new("nm").arg("-n").arg(dir.join(&linked))).stdout;
+        let expected = map_multiset(&apply_mksysmap(version, &nm));
+
+        let symbols = format!("{linked}.symbols");
+        let map = format!("{linked}.predicted.map");
+        run(Command::new(bin_path("kslink-collect"))
+            .current_dir(dir)
+            .args(["--predict", "--profile", profile])
+            .args(flags)
+            .args(["-T", "test.lds", "--emit-map", &map, "-o", &symbols])
+            .args(&inputs));
+        let predicted = map_multiset(&fs::read(dir.join(&map)).expect("the predicted map"));
+        assert_same_multiset(&expected, &predicted, &what);
+        let labels_of = |m: &Multiset| -> Vec<String> {
+            m.keys()
+                .map(|(_, name)| String::from_utf8_lossy(name).into_owned())
+                .filter(|name| name.starts_with("kallsyms_"))
+                .collect()
+        };
+        let mut labels = table.labels();
+        labels.sort_unstable();
+        assert_eq!(labels_of(&predicted), labels, "{what}");
+
+        let compare = Command::new(bin_path("kslink-collect"))
+            .current_dir(dir)
+            .args([
+                "--compare",
+                &symbols,
+                "--linked",
+                &linked,
+                "--profile",
+                profile,
+            ])
+            .args(flags)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run --compare");
+        assert_eq!(
+            compare.status.code(),
+            Some(0),
+            "{what}: {}{}",
+            String::from_utf8_lossy(&compare.stdout),
+            String::from_utf8_lossy(&compare.stderr)
+        );
+        predictions.push(predicted);
+    }
+    let has = |m: &Multiset, name: &str| m.keys().any(|(_, n)| n == name.as_bytes());
+    let [v6_12, v6_1, _, v7_3] = &predictions[..] else {
+        unreachable!("four links");
+    };
+    // Each version's rules decided: 7.3 drops what MODULE_DEVICE_TABLE() and MODULE_INFO()
+    // define, 6.1 keeps what only 6.12's rules drop, and 7.3 has no relative base.
+    for (map, name, kept) in [
+        (v6_12, "__mod_device_table__kmod_x__pci__x_tbl", true),
+        (v7_3, "__mod_device_table__kmod_x__pci__x_tbl", false),
+        (v6_12, "__UNIQUE_ID_modinfo_3", true),
+        (v7_3, "__UNIQUE_ID_modinfo_3", false),
+        (v7_3, "__UNIQUE_ID_modinfo_x", true),
+        (v6_12, "__efistub_data", false),
+        (v6_1, "__efistub_data", true),
+        (v6_12, "__pi_$x", false),
+        (v6_1, "__pi_$x", true),
+        (v6_12, "data_veneer", false),
+        (v6_1, "data_veneer", true),
+        (v6_1, "__kcfi_typeid_data", true),
+        (v6_1, "__kstrtab_data", false),
+        (v6_12, "kallsyms_relative_base", true),
+        (v7_3, "kallsyms_relative_base", false),
+    ] {
+        assert_eq!(has(map, name), kept, "{name}");
+    }
+}
+
+/// A profile no stage knows, or a table option its version does not take: exit status 2,
+/// one line in kslink-table's words, before any file is read.
+#[test]
+fn profile_errors_are_usage_errors() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--linked", "missing", "--profile", "linux-5.4"],
+            "unknown profile \"linux-5.4\"; known profiles: linux-6.12, linux-6.1, linux-7.3",
+        ),
+        (
+            &[
+                "--predict",
+                "-T",
+                "missing.lds",
+                "--profile",
+                "linux-5.4",
+                "missing.o",
+            ],
+            "unknown profile \"linux-5.4\"",
+        ),
+        (
+            &[
+                "--compare",
+                "missing",
+                "--linked",
+                "missing",
+                "--profile",
+                "linux-5.4",
+            ],
+            "unknown profile \"linux-5.4\"",
+        ),
+        (
+            &[
+                "--compare",
+                "missing",
+                "--linked",
+                "missing",
+                "--profile",
+                "linux-7.3",
+                "--absolute-percpu",
+            ],
+            "--absolute-percpu is an option of linux-6.12 and linux-6.1, not of linux-7.3",
+        ),
+        (
+            &[
+                "--compare",
+                "missing",
+                "--linked",
+                "missing",
+                "--pc-relative",
+            ],
+            "--pc-relative is an option of linux-7.3, not of linux-6.12",
+        ),
+        (
+            &[
+                "--linked",
+                "missing",
+                "--profile",
+                "linux-7.3",
+                "--base-relative",
+            ],
+            "--base-relative and --lto-clang are options of linux-6.1, not of linux-7.3",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = Command::new(bin_path("kslink-collect"))
+            .args(*args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run kslink-collect");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("kslink-collect: error: ") && stderr.contains(message),
+            "{args:?}: {stderr}"
+        );
     }
 }
 

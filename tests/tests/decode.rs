@@ -14,7 +14,7 @@ use kslink_schema::{artifact, ArrayKind, KallsymsTable, TableOptions};
 use kslink_table::{build, read_map, write_object, BuiltTable, Profile};
 use kslink_tests::gen::{corner_cases_described, random_map, AddrWidth, GenOptions, Percpu};
 use kslink_tests::{arch_available, assemble, bin_path, run_upstream, Arch, KernelVersion};
-use kslink_verify::{view_artifact, view_elf, ElfDecodeOptions, KernelSymbol};
+use kslink_verify::{view_artifact, view_elf, view_linked_arrays, ElfDecodeOptions, KernelSymbol};
 
 // ---------------------------------------------------------------------------------------
 // The oracle: what `/proc/kallsyms` lists for a map, straight from the rules.
@@ -32,6 +32,8 @@ struct Flags {
     base_relative: bool,
     /// 6.1 only; changes only the order of `kallsyms_seqs_of_names`, not the listing.
     lto_clang: bool,
+    /// 7.3 only: place-relative offsets; without it the kernel sees 32-bit addresses.
+    pc_relative: bool,
 }
 
 impl Flags {
@@ -40,6 +42,7 @@ impl Flags {
         absolute_percpu: false,
         base_relative: false,
         lto_clang: false,
+        pc_relative: false,
     };
 }
 
@@ -186,7 +189,7 @@ fn oracle(map: &[u8], v: KernelVersion, flags: Flags) -> Result<(Vec<Line>, u64)
         let in_text = |a: u64| ranges.iter().any(|&(start, end)| start <= a && a <= end);
         syms.retain(|s| {
             let bound = s.name.starts_with(b"__start_") || s.name.starts_with(b"__stop_");
-            (v == KernelVersion::V6_12 && bound)
+            (v != KernelVersion::V6_1 && bound)
                 || (in_text(s.addr)
                     && !(s.addr == ranges[0].1 && s.name != b"_etext")
                     && !(s.addr == ranges[1].1 && s.name != b"_einittext"))
@@ -210,6 +213,18 @@ fn oracle(map: &[u8], v: KernelVersion, flags: Flags) -> Result<(Vec<Line>, u64)
         let weak = matches!(s.ty, b'w' | b'W');
         (s.addr, weak, looks_provided(&s.name), underscores)
     });
+    if v == KernelVersion::V7_3 && flags.pc_relative {
+        // `.long _text - . + (%d)`: the distance from _text, as a signed 64-bit
+        // difference, must fit in 32 signed bits.
+        if let Some(s) = syms
+            .iter()
+            .find(|s| i32::try_from(s.addr.wrapping_sub(text) as i64).is_err())
+        {
+            return Err(format!("{:#x} out of range of _text", s.addr));
+        }
+    }
+    // Without --pc-relative, 7.3 stores `(unsigned int)addr`.
+    let address32 = v == KernelVersion::V7_3 && !flags.pc_relative;
     if v == KernelVersion::V6_12 || flags.base_relative {
         let base = syms.iter().find(|s| !s.absolute).map_or(0, |s| s.addr) as i128;
         for s in &syms {
@@ -229,7 +244,14 @@ fn oracle(map: &[u8], v: KernelVersion, flags: Flags) -> Result<(Vec<Line>, u64)
     let lines = syms
         .into_iter()
         .filter(|s| !s.name.is_empty())
-        .map(|s| (s.addr, s.ty, s.name))
+        .map(|s| {
+            let addr = if address32 {
+                s.addr & 0xffff_ffff
+            } else {
+                s.addr
+            };
+            (addr, s.ty, s.name)
+        })
         .collect();
     Ok((lines, text))
 }
@@ -240,10 +262,22 @@ fn oracle(map: &[u8], v: KernelVersion, flags: Flags) -> Result<(Vec<Line>, u64)
 
 fn flags_list(v: KernelVersion) -> Vec<Flags> {
     let mut list = Vec::new();
+    if v == KernelVersion::V7_3 {
+        for all_symbols in [false, true] {
+            for pc_relative in [false, true] {
+                list.push(Flags {
+                    all_symbols,
+                    pc_relative,
+                    ..Flags::NONE
+                });
+            }
+        }
+        return list;
+    }
     for all_symbols in [false, true] {
         for absolute_percpu in [false, true] {
             let base = match v {
-                KernelVersion::V6_12 => &[false][..],
+                KernelVersion::V6_12 | KernelVersion::V7_3 => &[false][..],
                 KernelVersion::V6_1 => &[false, true][..],
             };
             for &base_relative in base {
@@ -273,6 +307,9 @@ fn flag_args(flags: Flags) -> Vec<&'static str> {
     if flags.lto_clang {
         args.push("--lto-clang");
     }
+    if flags.pc_relative {
+        args.push("--pc-relative");
+    }
     args
 }
 
@@ -280,6 +317,7 @@ fn profile(v: KernelVersion) -> &'static Profile {
     let name = match v {
         KernelVersion::V6_12 => "linux-6.12",
         KernelVersion::V6_1 => "linux-6.1",
+        KernelVersion::V7_3 => "linux-7.3",
     };
     Profile::by_name(name).expect("known profile")
 }
@@ -297,6 +335,7 @@ fn kslink_build(map: &[u8], v: KernelVersion, flags: Flags) -> Result<BuiltTable
         absolute_percpu: flags.absolute_percpu,
         base_relative: flags.base_relative,
         lto_clang: flags.lto_clang,
+        pc_relative: flags.pc_relative,
     };
     build(list, profile, options).map_err(|e| e.to_string())
 }
@@ -368,10 +407,12 @@ fn round_trip_kslink(what: &str, map: &[u8], v: KernelVersion, flags: Flags, dir
         (Err(why), Ok(_)) => panic!("{what}: kslink accepts a map the oracle refuses: {why}"),
         (Ok((expected, text)), Ok(built)) => (expected, text, built),
     };
-    let arches: &[&str] = if is_32_bit(map) {
-        &["i386", "armeb"]
-    } else {
-        &["x86_64", "ppc64"]
+    // Place-relative objects are written for the targets whose assembler was checked:
+    // aarch64_be stands in for ppc64 as the 64-bit big-endian one.
+    let arches: &[&str] = match (is_32_bit(map), flags.pc_relative) {
+        (true, _) => &["i386", "armeb"],
+        (false, false) => &["x86_64", "ppc64"],
+        (false, true) => &["x86_64", "aarch64_be"],
     };
     for arch in arches.iter().map(|name| table_arch(name)) {
         let what = format!("{what} [{}]", arch.name);
@@ -393,6 +434,7 @@ fn round_trip_kslink(what: &str, map: &[u8], v: KernelVersion, flags: Flags, dir
         let options = ElfDecodeOptions {
             text_address: text,
             absolute_percpu: Some(flags.absolute_percpu),
+            pc_relative: Some(flags.pc_relative),
         };
         decode_elf(&format!("{what} object"), &object, options, &expected, true);
     }
@@ -428,6 +470,7 @@ fn round_trip_upstream(
     let options = ElfDecodeOptions {
         text_address: text,
         absolute_percpu: Some(flags.absolute_percpu),
+        pc_relative: Some(flags.pc_relative),
     };
     // 6.1's compare_names expands names into 512-byte buffers: a 511-byte name overruns
     // them by its NUL, and upstream's kallsyms_seqs_of_names comes out corrupt (an index
@@ -462,7 +505,7 @@ fn corner_cases_for(v: KernelVersion) -> Vec<(String, Vec<u8>)> {
         .map(|c| {
             let map = match v {
                 KernelVersion::V6_1 => without_undefined(&c.map),
-                KernelVersion::V6_12 => c.map,
+                KernelVersion::V6_12 | KernelVersion::V7_3 => c.map,
             };
             (c.name, map)
         })
@@ -642,6 +685,11 @@ fn corner_cases_round_trip_through_upstream_6_1() {
     corner_cases_round_trip_through_upstream(KernelVersion::V6_1);
 }
 
+#[test]
+fn corner_cases_round_trip_through_upstream_7_3() {
+    corner_cases_round_trip_through_upstream(KernelVersion::V7_3);
+}
+
 /// (c) on the other assemblers that are installed (aarch64, riscv64: RELA; arm: REL with
 /// the addends in the fields), for a few corner cases and random maps of their width.
 #[test]
@@ -685,8 +733,11 @@ fn round_trip_through_upstream_other_arches() {
         for v in KernelVersion::ALL {
             for (name, map) in &maps {
                 for flags in flags_list(v) {
-                    // Text-only and everything, each with absolute per-cpu symbols.
-                    if flags.absolute_percpu != flags.all_symbols || flags.base_relative {
+                    // Text-only and everything, each with absolute per-cpu symbols (6.x);
+                    // every combination of 7.3's.
+                    if v != KernelVersion::V7_3
+                        && (flags.absolute_percpu != flags.all_symbols || flags.base_relative)
+                    {
                         continue;
                     }
                     let what = format!("{v} {name} {:?}", flag_args(flags));
@@ -760,6 +811,7 @@ fn lto_clang_tables_round_trip() {
                 absolute_percpu: true,
                 base_relative,
                 lto_clang: true,
+                pc_relative: false,
             };
             let what = format!("{v} {name} {:?}", flag_args(flags));
             round_trip_kslink(&what, map, v, flags, dir.path());
@@ -829,6 +881,7 @@ fn debian_system_map_round_trip() {
     let detect = ElfDecodeOptions {
         text_address: text,
         absolute_percpu: None,
+        pc_relative: None,
     };
     decode_elf("debian object, detected", &object, detect, &expected, true);
 
@@ -848,6 +901,276 @@ fn debian_system_map_round_trip() {
         &expected,
         true,
     );
+}
+
+/// Debian's System.map in 7.3's format, as a 64-bit kernel's is (`--all-symbols
+/// --pc-relative`): (a), (b) and (c), the objects also with the encoding detected from
+/// their relocations, and the table as linked (entries holding their distances from
+/// themselves) through `view_linked_arrays`, the patch stage's entry point.
+#[test]
+fn debian_system_map_round_trip_7_3() {
+    let dir = tempdir();
+    let map = kslink_tests::debian_system_map();
+    let v = KernelVersion::V7_3;
+    let flags = Flags {
+        all_symbols: true,
+        pc_relative: true,
+        ..Flags::NONE
+    };
+    let (expected, text) = oracle(&map, v, flags).unwrap();
+    assert_eq!(expected.len(), 163_205);
+    assert!(round_trip_kslink("debian 7.3", &map, v, flags, dir.path()));
+    let detect = ElfDecodeOptions {
+        text_address: text,
+        ..ElfDecodeOptions::default()
+    };
+    assert!(round_trip_upstream(
+        "debian 7.3",
+        &map,
+        v,
+        flags,
+        Arch::X86_64,
+        dir.path()
+    ));
+    let upstream_object = std::fs::read(dir.path().join("upstream.o")).unwrap();
+    decode_elf(
+        "debian 7.3 upstream object, detected",
+        &upstream_object,
+        detect,
+        &expected,
+        true,
+    );
+
+    let table = kslink_build(&map, v, flags)
+        .unwrap()
+        .to_artifact(table_arch("x86_64").layout());
+    let offsets_address =
+        0xffff_ffff_8200_0000u64 + array_offset(&table, ArrayKind::Offsets) as u64;
+    let linked = linked_offsets(&table, offsets_address);
+    let arrays = table.arrays.iter().map(|array| {
+        let bytes = match array.kind {
+            ArrayKind::Offsets => linked.as_slice(),
+            kind => table.array_bytes(kind).unwrap(),
+        };
+        (array.kind, bytes)
+    });
+    let view = view_linked_arrays(
+        table.layout,
+        arrays,
+        &table.profile,
+        table.options,
+        offsets_address,
+    )
+    .unwrap();
+    view.check().unwrap();
+    assert_same(
+        "debian 7.3 as linked",
+        &expected,
+        &lines_of(view.symbols().unwrap()),
+    );
+}
+
+/// `kallsyms_offsets` of a place-relative `table` as linked with the array at
+/// `offsets_address`: each entry's symbol's address less the entry's own.
+fn linked_offsets(table: &KallsymsTable, offsets_address: u64) -> Vec<u8> {
+    let start = array_offset(table, ArrayKind::Offsets);
+    (0..table.num_syms as usize)
+        .flat_map(|index| {
+            let distance = read_u32(table, start + 4 * index) as i32 as i64 as u64;
+            let entry = offsets_address + 4 * index as u64;
+            let value = table
+                .text_address
+                .wrapping_add(distance)
+                .wrapping_sub(entry) as u32;
+            if table.layout.big_endian {
+                value.to_be_bytes()
+            } else {
+                value.to_le_bytes()
+            }
+        })
+        .collect()
+}
+
+/// A table in 6.12's format does not decode as a 7.3 table, nor one in 7.3's as a 6.12 (or
+/// 6.1) one: as an artifact claiming the other profile, as arrays given to
+/// `view_linked_arrays` with the other profile, and as an object read with the other
+/// format's options. Each is an error that says so, never a listing of wrong addresses.
+#[test]
+fn tables_of_one_format_do_not_decode_as_another() {
+    let map = random_map(
+        9,
+        GenOptions {
+            symbols: 700,
+            percpu: Percpu::Absent,
+            ..GenOptions::default()
+        },
+    )
+    .into_bytes();
+    let arch = table_arch("x86_64");
+    let build_as = |v, flags| {
+        kslink_build(&map, v, flags)
+            .unwrap()
+            .to_artifact(arch.layout())
+    };
+    let all = Flags {
+        all_symbols: true,
+        ..Flags::NONE
+    };
+    let six = build_as(KernelVersion::V6_12, all);
+    let six_one = build_as(
+        KernelVersion::V6_1,
+        Flags {
+            base_relative: true,
+            ..all
+        },
+    );
+    let sevens = [
+        build_as(
+            KernelVersion::V7_3,
+            Flags {
+                pc_relative: true,
+                ..all
+            },
+        ),
+        build_as(KernelVersion::V7_3, all),
+    ];
+    let pc_relative = TableOptions {
+        all_symbols: true,
+        pc_relative: true,
+        ..TableOptions::default()
+    };
+    let another_format = |what: &str, result: Result<kslink_verify::TableView, _>| {
+        let err = result.err().unwrap_or_else(|| panic!("{what}: decodes"));
+        let err: kslink_verify::DecodeError = err;
+        assert!(
+            err.0.contains("another format") || err.0.contains("6.x") || err.0.contains("7.x"),
+            "{what}: {err}"
+        );
+    };
+    for older in [&six, &six_one] {
+        for options in [pc_relative, all_options()] {
+            let mut claimed = older.clone();
+            claimed.profile = "linux-7.3".into();
+            claimed.options = options;
+            another_format(
+                &format!("{} artifact as linux-7.3 {options:?}", older.profile),
+                view_artifact(&claimed),
+            );
+            another_format(
+                &format!("{} arrays as linux-7.3 {options:?}", older.profile),
+                view_linked_arrays(
+                    older.layout,
+                    arrays_of(older),
+                    "linux-7.3",
+                    options,
+                    0xffff_ffff_8200_0000,
+                ),
+            );
+        }
+        let mut object = Vec::new();
+        write_object(older, arch, &mut object).unwrap();
+        let elf = object::File::parse(&*object).unwrap();
+        let as_seven = ElfDecodeOptions {
+            pc_relative: Some(true),
+            ..ElfDecodeOptions::default()
+        };
+        another_format(
+            &format!("{} object read as place-relative", older.profile),
+            view_elf(&elf, as_seven),
+        );
+    }
+    for seven in &sevens {
+        for (profile, options) in [
+            ("linux-6.12", all_options()),
+            (
+                "linux-6.1",
+                TableOptions {
+                    base_relative: true,
+                    ..all_options()
+                },
+            ),
+            ("linux-6.1", all_options()),
+        ] {
+            let mut claimed = seven.clone();
+            claimed.profile = profile.into();
+            claimed.options = options;
+            let what = format!("7.3 {:?} as {profile} {options:?}", seven.options);
+            another_format(&format!("{what} artifact"), view_artifact(&claimed));
+            another_format(
+                &format!("{what} arrays"),
+                view_linked_arrays(seven.layout, arrays_of(seven), profile, options, 0),
+            );
+            another_format(
+                &format!("{what} arrays, 6.x reader"),
+                kslink_verify::view_arrays(seven.layout, arrays_of(seven), false, None),
+            );
+        }
+        let mut object = Vec::new();
+        write_object(seven, arch, &mut object).unwrap();
+        let elf = object::File::parse(&*object).unwrap();
+        let as_six = ElfDecodeOptions {
+            absolute_percpu: Some(true),
+            ..ElfDecodeOptions::default()
+        };
+        another_format(
+            &format!("7.3 {:?} object read with absolute per-cpu", seven.options),
+            view_elf(&elf, as_six),
+        );
+        // Its own profile and options decode it.
+        view_artifact(seven).unwrap().check().unwrap();
+    }
+}
+
+/// `--all-symbols` alone.
+fn all_options() -> TableOptions {
+    TableOptions {
+        all_symbols: true,
+        ..TableOptions::default()
+    }
+}
+
+/// Each array of `table` with its bytes.
+fn arrays_of(table: &KallsymsTable) -> Vec<(ArrayKind, &[u8])> {
+    table
+        .arrays
+        .iter()
+        .map(|array| (array.kind, table.array_bytes(array.kind).unwrap()))
+        .collect()
+}
+
+/// Objects for targets whose assembler's place-relative relocations were not checked are
+/// refused with one line that says why and what to do.
+#[test]
+fn place_relative_objects_for_unchecked_targets_are_refused() {
+    let map = random_map(3, GenOptions::default()).into_bytes();
+    let flags = Flags {
+        all_symbols: true,
+        pc_relative: true,
+        ..Flags::NONE
+    };
+    let built = kslink_build(&map, KernelVersion::V7_3, flags).unwrap();
+    for name in ["ppc64", "ppc64le", "ppc", "s390x", "loongarch64"] {
+        let arch = table_arch(name);
+        let err = write_object(&built.to_artifact(arch.layout()), arch, &mut Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(name) && err.contains("--emit-asm") && !err.contains('\n'),
+            "{name}: {err}"
+        );
+    }
+    // Without --pc-relative there is nothing to relocate.
+    let plain = kslink_build(
+        &map,
+        KernelVersion::V7_3,
+        Flags {
+            pc_relative: false,
+            ..flags
+        },
+    )
+    .unwrap();
+    let ppc = table_arch("ppc64");
+    write_object(&plain.to_artifact(ppc.layout()), ppc, &mut Vec::new()).unwrap();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -929,16 +1252,19 @@ fn check_rejects_tampered_tables() {
     )
     .into_bytes();
     let cases = [
-        (KernelVersion::V6_12, true, false),
-        (KernelVersion::V6_12, false, false),
-        (KernelVersion::V6_1, true, true),
-        (KernelVersion::V6_1, true, false),
+        (KernelVersion::V6_12, true, false, false),
+        (KernelVersion::V6_12, false, false, false),
+        (KernelVersion::V6_1, true, true, false),
+        (KernelVersion::V6_1, true, false, false),
+        (KernelVersion::V7_3, false, false, true),
+        (KernelVersion::V7_3, false, false, false),
     ];
-    for (v, absolute_percpu, base_relative) in cases {
+    for (v, absolute_percpu, base_relative, pc_relative) in cases {
         let flags = Flags {
             all_symbols: true,
             absolute_percpu,
             base_relative,
+            pc_relative,
             ..Flags::NONE
         };
         let flags = if oracle(&map, v, flags).is_ok() {
@@ -950,7 +1276,13 @@ fn check_rejects_tampered_tables() {
             }
         };
         let built = kslink_build(&map, v, flags).unwrap();
-        for arch in ["x86_64", "s390x", "i386", "ppc"].map(table_arch) {
+        // Place-relative objects only for the targets whose assembler was checked.
+        let arches = if pc_relative {
+            ["x86_64", "aarch64_be", "i386", "armeb"]
+        } else {
+            ["x86_64", "s390x", "i386", "ppc"]
+        };
+        for arch in arches.map(table_arch) {
             let table = built.to_artifact(arch.layout());
             assert!(table.num_syms > 512, "three markers");
             view_artifact(&table).unwrap().check().unwrap();
@@ -971,6 +1303,7 @@ fn check_rejects_tampered_tables() {
                 let options = ElfDecodeOptions {
                     text_address: table.text_address,
                     absolute_percpu: Some(absolute_percpu),
+                    pc_relative: Some(pc_relative),
                 };
                 let err = match view_elf(&elf, options) {
                     Ok(view) => view.check().expect_err(&what),

@@ -35,6 +35,7 @@ use kslink_verify::{view_artifact, view_elf, ElfDecodeOptions, KernelSymbol};
 
 const V6_12: KernelVersion = KernelVersion::V6_12;
 const V6_1: KernelVersion = KernelVersion::V6_1;
+const V7_3: KernelVersion = KernelVersion::V7_3;
 
 // ---------------------------------------------------------------------------------------
 // Running the stages
@@ -238,6 +239,43 @@ const RUNS: &[Run] = &[
         AddrWidth::Bits64,
         Percpu::Absent,
     ),
+    // 7.3: arrays aligned to 4 bytes on 64-bit targets too, a place-relative relocation
+    // per symbol (RISC-V's a pair), or 32-bit addresses.
+    Run::new(
+        V7_3,
+        "x86_64",
+        &["--all-symbols", "--pc-relative"],
+        AddrWidth::Bits64,
+        Percpu::InData,
+    ),
+    Run::new(
+        V7_3,
+        "riscv64",
+        &["--pc-relative"],
+        AddrWidth::Bits64,
+        Percpu::Absent,
+    ),
+    Run::new(
+        V7_3,
+        "arm",
+        &["--all-symbols", "--pc-relative"],
+        AddrWidth::Bits32,
+        Percpu::Absent,
+    ),
+    Run::new(
+        V7_3,
+        "i386",
+        &["--all-symbols"],
+        AddrWidth::Bits32,
+        Percpu::InData,
+    ),
+    Run::new(
+        V7_3,
+        "aarch64_be",
+        &["--all-symbols"],
+        AddrWidth::Bits64,
+        Percpu::Absent,
+    ),
 ];
 
 fn run_kslink_pad<I, S>(args: I) -> Output
@@ -310,7 +348,7 @@ fn sizes(table: &KallsymsTable) -> Vec<(ArrayKind, u64)> {
 // Reading a table as the kernel does
 // ---------------------------------------------------------------------------------------
 
-/// Reads a table's bytes the way `kernel/kallsyms.c` (6.12 and 6.1) does: it knows where
+/// Reads a table's bytes the way `kernel/kallsyms.c` (7.3, 6.12 and 6.1) does: it knows where
 /// each array's label is and nothing of the arrays' sizes, so whatever it reads is what the
 /// kernel reads, and bytes it never touches cannot change its results.
 struct KernelReader<'a> {
@@ -318,6 +356,9 @@ struct KernelReader<'a> {
     labels: HashMap<ArrayKind, usize>,
     layout: DataLayout,
     absolute_percpu: bool,
+    /// 7.3 with `--pc-relative`: an artifact's entries hold their distance from `_text`,
+    /// whose address this is (the linked entry `_text + D - .` read at its place `.`).
+    place_relative_text: Option<u64>,
 }
 
 impl<'a> KernelReader<'a> {
@@ -331,6 +372,7 @@ impl<'a> KernelReader<'a> {
                 .collect(),
             layout: table.layout,
             absolute_percpu: table.options.absolute_percpu,
+            place_relative_text: table.options.pc_relative.then_some(table.text_address),
         }
     }
 
@@ -420,6 +462,13 @@ impl<'a> KernelReader<'a> {
         if !self.labels.contains_key(&ArrayKind::Offsets) {
             return self.pointer(ArrayKind::Addresses, index);
         }
+        if !self.labels.contains_key(&ArrayKind::RelativeBase) {
+            let entry = self.u32(ArrayKind::Offsets, index);
+            return match self.place_relative_text {
+                Some(text) => text.wrapping_add(entry as i32 as i64 as u64) & self.address_mask(),
+                None => u64::from(entry),
+            };
+        }
         let base = self.pointer(ArrayKind::RelativeBase, 0);
         let offset = self.u32(ArrayKind::Offsets, index);
         let address = if !self.absolute_percpu {
@@ -430,10 +479,15 @@ impl<'a> KernelReader<'a> {
             base.wrapping_sub(1)
                 .wrapping_sub(offset as i32 as i64 as u64)
         };
+        address & self.address_mask()
+    }
+
+    /// The bits of an address on the table's target.
+    fn address_mask(&self) -> u64 {
         if self.layout.pointer_bytes == 4 {
-            address & 0xffff_ffff
+            0xffff_ffff
         } else {
-            address
+            u64::MAX
         }
     }
 
@@ -526,6 +580,7 @@ fn decoded_object(object: &Path, table: &KallsymsTable) -> Vec<KernelSymbol> {
         ElfDecodeOptions {
             absolute_percpu: Some(table.options.absolute_percpu),
             text_address: table.text_address,
+            pc_relative: Some(table.options.pc_relative),
         },
     )
     .unwrap();

@@ -26,7 +26,6 @@ const KALLSYMS_LABELS: &[&str] = &[
     "kallsyms_token_table",
     "kallsyms_token_index",
     "kallsyms_offsets",
-    "kallsyms_relative_base",
     "kallsyms_seqs_of_names",
 ];
 
@@ -95,12 +94,14 @@ fn check_files_and_config(tree: &KernelTree) {
     // 6.1 has no KALLSYMS_SELFTEST: olddefconfig drops the line scripts/config added.
     let selftest = tree.config_value("CONFIG_KALLSYMS_SELFTEST");
     match v {
-        KernelVersion::V6_12 => assert_eq!(selftest.as_deref(), Some("y")),
+        KernelVersion::V7_3 | KernelVersion::V6_12 => {
+            assert_eq!(selftest.as_deref(), Some("y"))
+        }
         KernelVersion::V6_1 => assert_eq!(selftest, None),
     }
-    // No modules, so no .vmlinux.export.o.
+    // No modules, so no .vmlinux.export.o before 7.x, which always links one.
     assert_eq!(tree.config_value("CONFIG_MODULES"), None);
-    assert_eq!(tree.export_o(), None);
+    assert_eq!(tree.export_o().is_some(), v == KernelVersion::V7_3);
 
     let script = fs::read_to_string(tree.linker_script()).unwrap();
     assert!(
@@ -116,12 +117,10 @@ fn check_files_and_config(tree: &KernelTree) {
         KernelArch::Arm64 => object::Architecture::Aarch64,
     };
     assert_eq!(obj.architecture(), architecture);
-    // arm64 is relocatable (tinyconfig has it off).
+    // arm64 and x86_64 7.3 are relocatable (tinyconfig has it off).
     let relocatable = tree.config_value("CONFIG_RELOCATABLE");
-    match tree.arch {
-        KernelArch::X86_64 => assert_eq!(relocatable, None),
-        KernelArch::Arm64 => assert_eq!(relocatable.as_deref(), Some("y")),
-    }
+    let relocatable_expected = tree.arch == KernelArch::Arm64 || v == KernelVersion::V7_3;
+    assert_eq!(relocatable.as_deref() == Some("y"), relocatable_expected);
     let thin = fs::read(tree.vmlinux_a()).unwrap();
     assert!(
         thin.starts_with(b"!<thin>\n"),
@@ -132,7 +131,7 @@ fn check_files_and_config(tree: &KernelTree) {
 fn check_system_map(tree: &KernelTree) {
     let v = tree.version;
     let map = fs::read(tree.system_map()).unwrap();
-    let expected = tree.mksysmap(&tree.vmlinux());
+    let expected = tree.mksysmap(&tree.linked());
     assert!(
         map == expected,
         "Linux {v}: System.map differs from mksysmap(vmlinux): {}",
@@ -150,7 +149,8 @@ fn check_system_map(tree: &KernelTree) {
     };
     assert_eq!(elf.kind(), kind, "Linux {v}: vmlinux");
     let symbols: BTreeSet<&str> = elf.symbols().filter_map(|s| s.name().ok()).collect();
-    for label in KALLSYMS_LABELS {
+    let relative_base = (v != KernelVersion::V7_3).then_some("kallsyms_relative_base");
+    for label in KALLSYMS_LABELS.iter().chain(&relative_base) {
         assert!(symbols.contains(label), "Linux {v}: vmlinux lacks {label}");
         assert!(names.contains(label), "Linux {v}: System.map lacks {label}");
     }
@@ -192,7 +192,9 @@ fn check_link_log(tree: &KernelTree) {
     );
     let ld = tree.arch.tool("ld");
     assert_eq!(log.ld(), ld);
-    assert_eq!(log.args.len(), 3, "{:?}", log.args);
+    // 7.x names the output: vmlinux.unstripped.
+    let args = if v == KernelVersion::V7_3 { 4 } else { 3 };
+    assert_eq!(log.args.len(), args, "{:?}", log.args);
     assert_eq!(log.env.get("LD"), Some(&ld));
     let script = format!("arch/{}/kernel/vmlinux.lds", tree.arch.srcarch());
     assert_eq!(log.env.get("KBUILD_LDS"), Some(&script));
@@ -218,7 +220,7 @@ fn check_link_log(tree: &KernelTree) {
     // x86_64 6.12 enables CONFIG_X86_KERNEL_IBT (gcc 12 has -fcf-protection), so the final
     // link takes vmlinux.o; 6.1 and arm64 do not, and link vmlinux.a and the libraries.
     let input = match (v, tree.arch) {
-        (KernelVersion::V6_12, KernelArch::X86_64) => "vmlinux.o",
+        (KernelVersion::V6_12 | KernelVersion::V7_3, KernelArch::X86_64) => "vmlinux.o",
         _ => "vmlinux.a",
     };
     assert!(last.contains(&input.to_string()), "Linux {v}: {last:?}");
@@ -242,6 +244,7 @@ fn check_link_log(tree: &KernelTree) {
         .map(String::as_str)
         .collect();
     let expected: &[&str] = match v {
+        KernelVersion::V7_3 => &["--all-symbols", "--pc-relative"],
         KernelVersion::V6_12 => &["--all-symbols"],
         KernelVersion::V6_1 => &["--all-symbols", "--base-relative"],
     };
@@ -264,7 +267,7 @@ fn check_final_link_rerun(tree: &KernelTree) {
         .current_dir(&tree.dir));
     let sorttable = tree.dir.join("scripts/sorttable");
     match v {
-        KernelVersion::V6_12 => {
+        KernelVersion::V7_3 | KernelVersion::V6_12 => {
             let nm = run(Command::new(tree.arch.tool("nm")).arg("-S").arg(&out));
             let sort_syms = tmp.path().join("nm-sort");
             fs::write(&sort_syms, nm).unwrap();
@@ -278,7 +281,7 @@ fn check_final_link_rerun(tree: &KernelTree) {
         "Linux {v}: final link re-run (ld + sorttable) in {:.2} s",
         start.elapsed().as_secs_f64()
     );
-    assert_same_file(&out, &tree.vmlinux(), "the re-run final link");
+    assert_same_file(&out, &tree.linked(), "the re-run final link");
 }
 
 fn run(cmd: &mut Command) -> Vec<u8> {
@@ -314,7 +317,7 @@ fn check_link_script_rerun(tree: &KernelTree) {
     let start = Instant::now();
     let copy = tree.copy_to(&tmp.path().join("tree"));
     let copied = start.elapsed();
-    fs::remove_file(copy.vmlinux()).unwrap();
+    fs::remove_file(copy.linked()).unwrap();
     fs::remove_file(copy.system_map()).unwrap();
     let start = Instant::now();
     let out = tree
@@ -333,7 +336,7 @@ fn check_link_script_rerun(tree: &KernelTree) {
         copied.as_secs_f64(),
         start.elapsed().as_secs_f64()
     );
-    assert_same_file(&copy.vmlinux(), &tree.vmlinux(), "link-vmlinux.sh re-run");
+    assert_same_file(&copy.linked(), &tree.linked(), "link-vmlinux.sh re-run");
     assert_same_file(
         &copy.system_map(),
         &tree.system_map(),
@@ -378,6 +381,11 @@ fn check(version: KernelVersion, arch: KernelArch) {
     check_link_log(&tree);
     check_final_link_rerun(&tree);
     check_link_script_rerun(&tree);
+}
+
+#[test]
+fn kernel_7_3() {
+    check(KernelVersion::V7_3, KernelArch::X86_64);
 }
 
 #[test]

@@ -68,7 +68,8 @@ fn map(seed: u64, symbols: usize, width: AddrWidth) -> String {
     )
 }
 
-/// Tables of both profiles, both widths and byte orders, 6.1 with addresses and offsets.
+/// Tables of every profile, both widths and byte orders, 6.1 with addresses and offsets,
+/// 7.3 with place-relative offsets (4-byte alignment on a 64-bit target) and addresses.
 fn tables(dir: &Path) -> Vec<(PathBuf, KallsymsTable)> {
     let big = map(1, 3000, AddrWidth::Bits64);
     let small = map(2, 700, AddrWidth::Bits32);
@@ -93,16 +94,35 @@ fn tables(dir: &Path) -> Vec<(PathBuf, KallsymsTable)> {
             &["--profile", "linux-6.1", "--arch", "ppc", "--all-symbols"],
             &small,
         ),
+        table(
+            dir,
+            "7.3-x86_64",
+            &[
+                "--profile",
+                "linux-7.3",
+                "--arch",
+                "x86_64",
+                "--all-symbols",
+                "--pc-relative",
+            ],
+            &big,
+        ),
+        table(
+            dir,
+            "7.3-armeb",
+            &["--profile", "linux-7.3", "--arch", "armeb", "--all-symbols"],
+            &small,
+        ),
     ]
 }
 
-/// Offsets laid out by hand: each array at the end of the previous room, aligned to the
-/// pointer size.
-fn expected_offsets(rooms: &[(ArrayKind, u64)], pointer_bytes: u64) -> (Vec<u64>, u64) {
+/// Offsets laid out by hand: each array at the end of the previous room, aligned to
+/// `align` (the pointer size in 6.x, 4 in 7.x).
+fn expected_offsets(rooms: &[(ArrayKind, u64)], align: u64) -> (Vec<u64>, u64) {
     let mut offsets = Vec::new();
     let mut at = 0u64;
     for &(_, room) in rooms {
-        at = at.next_multiple_of(pointer_bytes);
+        at = at.next_multiple_of(align);
         offsets.push(at);
         at += room;
     }
@@ -144,9 +164,21 @@ fn slack_goes_to_the_arrays_whose_size_depends_on_the_symbols() {
             );
             rooms.push((room.kind, room.size));
         }
-        let (offsets, size) = expected_offsets(&rooms, table.layout.pointer_bytes.into());
+        let align = if table.profile == "linux-7.3" {
+            4
+        } else {
+            table.layout.pointer_bytes.into()
+        };
+        let (offsets, size) = expected_offsets(&rooms, align);
         let found: Vec<u64> = frame.arrays.iter().map(|a| a.offset).collect();
-        assert_eq!(found, offsets);
+        assert_eq!(found, offsets, "{}", path.display());
+        if table.profile == "linux-7.3" && table.layout.pointer_bytes == 8 {
+            assert!(
+                found.iter().any(|offset| offset % 8 == 4),
+                "{}: some array only 4-aligned",
+                path.display()
+            );
+        }
         assert_eq!(frame.size, size);
         assert_eq!(frame.slack_per_mille, 125);
         assert!(frame.size > table.data.len() as u64);

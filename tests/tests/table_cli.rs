@@ -19,6 +19,7 @@ use kslink_tests::{
 
 const V6_12: KernelVersion = KernelVersion::V6_12;
 const V6_1: KernelVersion = KernelVersion::V6_1;
+const V7_3: KernelVersion = KernelVersion::V7_3;
 
 fn case_map(name: &str) -> String {
     corner_cases_described()
@@ -134,6 +135,11 @@ fn cli_every_output_agrees_with_upstream_and_library() {
         (Arch::Aarch64, V6_1, &["--all-symbols", "--base-relative"]),
         (Arch::Arm, V6_12, &[]),
         (Arch::Riscv64, V6_12, &["--all-symbols"]),
+        (Arch::X86_64, V7_3, &["--all-symbols", "--pc-relative"]),
+        (Arch::I386, V7_3, &["--pc-relative"]),
+        (Arch::Aarch64, V7_3, &["--all-symbols", "--pc-relative"]),
+        (Arch::Riscv64, V7_3, &["--pc-relative"]),
+        (Arch::Arm, V7_3, &["--all-symbols"]),
     ];
     let mut tested = 0;
     for (i, &(arch, version, flags)) in runs.iter().enumerate() {
@@ -452,6 +458,69 @@ fn cli_base_relative_and_lto_clang_with_6_12_are_usage_errors() {
     }
     // Both are fine with 6.1.
     let out = run_kslink_table(args(V6_1, &["--base-relative", "--lto-clang"], &[], &map));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+}
+
+#[test]
+fn cli_options_of_other_versions_with_7_3_are_usage_errors() {
+    let dir = tempdir();
+    let map = good_map(dir.path());
+    expect_failure(
+        &["--profile", "linux-7.3", "--absolute-percpu"],
+        &map,
+        2,
+        &["--absolute-percpu", "linux-7.3"],
+    );
+    for flag in ["--base-relative", "--lto-clang"] {
+        expect_failure(
+            &["--profile", "linux-7.3", flag],
+            &map,
+            2,
+            &["--base-relative", "linux-7.3"],
+        );
+    }
+    for profile in ["linux-6.12", "linux-6.1"] {
+        expect_failure(
+            &["--profile", profile, "--pc-relative"],
+            &map,
+            2,
+            &["--pc-relative", "linux-7.3", profile],
+        );
+    }
+    // The usage error comes before the input is read.
+    expect_failure(
+        &["--profile", "linux-7.3", "--absolute-percpu"],
+        &dir.path().join("missing.map"),
+        2,
+        &["--absolute-percpu"],
+    );
+    let out = run_kslink_table(args(V7_3, &["--all-symbols", "--pc-relative"], &[], &map));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+}
+
+/// A symbol more than 2 GiB from `_text` cannot be a place-relative entry: upstream fails,
+/// and so does kslink, naming the symbol; without `--pc-relative` it is stored truncated.
+#[test]
+fn cli_place_relative_overflow_fails() {
+    let dir = tempdir();
+    let map = write_file(
+        dir.path(),
+        "overflow.map",
+        case_map("overflow_rel_span_4g").as_bytes(),
+    );
+    let up = run_upstream(V7_3, &["--pc-relative"], &map);
+    assert!(
+        !up.success() && up.stderr.contains("relative symbol value"),
+        "{}",
+        up.stderr
+    );
+    expect_failure(
+        &["--profile", "linux-7.3", "--pc-relative"],
+        &map,
+        1,
+        &["relative symbol", "out of range", "_text", "overflow.map"],
+    );
+    let out = run_kslink_table(args(V7_3, &[], &[], &map));
     assert!(out.status.success(), "{}", stderr_of(&out));
 }
 

@@ -1,4 +1,4 @@
-//! kslink-table against what a real kernel build made: for the small 6.12 and 6.1 kernels
+//! kslink-table against what a real kernel build made: for the small 7.3, 6.12 and 6.1 kernels
 //! of the test fixture, the table kslink builds from the symbol map of Kbuild's last
 //! kallsyms pass equals, byte for byte, the `.S` Kbuild's own `scripts/kallsyms` wrote in that
 //! pass, and kslink's object equals the object Kbuild assembled from it.
@@ -11,7 +11,7 @@ use common::*;
 use kslink_table::{write_object, Arch as TableArch};
 use kslink_tests::{compare_objects, kernel_tree, KernelTree, KernelVersion};
 
-/// The last kallsyms pass of a 6.12 or 6.1 link: its map, its `.S`, its object.
+/// The last kallsyms pass of a 7.3, 6.12 or 6.1 link: its map, its `.S`, its object.
 struct KallsymsPass {
     map: PathBuf,
     asm: PathBuf,
@@ -21,7 +21,7 @@ struct KallsymsPass {
 fn last_pass(tree: &KernelTree) -> KallsymsPass {
     let file = |name: &str| tree.dir.join(name);
     match tree.version {
-        KernelVersion::V6_12 => KallsymsPass {
+        KernelVersion::V7_3 | KernelVersion::V6_12 => KallsymsPass {
             map: file(".tmp_vmlinux2.syms"),
             asm: file(".tmp_vmlinux2.kallsyms.S"),
             object: file(".tmp_vmlinux2.kallsyms.o"),
@@ -72,4 +72,9 @@ fn tinyconfig_6_12_table_equals_kbuilds() {
 #[test]
 fn tinyconfig_6_1_table_equals_kbuilds() {
     same_as_kbuild(KernelVersion::V6_1);
+}
+
+#[test]
+fn tinyconfig_7_3_table_equals_kbuilds() {
+    same_as_kbuild(KernelVersion::V7_3);
 }

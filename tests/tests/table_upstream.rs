@@ -1,4 +1,4 @@
-//! kslink-table against upstream's `scripts/kallsyms` (Linux 6.12 and 6.1): the `.S` must be
+//! kslink-table against upstream's `scripts/kallsyms` (Linux 7.3, 6.12 and 6.1): the `.S` must be
 //! byte-identical, and the ELF object kslink writes itself must match what the assembler
 //! makes of upstream's `.S`.
 //!
@@ -24,9 +24,11 @@ use kslink_tests::{
 
 const V6_12: KernelVersion = KernelVersion::V6_12;
 const V6_1: KernelVersion = KernelVersion::V6_1;
+const V7_3: KernelVersion = KernelVersion::V7_3;
 
 const COMBOS_6_12: &[&[&str]] = V6_12.flag_combinations();
 const COMBOS_6_1: &[&[&str]] = V6_1.flag_combinations();
+const COMBOS_7_3: &[&[&str]] = V7_3.flag_combinations();
 
 /// 6.1 combinations with `--lto-clang`, for maps with `.llvm.` names.
 const COMBOS_6_1_LTO: &[&[&str]] = &[
@@ -118,6 +120,16 @@ fn debian_map_6_12_real_config_asm_identical() {
     let flags = ["--all-symbols", "--absolute-percpu"];
     // Everything but the five ignored absolute symbols (see harness.rs).
     assert_eq!(debian_map_identical(V6_12, &flags), 163_205);
+}
+
+#[test]
+fn debian_map_7_3_every_flag_combination_asm_identical() {
+    for flags in COMBOS_7_3 {
+        let symbols = debian_map_identical(V7_3, flags);
+        if flags.contains(&"--all-symbols") {
+            assert_eq!(symbols, 163_205, "{flags:?}");
+        }
+    }
 }
 
 #[test]
@@ -236,6 +248,8 @@ fn compare_case(
             let msg = err.to_string();
             let expected = if up.stderr.contains("out of range in relative mode") {
                 Some("out of range in relative mode")
+            } else if up.stderr.contains("relative symbol value") {
+                Some("which --pc-relative entries cannot reach")
             } else if up.stderr.contains("No valid symbol.") {
                 Some("no valid symbol")
             } else if up.stderr.contains("line format error") {
@@ -389,6 +403,18 @@ fn corner_cases_6_12_every_flag_combination_match_upstream() {
 }
 
 #[test]
+fn corner_cases_7_3_every_flag_combination_match_upstream() {
+    let report = corner_cases_under(V7_3, COMBOS_7_3, |_| true);
+    assert_no_failures(&report, "7.3 corner cases");
+    assert!(report.identical > 150, "{} identical", report.identical);
+    assert!(
+        report.both_failed >= 10,
+        "{} both failed",
+        report.both_failed
+    );
+}
+
+#[test]
 fn corner_cases_6_1_every_flag_combination_match_upstream() {
     let report = corner_cases_under(V6_1, COMBOS_6_1, |_| true);
     assert_no_failures(&report, "6.1 corner cases");
@@ -431,11 +457,13 @@ fn nm_raw_cases_match_upstream_once_prepared() {
     assert!(cases.len() >= 2);
     let mut report = CaseReport::default();
     for case in &cases {
-        let sysmap = kslink_tests::apply_mksysmap(V6_12, case.map.as_bytes());
-        let path = write_file(dir.path(), &format!("{}.6.12.map", case.name), &sysmap);
-        for flags in COMBOS_6_12 {
-            let name = format!("prepared {} (mksysmap)", case.name);
-            compare_case(&name, &sysmap, &path, V6_12, flags, &mut report);
+        for (version, combos) in [(V6_12, COMBOS_6_12), (V7_3, COMBOS_7_3)] {
+            let sysmap = kslink_tests::apply_mksysmap(version, case.map.as_bytes());
+            let path = write_file(dir.path(), &format!("{}.{version}.map", case.name), &sysmap);
+            for flags in combos {
+                let name = format!("prepared {} ({version} mksysmap)", case.name);
+                compare_case(&name, &sysmap, &path, version, flags, &mut report);
+            }
         }
         let defined: String = case
             .map
@@ -526,7 +554,7 @@ fn syntax_variants_match_upstream() {
     let mut report = CaseReport::default();
     for (name, map) in syntax_maps() {
         let path = write_file(dir.path(), &format!("{name}.map"), &map);
-        for (version, combos) in [(V6_12, COMBOS_6_12), (V6_1, COMBOS_6_1)] {
+        for (version, combos) in [(V7_3, COMBOS_7_3), (V6_12, COMBOS_6_12), (V6_1, COMBOS_6_1)] {
             for flags in combos {
                 compare_case(name, &map, &path, version, flags, &mut report);
             }
@@ -549,7 +577,7 @@ fn nul_in_name_matches_upstream_or_is_rejected() {
     let dir = tempdir();
     let path = write_file(dir.path(), "nul.map", map);
     let mut report = CaseReport::default();
-    for (version, combos) in [(V6_12, COMBOS_6_12), (V6_1, COMBOS_6_1)] {
+    for (version, combos) in [(V7_3, COMBOS_7_3), (V6_12, COMBOS_6_12), (V6_1, COMBOS_6_1)] {
         for flags in combos {
             compare_case("quirk_nul_in_name", map, &path, version, flags, &mut report);
         }
@@ -588,7 +616,7 @@ fn trial(version: KernelVersion, seed: u64) -> Trial {
     };
     let percpu = rng.pick(&[Percpu::AtZero, Percpu::InData, Percpu::Absent]);
     let nm_extras = rng.chance(match version {
-        KernelVersion::V6_12 => 15,
+        KernelVersion::V6_12 | KernelVersion::V7_3 => 15,
         KernelVersion::V6_1 => 40,
     });
     let opts = GenOptions {
@@ -607,6 +635,10 @@ fn trial(version: KernelVersion, seed: u64) -> Trial {
             kslink_tests::apply_mksysmap(V6_12, text.as_bytes()),
             "filtered by 6.12's mksysmap",
         ),
+        (KernelVersion::V7_3, true) => (
+            kslink_tests::apply_mksysmap(V7_3, text.as_bytes()),
+            "filtered by 7.3's mksysmap",
+        ),
         // Raw nm -n output, less the blank-address undefined symbols that kslink refuses
         // (see the nm_raw_undefined corner case).
         (KernelVersion::V6_1, true) => {
@@ -620,6 +652,7 @@ fn trial(version: KernelVersion, seed: u64) -> Trial {
     };
     let combos: Vec<Vec<&'static str>> = match version {
         KernelVersion::V6_12 => COMBOS_6_12.iter().map(|c| c.to_vec()).collect(),
+        KernelVersion::V7_3 => COMBOS_7_3.iter().map(|c| c.to_vec()).collect(),
         KernelVersion::V6_1 => {
             // Four of the eight combinations (always including the real configurations'),
             // sometimes with --lto-clang.
@@ -681,9 +714,11 @@ fn random_maps_against_upstream(version: KernelVersion, seeds: std::ops::Range<u
                 },
                 (false, Err(err)) => {
                     report.both_failed += 1;
-                    if up.stderr.contains("out of range in relative mode")
-                        != err.to_string().contains("out of range in relative mode")
-                    {
+                    let overflow = |message: &str| {
+                        message.contains("out of range in relative mode")
+                            || message.contains("relative symbol")
+                    };
+                    if overflow(&up.stderr) != overflow(&err.to_string()) {
                         report.failures.push(format!(
                             "{}: both fail, differently: upstream {:?}, kslink {err}",
                             what(),
@@ -740,6 +775,11 @@ fn random_maps_against_upstream(version: KernelVersion, seeds: std::ops::Range<u
 #[test]
 fn random_maps_6_12_match_upstream() {
     random_maps_against_upstream(V6_12, 0..200);
+}
+
+#[test]
+fn random_maps_7_3_match_upstream() {
+    random_maps_against_upstream(V7_3, 2000..2200);
 }
 
 #[test]
@@ -822,6 +862,26 @@ fn object_x86_64_debian_map_matches_assembled_upstream() {
     assert!(compared, "upstream refused Debian's map");
 }
 
+#[test]
+fn object_x86_64_debian_map_7_3_matches_assembled_upstream() {
+    let dir = tempdir();
+    for flags in [
+        &["--all-symbols", "--pc-relative"][..],
+        &["--all-symbols"][..],
+    ] {
+        let compared = object_matches(
+            dir.path(),
+            "debian-7.3",
+            V7_3,
+            flags,
+            debian_map(),
+            Arch::X86_64,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(compared, "upstream 7.3 refused Debian's map with {flags:?}");
+    }
+}
+
 /// Flag sets for object comparisons: both real configurations, text only, and 6.1 with
 /// absolute addresses (a `_text + D` relocation per symbol).
 const OBJECT_RUNS: &[(KernelVersion, &[&str])] = &[
@@ -833,6 +893,9 @@ const OBJECT_RUNS: &[(KernelVersion, &[&str])] = &[
     ),
     (V6_1, &["--all-symbols"]),
     (V6_1, &[]),
+    (V7_3, &["--all-symbols", "--pc-relative"]),
+    (V7_3, &["--pc-relative"]),
+    (V7_3, &["--all-symbols"]),
 ];
 
 fn objects_match(arch: Arch, maps: &[(String, String)]) -> usize {

@@ -57,6 +57,8 @@ pub struct TableCost {
     pub absolute_percpu: bool,
     /// `--base-relative`.
     pub base_relative: bool,
+    /// `--pc-relative`.
+    pub pc_relative: bool,
     /// Symbols in the table built from the prediction.
     pub predicted_symbols: u32,
     /// Symbols in the table built from the linked file.
@@ -239,6 +241,7 @@ fn table_cost(
         all_symbols: settings.options.all_symbols,
         absolute_percpu: settings.options.absolute_percpu,
         base_relative: settings.options.base_relative,
+        pc_relative: settings.options.pc_relative,
         predicted_symbols: from_prediction.num_syms,
         linked_symbols: from_linked.num_syms,
         arrays,
@@ -303,6 +306,7 @@ impl Comparison {
             (t.all_symbols, "--all-symbols"),
             (t.absolute_percpu, "--absolute-percpu"),
             (t.base_relative, "--base-relative"),
+            (t.pc_relative, "--pc-relative"),
         ] {
             if on {
                 flags.push(flag.to_owned());

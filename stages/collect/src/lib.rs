@@ -2,13 +2,16 @@
 //! kernel's build lists them in System.map.
 //!
 //! Upstream Linux 6.12 makes System.map, and the input of `scripts/kallsyms`, with
-//! `nm -n vmlinux | sed -f scripts/mksysmap`. This crate does the same without either tool,
-//! and its output is byte-identical to theirs (GNU nm of binutils 2.40, Linux 6.12's
-//! mksysmap):
+//! `nm -n vmlinux | sed -f scripts/mksysmap`; 7.3 with its own `sed` script, 6.1 with a
+//! shell script that filters `nm -n` with `grep -v`. This crate does the same without
+//! either tool, and its output is byte-identical to theirs (GNU nm of binutils 2.40, the
+//! version's mksysmap):
 //!
 //! 1. [`read_linked`] reads `.symtab` and keeps what `nm` lists, each symbol with the type
 //!    letter `nm` prints ([`letter`] holds binutils' rules);
-//! 2. [`LinkedSymbols::retain_mksysmap`] applies mksysmap's rules ([`mksysmap`]);
+//! 2. [`LinkedSymbols::retain_mksysmap_of`] applies a version's mksysmap rules
+//!    ([`mksysmap`], one table of rules per version, selected by the `kslink-table`
+//!    profile: [`Mksysmap::of_profile`]);
 //! 3. [`LinkedSymbols::sort_nm_numeric`] puts them in `nm -n` order ([`nm_numeric_cmp`]);
 //! 4. [`LinkedSymbols::to_symbol_set`] makes the artifact, [`LinkedSymbols::write_nm`] the
 //!    text.
@@ -46,18 +49,27 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use kslink_schema::{write_nm_lines, Symbol, SymbolOrigin, SymbolSet};
+use kslink_table::Profile;
 
 pub use flavour::LinkerFlavour;
 pub use linked::{nm_numeric_cmp, read_linked, sort_nm_numeric, ElfError, LinkedSymbols, NmSymbol};
 pub use linker::LinkKind;
-pub use mksysmap::{mksysmap_keeps, MKSYSMAP_6_12};
+pub use mksysmap::{Mksysmap, MKSYSMAP_6_1, MKSYSMAP_6_12, MKSYSMAP_7_3};
 pub use predict::{predict, TableLabels};
 
 impl LinkedSymbols<'_> {
-    /// Keeps the symbols whose `nm` line Linux 6.12's `scripts/mksysmap` keeps.
+    /// Keeps the symbols whose `nm` line the default profile's (Linux 6.12's)
+    /// `scripts/mksysmap` keeps.
     pub fn retain_mksysmap(&mut self) {
+        self.retain_mksysmap_of(Mksysmap::default_profile());
+    }
+
+    /// Keeps the symbols whose `nm` line the `scripts/mksysmap` of `mksysmap`'s version
+    /// keeps.
+    pub fn retain_mksysmap_of(&mut self, mksysmap: &Mksysmap) {
+        let rules = mksysmap.rule_set();
         self.symbols
-            .retain(|symbol| mksysmap_keeps(symbol.type_letter, symbol.name));
+            .retain(|symbol| rules.keeps(symbol.type_letter, symbol.name));
     }
 
     /// Sorts the symbols into `nm -n` order.
@@ -166,6 +178,30 @@ impl fmt::Display for CollectError {
 
 impl std::error::Error for CollectError {}
 
+/// The `kslink-table` profile named `name`; a usage error listing the known profiles (in
+/// `kslink-table`'s words) if there is none.
+pub fn profile_named(name: &str) -> Result<&'static Profile, CollectError> {
+    Profile::by_name(name).ok_or_else(|| {
+        CollectError::Usage(format!(
+            "unknown profile {name:?}; known profiles: {}",
+            Profile::names().join(", ")
+        ))
+    })
+}
+
+/// The System.map filter of `profile`'s kernel version. Every profile of `kslink-table` has
+/// one (a test checks); a profile this build of the collect stage lacks rules for is a usage
+/// error.
+pub fn mksysmap_of(profile: &Profile) -> Result<&'static Mksysmap, CollectError> {
+    Mksysmap::of_profile(profile.name).ok_or_else(|| {
+        CollectError::Usage(format!(
+            "profile {} has no System.map rules in kslink-collect: use a kslink-collect built \
+             with kslink-table's profiles",
+            profile.name
+        ))
+    })
+}
+
 /// A read-only memory map of an input file.
 pub struct MappedFile {
     map: memmap2::Mmap,
@@ -211,7 +247,8 @@ impl MappedFile {
 }
 
 /// The System.map of the linked ELF file `path` as a [`SymbolSet`]: the lines of
-/// `nm -n FILE | sed -f scripts/mksysmap` (Linux 6.12), origin [`SymbolOrigin::Linked`].
+/// `nm -n FILE | sed -f scripts/mksysmap` of the default profile (Linux 6.12), origin
+/// [`SymbolOrigin::Linked`].
 pub fn collect_linked(path: &Path) -> Result<SymbolSet, CollectError> {
     let file = MappedFile::open(path)?;
     let mut symbols = file.symbols()?;

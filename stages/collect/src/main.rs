@@ -7,7 +7,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use kslink_collect::compare::{compare, TableSettings};
-use kslink_collect::{predict, CollectError, LinkKind, LinkerFlavour, MappedFile, TableLabels};
+use kslink_collect::{
+    mksysmap_of, predict, profile_named, CollectError, LinkKind, LinkerFlavour, MappedFile,
+    TableLabels,
+};
 use kslink_schema::fsio::{OutputError, OutputSet};
 use kslink_schema::{artifact, DataLayout, SymbolOrigin, SymbolSet, TableOptions};
 use kslink_table::Profile;
@@ -15,11 +18,12 @@ use kslink_table::Profile;
 /// Collect the symbols of a linked ELF file as the kernel's System.map lists them, or
 /// predict them from the link's inputs before the link.
 ///
-///   kslink-collect --linked ELF [-o SYMBOLS] [--emit-map FILE] [--emit-nm FILE]
+///   kslink-collect --linked ELF [--profile P] [-o SYMBOLS] [--emit-map FILE] [--emit-nm FILE]
 ///
 /// reads the symbol table (.symtab) of ELF (32- or 64-bit, either byte order) and keeps
-/// what `nm -n ELF | sed -f scripts/mksysmap` (GNU nm 2.40, Linux 6.12) prints, in the
-/// same order and with the same type letters.
+/// what the kernel version P makes System.map of (GNU nm 2.40; linux-6.12 and linux-7.3:
+/// `nm -n ELF | sed -f scripts/mksysmap`, each with its own script; linux-6.1: `nm -n ELF`
+/// filtered by its mksysmap's `grep -v`), in the same order and with the same type letters.
 ///
 ///   kslink-collect --predict -T SCRIPT [--profile P] [--base-relative] [--linker gnu|lld]
 ///                  [--shared|--pie]
@@ -36,7 +40,7 @@ use kslink_table::Profile;
 /// outputs, and the artifact says so.
 ///
 ///   kslink-collect --compare PREDICTED --linked ELF [--profile P] [--all-symbols]
-///                  [--absolute-percpu] [--base-relative] [--json]
+///                  [--absolute-percpu] [--base-relative] [--pc-relative] [--json]
 ///
 /// reports how good a prediction (a SymbolSet artifact from --predict) was: the names
 /// missing from it, extra in it, or with another type letter, and the kallsyms table
@@ -80,8 +84,8 @@ struct Cli {
         requires = "predict"
     )]
     script: Option<PathBuf>,
-    /// The kernel version, for the kallsyms table's labels (--predict) and layout
-    /// (--compare): linux-6.12 or linux-6.1.
+    /// The kernel version: its System.map rules, the kallsyms table's labels (--predict)
+    /// and layout (--compare): linux-6.12, linux-6.1 or linux-7.3.
     #[arg(long, value_name = "PROFILE", default_value = kslink_table::DEFAULT_PROFILE)]
     profile: String,
     /// 6.1's --base-relative table (kallsyms_offsets and kallsyms_relative_base instead
@@ -106,9 +110,13 @@ struct Cli {
     /// --compare: build the tables with --all-symbols (CONFIG_KALLSYMS_ALL).
     #[arg(long, requires = "compare")]
     all_symbols: bool,
-    /// --compare: build the tables with --absolute-percpu.
+    /// --compare: build the tables with --absolute-percpu (6.1, 6.12).
     #[arg(long, requires = "compare")]
     absolute_percpu: bool,
+    /// --compare: build the tables with --pc-relative (7.x: each offset relative to its
+    /// own place).
+    #[arg(long, requires = "compare")]
+    pc_relative: bool,
     /// --compare: print one JSON object instead of the text report.
     #[arg(long, requires = "compare")]
     json: bool,
@@ -120,7 +128,7 @@ struct Cli {
         conflicts_with = "compare"
     )]
     output: Option<PathBuf>,
-    /// Write System.map: `nm -n ELF | sed -f scripts/mksysmap`.
+    /// Write System.map: what the profile's `scripts/mksysmap` keeps of `nm -n ELF`.
     #[arg(long, value_name = "FILE", conflicts_with = "compare")]
     emit_map: Option<PathBuf>,
     /// Write what `nm -n ELF` prints, unfiltered (the input of Linux 6.1's kallsyms).
@@ -160,20 +168,24 @@ fn check_distinct(named: &[&PathBuf]) -> Result<(), CollectError> {
     }
 }
 
-fn profile(cli: &Cli) -> Result<&'static Profile, CollectError> {
-    let profile = Profile::by_name(&cli.profile).ok_or_else(|| {
-        CollectError::Usage(format!(
-            "unknown profile {}: use one of {}",
-            cli.profile,
-            Profile::names().join(", ")
-        ))
-    })?;
-    if cli.base_relative && !profile.accepts_base_relative_and_lto {
-        return Err(CollectError::Usage(format!(
-            "--base-relative is an option of linux-6.1, not of {}",
-            profile.name
-        )));
+/// The table options of the command line (those of --compare are false in other modes).
+fn table_options(cli: &Cli) -> TableOptions {
+    TableOptions {
+        all_symbols: cli.all_symbols,
+        absolute_percpu: cli.absolute_percpu,
+        base_relative: cli.base_relative,
+        lto_clang: false,
+        pc_relative: cli.pc_relative,
     }
+}
+
+/// The profile `--profile` names, if its kernel version takes the table options given
+/// (in kslink-table's words otherwise).
+fn profile(cli: &Cli) -> Result<&'static Profile, CollectError> {
+    let profile = profile_named(&cli.profile)?;
+    profile
+        .check_options(table_options(cli))
+        .map_err(CollectError::Usage)?;
     Ok(profile)
 }
 
@@ -183,6 +195,7 @@ fn run_linked(cli: &Cli, linked: &Path) -> Result<(), CollectError> {
         .flatten()
         .collect();
     check_distinct(&named)?;
+    let mksysmap = mksysmap_of(profile(cli)?)?;
     let input = MappedFile::open(linked)?;
     let mut symbols = input.symbols()?;
 
@@ -201,7 +214,7 @@ fn run_linked(cli: &Cli, linked: &Path) -> Result<(), CollectError> {
             .write(NM, |file| all.write_nm(file))
             .map_err(output_error)?;
     }
-    symbols.retain_mksysmap();
+    symbols.retain_mksysmap_of(mksysmap);
     symbols.sort_nm_numeric();
     outputs
         .write(MAP, |file| symbols.write_nm(file))
@@ -260,6 +273,7 @@ fn run_predict(cli: &Cli) -> Result<(), CollectError> {
 /// Runs --compare; true if the prediction is exact.
 fn run_compare(cli: &Cli, predicted: &Path, linked: &Path) -> Result<bool, CollectError> {
     let profile = profile(cli)?;
+    let mksysmap = mksysmap_of(profile)?;
     let shown = predicted.display().to_string();
     let prediction: SymbolSet = artifact::read(predicted).map_err(|e| match e {
         kslink_schema::ArtifactError::Io { source, .. } => CollectError::io(shown, source),
@@ -270,19 +284,14 @@ fn run_compare(cli: &Cli, predicted: &Path, linked: &Path) -> Result<bool, Colle
     })?;
     let input = MappedFile::open(linked)?;
     let mut symbols = input.symbols()?;
-    symbols.retain_mksysmap();
+    symbols.retain_mksysmap_of(mksysmap);
     symbols.sort_nm_numeric();
     let linked_set = symbols.to_symbol_set(SymbolOrigin::Linked {
         path: input.shown().to_owned(),
     });
     let settings = TableSettings {
         profile,
-        options: TableOptions {
-            all_symbols: cli.all_symbols,
-            absolute_percpu: cli.absolute_percpu,
-            base_relative: cli.base_relative,
-            lto_clang: false,
-        },
+        options: table_options(cli),
         layout: DataLayout {
             pointer_bytes: symbols.address_bits / 8,
             big_endian: symbols.big_endian,

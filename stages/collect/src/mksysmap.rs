@@ -1,19 +1,33 @@
-//! The kernel's `scripts/mksysmap` of Linux 6.12: the `sed` script that turns `nm -n vmlinux`
-//! into System.map (and into the input of `scripts/kallsyms`).
+//! The kernel's `scripts/mksysmap` of each supported version, as data: the filter that turns
+//! `nm -n vmlinux` into System.map (and, since Linux 6.1, into the input of
+//! `scripts/kallsyms`).
 //!
-//! Every rule of the script is `/REGEX/d`, and `sed` matches it against the whole line
-//! `ADDR TYPE NAME`. The address is hex digits (or spaces, for undefined symbols) and cannot
-//! take part in any match, so each rule here is matched against the rest of the line,
-//! `" TYPE NAME"` ([`MapLine`]): a rule that begins with a space can match at the space before
-//! the type letter (a type rule), at the space before the name (a name-prefix rule), or at a
-//! space inside the name (ELF names may hold spaces; kernel names do not).
+//! Every version's script deletes the lines that match one of its patterns, and every
+//! pattern is matched against the whole line `ADDR TYPE NAME`:
 //!
-//! Two `sed` details that this does not reproduce, both irrelevant to real kernels: a name
-//! with a newline byte is one line for `nm` but two for `sed` (here it is matched as one), and
-//! `[[:alnum:]]` is ASCII, as in the C locale (in a UTF-8 locale `sed` also counts non-ASCII
-//! letters).
+//! - Linux 6.12 and 7.3: a `sed` script of `/REGEX/d` rules, run as
+//!   `nm -n vmlinux | sed -f scripts/mksysmap` ([`RULES_6_12`], [`RULES_7_3`]);
+//! - Linux 6.1: a shell script that runs `$NM -n vmlinux | grep -v -e PATTERN ...`
+//!   ([`RULES_6_1`]).
+//!
+//! The address is hex digits (or spaces, for undefined symbols) and cannot take part in any
+//! match, so each rule here is matched against the rest of the line, `" TYPE NAME"`
+//! ([`MapLine`]): a rule that begins with a space can match at the space before the type
+//! letter (a type rule), at the space before the name (a name-prefix rule), or at a space
+//! inside the name (ELF names may hold spaces; kernel names do not).
+//!
+//! [`Mksysmap`] is one version's filter, selected by the name of its `kslink-table` profile
+//! ([`Mksysmap::of_profile`]).
+//!
+//! Details that this does not reproduce, none relevant to real kernels: a name with a
+//! newline byte is one line for `nm` but two for `sed` and `grep` (here it is matched as
+//! one); `[[:alnum:]]` is ASCII, as in the C locale (in a UTF-8 locale `sed` also counts
+//! non-ASCII letters); and 6.1's `grep` stops printing at a line that is not text in the
+//! locale's encoding (it then reports a "binary file"), where this goes on.
 
-/// One pattern of a `sed` rule, as the kind of regular expression it is.
+use std::sync::OnceLock;
+
+/// One pattern of a rule, as the kind of regular expression it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pattern {
     /// The literal bytes occur anywhere in the line (`/ \$/`, `/\.long_branch\./`).
@@ -30,23 +44,26 @@ pub enum Pattern {
         /// The literal after the run.
         suffix: &'static [u8],
     },
+    /// The literal bytes, then any run of ASCII digits up to the end of the line:
+    /// `/ __UNIQUE_ID_modinfo_[0-9]*$/`.
+    DigitsToEnd(&'static [u8]),
 }
 
-/// One `/REGEX/d` line of `scripts/mksysmap`.
+/// One rule of a version's `scripts/mksysmap`: a line that deletes what it matches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rule {
-    /// The rule as the script spells it.
-    pub sed: &'static str,
+    /// The rule as the script spells it: `/REGEX/d` for `sed`, the `-e` pattern for `grep`.
+    pub source: &'static str,
     /// What it matches.
     pub pattern: Pattern,
 }
 
-const fn rule(sed: &'static str, pattern: Pattern) -> Rule {
-    Rule { sed, pattern }
+const fn rule(source: &'static str, pattern: Pattern) -> Rule {
+    Rule { source, pattern }
 }
 
-/// The rules of Linux 6.12's `scripts/mksysmap`, in the script's order.
-pub const MKSYSMAP_6_12: &[Rule] = &[
+/// The rules of Linux 6.12's `scripts/mksysmap` (a `sed` script), in the script's order.
+pub const RULES_6_12: &[Rule] = &[
     // Ignored symbol types: a local absolute, N debugging, U undefined, w local weak.
     rule(r"/ [aNUw] /d", Pattern::SpaceOneOfSpace(b"aNUw")),
     // Ignored prefixes: local symbols for ARM, MIPS, etc.
@@ -98,6 +115,151 @@ pub const MKSYSMAP_6_12: &[Rule] = &[
     rule(r"/\.long_branch\./d", Pattern::Contains(b".long_branch.")),
     rule(r"/\.plt_branch\./d", Pattern::Contains(b".plt_branch.")),
 ];
+
+/// The rules of Linux 7.3's `scripts/mksysmap` (a `sed` script), in the script's order:
+/// 6.12's, and two more for what `MODULE_DEVICE_TABLE()` and `MODULE_INFO()` define in
+/// built-in code (the unstripped vmlinux keeps them).
+pub const RULES_7_3: &[Rule] = &[
+    // Ignored symbol types: a local absolute, N debugging, U undefined, w local weak.
+    rule(r"/ [aNUw] /d", Pattern::SpaceOneOfSpace(b"aNUw")),
+    // Ignored prefixes: local symbols for ARM, MIPS, etc.
+    rule(r"/ \$/d", Pattern::Contains(b" $")),
+    // Local labels, .LBB, .Ltmpxxx, .L__unnamed_xx, .LASANPC, etc.
+    rule(r"/ \.L/d", Pattern::Contains(b" .L")),
+    // arm64 EFI stub namespace.
+    rule(r"/ __efistub_/d", Pattern::Contains(b" __efistub_")),
+    // arm64 local symbols in PIE namespace.
+    rule(r"/ __pi_\$/d", Pattern::Contains(b" __pi_$")),
+    rule(r"/ __pi_\.L/d", Pattern::Contains(b" __pi_.L")),
+    // arm64 local symbols in non-VHE KVM namespace.
+    rule(r"/ __kvm_nvhe_\$/d", Pattern::Contains(b" __kvm_nvhe_$")),
+    rule(r"/ __kvm_nvhe_\.L/d", Pattern::Contains(b" __kvm_nvhe_.L")),
+    // lld arm/aarch64/mips thunks.
+    rule(
+        r"/ __[[:alnum:]]*Thunk_/d",
+        Pattern::AlnumRun {
+            prefix: b" __",
+            suffix: b"Thunk_",
+        },
+    ),
+    // CFI type identifiers.
+    rule(r"/ __kcfi_typeid_/d", Pattern::Contains(b" __kcfi_typeid_")),
+    rule(
+        r"/ __kvm_nvhe___kcfi_typeid_/d",
+        Pattern::Contains(b" __kvm_nvhe___kcfi_typeid_"),
+    ),
+    rule(
+        r"/ __pi___kcfi_typeid_/d",
+        Pattern::Contains(b" __pi___kcfi_typeid_"),
+    ),
+    // CRC from modversions.
+    rule(r"/ __crc_/d", Pattern::Contains(b" __crc_")),
+    // EXPORT_SYMBOL (symbol name).
+    rule(r"/ __kstrtab_/d", Pattern::Contains(b" __kstrtab_")),
+    // EXPORT_SYMBOL (namespace).
+    rule(r"/ __kstrtabns_/d", Pattern::Contains(b" __kstrtabns_")),
+    // MODULE_DEVICE_TABLE (symbol name).
+    rule(
+        r"/ __mod_device_table__/d",
+        Pattern::Contains(b" __mod_device_table__"),
+    ),
+    // Ignored suffixes (arm).
+    rule(r"/_from_arm$/d", Pattern::EndsWith(b"_from_arm")),
+    rule(r"/_from_thumb$/d", Pattern::EndsWith(b"_from_thumb")),
+    rule(r"/_veneer$/d", Pattern::EndsWith(b"_veneer")),
+    // Ignored symbols, exact match: LoongArch.
+    rule(r"/ L0$/d", Pattern::EndsWith(b" L0")),
+    // ppc.
+    rule(r"/ _SDA_BASE_$/d", Pattern::EndsWith(b" _SDA_BASE_")),
+    rule(r"/ _SDA2_BASE_$/d", Pattern::EndsWith(b" _SDA2_BASE_")),
+    // MODULE_INFO().
+    rule(
+        r"/ __UNIQUE_ID_modinfo_[0-9]*$/d",
+        Pattern::DigitsToEnd(b" __UNIQUE_ID_modinfo_"),
+    ),
+    // Ignored patterns: ppc stubs.
+    rule(r"/\.long_branch\./d", Pattern::Contains(b".long_branch.")),
+    rule(r"/\.plt_branch\./d", Pattern::Contains(b".plt_branch.")),
+];
+
+/// The patterns of Linux 6.1's `scripts/mksysmap` (a shell script:
+/// `$NM -n $1 | grep -v -e PATTERN ... > $2`), in the script's order.
+pub const RULES_6_1: &[Rule] = &[
+    // a local absolute, N debugging, U undefined, w local weak.
+    rule(" [aNUw] ", Pattern::SpaceOneOfSpace(b"aNUw")),
+    // Local symbols for ARM, MIPS, etc.
+    rule(r" \$", Pattern::Contains(b" $")),
+    // Local labels, .LBB, .Ltmpxxx, .L__unnamed_xx, .LASANPC, etc.
+    rule(r" \.L", Pattern::Contains(b" .L")),
+    // modversions.
+    rule(" __crc_", Pattern::Contains(b" __crc_")),
+    // EXPORT_SYMBOL (symbol name).
+    rule(" __kstrtab_", Pattern::Contains(b" __kstrtab_")),
+    // EXPORT_SYMBOL (namespace).
+    rule(" __kstrtabns_", Pattern::Contains(b" __kstrtabns_")),
+    // LoongArch?
+    rule(" L0$", Pattern::EndsWith(b" L0")),
+];
+
+/// One kernel version's `scripts/mksysmap`: its rules, prepared for matching on first use.
+pub struct Mksysmap {
+    /// The `kslink-table` profile of the version (`linux-6.12`).
+    pub profile: &'static str,
+    /// The rules, in the script's order.
+    pub rules: &'static [Rule],
+    prepared: OnceLock<RuleSet>,
+}
+
+/// Linux 6.12's System.map filter.
+pub static MKSYSMAP_6_12: Mksysmap = Mksysmap::new("linux-6.12", RULES_6_12);
+
+/// Linux 6.1's System.map filter.
+pub static MKSYSMAP_6_1: Mksysmap = Mksysmap::new("linux-6.1", RULES_6_1);
+
+/// Linux 7.3's System.map filter.
+pub static MKSYSMAP_7_3: Mksysmap = Mksysmap::new("linux-7.3", RULES_7_3);
+
+/// Every version's filter.
+pub static MKSYSMAPS: [&Mksysmap; 3] = [&MKSYSMAP_6_12, &MKSYSMAP_6_1, &MKSYSMAP_7_3];
+
+impl Mksysmap {
+    const fn new(profile: &'static str, rules: &'static [Rule]) -> Self {
+        Mksysmap {
+            profile,
+            rules,
+            prepared: OnceLock::new(),
+        }
+    }
+
+    /// The filter of the version that the `kslink-table` profile `name` stands for.
+    pub fn of_profile(name: &str) -> Option<&'static Mksysmap> {
+        MKSYSMAPS.iter().copied().find(|m| m.profile == name)
+    }
+
+    /// The filter of the default profile ([`kslink_table::DEFAULT_PROFILE`], Linux 6.12).
+    pub fn default_profile() -> &'static Mksysmap {
+        &MKSYSMAP_6_12
+    }
+
+    /// The rules, prepared for speed ([`RuleSet`]) on first use.
+    pub fn rule_set(&self) -> &RuleSet {
+        self.prepared.get_or_init(|| RuleSet::new(self.rules))
+    }
+
+    /// True if the script keeps the `nm` line of this symbol.
+    pub fn keeps(&self, type_letter: u8, name: &[u8]) -> bool {
+        self.rule_set().keeps(type_letter, name)
+    }
+}
+
+impl std::fmt::Debug for Mksysmap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mksysmap")
+            .field("profile", &self.profile)
+            .field("rules", &self.rules.len())
+            .finish()
+    }
+}
 
 /// The part of an `nm` line that `mksysmap`'s rules can match: `" TYPE NAME"`, without
 /// building it.
@@ -173,6 +335,11 @@ impl<'a> MapLine<'a> {
             .any(|(i, &b)| b == first && found(i + 3))
     }
 
+    /// True if every byte from `at` to the end of the line is an ASCII digit.
+    fn digits_from(&self, at: usize) -> bool {
+        (at..self.len()).all(|i| self.byte(i).is_ascii_digit())
+    }
+
     fn matches(&self, pattern: Pattern) -> bool {
         match pattern {
             Pattern::Contains(literal) => match literal.first() {
@@ -182,6 +349,12 @@ impl<'a> MapLine<'a> {
             Pattern::EndsWith(literal) => {
                 self.len() >= literal.len() && self.has_at(self.len() - literal.len(), literal)
             }
+            Pattern::DigitsToEnd(literal) => match literal.first() {
+                None => (0..self.len()).any(|at| self.digits_from(at)),
+                Some(&first) => self.any_at(first, |at| {
+                    self.has_at(at, literal) && self.digits_from(at + literal.len())
+                }),
+            },
             Pattern::SpaceOneOfSpace(set) => self.any_at(b' ', |at| {
                 at + 2 < self.len() && set.contains(&self.byte(at + 1)) && self.byte(at + 2) == b' '
             }),
@@ -311,7 +484,8 @@ impl RuleSet {
         for (i, rule) in rules.iter().enumerate() {
             let bit = 1u64 << i;
             let literal = match rule.pattern {
-                Pattern::Contains(literal) => literal,
+                // A match of the others begins with their literal.
+                Pattern::Contains(literal) | Pattern::DigitsToEnd(literal) => literal,
                 Pattern::AlnumRun { prefix, .. } => prefix,
                 Pattern::EndsWith(literal) => {
                     match literal.last() {
@@ -343,12 +517,6 @@ impl RuleSet {
             }
         }
         set
-    }
-
-    /// The rules of Linux 6.12's `scripts/mksysmap`, prepared once.
-    pub fn mksysmap_6_12() -> &'static RuleSet {
-        static SET: std::sync::OnceLock<RuleSet> = std::sync::OnceLock::new();
-        SET.get_or_init(|| RuleSet::new(MKSYSMAP_6_12))
     }
 
     /// The rules.
@@ -394,96 +562,241 @@ impl RuleSet {
     }
 }
 
-/// True if Linux 6.12's `scripts/mksysmap` keeps the `nm` line of this symbol.
-pub fn mksysmap_keeps(type_letter: u8, name: &[u8]) -> bool {
-    RuleSet::mksysmap_6_12().keeps(type_letter, name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn keeps(t: char, name: &str) -> bool {
-        let quick = mksysmap_keeps(t as u8, name.as_bytes());
-        let slow = deleting_rule(MKSYSMAP_6_12, t as u8, name.as_bytes());
-        let prepared = RuleSet::mksysmap_6_12().deleting_rule(t as u8, name.as_bytes());
-        assert_eq!(prepared, slow, "{t} {name}");
-        assert_eq!(quick, slow.is_none(), "{t} {name}");
-        quick
+    /// Whether `mksysmap` keeps the line, by the prepared rules; checked against the rules
+    /// tried one by one.
+    fn keeps(mksysmap: &Mksysmap, t: char, name: &str) -> bool {
+        let slow = deleting_rule(mksysmap.rules, t as u8, name.as_bytes());
+        let prepared = mksysmap.rule_set().deleting_rule(t as u8, name.as_bytes());
+        assert_eq!(prepared, slow, "{} {t} {name}", mksysmap.profile);
+        let kept = mksysmap.keeps(t as u8, name.as_bytes());
+        assert_eq!(kept, slow.is_none(), "{} {t} {name}", mksysmap.profile);
+        kept
+    }
+
+    /// The rule of `mksysmap` that deletes a `T` line of `name`, as the script spells it.
+    fn deleted_by(mksysmap: &Mksysmap, name: &str) -> Option<&'static str> {
+        keeps(mksysmap, 'T', name);
+        deleting_rule(mksysmap.rules, b'T', name.as_bytes()).map(|rule| rule.source)
+    }
+
+    const ALL: [&Mksysmap; 3] = [&MKSYSMAP_6_12, &MKSYSMAP_6_1, &MKSYSMAP_7_3];
+
+    #[test]
+    fn types_in_every_version() {
+        for mksysmap in ALL {
+            for t in ['a', 'N', 'U', 'w'] {
+                assert!(!keeps(mksysmap, t, "foo"), "{t}");
+            }
+            for t in [
+                'A', 'T', 't', 'D', 'd', 'b', 'B', 'r', 'R', 'W', 'V', 'v', 'u', 'i', 'n',
+            ] {
+                assert!(keeps(mksysmap, t, "foo"), "{t}");
+            }
+            // The type rule also matches a name that begins "x " for x in aNUw, as sed and
+            // grep would.
+            assert!(!keeps(mksysmap, 'T', "a b"));
+            assert!(!keeps(mksysmap, 'T', "foo U bar"));
+            assert!(keeps(mksysmap, 'T', "foo Ux bar"));
+            // An empty name: the line is "ADDR a " and the type rule still sees " a ".
+            assert!(!keeps(mksysmap, 'a', ""));
+            assert!(keeps(mksysmap, 'T', ""));
+        }
+    }
+
+    /// Names each rule of 6.12 deletes, with the rule; 7.3 deletes them by the same rule.
+    const DELETED_6_12: &[(&str, &str)] = &[
+        ("$x", r"/ \$/d"),
+        ("$d.foo", r"/ \$/d"),
+        ("has space $in", r"/ \$/d"),
+        (".LBB0_1", r"/ \.L/d"),
+        ("__efistub_foo", r"/ __efistub_/d"),
+        ("__pi_$x", r"/ __pi_\$/d"),
+        ("__pi_.Lfoo", r"/ __pi_\.L/d"),
+        ("__kvm_nvhe_$d", r"/ __kvm_nvhe_\$/d"),
+        ("__kvm_nvhe_.L1", r"/ __kvm_nvhe_\.L/d"),
+        ("__AArch64ADRPThunk_foo", r"/ __[[:alnum:]]*Thunk_/d"),
+        ("__Thunk_", r"/ __[[:alnum:]]*Thunk_/d"),
+        ("__ARMV7PILongThunk_x", r"/ __[[:alnum:]]*Thunk_/d"),
+        ("__kcfi_typeid_foo", r"/ __kcfi_typeid_/d"),
+        (
+            "__kvm_nvhe___kcfi_typeid_x",
+            r"/ __kvm_nvhe___kcfi_typeid_/d",
+        ),
+        ("__pi___kcfi_typeid_x", r"/ __pi___kcfi_typeid_/d"),
+        ("__crc_foo", r"/ __crc_/d"),
+        ("__kstrtab_foo", r"/ __kstrtab_/d"),
+        ("__kstrtabns_foo", r"/ __kstrtabns_/d"),
+        ("foo_from_arm", r"/_from_arm$/d"),
+        ("foo_from_thumb", r"/_from_thumb$/d"),
+        ("foo_veneer", r"/_veneer$/d"),
+        ("_veneer", r"/_veneer$/d"),
+        ("L0", r"/ L0$/d"),
+        ("_SDA_BASE_", r"/ _SDA_BASE_$/d"),
+        ("_SDA2_BASE_", r"/ _SDA2_BASE_$/d"),
+        ("foo.long_branch.bar", r"/\.long_branch\./d"),
+        ("x.plt_branch.", r"/\.plt_branch\./d"),
+    ];
+
+    /// Near misses of 6.12's rules: kept by 6.12 and 7.3.
+    const KEPT_6_12: &[&str] = &[
+        "foo$x",
+        "x.L",
+        "_efistub_x",
+        "__pi_x",
+        "__Thunk",
+        "__a_Thunk_x",
+        "__a.Thunk_",
+        "_kcfi_typeid_",
+        "__crc",
+        "x__crc_",
+        "foo_veneer2",
+        "L01",
+        "xL0",
+        "_SDA_BASE_x",
+        ".long_branch",
+        "long_branch.",
+    ];
+
+    /// Names only 7.3's two new rules delete, with the rule.
+    const DELETED_ONLY_7_3: &[(&str, &str)] = &[
+        (
+            "__mod_device_table__pci__e1000_pci_tbl",
+            r"/ __mod_device_table__/d",
+        ),
+        ("__mod_device_table__", r"/ __mod_device_table__/d"),
+        ("__UNIQUE_ID_modinfo_12", r"/ __UNIQUE_ID_modinfo_[0-9]*$/d"),
+        ("__UNIQUE_ID_modinfo_", r"/ __UNIQUE_ID_modinfo_[0-9]*$/d"),
+        (
+            "__UNIQUE_ID_modinfo_0123456789",
+            r"/ __UNIQUE_ID_modinfo_[0-9]*$/d",
+        ),
+        // The second occurrence ends the line.
+        (
+            "x __UNIQUE_ID_modinfo_y __UNIQUE_ID_modinfo_3",
+            r"/ __UNIQUE_ID_modinfo_[0-9]*$/d",
+        ),
+    ];
+
+    /// Near misses of 7.3's new rules: kept by 6.12 and 7.3.
+    const KEPT_7_3: &[&str] = &[
+        "__mod_device_table_",
+        "x__mod_device_table__y",
+        "__UNIQUE_ID_modinfo_x",
+        "__UNIQUE_ID_modinfo_12x",
+        "__UNIQUE_ID_modinfo_1 2",
+        "__UNIQUE_ID_modinfo",
+        "x__UNIQUE_ID_modinfo_12",
+        "__UNIQUE_ID_other_12",
+    ];
+
+    #[test]
+    fn rules_of_6_12() {
+        for &(name, rule) in DELETED_6_12 {
+            assert_eq!(deleted_by(&MKSYSMAP_6_12, name), Some(rule), "{name}");
+        }
+        for &name in KEPT_6_12
+            .iter()
+            .chain(KEPT_7_3)
+            .chain(DELETED_ONLY_7_3.iter().map(|(name, _)| name))
+        {
+            assert_eq!(deleted_by(&MKSYSMAP_6_12, name), None, "{name}");
+        }
     }
 
     #[test]
-    fn types() {
-        for t in ['a', 'N', 'U', 'w'] {
-            assert!(!keeps(t, "foo"), "{t}");
+    fn rules_of_7_3() {
+        for &(name, rule) in DELETED_6_12.iter().chain(DELETED_ONLY_7_3) {
+            assert_eq!(deleted_by(&MKSYSMAP_7_3, name), Some(rule), "{name}");
         }
-        for t in [
-            'A', 'T', 't', 'D', 'd', 'b', 'B', 'r', 'R', 'W', 'V', 'v', 'u', 'i', 'n',
-        ] {
-            assert!(keeps(t, "foo"), "{t}");
+        for &name in KEPT_6_12.iter().chain(KEPT_7_3) {
+            assert_eq!(deleted_by(&MKSYSMAP_7_3, name), None, "{name}");
         }
-        // The type rule also matches a name that begins "x " for x in aNUw, as sed would.
-        assert!(!keeps('T', "a b"));
-        assert!(!keeps('T', "foo U bar"));
-        assert!(keeps('T', "foo Ux bar"));
-        // An empty name: the line is "ADDR a " and the type rule still sees " a ".
-        assert!(!keeps('a', ""));
-        assert!(keeps('T', ""));
     }
 
     #[test]
-    fn prefixes_suffixes_and_patterns() {
-        let dropped = [
-            "$x",
-            "$d.foo",
-            ".LBB0_1",
+    fn rules_of_7_3_are_those_of_6_12_and_two_more() {
+        let added: Vec<&str> = RULES_7_3
+            .iter()
+            .filter(|rule| !RULES_6_12.contains(rule))
+            .map(|rule| rule.source)
+            .collect();
+        assert_eq!(
+            added,
+            [
+                r"/ __mod_device_table__/d",
+                r"/ __UNIQUE_ID_modinfo_[0-9]*$/d"
+            ]
+        );
+        let kept: Vec<&Rule> = RULES_7_3
+            .iter()
+            .filter(|rule| RULES_6_12.contains(rule))
+            .collect();
+        let all_6_12: Vec<&Rule> = RULES_6_12.iter().collect();
+        assert_eq!(kept, all_6_12, "6.12's rules, in 6.12's order");
+    }
+
+    #[test]
+    fn rules_of_6_1() {
+        let deleted = [
+            ("$x", r" \$"),
+            ("$d.foo", r" \$"),
+            ("has space $in", r" \$"),
+            (".LBB0_1", r" \.L"),
+            ("__crc_foo", " __crc_"),
+            ("__kstrtab_foo", " __kstrtab_"),
+            ("__kstrtabns_foo", " __kstrtabns_"),
+            ("L0", " L0$"),
+            ("x L0", " L0$"),
+        ];
+        for (name, rule) in deleted {
+            assert_eq!(deleted_by(&MKSYSMAP_6_1, name), Some(rule), "{name}");
+        }
+        // 6.1's script has none of 6.12's rules for arm64, lld, CFI, arm and ppc, nor 7.3's.
+        let kept = [
+            "foo$x",
+            "x.L",
+            "x__crc_",
+            "__crc",
+            "L01",
+            "xL0",
             "__efistub_foo",
             "__pi_$x",
             "__pi_.Lfoo",
             "__kvm_nvhe_$d",
             "__kvm_nvhe_.L1",
             "__AArch64ADRPThunk_foo",
-            "__Thunk_",
-            "__ARMV7PILongThunk_x",
             "__kcfi_typeid_foo",
             "__kvm_nvhe___kcfi_typeid_x",
-            "__pi___kcfi_typeid_x",
-            "__crc_foo",
-            "__kstrtab_foo",
-            "__kstrtabns_foo",
             "foo_from_arm",
             "foo_from_thumb",
             "foo_veneer",
-            "_veneer",
-            "L0",
             "_SDA_BASE_",
             "_SDA2_BASE_",
             "foo.long_branch.bar",
             "x.plt_branch.",
-            "has space $in",
-        ];
-        for name in dropped {
-            assert!(!keeps('T', name), "{name} should be dropped");
-        }
-        let kept = [
-            "foo$x",
-            "x.L",
-            "_efistub_x",
-            "__pi_x",
-            "__Thunk",
-            "__a_Thunk_x",
-            "__a.Thunk_",
-            "_kcfi_typeid_",
-            "__crc",
-            "foo_veneer2",
-            "L01",
-            "xL0",
-            "_SDA_BASE_x",
-            ".long_branch",
-            "long_branch.",
+            "__mod_device_table__x",
+            "__UNIQUE_ID_modinfo_12",
         ];
         for name in kept {
-            assert!(keeps('T', name), "{name} should be kept");
+            assert_eq!(deleted_by(&MKSYSMAP_6_1, name), None, "{name}");
         }
+    }
+
+    #[test]
+    fn every_table_profile_has_its_filter() {
+        for name in kslink_table::Profile::names() {
+            let mksysmap = Mksysmap::of_profile(name)
+                .unwrap_or_else(|| panic!("no mksysmap rules for {name}"));
+            assert_eq!(mksysmap.profile, name);
+        }
+        assert_eq!(
+            Mksysmap::default_profile().profile,
+            kslink_table::DEFAULT_PROFILE
+        );
+        assert!(Mksysmap::of_profile("linux-5.4").is_none());
     }
 }

@@ -16,7 +16,8 @@
 //!    symbols, `__start_SEC`/`__stop_SEC` that the linker defines for referenced section
 //!    names, and the labels of the kallsyms table the link will add; each with the letter
 //!    `nm` will print, from its output section;
-//! 6. keep what Linux 6.12's `scripts/mksysmap` keeps.
+//! 6. keep what the `scripts/mksysmap` of the table's kernel version keeps
+//!    ([`crate::mksysmap`]).
 //!
 //! Addresses are unknown: every symbol gets address 0 and the set says
 //! `addresses_known: false`; the order is `nm -n`'s for equal addresses (by name).
@@ -66,30 +67,42 @@ use crate::relocatable::{
 };
 use crate::resolve::{self, Link, Resolution};
 use crate::script::Script;
-use crate::{mksysmap_keeps, CollectError, NmSymbol};
+use crate::{mksysmap_of, CollectError, Mksysmap, NmSymbol};
 use kslink_table::names::NameSet;
 
-/// The kernel version's table layout, for the labels the table adds.
+/// The kernel version's table layout, for the labels the table adds; the version's
+/// System.map rules decide which symbols are listed.
 #[derive(Clone, Copy, Debug)]
 pub struct TableLabels {
-    /// `linux-6.12` or `linux-6.1`.
+    /// The kernel version (`linux-6.12`, `linux-6.1`, ...).
     pub profile: &'static kslink_table::Profile,
     /// 6.1's `--base-relative`.
     pub base_relative: bool,
 }
 
 impl TableLabels {
-    /// The labels, in the table's layout order.
-    pub fn labels(&self) -> Vec<&'static str> {
+    /// The table's arrays, in layout order.
+    fn kinds(&self) -> Vec<ArrayKind> {
         let options = TableOptions {
             base_relative: self.base_relative,
             ..TableOptions::default()
         };
-        self.profile
-            .array_kinds(options)
-            .into_iter()
-            .map(ArrayKind::label)
-            .collect()
+        self.profile.array_kinds(options)
+    }
+
+    /// The labels, in the table's layout order.
+    pub fn labels(&self) -> Vec<&'static str> {
+        self.kinds().into_iter().map(ArrayKind::label).collect()
+    }
+
+    /// Whether the table holds a pointer to `_text` (`kallsyms_relative_base`, or 6.1's
+    /// `kallsyms_addresses`), which a position-independent link makes a dynamic relocation
+    /// of. 7.x's `kallsyms_offsets` refer to `_text` relative to their own place, if at all:
+    /// the linker resolves those itself.
+    pub fn has_text_pointer(&self) -> bool {
+        self.kinds()
+            .iter()
+            .any(|kind| matches!(kind, ArrayKind::RelativeBase | ArrayKind::Addresses))
     }
 }
 
@@ -104,21 +117,24 @@ pub fn predict(
     flavour: LinkerFlavour,
     kind: LinkKind,
 ) -> Result<SymbolSet, CollectError> {
+    let mksysmap = mksysmap_of(table.profile)?;
     let args = LinkArg::parse_all(inputs)?;
     let script_shown = script.display().to_string();
     let text = std::fs::read(script).map_err(|e| CollectError::io(&script_shown, e))?;
     let script = Script::parse(&text, &script_shown).map_err(CollectError::Script)?;
     let files = InputFiles::open(&args)?;
     let labels = table.labels();
+    let text_pointer = table.has_text_pointer();
     let references = script.referenced_symbols();
     let link = resolve::resolve(&files, flavour, kind, &references, |machine| {
-        vec![table_object(&labels, machine)]
+        vec![table_object(&labels, text_pointer, machine)]
     })?;
     let layout = Layout::new(&link, &script, flavour).map_err(CollectError::Script)?;
     let script_symbols =
         assign::evaluate(&script, &link, &layout, flavour).map_err(CollectError::Script)?;
     let predicted = Prediction::new(&link, &layout, &script_symbols, flavour);
     Ok(predicted.into_symbol_set(
+        mksysmap,
         &link,
         &layout,
         SymbolOrigin::Predicted {
@@ -131,10 +147,10 @@ pub fn predict(
 
 /// What `--predict` adds for the kallsyms table: an object with the table's labels in
 /// `.rodata` (as `scripts/kallsyms` emits them: global, in a read-only allocated
-/// section) and a reference to `_text`, an absolute pointer
-/// (`kallsyms_relative_base`, or 6.1's `kallsyms_addresses`) that a position-independent
-/// link makes a dynamic relocation of.
-fn table_object(labels: &[&'static str], machine: Machine) -> Object<'static> {
+/// section) and a reference to `_text`; with `text_pointer`, an absolute pointer
+/// ([`TableLabels::has_text_pointer`]) that a position-independent link makes a dynamic
+/// relocation of.
+fn table_object(labels: &[&'static str], text_pointer: bool, machine: Machine) -> Object<'static> {
     let null_section = InputSection {
         name: b"",
         sh_type: elf::SHT_NULL,
@@ -171,6 +187,7 @@ fn table_object(labels: &[&'static str], machine: Machine) -> Object<'static> {
     );
     symbols.push(symbol(b"_text", Place::Undefined));
     let relocations = linker::pointer_relocation(machine)
+        .filter(|_| text_pointer)
         .map(|(pointer, rela)| {
             // One record, of the pointer type, at offset 0 against symbol 0: only the type
             // is read.
@@ -469,16 +486,17 @@ impl<'a> Prediction<'a> {
         self.sources.push(source);
     }
 
-    /// The set after mksysmap's filter, in `nm -n` order.
+    /// The set after `mksysmap`'s filter, in `nm -n` order.
     fn into_symbol_set(
         mut self,
+        mksysmap: &Mksysmap,
         link: &Link,
         layout: &Layout,
         origin: SymbolOrigin,
         script: &str,
     ) -> SymbolSet {
-        self.symbols
-            .retain(|s| mksysmap_keeps(s.type_letter, s.name));
+        let rules = mksysmap.rule_set();
+        self.symbols.retain(|s| rules.keeps(s.type_letter, s.name));
         sort_by_name(&mut self.symbols);
         let mut sources: Vec<String> = link
             .objects
@@ -659,6 +677,34 @@ mod tests {
                 "kallsyms_token_index",
             ]
         );
+        // 7.3: offsets without a relative base, in 6.12's order.
+        assert_eq!(
+            labels(&kslink_table::LINUX_7_3, false),
+            [
+                "kallsyms_num_syms",
+                "kallsyms_names",
+                "kallsyms_markers",
+                "kallsyms_token_table",
+                "kallsyms_token_index",
+                "kallsyms_offsets",
+                "kallsyms_seqs_of_names",
+            ]
+        );
+    }
+
+    #[test]
+    fn only_a_relative_base_or_addresses_point_at_text() {
+        let points = |profile, base_relative| {
+            TableLabels {
+                profile,
+                base_relative,
+            }
+            .has_text_pointer()
+        };
+        assert!(points(&kslink_table::LINUX_6_12, false));
+        assert!(points(&kslink_table::LINUX_6_1, false));
+        assert!(points(&kslink_table::LINUX_6_1, true));
+        assert!(!points(&kslink_table::LINUX_7_3, false));
     }
 
     #[test]

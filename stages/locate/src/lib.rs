@@ -13,8 +13,8 @@
 //!   every array's room lies inside that section's file contents;
 //! - addresses are mapped to file offsets through that section;
 //! - `_text`, which the table's pointers are relative to, is found;
-//! - relocation records kept for the table's pointer fields (`kallsyms_relative_base`, or
-//!   6.1's `kallsyms_addresses`) are found, so that the patch can keep them consistent: those
+//! - relocation records kept for the table's `_text`-relative fields (`kallsyms_relative_base`,
+//!   6.1's `kallsyms_addresses`, 7.x's place-relative `kallsyms_offsets`) are found, so that the patch can keep them consistent: those
 //!   `ld --emit-relocs` keeps (relocation sections whose `sh_info` is the table's section),
 //!   and the dynamic ones of a position-independent file (allocated relocation sections for
 //!   all sections, `sh_info` 0), which the loader would otherwise apply with the first
@@ -33,7 +33,7 @@ use std::path::Path;
 
 use kslink_schema::{
     ArrayKind, ArtifactError, DataLayout, LocatedArray, LocatedRelocation, LocatedSection, PadSpec,
-    TableLocation,
+    TableLocation, TextReference,
 };
 use object::elf;
 use object::read::elf::{FileHeader, Rel, Rela, SectionHeader, SectionTable, Sym, SymbolTable};
@@ -518,12 +518,12 @@ fn truncate(layout: DataLayout, value: u64) -> u64 {
     }
 }
 
-/// The pointer-sized word at file offset `at`, if the file has it.
-fn read_word(layout: DataLayout, data: &[u8], at: u64) -> Option<u64> {
-    let width = usize::from(layout.pointer_bytes);
+/// The `width`-byte word at file offset `at`, if the file has it.
+fn read_word(width: u8, big_endian: bool, data: &[u8], at: u64) -> Option<u64> {
+    let width = usize::from(width);
     let bytes = data.get(usize::try_from(at).ok()?..)?.get(..width)?;
     Some(bytes.iter().enumerate().fold(0u64, |value, (i, &byte)| {
-        let shift = if layout.big_endian {
+        let shift = if big_endian {
             8 * (width - 1 - i)
         } else {
             8 * i
@@ -623,18 +623,26 @@ fn find_relocations<'data, Elf: FileHeader<Endian = Endianness>>(
             };
             let record_offset = section_offset + position as u64 * entry_size;
             let within = field_address - array.address;
-            let is_pointer_field =
-                matches!(array.kind, ArrayKind::RelativeBase | ArrayKind::Addresses)
-                    && within % pointer == 0
-                    && within + pointer <= array.room;
-            if !is_pointer_field {
-                return Err(format!(
-                    "relocation record {position} of {name} (file offset {record_offset:#x}) \
-                     relocates {}+{within:#x}, which is not a pointer field: patching the \
-                     table would leave the record wrong",
-                    array.kind.label()
-                ));
-            }
+            // Pointers: 6.1's addresses, the relative base. Place-relative 32-bit fields:
+            // 7.x's offsets with --pc-relative (6.12's offsets have no records).
+            let reference = match array.kind {
+                ArrayKind::RelativeBase | ArrayKind::Addresses
+                    if within % pointer == 0 && within + pointer <= array.room =>
+                {
+                    TextReference::Pointer
+                }
+                ArrayKind::Offsets if within % 4 == 0 && within + 4 <= array.room => {
+                    TextReference::PlaceRelative
+                }
+                _ => {
+                    return Err(format!(
+                        "relocation record {position} of {name} (file offset \
+                         {record_offset:#x}) relocates {}+{within:#x}, which is not a field \
+                         the table relocates: patching the table would leave the record wrong",
+                        array.kind.label()
+                    ))
+                }
+            };
             let symbol_value = match symbol {
                 0 => 0,
                 _ => symbol_values
@@ -654,11 +662,18 @@ fn find_relocations<'data, Elf: FileHeader<Endian = Endianness>>(
             let applied = match addend {
                 None => true,
                 Some(addend) => {
-                    let result = truncate(layout, symbol_value.wrapping_add(addend as u64));
+                    let target = symbol_value.wrapping_add(addend as u64);
+                    let (result, width) = match reference {
+                        TextReference::Pointer => (truncate(layout, target), layout.pointer_bytes),
+                        TextReference::PlaceRelative => {
+                            (target.wrapping_sub(field_address) & 0xffff_ffff, 4)
+                        }
+                    };
                     let field =
-                        read_word(layout, data, array.file_offset + within).ok_or_else(|| {
-                            format!("{} is cut off: malformed ELF file", array.kind.label())
-                        })?;
+                        read_word(width, layout.big_endian, data, array.file_offset + within)
+                            .ok_or_else(|| {
+                                format!("{} is cut off: malformed ELF file", array.kind.label())
+                            })?;
                     if field != result && field != 0 {
                         return Err(format!(
                             "relocation record {position} of {name} (file offset \
@@ -675,6 +690,7 @@ fn find_relocations<'data, Elf: FileHeader<Endian = Endianness>>(
                 record_offset,
                 rela,
                 symbol_value,
+                reference,
                 applied,
             });
         }

@@ -221,8 +221,8 @@ pub fn patch(
         .map_err(|e| PatchError::io(output_path, e))?;
     drop(before);
     let after = map(file, output_path)?;
-    let verified_symbols =
-        readback::verify(&after, location, table).map_err(|message| PatchError::Verify {
+    let verified_symbols = readback::verify(&after, location, plan.table_as_written(table))
+        .map_err(|message| PatchError::Verify {
             path: output_shown.clone(),
             message,
         })?;

@@ -1,12 +1,14 @@
 //! What a patch writes: every array of the final table at its located place, zero-filled to
 //! its room, and the addend of every relocation record kept for a pointer field.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
-use kslink_schema::{ArrayKind, DataLayout, KallsymsTable, PatchedArray, TableLocation};
+use kslink_schema::{
+    ArrayKind, DataLayout, KallsymsTable, PatchedArray, TableLocation, TextReference,
+};
 
 use crate::{word, PatchError};
 
@@ -16,6 +18,9 @@ use crate::{word, PatchError};
 pub struct Patch {
     /// Byte strings and the file offsets they go to; none overlaps another.
     writes: Vec<(u64, Vec<u8>)>,
+    /// The final table as written, where it differs from the one given: its place-relative
+    /// fields hold their distance from where the location puts them, not their addend.
+    placed: Option<KallsymsTable>,
     arrays: Vec<PatchedArray>,
     relocations: u32,
     num_syms: u32,
@@ -98,6 +103,9 @@ impl Patch {
             )));
         }
 
+        let placed = place(location, table)?;
+        let given = table;
+        let table = placed.as_ref().unwrap_or(given);
         let mut writes = Vec::with_capacity(location.arrays.len() + location.relocations.len());
         let mut arrays = Vec::with_capacity(location.arrays.len());
         let width = u64::from(table.layout.pointer_bytes);
@@ -121,8 +129,9 @@ impl Patch {
             });
         }
 
-        // The table's `_text`-relative fields, as (array, offset in the array).
-        let text_fields: HashSet<(ArrayKind, u64)> = table
+        // The table's `_text`-relative fields, as (array, offset in the array), with the
+        // address each refers to.
+        let text_fields: HashMap<(ArrayKind, u64), u64> = table
             .text_relocations
             .iter()
             .map(|relocation| {
@@ -130,7 +139,10 @@ impl Patch {
                     .arrays
                     .iter()
                     .find(|array| relocation.offset.wrapping_sub(array.offset) < array.size)
-                    .map(|array| (array.kind, relocation.offset - array.offset))
+                    .map(|array| {
+                        let target = table.text_address.wrapping_add(relocation.addend as u64);
+                        ((array.kind, relocation.offset - array.offset), target)
+                    })
                     .ok_or_else(|| {
                         mismatch(format!(
                             "the final table's pointer at offset {:#x} lies in none of its \
@@ -151,9 +163,8 @@ impl Patch {
             })?;
             let within = record.field_address - located.address;
             let content = table.array_bytes(located.kind).expect("checked above");
-            let value = if text_fields.contains(&(located.kind, within)) {
-                word::decode(table.layout, &content[within as usize..])
-                    .expect("a pointer field lies inside its array")
+            let target = if let Some(&target) = text_fields.get(&(located.kind, within)) {
+                target
             } else if within >= content.len() as u64 {
                 0
             } else {
@@ -166,7 +177,7 @@ impl Patch {
             };
             recorded.insert((located.kind, within));
             if record.rela {
-                let addend = value.wrapping_sub(record.symbol_value);
+                let addend = target.wrapping_sub(record.symbol_value);
                 writes.push((
                     record.record_offset + word::rela_addend_offset(table.layout),
                     word::encode(table.layout, addend),
@@ -175,7 +186,7 @@ impl Patch {
         }
         if !location.relocations.is_empty() {
             if let Some((kind, within)) = text_fields
-                .iter()
+                .keys()
                 .filter(|field| !recorded.contains(field))
                 .min_by_key(|(_, within)| *within)
             {
@@ -192,7 +203,14 @@ impl Patch {
             arrays,
             relocations: location.relocations.len() as u32,
             num_syms: table.num_syms,
+            placed,
         })
+    }
+
+    /// The final table as the file holds it once patched: `table` (the one planned with)
+    /// with its place-relative fields as distances from where they are written.
+    pub fn table_as_written<'a>(&'a self, table: &'a KallsymsTable) -> &'a KallsymsTable {
+        self.placed.as_ref().unwrap_or(table)
     }
 
     /// Each array as written: content and room.
@@ -243,6 +261,63 @@ impl Patch {
         }
         Ok(changed)
     }
+}
+
+/// `table` with each place-relative field holding the distance from its place in
+/// `location` to the address it refers to (the value the linker gives such a field), or
+/// `None` if it has no such field. The distance must fit in 32 signed bits, as the kernel
+/// reads it.
+fn place(
+    location: &TableLocation,
+    table: &KallsymsTable,
+) -> Result<Option<KallsymsTable>, PatchError> {
+    let mut relocations = table
+        .text_relocations
+        .iter()
+        .filter(|relocation| relocation.reference == TextReference::PlaceRelative)
+        .peekable();
+    if relocations.peek().is_none() {
+        return Ok(None);
+    }
+    let mut placed = table.clone();
+    for relocation in relocations {
+        let (array, located) = table
+            .arrays
+            .iter()
+            .find(|array| relocation.offset.wrapping_sub(array.offset) < array.size)
+            .and_then(|array| location.array(array.kind).map(|located| (array, located)))
+            .ok_or_else(|| PatchError::Mismatch {
+                path: location.elf.clone(),
+                message: format!(
+                    "the final table's place-relative field at offset {:#x} lies in none of \
+                     the located arrays: a malformed table artifact",
+                    relocation.offset
+                ),
+            })?;
+        let field_address = located.address + (relocation.offset - array.offset);
+        let target = table.text_address.wrapping_add(relocation.addend as u64);
+        let distance = target.wrapping_sub(field_address) as i64;
+        let Ok(distance) = i32::try_from(distance) else {
+            return Err(PatchError::Mismatch {
+                path: location.elf.clone(),
+                message: format!(
+                    "{}+{:#x} at {field_address:#x} refers to {target:#x}, {distance:#x} bytes \
+                     away: more than a 32-bit place-relative entry holds (upstream's \
+                     \"relative symbol value out of range\")",
+                    array.kind.label(),
+                    relocation.offset - array.offset,
+                ),
+            });
+        };
+        let bytes = if table.layout.big_endian {
+            distance.to_be_bytes()
+        } else {
+            distance.to_le_bytes()
+        };
+        let at = relocation.offset as usize;
+        placed.data[at..at + 4].copy_from_slice(&bytes);
+    }
+    Ok(Some(placed))
 }
 
 /// "64-bit little-endian", for messages.

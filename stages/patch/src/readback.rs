@@ -10,8 +10,8 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use kslink_collect::read_linked;
-use kslink_schema::{ArrayKind, KallsymsTable, LocatedArray, TableLocation};
-use kslink_verify::{view_arrays, KernelSymbol};
+use kslink_schema::{ArrayKind, KallsymsTable, LocatedArray, TableLocation, TextReference};
+use kslink_verify::{view_linked_arrays, KernelSymbol};
 
 use crate::word;
 
@@ -28,9 +28,9 @@ use crate::word;
 ///    `nm` lists it ([`read_linked`]; the unfiltered listing, since 6.1's generator reads
 ///    that), but for the letter `A` that `--absolute-percpu` gives the symbols between
 ///    `__per_cpu_start` and `__per_cpu_end`;
-/// 4. every RELA record kept for a pointer field agrees with the field: the record's symbol
-///    plus its addend is the field's value (for a field left to the loader, the final
-///    table's value).
+/// 4. every RELA record kept for a `_text`-relative field agrees with the field: the
+///    record's symbol plus its addend is a pointer field's value (for a field left to the
+///    loader, the final table's value), less the field's address a place-relative one's.
 ///
 /// Only the headers, the symbol table, the rooms and the records are read. Returns the
 /// number of symbols checked.
@@ -57,6 +57,18 @@ pub(crate) fn verify(
             .ok()
             .and_then(|at| data.get(at..))
             .and_then(|bytes| word::decode(layout, bytes))
+    };
+    let read_u32 = |offset: u64| {
+        let bytes: [u8; 4] = usize::try_from(offset)
+            .ok()
+            .and_then(|at| data.get(at..at.checked_add(4)?))?
+            .try_into()
+            .ok()?;
+        Some(u64::from(if layout.big_endian {
+            u32::from_be_bytes(bytes)
+        } else {
+            u32::from_le_bytes(bytes)
+        }))
     };
     // The fields the loader fills, by address, with what their records give.
     let mut loaded: HashMap<u64, u64> = HashMap::new();
@@ -168,11 +180,17 @@ pub(crate) fn verify(
         .iter()
         .map(|array| (array.kind, as_loaded(array)))
         .collect();
-    let written = view_arrays(
+    // Decoded as the profile's kernel/kallsyms.c reads it: a table in another version's
+    // format is an error here, not a wrong list.
+    let offsets_address = location
+        .array(ArrayKind::Offsets)
+        .map_or(0, |array| array.address);
+    let written = view_linked_arrays(
         location.layout,
         rooms.iter().map(|(kind, bytes)| (*kind, bytes.as_ref())),
-        options.absolute_percpu,
-        Some(options.lto_clang),
+        &table.profile,
+        options,
+        offsets_address,
     )
     .and_then(|view| {
         view.check()?;
@@ -236,7 +254,11 @@ pub(crate) fn verify(
         let array = location
             .array_at(record.field_address)
             .expect("the plan placed every record");
-        let field = read(array.file_offset + (record.field_address - array.address));
+        let field_offset = array.file_offset + (record.field_address - array.address);
+        let field = match record.reference {
+            TextReference::Pointer => read(field_offset),
+            TextReference::PlaceRelative => read_u32(field_offset),
+        };
         let addend = read(record.record_offset + word::rela_addend_offset(layout));
         let (Some(field), Some(addend)) = (field, addend) else {
             return Err(format!(
@@ -244,13 +266,16 @@ pub(crate) fn verify(
                 record.field_address
             ));
         };
-        if word::truncate(layout, record.symbol_value.wrapping_add(addend)) != field {
+        let target = record.symbol_value.wrapping_add(addend);
+        let result = match record.reference {
+            TextReference::Pointer => word::truncate(layout, target),
+            TextReference::PlaceRelative => target.wrapping_sub(record.field_address) & 0xffff_ffff,
+        };
+        if result != field {
             return Err(format!(
-                "the relocation record at file offset {:#x} gives {:#x}, the field at {:#x} \
-                 holds {field:#x}",
-                record.record_offset,
-                record.symbol_value.wrapping_add(addend),
-                record.field_address
+                "the relocation record at file offset {:#x} gives {result:#x}, the field at \
+                 {:#x} holds {field:#x}",
+                record.record_offset, record.field_address
             ));
         }
     }

@@ -6,6 +6,7 @@ use std::sync::mpsc::{sync_channel, SyncSender};
 use kslink_schema::ArrayKind;
 
 use crate::build::{BuiltTable, TableSink};
+use crate::profile::ArrayAlignment;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -30,6 +31,12 @@ struct AsmSink<'p> {
     pieces: SyncSender<Vec<u8>>,
     buf: Vec<u8>,
     comments: bool,
+    /// The line that aligns each label: `\tALGN` (the prologue's macro) or `\t.balign 4`.
+    align_line: &'static [u8],
+    /// The arrays whose label gets a `.size`.
+    sized_arrays: &'static [ArrayKind],
+    /// The array being written.
+    current: Option<ArrayKind>,
     /// Zero bytes to emit after each array's content, in table order (empty: none).
     padding: &'p [u64],
     /// The number of arrays ended so far: the index into `padding`.
@@ -102,15 +109,27 @@ impl AsmSink<'_> {
 impl TableSink for AsmSink<'_> {
     fn begin(&mut self, kind: ArrayKind) -> io::Result<()> {
         let label = kind.label().as_bytes();
+        self.current = Some(kind);
         self.buf.extend_from_slice(b".globl ");
         self.buf.extend_from_slice(label);
-        self.buf.extend_from_slice(b"\n\tALGN\n");
+        self.buf.push(b'\n');
+        self.buf.extend_from_slice(self.align_line);
         self.buf.extend_from_slice(label);
         self.buf.extend_from_slice(b":\n");
         self.line_done()
     }
 
     fn end(&mut self) -> io::Result<()> {
+        // The size is the content's, before the frame's padding: what the object writer
+        // gives the label too.
+        if let Some(kind) = self.current.filter(|kind| self.sized_arrays.contains(kind)) {
+            let label = kind.label().as_bytes();
+            self.buf.extend_from_slice(b".size ");
+            self.buf.extend_from_slice(label);
+            self.buf.extend_from_slice(b", . - ");
+            self.buf.extend_from_slice(label);
+            self.buf.push(b'\n');
+        }
         if let Some(&zeros) = self.padding.get(self.arrays_ended).filter(|&&z| z > 0) {
             self.buf.extend_from_slice(b"\t.zero\t");
             self.decimal(zeros);
@@ -167,6 +186,18 @@ impl TableSink for AsmSink<'_> {
         self.line_done()
     }
 
+    fn place_relative(&mut self, distance: i32, symbol: &[u8]) -> io::Result<()> {
+        self.buf.extend_from_slice(b"\t.long\t_text - . + (");
+        if distance < 0 {
+            self.buf.push(b'-');
+        }
+        self.decimal(distance.unsigned_abs() as u64);
+        self.buf.push(b')');
+        self.comment(symbol);
+        self.buf.push(b'\n');
+        self.line_done()
+    }
+
     fn text_pointer(&mut self, addr: u64, text_address: u64) -> io::Result<()> {
         if text_address <= addr {
             self.buf.extend_from_slice(b"\tPTR\t_text + ");
@@ -197,7 +228,8 @@ impl TableSink for AsmSink<'_> {
     }
 }
 
-const PROLOGUE: &str = "#include <asm/bitsperlong.h>
+/// What 6.x's `.S` starts with: the macros its labels and pointers use.
+const POINTER_MACROS: &str = "#include <asm/bitsperlong.h>
 #if BITS_PER_LONG == 64
 #define PTR .quad
 #define ALGN .balign 8
@@ -205,8 +237,10 @@ const PROLOGUE: &str = "#include <asm/bitsperlong.h>
 #define PTR .long
 #define ALGN .balign 4
 #endif
-\t.section .rodata, \"a\"
 ";
+
+/// The section every table is in.
+const SECTION: &str = "\t.section .rodata, \"a\"\n";
 
 impl BuiltTable {
     /// Writes the table as upstream's generator prints it.
@@ -227,14 +261,22 @@ impl BuiltTable {
                 }
                 out.flush()
             });
+            let (prologue, align_line): (&str, &[u8]) = match self.profile.array_alignment {
+                ArrayAlignment::PointerSize => (POINTER_MACROS, b"\tALGN\n"),
+                ArrayAlignment::FourBytes => ("", b"\t.balign 4\n"),
+            };
             let mut sink = AsmSink {
                 pieces,
                 buf: Vec::with_capacity(PIECE + 1024),
                 comments: self.profile.name_comments,
+                align_line,
+                sized_arrays: self.profile.sized_arrays,
+                current: None,
                 padding,
                 arrays_ended: 0,
             };
-            sink.buf.extend_from_slice(PROLOGUE.as_bytes());
+            sink.buf.extend_from_slice(prologue.as_bytes());
+            sink.buf.extend_from_slice(SECTION.as_bytes());
             let formatted = self.render(&mut sink).and_then(|()| sink.send());
             drop(sink);
             let written = writer.join().expect("the writing thread does not panic");

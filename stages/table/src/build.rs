@@ -8,7 +8,7 @@ use kslink_schema::{ArrayKind, KallsymsTable, TableOptions};
 use crate::compress::{compress, reuse, Compressed};
 use crate::error::TableError;
 use crate::input::{Entry, SymbolList};
-use crate::profile::Profile;
+use crate::profile::{OffsetsEncoding, Profile};
 
 /// A table ready to be rendered as bytes, assembly or an object.
 pub struct BuiltTable {
@@ -27,7 +27,9 @@ pub struct BuiltTable {
     /// compressed form, which is the same text.
     arena: Vec<u8>,
     compressed: Compressed,
-    /// `kallsyms_offsets` values, when the layout has them.
+    /// `kallsyms_offsets` values, when the layout has them: offsets from the relative base
+    /// (6.x), distances from `_text` (7.x with `--pc-relative`: the addends of the entries'
+    /// place-relative references) or truncated addresses (7.x without).
     offsets: Vec<i32>,
     /// Symbol numbers (in table order) sorted by name, for `kallsyms_seqs_of_names`.
     name_order: Vec<u32>,
@@ -53,12 +55,7 @@ pub fn build_reusing(
     options: TableOptions,
     earlier: Option<&KallsymsTable>,
 ) -> Result<BuiltTable, TableError> {
-    if !profile.accepts_base_relative_and_lto && (options.base_relative || options.lto_clang) {
-        return Err(TableError::Usage(format!(
-            "--base-relative and --lto-clang are options of linux-6.1, not of {}",
-            profile.name
-        )));
-    }
+    profile.check_options(options).map_err(TableError::Usage)?;
     select(&mut symbols, profile, options);
     if symbols.entries.is_empty() && profile.empty_is_error {
         return Err(TableError::NoSymbols {
@@ -83,8 +80,9 @@ pub fn build_reusing(
     }
     sort_by_address(&mut symbols);
 
-    let relative = profile.has_offsets(options);
-    let relative_base = if relative {
+    let from_relative_base = profile.has_offsets(options)
+        && profile.offsets_encoding == OffsetsEncoding::FromRelativeBase;
+    let relative_base = if from_relative_base {
         symbols
             .entries
             .iter()
@@ -93,8 +91,10 @@ pub fn build_reusing(
     } else {
         0
     };
-    let offsets = if relative {
+    let offsets = if from_relative_base {
         relative_offsets(&symbols, options, relative_base)?
+    } else if profile.offsets_encoding == OffsetsEncoding::PlaceRelativeOrAddress {
+        text_offsets(&symbols, options)?
     } else {
         Vec::new()
     };
@@ -260,6 +260,28 @@ fn relative_offsets(
         .collect()
 }
 
+/// 7.x's `kallsyms_offsets` values: with `--pc-relative`, each symbol's distance from
+/// `_text` (computed modulo 2^64 and taken as signed, as upstream's `long long` does), which
+/// must fit in 32 signed bits; without, the address truncated to 32 bits, unchecked.
+fn text_offsets(symbols: &SymbolList, options: TableOptions) -> Result<Vec<i32>, TableError> {
+    symbols
+        .entries
+        .iter()
+        .map(|entry| {
+            if !options.pc_relative {
+                return Ok(entry.addr as u32 as i32);
+            }
+            let distance = entry.addr.wrapping_sub(symbols.text_address) as i64;
+            i32::try_from(distance).map_err(|_| TableError::PlaceRelativeOutOfRange {
+                source: symbols.source.clone(),
+                name: String::from_utf8_lossy(symbols.name(entry)).into_owned(),
+                addr: entry.addr,
+                text_address: symbols.text_address,
+            })
+        })
+        .collect()
+}
+
 /// Receives the table's content, array by array, in the order of the profile's layout.
 /// Implemented once for bytes and once for assembly text.
 pub trait TableSink {
@@ -277,6 +299,9 @@ pub trait TableSink {
     fn token_index(&mut self, offset: u16) -> io::Result<()>;
     /// `.long %#x`: an entry of `kallsyms_offsets`.
     fn offset(&mut self, value: i32, symbol: &[u8]) -> io::Result<()>;
+    /// `.long _text - . + (%d)`: a place-relative entry of `kallsyms_offsets` (7.x with
+    /// `--pc-relative`), `distance` being the symbol's distance from `_text`.
+    fn place_relative(&mut self, distance: i32, symbol: &[u8]) -> io::Result<()>;
     /// `PTR _text ± D`: a pointer the linker resolves.
     fn text_pointer(&mut self, addr: u64, text_address: u64) -> io::Result<()>;
     /// `PTR %#llx`: an absolute pointer.
@@ -340,8 +365,13 @@ impl BuiltTable {
                     }
                 }
                 ArrayKind::Offsets => {
+                    let place_relative = self.profile.place_relative(self.options);
                     for (i, &offset) in self.offsets.iter().enumerate() {
-                        sink.offset(offset, symbol(i))?;
+                        if place_relative {
+                            sink.place_relative(offset, symbol(i))?;
+                        } else {
+                            sink.offset(offset, symbol(i))?;
+                        }
                     }
                 }
                 ArrayKind::Addresses => {

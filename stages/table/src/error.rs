@@ -49,6 +49,18 @@ pub enum TableError {
         /// The relative base.
         relative_base: u64,
     },
+    /// A symbol is too far from `_text` for a place-relative `kallsyms_offsets` entry (7.x
+    /// with `--pc-relative`; upstream's "relative symbol value out of range").
+    PlaceRelativeOutOfRange {
+        /// The input the symbol came from.
+        source: String,
+        /// The symbol.
+        name: String,
+        /// Its address.
+        addr: u64,
+        /// The address of `_text` (0 if the input has none).
+        text_address: u64,
+    },
     /// The profile's generator refuses a table without symbols.
     NoSymbols {
         /// The input.
@@ -116,6 +128,16 @@ impl fmt::Display for TableError {
                 f,
                 "{source}: {class} symbol {name} value {addr:#x} out of range in relative \
                  mode (relative base {relative_base:#x})"
+            ),
+            TableError::PlaceRelativeOutOfRange {
+                source,
+                name,
+                addr,
+                text_address,
+            } => write!(
+                f,
+                "{source}: relative symbol {name} value {addr:#x} out of range: more than 2 GiB \
+                 from _text ({text_address:#x}), which --pc-relative entries cannot reach"
             ),
             TableError::NoSymbols { source, profile } => write!(
                 f,

@@ -120,7 +120,7 @@ pub fn fit_in_frame(table: KallsymsTable, frame: &PadSpec) -> Result<KallsymsTab
                 .expect("every relocated field lies in an array");
             TextRelocation {
                 offset: relocation.offset - content.offset + room.offset,
-                addend: relocation.addend,
+                ..*relocation
             }
         })
         .collect();

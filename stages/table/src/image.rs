@@ -2,13 +2,17 @@
 
 use std::io;
 
-use kslink_schema::{ArrayKind, DataLayout, KallsymsTable, TableArray, TextRelocation};
+use kslink_schema::{
+    ArrayKind, DataLayout, KallsymsTable, TableArray, TextReference, TextRelocation,
+};
 
 use crate::build::{BuiltTable, TableSink};
 
 /// Renders the table's bytes, array layout and relocations.
 struct ImageSink {
     layout: DataLayout,
+    /// What each array's start is aligned to.
+    align: usize,
     data: Vec<u8>,
     arrays: Vec<TableArray>,
     relocations: Vec<TextRelocation>,
@@ -44,8 +48,8 @@ impl ImageSink {
 
 impl TableSink for ImageSink {
     fn begin(&mut self, kind: ArrayKind) -> io::Result<()> {
-        let align = self.layout.pointer_bytes as usize;
-        self.data.resize(self.data.len().next_multiple_of(align), 0);
+        self.data
+            .resize(self.data.len().next_multiple_of(self.align), 0);
         self.arrays.push(TableArray {
             kind,
             offset: self.data.len() as u64,
@@ -98,10 +102,21 @@ impl TableSink for ImageSink {
         Ok(())
     }
 
+    fn place_relative(&mut self, distance: i32, _symbol: &[u8]) -> io::Result<()> {
+        self.relocations.push(TextRelocation {
+            offset: self.data.len() as u64,
+            addend: i64::from(distance),
+            reference: TextReference::PlaceRelative,
+        });
+        self.put_u32(distance as u32);
+        Ok(())
+    }
+
     fn text_pointer(&mut self, addr: u64, text_address: u64) -> io::Result<()> {
         self.relocations.push(TextRelocation {
             offset: self.data.len() as u64,
             addend: addr.wrapping_sub(text_address) as i64,
+            reference: TextReference::Pointer,
         });
         self.put_pointer(addr);
         Ok(())
@@ -123,6 +138,7 @@ impl BuiltTable {
     pub fn to_artifact(&self, layout: DataLayout) -> KallsymsTable {
         let mut sink = ImageSink {
             layout,
+            align: self.profile.alignment(layout) as usize,
             data: Vec::new(),
             arrays: Vec::new(),
             relocations: Vec::new(),

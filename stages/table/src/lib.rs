@@ -43,13 +43,16 @@ use kslink_schema::{artifact, ArtifactKind, SymbolSet};
 #[cfg(doc)]
 use kslink_schema::{KallsymsTable, PadSpec};
 
-pub use arch::{Arch, ARCHES};
+pub use arch::{Arch, PlaceRelativeReloc, ARCHES};
 pub use build::{build, build_reusing, BuiltTable, TableSink};
 pub use error::{TableError, EXIT_MISFIT};
 pub use frame::{fit_in_frame, frame_padding, FrameError, Misfit};
 pub use input::{read_map, AddressRange, Entry, SymbolList, KSYM_NAME_LEN};
 pub use object::write_object;
-pub use profile::{IgnoredNames, MapSyntax, Profile, DEFAULT_PROFILE, LINUX_6_1, LINUX_6_12};
+pub use profile::{
+    ArrayAlignment, IgnoredNames, MapSyntax, OffsetsEncoding, Profile, DEFAULT_PROFILE, LINUX_6_1,
+    LINUX_6_12, LINUX_7_3, PROFILES,
+};
 
 /// Reads the symbols of `path`: a [`SymbolSet`] artifact or an `nm`-style text map, told
 /// apart by content.

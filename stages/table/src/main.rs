@@ -52,15 +52,21 @@ use kslink_table::{
 #[derive(Parser, Debug)]
 #[command(name = "kslink-table", version, verbatim_doc_comment)]
 struct Cli {
-    /// Kernel version whose generator to reproduce: linux-6.12 or linux-6.1.
+    /// Kernel version whose generator to reproduce: linux-6.12, linux-6.1 or linux-7.3.
     #[arg(long, default_value = DEFAULT_PROFILE, value_name = "PROFILE")]
     profile: String,
     /// Keep all symbols, not only text (CONFIG_KALLSYMS_ALL).
     #[arg(long)]
     all_symbols: bool,
-    /// Store per-cpu symbols as absolute values (CONFIG_KALLSYMS_ABSOLUTE_PERCPU).
+    /// linux-6.12 and linux-6.1 only: store per-cpu symbols as absolute values
+    /// (CONFIG_KALLSYMS_ABSOLUTE_PERCPU).
     #[arg(long)]
     absolute_percpu: bool,
+    /// linux-7.3 only: each kallsyms_offsets entry as its symbol's distance from the entry
+    /// (`.long _text - . + D`; link-vmlinux.sh passes it with CONFIG_64BIT or
+    /// CONFIG_RELOCATABLE); without it, the addresses truncated to 32 bits.
+    #[arg(long)]
+    pc_relative: bool,
     /// linux-6.1 only: offsets from a relative base instead of addresses
     /// (CONFIG_KALLSYMS_BASE_RELATIVE).
     #[arg(long)]
@@ -82,7 +88,9 @@ struct Cli {
     /// Write an ELF relocatable object with the table in `.rodata`; no assembler needed.
     #[arg(long, value_name = "FILE.o")]
     emit_object: Option<PathBuf>,
-    /// Write the table's bytes alone, pointers resolved with the map's addresses.
+    /// Write the table's bytes alone, pointers resolved with the map's addresses
+    /// (place-relative entries hold their symbol's distance from _text: their place is
+    /// known only once linked).
     #[arg(long, value_name = "FILE")]
     emit_raw: Option<PathBuf>,
     /// Lay every output out in this frame (a PadSpec artifact from kslink-pad); exit
@@ -144,7 +152,9 @@ fn run(cli: Cli) -> Result<(), TableError> {
         absolute_percpu: cli.absolute_percpu,
         base_relative: cli.base_relative,
         lto_clang: cli.lto_clang,
+        pc_relative: cli.pc_relative,
     };
+    profile.check_options(options).map_err(TableError::Usage)?;
     let frame = cli.frame.as_deref().map(read_frame).transpose()?;
     let symbols = read_input(&cli.input, profile)?;
     for warning in &symbols.warnings {

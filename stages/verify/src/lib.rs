@@ -3,6 +3,13 @@
 //! `kallsyms_*` labels), and lists the symbols as `/proc/kallsyms` would: in table order,
 //! `ADDR TYPE NAME`, names that expand to nothing left out.
 //!
+//! The address encodings are those of 6.1 (`kallsyms_addresses`, or offsets from
+//! `kallsyms_relative_base`), 6.12 (offsets from the relative base, `--absolute-percpu`'s
+//! absolute per-cpu entries) and 7.x (no relative base: with `--pc-relative` every
+//! `kallsyms_offsets` entry is its symbol's distance from the entry itself, without it the
+//! address truncated to 32 bits). [`view_linked_arrays`] decodes a table's arrays as linked
+//! given the profile and options it was built with, and refuses arrays of another format.
+//!
 //! Besides decoding, [`TableView::check`] verifies what the kernel silently relies on: the
 //! markers point at every 256th name, the token index points at the token strings, and
 //! `kallsyms_seqs_of_names` lists every symbol once, in name order.
@@ -12,7 +19,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use kslink_schema::{ArrayKind, DataLayout, KallsymsTable};
+use kslink_schema::{ArrayKind, DataLayout, KallsymsTable, TableOptions};
+use kslink_table::{OffsetsEncoding, Profile};
 use object::read::elf::{ElfFile, FileHeader, Rela, SectionHeader};
 use object::read::{Object, ObjectSection, ObjectSymbol};
 use object::{Endianness, ObjectKind, RelocationTarget};
@@ -38,6 +46,30 @@ pub enum AddressMode {
     /// `kallsyms_offsets` with CONFIG_KALLSYMS_ABSOLUTE_PERCPU: non-negative values are
     /// absolute, negative ones count down from `relative_base - 1`.
     RelativeAbsolutePercpu,
+    /// 7.x with `--pc-relative`: each `kallsyms_offsets` entry is its symbol's signed
+    /// distance from the entry's own address (the kernel's `offset_to_ptr`).
+    PlaceRelative,
+    /// 7.x without `--pc-relative`: each `kallsyms_offsets` entry is the address, as u32.
+    Address32,
+}
+
+/// How a table's `kallsyms_offsets` is to be read: what the arrays alone do not say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OffsetsFormat {
+    /// Offsets from `kallsyms_relative_base` (6.x), with CONFIG_KALLSYMS_ABSOLUTE_PERCPU's
+    /// absolute entries if `absolute_percpu`.
+    FromRelativeBase {
+        /// `--absolute-percpu`.
+        absolute_percpu: bool,
+    },
+    /// 7.x with `--pc-relative`, as linked: entry `i`, at `offsets_address + 4 * i`, holds
+    /// its symbol's address less its own.
+    PlaceRelative {
+        /// The address `kallsyms_offsets` is linked at.
+        offsets_address: u64,
+    },
+    /// 7.x without `--pc-relative`: each entry is the address truncated to 32 bits.
+    Address32,
 }
 
 /// Why a table could not be decoded.
@@ -62,8 +94,13 @@ pub struct TableView<'a> {
     arrays: HashMap<ArrayKind, &'a [u8]>,
     /// The resolved value of `kallsyms_relative_base`, when the layout has it.
     relative_base: Option<u64>,
-    /// Resolved `kallsyms_addresses` entries (an object's are relocations).
+    /// Every symbol's address, where the fields do not give it alone: `kallsyms_addresses`
+    /// resolved (an object's are relocations), or place-relative entries whose place is not
+    /// that of a linked table (an artifact's hold the distance from `_text`, an object's are
+    /// relocations).
     addresses: Option<Vec<u64>>,
+    /// The address of `kallsyms_offsets` in a linked table with place-relative entries.
+    offsets_address: Option<u64>,
     mode: AddressMode,
     /// Whether names are ordered as 6.1's `--lto-clang` orders them (`.llvm.` suffixes cut);
     /// `None` (an ELF file does not say) accepts either order.
@@ -128,27 +165,36 @@ impl<'a> TableView<'a> {
 
     /// The address of symbol `index`, as `kallsyms_sym_address` computes it.
     fn address(&self, index: usize) -> Result<u64, DecodeError> {
-        match self.mode {
-            AddressMode::Absolute => {
-                let addresses = self
-                    .addresses
-                    .as_ref()
-                    .expect("absolute mode has addresses");
-                addresses
-                    .get(index)
-                    .copied()
-                    .ok_or_else(|| DecodeError(format!("no address for symbol {index}")))
+        if let Some(addresses) = &self.addresses {
+            return addresses
+                .get(index)
+                .copied()
+                .ok_or_else(|| DecodeError(format!("no address for symbol {index}")));
+        }
+        let wrap = |v: u64| {
+            if self.layout.pointer_bytes == 4 {
+                v & 0xffff_ffff
+            } else {
+                v
             }
+        };
+        match self.mode {
+            AddressMode::Absolute => unreachable!("absolute mode has addresses"),
+            AddressMode::PlaceRelative => {
+                let at = (index * 4) as u64;
+                let value = self.u32_at(self.array(ArrayKind::Offsets)?, index * 4)? as i32;
+                let entry = self
+                    .offsets_address
+                    .expect("a linked place-relative table has its address")
+                    .wrapping_add(at);
+                Ok(wrap(entry.wrapping_add(value as i64 as u64)))
+            }
+            AddressMode::Address32 => Ok(u64::from(
+                self.u32_at(self.array(ArrayKind::Offsets)?, index * 4)?,
+            )),
             AddressMode::Relative | AddressMode::RelativeAbsolutePercpu => {
                 let base = self.relative_base.expect("relative mode has a base");
                 let offset = self.u32_at(self.array(ArrayKind::Offsets)?, index * 4)?;
-                let wrap = |v: u64| {
-                    if self.layout.pointer_bytes == 4 {
-                        v & 0xffff_ffff
-                    } else {
-                        v
-                    }
-                };
                 Ok(if self.mode == AddressMode::Relative {
                     wrap(base.wrapping_add(offset as u64))
                 } else if (offset as i32) >= 0 {
@@ -372,8 +418,81 @@ fn read_pointer(layout: DataLayout, bytes: &[u8]) -> Option<u64> {
     })
 }
 
-/// A view of a [`KallsymsTable`] artifact.
+/// The profile named `name`, or an error naming the known ones.
+fn known_profile(name: &str) -> Result<&'static Profile, DecodeError> {
+    Profile::by_name(name).ok_or_else(|| {
+        DecodeError(format!(
+            "the table is a {name} table, a profile this kslink-verify does not know ({})",
+            Profile::names().join(", ")
+        ))
+    })
+}
+
+/// Checks that `kinds` are the arrays a table of `profile` built with `options` has: a
+/// table of another version's format (6.12's has `kallsyms_relative_base`, 7.x's has none)
+/// would otherwise decode to wrong addresses.
+fn check_array_kinds(
+    profile: &Profile,
+    options: TableOptions,
+    kinds: impl Iterator<Item = ArrayKind>,
+) -> Result<(), DecodeError> {
+    let mut expected = profile.array_kinds(options);
+    let mut found: Vec<ArrayKind> = kinds.collect();
+    let labels = |kinds: &[ArrayKind]| {
+        kinds
+            .iter()
+            .map(|kind| kind.label())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let shown = (labels(&expected), labels(&found));
+    let rank = |kind: &ArrayKind| ArrayKind::ALL.iter().position(|k| k == kind);
+    expected.sort_by_key(rank);
+    found.sort_by_key(rank);
+    if expected != found {
+        return err(format!(
+            "the arrays are {}, but a {} table built with these options has {}: a table of \
+             another format",
+            shown.1, profile.name, shown.0
+        ));
+    }
+    Ok(())
+}
+
+/// How `profile`'s tables built with `options` store `kallsyms_offsets`, the array being at
+/// `offsets_address` once linked.
+fn offsets_format(profile: &Profile, options: TableOptions, offsets_address: u64) -> OffsetsFormat {
+    match profile.offsets_encoding {
+        OffsetsEncoding::FromRelativeBase => OffsetsFormat::FromRelativeBase {
+            absolute_percpu: options.absolute_percpu,
+        },
+        OffsetsEncoding::PlaceRelativeOrAddress if options.pc_relative => {
+            OffsetsFormat::PlaceRelative { offsets_address }
+        }
+        OffsetsEncoding::PlaceRelativeOrAddress => OffsetsFormat::Address32,
+    }
+}
+
+/// A view of a [`KallsymsTable`] artifact. Its arrays must be those of its profile and
+/// options, each aligned as the profile aligns them; its place-relative entries hold their
+/// symbols' distances from `_text` (the artifact's `text_address`).
 pub fn view_artifact(table: &KallsymsTable) -> Result<TableView<'_>, DecodeError> {
+    let profile = known_profile(&table.profile)?;
+    check_array_kinds(
+        profile,
+        table.options,
+        table.arrays.iter().map(|array| array.kind),
+    )?;
+    let align = profile.alignment(table.layout);
+    if let Some(array) = table.arrays.iter().find(|array| array.offset % align != 0) {
+        return err(format!(
+            "{} is at offset {}, but {} aligns its arrays to {align} bytes: a table of another \
+             format",
+            array.kind.label(),
+            array.offset,
+            profile.name
+        ));
+    }
     let arrays = table
         .arrays
         .iter()
@@ -388,29 +507,99 @@ pub fn view_artifact(table: &KallsymsTable) -> Result<TableView<'_>, DecodeError
                 })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    view_arrays(
-        table.layout,
-        arrays,
-        table.options.absolute_percpu,
-        Some(table.options.lto_clang),
-    )
+    let format = offsets_format(profile, table.options, 0);
+    let mut view = view_arrays_as(table.layout, arrays, format, Some(table.options.lto_clang))?;
+    if view.mode == AddressMode::PlaceRelative {
+        let offsets = view.array(ArrayKind::Offsets)?;
+        // Entries past the array are left to `address` to report, after the names that
+        // `kallsyms_num_syms` miscounts.
+        let entries = (view.num_syms()? as usize).min(offsets.len() / 4);
+        let addresses = (0..entries)
+            .map(|index| {
+                let distance = view.u32_at(offsets, index * 4)? as i32;
+                Ok(table.text_address.wrapping_add(distance as i64 as u64) & view.address_mask())
+            })
+            .collect::<Result<Vec<_>, DecodeError>>()?;
+        view.addresses = Some(addresses);
+    }
+    Ok(view)
 }
 
-/// A view of a table given as the bytes of each array, with every pointer holding its
+/// A view of a 6.x table given as the bytes of each array, with every pointer holding its
 /// final value (as in an artifact or a linked file, unlike an object's relocated fields):
 /// for example the rooms a patch wrote, read back from the patched file. Each slice may be
 /// longer than its array's content (zero padding, reserved room).
 ///
 /// `absolute_percpu` says how to read `kallsyms_offsets`; `lto_clang` how names are ordered
-/// (`None` accepts either order).
+/// (`None` accepts either order). [`view_linked_arrays`] reads any profile's tables.
 pub fn view_arrays<'a>(
     layout: DataLayout,
     arrays: impl IntoIterator<Item = (ArrayKind, &'a [u8])>,
     absolute_percpu: bool,
     lto_clang: Option<bool>,
 ) -> Result<TableView<'a>, DecodeError> {
+    view_arrays_as(
+        layout,
+        arrays,
+        OffsetsFormat::FromRelativeBase { absolute_percpu },
+        lto_clang,
+    )
+}
+
+/// A view of a linked table of `profile` built with `options`, given as the bytes of each
+/// array as linked (pointers and place-relative entries holding their final values; each
+/// slice may be longer than its array's content), `kallsyms_offsets` being at
+/// `offsets_address` (used by 7.x's place-relative entries only). The arrays must be the
+/// ones such a table has: a table of another version's format is an error, not a wrong
+/// decoding.
+pub fn view_linked_arrays<'a>(
+    layout: DataLayout,
+    arrays: impl IntoIterator<Item = (ArrayKind, &'a [u8])>,
+    profile: &str,
+    options: TableOptions,
+    offsets_address: u64,
+) -> Result<TableView<'a>, DecodeError> {
+    let profile = known_profile(profile)?;
+    let arrays: Vec<(ArrayKind, &'a [u8])> = arrays.into_iter().collect();
+    check_array_kinds(profile, options, arrays.iter().map(|(kind, _)| *kind))?;
+    view_arrays_as(
+        layout,
+        arrays,
+        offsets_format(profile, options, offsets_address),
+        Some(options.lto_clang),
+    )
+}
+
+/// A view of a table given as the bytes of each array as linked (see [`view_arrays`]),
+/// `kallsyms_offsets` read as `format` says. The arrays must suit the format: a
+/// `kallsyms_relative_base` for [`OffsetsFormat::FromRelativeBase`] (unless the table has
+/// `kallsyms_addresses`), none for 7.x's formats.
+pub fn view_arrays_as<'a>(
+    layout: DataLayout,
+    arrays: impl IntoIterator<Item = (ArrayKind, &'a [u8])>,
+    format: OffsetsFormat,
+    lto_clang: Option<bool>,
+) -> Result<TableView<'a>, DecodeError> {
     let arrays: HashMap<ArrayKind, &'a [u8]> = arrays.into_iter().collect();
     let has_addresses = arrays.contains_key(&ArrayKind::Addresses);
+    let has_base = arrays.contains_key(&ArrayKind::RelativeBase);
+    let seven = !matches!(format, OffsetsFormat::FromRelativeBase { .. });
+    if seven && (has_addresses || has_base) {
+        return err(format!(
+            "the table has {}, an array of 6.x's formats, not of 7.x's",
+            if has_base {
+                "kallsyms_relative_base"
+            } else {
+                "kallsyms_addresses"
+            }
+        ));
+    }
+    if !seven && !has_addresses && !has_base && arrays.contains_key(&ArrayKind::Offsets) {
+        return err(
+            "the table has kallsyms_offsets but no kallsyms_relative_base: 7.x's format, \
+             not a 6.x one",
+        );
+    }
     let pointer = |kind: ArrayKind| -> Result<u64, DecodeError> {
         let bytes = arrays
             .get(&kind)
@@ -418,7 +607,7 @@ pub fn view_arrays<'a>(
         read_pointer(layout, bytes)
             .ok_or_else(|| DecodeError(format!("{} is cut off", kind.label())))
     };
-    let relative_base = if has_addresses {
+    let relative_base = if has_addresses || seven {
         None
     } else {
         Some(pointer(ArrayKind::RelativeBase)?)
@@ -443,12 +632,22 @@ pub fn view_arrays<'a>(
     } else {
         None
     };
+    let (mode, offsets_address) = match format {
+        OffsetsFormat::FromRelativeBase { absolute_percpu } => {
+            (mode_for(has_addresses, absolute_percpu), None)
+        }
+        OffsetsFormat::PlaceRelative { offsets_address } => {
+            (AddressMode::PlaceRelative, Some(offsets_address))
+        }
+        OffsetsFormat::Address32 => (AddressMode::Address32, None),
+    };
     Ok(TableView {
         layout,
         arrays,
         relative_base,
         addresses,
-        mode: mode_for(has_addresses, absolute_percpu),
+        offsets_address,
+        mode,
         lto_clang,
     })
 }
@@ -479,11 +678,21 @@ pub struct ElfDecodeOptions {
     pub absolute_percpu: Option<bool>,
     /// In a relocatable object, the address `_text` is taken to have (default 0).
     pub text_address: u64,
+    /// Whether a 7.x table's `kallsyms_offsets` are place-relative (`--pc-relative`);
+    /// `None` decides from the file (see [`view_elf`]). `Some(true)` on a 6.x table is an
+    /// error.
+    pub pc_relative: Option<bool>,
 }
 
 /// A view of the table inside an ELF file: a relocatable object (relocations against
 /// `_text` resolved with [`ElfDecodeOptions::text_address`]) or a linked executable (the
 /// fields its relative dynamic records fill given their values, as the loader gives them).
+///
+/// The labels tell the format: `kallsyms_addresses` (6.1), `kallsyms_relative_base` (6.x),
+/// or neither (7.x, whose entries are place-relative or addresses: an object's are
+/// place-relative if they have `_text` relocations, a 64-bit linked file's are, and a
+/// 32-bit one's are if only that reading gives `_stext` or `_text` the address the file's
+/// symbol table gives it; [`ElfDecodeOptions::pc_relative`] says so instead).
 pub fn view_elf<'a>(
     elf: &object::File<'a>,
     options: ElfDecodeOptions,
@@ -552,14 +761,34 @@ pub fn view_elf<'a>(
         arrays.insert(kind, &data[offset as usize..end]);
     }
     let has_addresses = arrays.contains_key(&ArrayKind::Addresses);
+    // 7.x has neither pointer array: its offsets are place-relative or addresses.
+    let seven = !has_addresses && !arrays.contains_key(&ArrayKind::RelativeBase);
+    if !seven && options.pc_relative == Some(true) {
+        return err(
+            "the table has a kallsyms_relative_base or kallsyms_addresses, so it is in a 6.x \
+             format, whose offsets are not place-relative",
+        );
+    }
+    if seven && options.absolute_percpu == Some(true) {
+        return err(
+            "the table has no kallsyms_relative_base, so it is in 7.x's format, which has no \
+             absolute per-cpu entries",
+        );
+    }
 
     // Relocations of the sections holding pointer arrays, by field offset: in an object,
     // a pointer field's value is `_text + addend` (the addend in the field itself on REL
-    // targets); in a linked file it is the field's content, or the value of the relative
-    // dynamic record that fills it at load time.
+    // targets), and a place-relative entry's symbol is at `_text + addend` (RISC-V pairs
+    // the `_text` relocation with one that subtracts the place); in a linked file it is
+    // the field's content, or the value of the relative dynamic record that fills it at load
+    // time.
     let mut relocations: HashMap<(object::SectionIndex, u64), (bool, i64)> = HashMap::new();
     if relocatable {
-        for kind in [ArrayKind::Addresses, ArrayKind::RelativeBase] {
+        for kind in [
+            ArrayKind::Addresses,
+            ArrayKind::RelativeBase,
+            ArrayKind::Offsets,
+        ] {
             let Some(&(section_index, _)) = placed.get(&kind) else {
                 continue;
             };
@@ -596,6 +825,17 @@ pub fn view_elf<'a>(
             .get(&ArrayKind::NumSyms)
             .ok_or_else(|| DecodeError("no kallsyms_num_syms".into()))?,
     )? as usize;
+    if seven {
+        return view_elf_7x(
+            elf,
+            options,
+            layout,
+            relocatable,
+            arrays,
+            &placed,
+            &relocations,
+        );
+    }
     let pointer_at = |kind: ArrayKind, index: usize| -> Result<u64, DecodeError> {
         let width = layout.pointer_bytes as usize;
         let missing = || DecodeError(format!("no {} array", kind.label()));
@@ -663,8 +903,120 @@ pub fn view_elf<'a>(
         arrays,
         relative_base,
         addresses,
+        offsets_address: None,
         mode: mode_for(has_addresses, absolute_percpu),
         lto_clang: None,
+    })
+}
+
+/// The rest of [`view_elf`] for a table in 7.x's format: place-relative entries (an
+/// object's resolved through their `_text` relocations, a linked file's from their place)
+/// or addresses. Without [`ElfDecodeOptions::pc_relative`], an object's entries are
+/// place-relative if they have relocations, a 64-bit linked file's are (Kbuild passes
+/// `--pc-relative` with CONFIG_64BIT), and a 32-bit one's are if that reading, and not the
+/// other, gives `_stext` or `_text` the address the file's symbol table gives it.
+fn view_elf_7x<'a>(
+    elf: &object::File<'a>,
+    options: ElfDecodeOptions,
+    layout: DataLayout,
+    relocatable: bool,
+    arrays: HashMap<ArrayKind, &'a [u8]>,
+    placed: &HashMap<ArrayKind, (object::SectionIndex, u64)>,
+    relocations: &HashMap<(object::SectionIndex, u64), (bool, i64)>,
+) -> Result<TableView<'a>, DecodeError> {
+    let &(section_index, offset) = placed
+        .get(&ArrayKind::Offsets)
+        .ok_or_else(|| DecodeError("no kallsyms_offsets array".into()))?;
+    let view = |mode, addresses, offsets_address| TableView {
+        layout,
+        arrays: arrays.clone(),
+        relative_base: None,
+        addresses,
+        offsets_address,
+        mode,
+        lto_clang: None,
+    };
+    if relocatable {
+        let plain = view(AddressMode::Address32, None, None);
+        let count = plain.num_syms()? as usize;
+        let entries = offset..offset + 4 * count as u64;
+        let has_relocations = relocations
+            .keys()
+            .any(|(index, at)| *index == section_index && entries.contains(at));
+        if !options.pc_relative.unwrap_or(has_relocations) {
+            return Ok(plain);
+        }
+        let offsets = plain.array(ArrayKind::Offsets)?;
+        // Entries past the array are left to `address` to report (see `view_artifact`).
+        let addresses = (0..count.min(offsets.len() / 4))
+            .map(|index| {
+                let at = offset + 4 * index as u64;
+                let &(implicit, addend) =
+                    relocations.get(&(section_index, at)).ok_or_else(|| {
+                        DecodeError(format!(
+                            "kallsyms_offsets entry {index} has no relocation against _text, \
+                             as a place-relative entry of an object has"
+                        ))
+                    })?;
+                let distance = if implicit {
+                    i64::from(plain.u32_at(offsets, index * 4)? as i32)
+                } else {
+                    addend
+                };
+                Ok(options.text_address.wrapping_add(distance as u64) & plain.address_mask())
+            })
+            .collect::<Result<Vec<_>, DecodeError>>()?;
+        return Ok(view(AddressMode::PlaceRelative, Some(addresses), None));
+    }
+    let section = elf
+        .section_by_index(section_index)
+        .map_err(|e| DecodeError(format!("kallsyms_offsets: {e}")))?;
+    let place_relative = view(
+        AddressMode::PlaceRelative,
+        None,
+        Some(section.address().wrapping_add(offset)),
+    );
+    let address32 = view(AddressMode::Address32, None, None);
+    let pc_relative = match options.pc_relative {
+        Some(pc_relative) => pc_relative,
+        None if layout.pointer_bytes == 8 => true,
+        None => {
+            let anchors: Vec<(&[u8], u64)> = elf
+                .symbols()
+                .filter_map(|symbol| match symbol.name() {
+                    Ok(name @ ("_stext" | "_text")) => Some((name.as_bytes(), symbol.address())),
+                    _ => None,
+                })
+                .collect();
+            let reproduces_anchor = |view: &TableView| {
+                view.symbols().is_ok_and(|symbols| {
+                    symbols.iter().any(|symbol| {
+                        anchors
+                            .iter()
+                            .any(|&(name, at)| symbol.name == name && symbol.address == at)
+                    })
+                })
+            };
+            match (
+                reproduces_anchor(&place_relative),
+                reproduces_anchor(&address32),
+            ) {
+                (true, false) => true,
+                (false, true) => false,
+                _ => {
+                    return err(
+                        "cannot tell whether this 32-bit table's kallsyms_offsets are \
+                         place-relative (no _stext or _text decodes to its address one way \
+                         only); say --pc-relative or --no-pc-relative",
+                    )
+                }
+            }
+        }
+    };
+    Ok(if pc_relative {
+        place_relative
+    } else {
+        address32
     })
 }
 
@@ -727,5 +1079,22 @@ impl TableView<'_> {
     /// Pointer size in bytes of the table's target.
     pub fn pointer_bytes(&self) -> u8 {
         self.layout.pointer_bytes
+    }
+
+    /// The bits an address has on the table's target.
+    fn address_mask(&self) -> u64 {
+        if self.layout.pointer_bytes == 4 {
+            0xffff_ffff
+        } else {
+            u64::MAX
+        }
+    }
+
+    /// Every symbol's address, in table order (names that expand to nothing included), as
+    /// the kernel's `kallsyms_sym_address` computes them.
+    pub fn addresses(&self) -> Result<Vec<u64>, DecodeError> {
+        (0..self.num_syms()? as usize)
+            .map(|index| self.address(index))
+            .collect()
     }
 }

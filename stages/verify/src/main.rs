@@ -35,6 +35,13 @@ struct Cli {
     /// Read offsets as unsigned (ELF input; default: guess from the offsets).
     #[arg(long)]
     no_absolute_percpu: bool,
+    /// Read a 7.x table's offsets as place-relative, as --pc-relative makes them (ELF
+    /// input; default: decide from the file).
+    #[arg(long, conflicts_with = "no_pc_relative")]
+    pc_relative: bool,
+    /// Read a 7.x table's offsets as addresses (ELF input; default: decide from the file).
+    #[arg(long)]
+    no_pc_relative: bool,
     /// The address of `_text` when FILE is a relocatable object (default 0).
     #[arg(long, value_name = "ADDR", value_parser = parse_address)]
     text_address: Option<u64>,
@@ -83,6 +90,11 @@ fn run(cli: &Cli) -> Result<(), String> {
                     _ => None,
                 },
                 text_address: cli.text_address.unwrap_or(0),
+                pc_relative: match (cli.pc_relative, cli.no_pc_relative) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
             };
             view_elf(&elf, options)
         }

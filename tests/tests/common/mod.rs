@@ -11,7 +11,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use kslink_schema::{Symbol, SymbolOrigin, SymbolSet, TableOptions};
-use kslink_table::{build, read_map, BuiltTable, Profile, TableError, LINUX_6_1, LINUX_6_12};
+use kslink_table::{
+    build, read_map, BuiltTable, Profile, TableError, LINUX_6_1, LINUX_6_12, LINUX_7_3,
+};
 use kslink_tests::{bin_path, debian_system_map, AddrWidth, KernelTree, KernelVersion};
 
 /// A scratch directory, removed when dropped.
@@ -27,6 +29,7 @@ pub fn profile(version: KernelVersion) -> &'static Profile {
     match version {
         KernelVersion::V6_12 => &LINUX_6_12,
         KernelVersion::V6_1 => &LINUX_6_1,
+        KernelVersion::V7_3 => &LINUX_7_3,
     }
 }
 
@@ -45,6 +48,7 @@ pub fn options(flags: &[&str]) -> TableOptions {
             "--absolute-percpu" => options.absolute_percpu = true,
             "--base-relative" => options.base_relative = true,
             "--lto-clang" => options.lto_clang = true,
+            "--pc-relative" => options.pc_relative = true,
             other => panic!("unknown flag {other:?}"),
         }
     }
@@ -66,6 +70,11 @@ pub fn kbuild_flags(tree: &KernelTree) -> Vec<&'static str> {
     }
     if on("CONFIG_LTO_CLANG") {
         flags.push("--lto-clang");
+    }
+    // 7.x's link-vmlinux.sh: place-relative offsets wherever the kernel can be moved or
+    // is 64-bit.
+    if tree.version == KernelVersion::V7_3 && (on("CONFIG_64BIT") || on("CONFIG_RELOCATABLE")) {
+        flags.push("--pc-relative");
     }
     flags
 }

@@ -25,9 +25,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{kbuild_flags, kslink_build};
-use kslink_collect::MappedFile;
-use kslink_schema::{artifact, ArrayKind, KallsymsTable, PatchReport, TableLocation};
+use common::{kbuild_flags, kslink_build, profile_name};
+use kslink_collect::{MappedFile, Mksysmap};
+use kslink_schema::{
+    artifact, ArrayKind, KallsymsTable, PatchReport, TableLocation, TextReference,
+};
 use kslink_table::{write_object, Arch as TableArch};
 use kslink_tests::{bin_path, debian_vmlinux, exact_frame, kernel_tree, KernelVersion};
 use kslink_verify::{view_artifact, view_elf, ElfDecodeOptions, KernelSymbol};
@@ -139,13 +141,14 @@ fn same_contents(a: &Path, b: &Path) -> bool {
 // Tables from linked files
 // ---------------------------------------------------------------------------------------
 
-/// The map a version's generator reads of a linked file: System.map (`nm -n | mksysmap`) for
-/// 6.12, plain `nm -n` for 6.1.
+/// The map a version's generator reads of a linked file: System.map (`nm -n | mksysmap` of
+/// that version) for 7.3 and 6.12, plain `nm -n` for 6.1 (whose generator filters the same
+/// names itself on x86_64).
 fn generator_map(elf: &Path, version: KernelVersion) -> Vec<u8> {
     let file = MappedFile::open(elf).unwrap_or_else(|e| panic!("{e}"));
     let mut symbols = file.symbols().unwrap_or_else(|e| panic!("{e}"));
-    if version == KernelVersion::V6_12 {
-        symbols.retain_mksysmap();
+    if version != KernelVersion::V6_1 {
+        symbols.retain_mksysmap_of(Mksysmap::of_profile(profile_name(version)).unwrap());
     }
     symbols.sort_nm_numeric();
     let mut map = Vec::new();
@@ -276,7 +279,10 @@ fn own_table_is_a_no_op(
     assert_eq!(report.pad_waste, 0);
     assert_eq!(report.num_syms, table.num_syms);
     assert_eq!(report.verified_symbols, u64::from(table.num_syms));
-    assert_eq!(report.relocations_updated, 0);
+    assert_eq!(
+        report.relocations_updated as usize,
+        location.relocations.len()
+    );
     assert!(report
         .arrays
         .iter()
@@ -315,7 +321,8 @@ fn fewer_symbols_patch_only_the_rooms(
         .find(|fewer| fits_in(fewer, &own))
         .expect("no subset of the map makes a table that fits in the kernel's own");
     assert!(fewer.num_syms < own.num_syms);
-    assert_ne!(fewer.relative_base, 0);
+    // 7.x has no relative base.
+    assert_eq!(fewer.relative_base == 0, version == KernelVersion::V7_3);
     let pad = write_artifact(&dir.join("fewer.pad"), &exact_frame(&own));
     let table_path = write_artifact(&dir.join("fewer.table"), &fewer);
     let location_path = dir.join("fewer.location");
@@ -330,11 +337,21 @@ fn fewer_symbols_patch_only_the_rooms(
     );
     let original = fs::read(elf).unwrap();
     let patched = fs::read(&out).unwrap();
+    let mut expected = expected_patch(&original, &location, &as_linked(&fewer, &location));
+    // The records of place-relative entries (7.x) give other symbols' addresses now.
+    for record in &location.relocations {
+        if record.rela && record.reference == TextReference::PlaceRelative {
+            let at = record.record_offset as usize + 16;
+            expected[at..at + 8].copy_from_slice(&patched[at..at + 8]);
+        }
+    }
     assert!(
-        patched == expected_patch(&original, &location, &fewer),
-        "{}: bytes outside the rooms changed, or the rooms do not hold the table",
+        patched == expected,
+        "{}: bytes outside the rooms and the records' addends changed, or the rooms do not \
+         hold the table",
         elf.display()
     );
+    place_relative_records_agree(&patched, &location);
     assert_eq!(
         decoded_elf(&out, fewer.options.absolute_percpu),
         decoded(&fewer)
@@ -371,12 +388,71 @@ fn fewer_symbols_patch_only_the_rooms(
     assert_eq!(read_artifact::<PatchReport>(&report_path).changed_bytes, 0);
 }
 
+/// `table` as a linked file holds it at `location`: each place-relative entry (7.x) the
+/// distance from its own address to its symbol's (x86_64: little-endian).
+fn as_linked(table: &KallsymsTable, location: &TableLocation) -> KallsymsTable {
+    let mut placed = table.clone();
+    for relocation in &table.text_relocations {
+        if relocation.reference != TextReference::PlaceRelative {
+            continue;
+        }
+        let array = table
+            .arrays
+            .iter()
+            .find(|a| (a.offset..a.offset + a.size).contains(&relocation.offset))
+            .unwrap();
+        let place = location.array(array.kind).unwrap().address + relocation.offset - array.offset;
+        let target = table.text_address.wrapping_add(relocation.addend as u64);
+        let distance = i32::try_from(target.wrapping_sub(place) as i64).unwrap();
+        let at = relocation.offset as usize;
+        placed.data[at..at + 4].copy_from_slice(&distance.to_le_bytes());
+    }
+    placed
+}
+
+/// Every RELA record of a place-relative entry (x86_64's `R_X86_64_PC32` of `ld
+/// --emit-relocs`) gives what the entry holds: symbol + addend - place.
+fn place_relative_records_agree(file: &[u8], location: &TableLocation) {
+    let word = |at: u64, width: usize| {
+        let bytes = &file[at as usize..at as usize + width];
+        bytes.iter().rev().fold(0u64, |v, &b| v << 8 | u64::from(b))
+    };
+    let mut checked = 0;
+    for record in &location.relocations {
+        if record.reference != TextReference::PlaceRelative {
+            continue;
+        }
+        let array = location.array_at(record.field_address).unwrap();
+        let field = word(array.file_offset + record.field_address - array.address, 4);
+        let addend = word(record.record_offset + 16, 8);
+        let result = record
+            .symbol_value
+            .wrapping_add(addend)
+            .wrapping_sub(record.field_address)
+            & 0xffff_ffff;
+        assert_eq!(result, field, "the record for {:#x}", record.field_address);
+        checked += 1;
+    }
+    eprintln!("{checked} place-relative records agree with their entries");
+}
+
 fn fixture(version: KernelVersion) {
     let tree = kernel_tree(version);
     let flags = kbuild_flags(&tree);
     let dir = tempdir();
-    own_table_is_a_no_op(&tree.vmlinux(), version, &flags, dir.path(), true);
-    fewer_symbols_patch_only_the_rooms(&tree.vmlinux(), version, &flags, dir.path());
+    let location = own_table_is_a_no_op(&tree.linked(), version, &flags, dir.path(), true);
+    if version == KernelVersion::V7_3 {
+        // Relocatable: `ld --emit-relocs` kept one record per entry.
+        let entries = location.array(ArrayKind::Offsets).unwrap().room / 4;
+        assert_eq!(location.relocations.len() as u64, entries);
+        place_relative_records_agree(&fs::read(tree.linked()).unwrap(), &location);
+    }
+    fewer_symbols_patch_only_the_rooms(&tree.linked(), version, &flags, dir.path());
+}
+
+#[test]
+fn tinyconfig_7_3_relocatable_kernel() {
+    fixture(KernelVersion::V7_3);
 }
 
 #[test]

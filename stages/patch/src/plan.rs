@@ -166,7 +166,12 @@ impl Patch {
             let target = if let Some(&target) = text_fields.get(&(located.kind, within)) {
                 target
             } else if within >= content.len() as u64 {
-                0
+                // Room past the final array is zero, and so is the record's result: a
+                // place-relative record's target is then its own field.
+                match record.reference {
+                    TextReference::Pointer => 0,
+                    TextReference::PlaceRelative => record.field_address,
+                }
             } else {
                 return Err(mismatch(format!(
                     "{}+{within:#x} holds an absolute value in the final table, but the link \

@@ -333,3 +333,95 @@ pub(crate) fn describe(layout: DataLayout) -> String {
         if layout.big_endian { "big" } else { "little" }
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kslink_schema::{LocatedArray, LocatedSection, TableArray, TableOptions, TextRelocation};
+
+    /// A 7.x table of one place-relative entry for a symbol `distance` bytes after `_text`,
+    /// located with `kallsyms_offsets` at `offsets_address`.
+    fn one_entry(distance: i64, offsets_address: u64) -> (TableLocation, KallsymsTable) {
+        let layout = DataLayout {
+            pointer_bytes: 8,
+            big_endian: false,
+        };
+        let text_address = 0xffff_ffff_8100_0000;
+        let table = KallsymsTable {
+            profile: "linux-7.3".to_string(),
+            options: TableOptions {
+                pc_relative: true,
+                ..TableOptions::default()
+            },
+            layout,
+            num_syms: 1,
+            text_address,
+            relative_base: 0,
+            data: (distance as i32).to_le_bytes().to_vec(),
+            arrays: vec![TableArray {
+                kind: ArrayKind::Offsets,
+                offset: 0,
+                size: 4,
+            }],
+            text_relocations: vec![TextRelocation {
+                offset: 0,
+                addend: distance,
+                reference: TextReference::PlaceRelative,
+            }],
+            tokens: Vec::new(),
+        };
+        let location = TableLocation {
+            elf: "vmlinux".to_string(),
+            elf_len: 0x2000,
+            layout,
+            section: LocatedSection {
+                name: ".rodata".to_string(),
+                index: 1,
+                address: offsets_address,
+                file_offset: 0x1000,
+                size: 4,
+            },
+            text_address,
+            arrays: vec![LocatedArray {
+                kind: ArrayKind::Offsets,
+                address: offsets_address,
+                file_offset: 0x1000,
+                room: 4,
+            }],
+            relocations: Vec::new(),
+        };
+        (location, table)
+    }
+
+    #[test]
+    fn place_relative_entry_holds_the_distance_from_itself() {
+        let (location, table) = one_entry(0x10, 0xffff_ffff_8120_0000);
+        let patch = Patch::plan(&location, &table).unwrap();
+        // _text + 0x10 seen from _text + 0x20_0000.
+        let expected = (0x10i32 - 0x20_0000).to_le_bytes();
+        assert_eq!(patch.writes, vec![(0x1000, expected.to_vec())]);
+        assert_eq!(patch.table_as_written(&table).data, expected);
+    }
+
+    #[test]
+    fn place_relative_entry_beyond_32_signed_bits_is_an_error() {
+        let symbol: u64 = 0xffff_ffff_8100_0010;
+        // Entries at the extremes an i32 holds, and one byte beyond each.
+        for (entry, fits) in [
+            (symbol - i32::MAX as u64, true),
+            (symbol - i32::MAX as u64 - 1, false),
+            (symbol.wrapping_add(1 << 31), true),
+            (symbol.wrapping_add((1 << 31) + 1), false),
+        ] {
+            let (location, table) = one_entry(0x10, entry);
+            match Patch::plan(&location, &table) {
+                Ok(_) => assert!(fits, "{entry:#x}: planned"),
+                Err(PatchError::Mismatch { message, .. }) => {
+                    assert!(!fits, "{entry:#x}: {message}");
+                    assert!(message.contains("32-bit place-relative entry"), "{message}");
+                }
+                Err(other) => panic!("{entry:#x}: {other}"),
+            }
+        }
+    }
+}

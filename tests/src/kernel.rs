@@ -98,6 +98,9 @@ pub enum KernelArch {
     X86_64,
     /// arm64, cross-built with Debian's `gcc-aarch64-linux-gnu`, relocatable.
     Arm64,
+    /// 32-bit x86 (`ARCH=i386`), with the host's compiler: not relocatable, so 7.x's table
+    /// holds addresses (no `--pc-relative`).
+    I386,
 }
 
 impl KernelArch {
@@ -106,13 +109,14 @@ impl KernelArch {
         match self {
             KernelArch::X86_64 => "x86_64",
             KernelArch::Arm64 => "arm64",
+            KernelArch::I386 => "i386",
         }
     }
 
     /// Kbuild's `SRCARCH`: the directory under `arch/`.
     pub fn srcarch(self) -> &'static str {
         match self {
-            KernelArch::X86_64 => "x86",
+            KernelArch::X86_64 | KernelArch::I386 => "x86",
             KernelArch::Arm64 => "arm64",
         }
     }
@@ -120,7 +124,7 @@ impl KernelArch {
     /// The toolchain prefix (Kbuild's `CROSS_COMPILE`): empty for the host's own tools.
     pub fn cross_compile(self) -> &'static str {
         match self {
-            KernelArch::X86_64 => "",
+            KernelArch::X86_64 | KernelArch::I386 => "",
             KernelArch::Arm64 => "aarch64-linux-gnu-",
         }
     }
@@ -130,6 +134,7 @@ impl KernelArch {
         match self {
             KernelArch::X86_64 => Vec::new(),
             KernelArch::Arm64 => vec![("ARCH", "arm64"), ("CROSS_COMPILE", self.cross_compile())],
+            KernelArch::I386 => vec![("ARCH", "i386")],
         }
     }
 
@@ -181,14 +186,39 @@ impl KernelArch {
                 "DEVTMPFS",
                 "RELOCATABLE",
             ],
+            // tinyconfig's i386 is 32-bit and not relocatable already.
+            KernelArch::I386 => &[
+                "PRINTK",
+                "TTY",
+                "SERIAL_8250",
+                "SERIAL_8250_CONSOLE",
+                "KALLSYMS",
+                "KALLSYMS_ALL",
+                "PROC_FS",
+                "DEBUG_KERNEL",
+                "KALLSYMS_SELFTEST",
+                "BLK_DEV_INITRD",
+                "BINFMT_ELF",
+                "BINFMT_SCRIPT",
+                "DEVTMPFS",
+            ],
         }
     }
 
     /// The boot image's make target.
     pub fn boot_target(self) -> &'static str {
         match self {
-            KernelArch::X86_64 => "bzImage",
+            KernelArch::X86_64 | KernelArch::I386 => "bzImage",
             KernelArch::Arm64 => "Image",
+        }
+    }
+
+    /// The flags that make the toolchain's `gcc` build a program for the architecture
+    /// (`-m32` for i386 with the host's: Debian's gcc-multilib).
+    pub fn program_cflags(self) -> &'static [&'static str] {
+        match self {
+            KernelArch::I386 => &["-m32"],
+            KernelArch::X86_64 | KernelArch::Arm64 => &[],
         }
     }
 
@@ -201,7 +231,7 @@ impl KernelArch {
     /// and on x86 what objtool builds from.
     fn keep_dirs(self) -> &'static [&'static str] {
         match self {
-            KernelArch::X86_64 => &[
+            KernelArch::X86_64 | KernelArch::I386 => &[
                 "arch/x86",
                 "tools/objtool",
                 "tools/build",
@@ -218,7 +248,7 @@ impl KernelArch {
     /// vDSO, which includes `lib/vdso/gettimeofday.c` by its absolute path.
     fn absolute_path_dirs(self) -> &'static [&'static str] {
         match self {
-            KernelArch::X86_64 => &["tools"],
+            KernelArch::X86_64 | KernelArch::I386 => &["tools"],
             KernelArch::Arm64 => &["arch/arm64/kernel/vdso"],
         }
     }
@@ -796,7 +826,7 @@ const TOOLS: &[(&str, &str)] = &[
 /// The cross toolchain of an architecture other than the host's: programs and packages.
 fn cross_tools(arch: KernelArch) -> Vec<(String, &'static str)> {
     match arch {
-        KernelArch::X86_64 => Vec::new(),
+        KernelArch::X86_64 | KernelArch::I386 => Vec::new(),
         KernelArch::Arm64 => vec![
             (arch.tool("gcc"), "gcc-aarch64-linux-gnu"),
             (arch.tool("ld"), "binutils-aarch64-linux-gnu"),

@@ -115,11 +115,13 @@ fn check_files_and_config(tree: &KernelTree) {
     let architecture = match tree.arch {
         KernelArch::X86_64 => object::Architecture::X86_64,
         KernelArch::Arm64 => object::Architecture::Aarch64,
+        KernelArch::I386 => object::Architecture::I386,
     };
     assert_eq!(obj.architecture(), architecture);
     // arm64 and x86_64 7.3 are relocatable (tinyconfig has it off).
     let relocatable = tree.config_value("CONFIG_RELOCATABLE");
-    let relocatable_expected = tree.arch == KernelArch::Arm64 || v == KernelVersion::V7_3;
+    let relocatable_expected = tree.arch == KernelArch::Arm64
+        || (v == KernelVersion::V7_3 && tree.arch == KernelArch::X86_64);
     assert_eq!(relocatable.as_deref() == Some("y"), relocatable_expected);
     let thin = fs::read(tree.vmlinux_a()).unwrap();
     assert!(
@@ -144,7 +146,7 @@ fn check_system_map(tree: &KernelTree) {
     let elf = object::File::parse(&*data).unwrap();
     // arm64's relocatable vmlinux is linked -shared: ET_DYN.
     let kind = match tree.arch {
-        KernelArch::X86_64 => ObjectKind::Executable,
+        KernelArch::X86_64 | KernelArch::I386 => ObjectKind::Executable,
         KernelArch::Arm64 => ObjectKind::Dynamic,
     };
     assert_eq!(elf.kind(), kind, "Linux {v}: vmlinux");
@@ -244,6 +246,8 @@ fn check_link_log(tree: &KernelTree) {
         .map(String::as_str)
         .collect();
     let expected: &[&str] = match v {
+        // 32-bit and not relocatable: the table holds addresses.
+        KernelVersion::V7_3 if tree.arch == KernelArch::I386 => &["--all-symbols"],
         KernelVersion::V7_3 => &["--all-symbols", "--pc-relative"],
         KernelVersion::V6_12 => &["--all-symbols"],
         KernelVersion::V6_1 => &["--all-symbols", "--base-relative"],
@@ -386,6 +390,11 @@ fn check(version: KernelVersion, arch: KernelArch) {
 #[test]
 fn kernel_7_3() {
     check(KernelVersion::V7_3, KernelArch::X86_64);
+}
+
+#[test]
+fn kernel_7_3_i386() {
+    check(KernelVersion::V7_3, KernelArch::I386);
 }
 
 #[test]

@@ -187,7 +187,8 @@ fn loaded_image(vmlinux: &Path, arch: KernelArch, scratch: &Path, name: &str) ->
 }
 
 /// The initramfs's `/init`, a static program for any target: it waits for the kallsyms
-/// self-test (if the kernel command line says `kslink_wait_selftest`; at most 2 minutes),
+/// self-test (if the kernel command line says `kslink_wait_selftest`; until qemu's timeout,
+/// since on i386 under qemu's emulation `usleep` can return at once),
 /// prints the self-test's lines from the kernel log and /proc/kallsyms between markers, and
 /// reboots (qemu exits: -no-reboot).
 const INIT_C: &str = r#"
@@ -219,7 +220,7 @@ int main(void)
 	fd = open("/proc/cmdline", O_RDONLY);
 	if (fd >= 0 && read(fd, cmdline, sizeof cmdline - 1) < 0)
 		cmdline[0] = 0;
-	for (int i = 0; i < 1200; i++) {
+	for (;;) {
 		n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, log_buf, sizeof log_buf - 1);
 		log_buf[n > 0 ? n : 0] = 0;
 		if (!strstr(cmdline, "kslink_wait_selftest") ||
@@ -251,11 +252,12 @@ fn initramfs(arch: KernelArch, scratch: &Path) -> PathBuf {
     fs::write(&source, INIT_C).unwrap();
     run(
         Command::new(arch.tool("gcc"))
+            .args(arch.program_cflags())
             .args(["-static", "-O2", "-o"])
             .arg(root.join("init"))
             .arg(&source),
         "a static init (Debian: libc6-dev; for arm64 gcc-aarch64-linux-gnu and \
-         libc6-dev-arm64-cross)",
+         libc6-dev-arm64-cross; for i386 gcc-multilib)",
     );
     let image = scratch.join(format!("initramfs-{}.cpio", arch.name()));
     run(
@@ -275,6 +277,7 @@ fn initramfs(arch: KernelArch, scratch: &Path) -> PathBuf {
 fn qemu(arch: KernelArch) -> (&'static str, &'static [&'static str], &'static str) {
     match arch {
         KernelArch::X86_64 => ("qemu-system-x86_64", &[], "ttyS0"),
+        KernelArch::I386 => ("qemu-system-i386", &[], "ttyS0"),
         // The `virt` machine's UART is a PL011.
         KernelArch::Arm64 => (
             "qemu-system-aarch64",
@@ -512,6 +515,11 @@ fn dropin_refuses_a_tree_whose_generator_no_profile_reproduces() {
         "{} was rewritten",
         copy.linked().display()
     );
+}
+
+#[test]
+fn dropin_7_3_i386() {
+    dropin_builds_upstreams_kernel_in_one_link(KernelVersion::V7_3, KernelArch::I386);
 }
 
 #[test]

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 use common::*;
 use kslink_table::{write_object, Arch as TableArch};
-use kslink_tests::{compare_objects, kernel_tree, KernelTree, KernelVersion};
+use kslink_tests::kernel::{kernel_tree_for, KernelArch};
+use kslink_tests::{compare_objects, KernelTree, KernelVersion};
 
 /// The last kallsyms pass of a 7.3, 6.12 or 6.1 link: its map, its `.S`, its object.
 struct KallsymsPass {
@@ -34,8 +35,8 @@ fn last_pass(tree: &KernelTree) -> KallsymsPass {
     }
 }
 
-fn same_as_kbuild(version: KernelVersion) {
-    let tree = kernel_tree(version);
+fn same_as_kbuild(version: KernelVersion, arch: KernelArch) {
+    let tree = kernel_tree_for(version, arch);
     let pass = last_pass(&tree);
     let flags = kbuild_flags(&tree);
     assert!(
@@ -57,7 +58,7 @@ fn same_as_kbuild(version: KernelVersion) {
 
     let dir = tempdir();
     let object = dir.path().join("kallsyms.o");
-    let arch = TableArch::by_name("x86_64").unwrap();
+    let arch = TableArch::by_name(arch.name()).unwrap();
     let table = built.to_artifact(arch.layout());
     write_object(&table, arch, std::fs::File::create(&object).unwrap()).unwrap();
     compare_objects(&pass.object, &object)
@@ -66,15 +67,21 @@ fn same_as_kbuild(version: KernelVersion) {
 
 #[test]
 fn tinyconfig_6_12_table_equals_kbuilds() {
-    same_as_kbuild(KernelVersion::V6_12);
+    same_as_kbuild(KernelVersion::V6_12, KernelArch::X86_64);
 }
 
 #[test]
 fn tinyconfig_6_1_table_equals_kbuilds() {
-    same_as_kbuild(KernelVersion::V6_1);
+    same_as_kbuild(KernelVersion::V6_1, KernelArch::X86_64);
 }
 
 #[test]
 fn tinyconfig_7_3_table_equals_kbuilds() {
-    same_as_kbuild(KernelVersion::V7_3);
+    same_as_kbuild(KernelVersion::V7_3, KernelArch::X86_64);
+}
+
+/// 32-bit and not relocatable: 7.3's table of addresses, without relocations.
+#[test]
+fn tinyconfig_7_3_i386_table_equals_kbuilds() {
+    same_as_kbuild(KernelVersion::V7_3, KernelArch::I386);
 }

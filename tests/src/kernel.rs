@@ -213,11 +213,13 @@ impl KernelArch {
         }
     }
 
-    /// The flags that make the toolchain's `gcc` build a program for the architecture
-    /// (`-m32` for i386 with the host's: Debian's gcc-multilib).
+    /// The flags that make the toolchain's `gcc` build a program for the architecture:
+    /// for i386 the host's with `-m32` (Debian's libc6-dev-i386 and lib32gcc-12-dev) and the
+    /// host's x86 `asm/` headers, which serve both word sizes (gcc-multilib, which would
+    /// provide them, conflicts with the arm64 cross compiler).
     pub fn program_cflags(self) -> &'static [&'static str] {
         match self {
-            KernelArch::I386 => &["-m32"],
+            KernelArch::I386 => &["-m32", "-idirafter", "/usr/include/x86_64-linux-gnu"],
             KernelArch::X86_64 | KernelArch::Arm64 => &[],
         }
     }

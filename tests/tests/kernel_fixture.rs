@@ -393,6 +393,11 @@ fn kernel_7_3() {
 }
 
 #[test]
+fn kernel_7_3_arm64() {
+    check(KernelVersion::V7_3, KernelArch::Arm64);
+}
+
+#[test]
 fn kernel_7_3_i386() {
     check(KernelVersion::V7_3, KernelArch::I386);
 }

@@ -257,7 +257,7 @@ fn initramfs(arch: KernelArch, scratch: &Path) -> PathBuf {
             .arg(root.join("init"))
             .arg(&source),
         "a static init (Debian: libc6-dev; for arm64 gcc-aarch64-linux-gnu and \
-         libc6-dev-arm64-cross; for i386 gcc-multilib)",
+         libc6-dev-arm64-cross; for i386 libc6-dev-i386 and lib32gcc-12-dev)",
     );
     let image = scratch.join(format!("initramfs-{}.cpio", arch.name()));
     run(
@@ -515,6 +515,11 @@ fn dropin_refuses_a_tree_whose_generator_no_profile_reproduces() {
         "{} was rewritten",
         copy.linked().display()
     );
+}
+
+#[test]
+fn dropin_7_3_arm64() {
+    dropin_builds_upstreams_kernel_in_one_link(KernelVersion::V7_3, KernelArch::Arm64);
 }
 
 #[test]

@@ -144,65 +144,19 @@ impl KernelArch {
     /// distribution builds it (so the link keeps `--emit-relocs` records and Kbuild makes
     /// `vmlinux.relocs`).
     pub fn config_options(self, version: KernelVersion) -> Vec<&'static str> {
-        let mut options = self.base_config_options().to_vec();
+        let mut options: Vec<&'static str> = match self {
+            KernelArch::X86_64 => std::iter::once("64BIT")
+                .chain(X86_CONFIG.iter().copied())
+                .collect(),
+            // tinyconfig's i386 is 32-bit and not relocatable already.
+            KernelArch::I386 => X86_CONFIG.to_vec(),
+            // qemu's `virt` machine has a PL011 UART; RELOCATABLE links with -shared.
+            KernelArch::Arm64 => ARM64_CONFIG.to_vec(),
+        };
         if version == KernelVersion::V7_3 && self == KernelArch::X86_64 {
             options.extend(["RELOCATABLE", "RANDOMIZE_BASE"]);
         }
         options
-    }
-
-    fn base_config_options(self) -> &'static [&'static str] {
-        match self {
-            KernelArch::X86_64 => &[
-                "64BIT",
-                "PRINTK",
-                "TTY",
-                "SERIAL_8250",
-                "SERIAL_8250_CONSOLE",
-                "KALLSYMS",
-                "KALLSYMS_ALL",
-                "PROC_FS",
-                "DEBUG_KERNEL",
-                "KALLSYMS_SELFTEST",
-                "BLK_DEV_INITRD",
-                "BINFMT_ELF",
-                "BINFMT_SCRIPT",
-                "DEVTMPFS",
-            ],
-            // qemu's `virt` machine has a PL011 UART; RELOCATABLE links with -shared.
-            KernelArch::Arm64 => &[
-                "PRINTK",
-                "TTY",
-                "SERIAL_AMBA_PL011",
-                "SERIAL_AMBA_PL011_CONSOLE",
-                "KALLSYMS",
-                "KALLSYMS_ALL",
-                "PROC_FS",
-                "DEBUG_KERNEL",
-                "KALLSYMS_SELFTEST",
-                "BLK_DEV_INITRD",
-                "BINFMT_ELF",
-                "BINFMT_SCRIPT",
-                "DEVTMPFS",
-                "RELOCATABLE",
-            ],
-            // tinyconfig's i386 is 32-bit and not relocatable already.
-            KernelArch::I386 => &[
-                "PRINTK",
-                "TTY",
-                "SERIAL_8250",
-                "SERIAL_8250_CONSOLE",
-                "KALLSYMS",
-                "KALLSYMS_ALL",
-                "PROC_FS",
-                "DEBUG_KERNEL",
-                "KALLSYMS_SELFTEST",
-                "BLK_DEV_INITRD",
-                "BINFMT_ELF",
-                "BINFMT_SCRIPT",
-                "DEVTMPFS",
-            ],
-        }
     }
 
     /// The boot image's make target.
@@ -264,6 +218,41 @@ impl KernelArch {
         }
     }
 }
+
+/// x86's options on top of `tinyconfig`, for either word size.
+const X86_CONFIG: &[&str] = &[
+    "PRINTK",
+    "TTY",
+    "SERIAL_8250",
+    "SERIAL_8250_CONSOLE",
+    "KALLSYMS",
+    "KALLSYMS_ALL",
+    "PROC_FS",
+    "DEBUG_KERNEL",
+    "KALLSYMS_SELFTEST",
+    "BLK_DEV_INITRD",
+    "BINFMT_ELF",
+    "BINFMT_SCRIPT",
+    "DEVTMPFS",
+];
+
+/// arm64's options on top of `tinyconfig`.
+const ARM64_CONFIG: &[&str] = &[
+    "PRINTK",
+    "TTY",
+    "SERIAL_AMBA_PL011",
+    "SERIAL_AMBA_PL011_CONSOLE",
+    "KALLSYMS",
+    "KALLSYMS_ALL",
+    "PROC_FS",
+    "DEBUG_KERNEL",
+    "KALLSYMS_SELFTEST",
+    "BLK_DEV_INITRD",
+    "BINFMT_ELF",
+    "BINFMT_SCRIPT",
+    "DEVTMPFS",
+    "RELOCATABLE",
+];
 
 /// The fixed build identity that makes the build reproducible (`uname -v` and the banner).
 pub const BUILD_ENV: &[(&str, &str)] = &[

@@ -28,7 +28,7 @@ use crate::fsio::AtomicFile;
 pub const MAGIC: [u8; 8] = *b"\x7fKSLINK\n";
 
 /// The version of the payload encoding. Bump it whenever any artifact type changes shape.
-pub const SCHEMA_VERSION: u16 = 4;
+pub const SCHEMA_VERSION: u16 = 5;
 
 /// Size of the fixed header that precedes the payload.
 pub const HEADER_LEN: usize = 56;

@@ -19,7 +19,7 @@ pub use location::{
     LocatedArray, LocatedRelocation, LocatedSection, PatchReport, PatchedArray, TableLocation,
 };
 pub use serde_bytes::ByteBuf;
-pub use symbols::{write_nm_lines, Symbol, SymbolOrigin, SymbolSet};
+pub use symbols::{write_nm_lines, Symbol, SymbolOrigin, SymbolSet, TextPlace};
 pub use table::{
     ArrayKind, DataLayout, KallsymsTable, TableArray, TableOptions, TextReference, TextRelocation,
 };

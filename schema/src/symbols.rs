@@ -20,6 +20,25 @@ pub struct Symbol {
     pub section: Option<u32>,
     /// Index into [`SymbolSet::sources`] of the input file that defined it, if known.
     pub source: Option<u32>,
+    /// A prediction's word on the text ranges, which a table without `--all-symbols` keeps
+    /// symbols by; `None` where the address decides (a set with addresses), or where the
+    /// prediction could not tell for any symbol (the table then keeps them all).
+    pub text: Option<TextPlace>,
+}
+
+/// Where a predicted symbol will lie against the kernel's text ranges (`_stext`..`_etext`,
+/// `_sinittext`..`_einittext`), as upstream's generator tests them without
+/// `--all-symbols`: both ends included, but a symbol at `_etext` or `_einittext` other than
+/// that symbol itself left out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TextPlace {
+    /// In a range: the table keeps it.
+    Inside,
+    /// Outside both ranges, or at an end it does not name: the table leaves it out.
+    Outside,
+    /// The layout cannot tell before the link: the table keeps it, so that the first table
+    /// has at least the final one's symbols.
+    Undecided,
 }
 
 /// How a symbol set was obtained.

@@ -27,6 +27,7 @@ fn sample_set() -> SymbolSet {
         name: name.to_vec(),
         section,
         source,
+        text: None,
     };
     SymbolSet {
         origin: SymbolOrigin::Predicted {

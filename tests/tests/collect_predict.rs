@@ -52,7 +52,7 @@ use std::process::{Command, Output, Stdio};
 
 use kslink_collect::script::{Script, Statement};
 use kslink_collect::{predict, LinkKind, LinkerFlavour, TableLabels};
-use kslink_schema::{artifact, SymbolOrigin, SymbolSet};
+use kslink_schema::{artifact, SymbolOrigin, SymbolSet, TableOptions};
 use kslink_table::{LINUX_6_1, LINUX_6_12, LINUX_7_3};
 use kslink_tests::{
     apply_mksysmap, bin_path, kernel_linker_script, kernel_tree, kernel_tree_for, KernelArch,
@@ -235,6 +235,87 @@ fn check_kernel(version: KernelVersion, arch: KernelArch, archives: bool) {
         &set_multiset(&predicted),
         &format!("Linux {version} from {:?}", link.inputs),
     );
+}
+
+/// The symbols a table without `--all-symbols` holds, built from `list`, sorted.
+fn text_table_symbols(list: kslink_table::SymbolList, version: KernelVersion) -> Vec<Vec<u8>> {
+    let labels = labels(version);
+    let options = TableOptions {
+        base_relative: labels.base_relative,
+        ..TableOptions::default()
+    };
+    let table = kslink_table::build(list, labels.profile, options).expect("the table");
+    let mut symbols: Vec<Vec<u8>> = table.symbols().map(<[u8]>::to_vec).collect();
+    symbols.sort();
+    symbols
+}
+
+/// The prediction's word on the text ranges gives a table without `--all-symbols` exactly
+/// the text symbols of the kernel's System.map (upstream's own, from the linked file).
+fn check_text_only(version: KernelVersion, arch: KernelArch) {
+    let tree = kernel_tree_for(version, arch);
+    let predicted = predict_kernel(&tree, &tree.link_log().final_link_inputs());
+    let profile = labels(version).profile;
+    let map = fs::read(tree.system_map()).expect("System.map");
+    let linked = kslink_table::read_map(&map[..], "System.map", profile).expect("the map");
+    let expected = text_table_symbols(linked, version);
+    let list = kslink_table::symbols_from_set(&predicted, profile, "the prediction");
+    let actual = text_table_symbols(list, version);
+    let show = |v: &[Vec<u8>]| -> Vec<String> {
+        let shown = v.iter().take(40);
+        shown
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect()
+    };
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|s| !actual.contains(s))
+        .cloned()
+        .collect();
+    let extra: Vec<_> = actual
+        .iter()
+        .filter(|s| !expected.contains(s))
+        .cloned()
+        .collect();
+    assert!(
+        expected == actual,
+        "Linux {version} {}: {} text symbols predicted, {} in System.map; missing {:?}, extra {:?}",
+        arch.name(),
+        actual.len(),
+        expected.len(),
+        show(&missing),
+        show(&extra)
+    );
+}
+
+#[test]
+fn linux_6_12_text_only() {
+    check_text_only(KernelVersion::V6_12, KernelArch::X86_64);
+}
+
+#[test]
+fn linux_6_1_text_only() {
+    check_text_only(KernelVersion::V6_1, KernelArch::X86_64);
+}
+
+#[test]
+fn linux_7_3_text_only() {
+    check_text_only(KernelVersion::V7_3, KernelArch::X86_64);
+}
+
+#[test]
+fn linux_6_12_arm64_text_only() {
+    check_text_only(KernelVersion::V6_12, KernelArch::Arm64);
+}
+
+#[test]
+fn linux_7_3_arm64_text_only() {
+    check_text_only(KernelVersion::V7_3, KernelArch::Arm64);
+}
+
+#[test]
+fn linux_7_3_i386_text_only() {
+    check_text_only(KernelVersion::V7_3, KernelArch::I386);
 }
 
 #[test]

@@ -1507,6 +1507,7 @@ fn cli_rejects_bad_inputs() {
             name: b"_text".to_vec(),
             section: None,
             source: None,
+            text: None,
         }],
     };
     let set_path = inputs.join("symbols.kss");

@@ -330,6 +330,7 @@ fn predicted(map: &str, width: AddrWidth, extra: &[String]) -> SymbolSet {
             name: name.as_bytes().to_vec(),
             section: Some(0),
             source: None,
+            text: None,
         }));
     set.addresses_known = false;
     set.origin = kslink_schema::SymbolOrigin::Predicted {

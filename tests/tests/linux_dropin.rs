@@ -357,7 +357,50 @@ fn dropin_builds_upstreams_kernel_in_one_link(version: KernelVersion, arch: Kern
         .prefix("kslink-dropin-")
         .tempdir()
         .unwrap();
-    let (copy, output, links) = relink_with_dropin(&tree, scratch.path());
+    check_dropin(&tree, scratch.path());
+}
+
+/// The drop-in on the fixture's tree reconfigured without `CONFIG_KALLSYMS_ALL`, as
+/// `x86_64_defconfig` and most developers' configurations are: a table of text symbols
+/// only. The upstream kernel of that configuration is a copy of the fixture rebuilt by
+/// Kbuild with the kernel's own script (only what the option touches recompiles).
+fn dropin_builds_a_text_only_kernel_in_one_link(version: KernelVersion, arch: KernelArch) {
+    let tree = kernel_tree_for(version, arch);
+    let scratch = tempfile::Builder::new()
+        .prefix("kslink-dropin-text-")
+        .tempdir()
+        .unwrap();
+    let upstream = tree.copy_to(&scratch.path().join("upstream"));
+    run(
+        Command::new("sh").current_dir(&upstream.dir).args([
+            "scripts/config",
+            "--file",
+            ".config",
+            "-d",
+            "KALLSYMS_ALL",
+        ]),
+        "scripts/config -d KALLSYMS_ALL",
+    );
+    run(upstream.make().arg("olddefconfig"), "make olddefconfig");
+    assert_eq!(upstream.config_value("CONFIG_KALLSYMS_ALL"), None);
+    assert_eq!(
+        upstream.config_value("CONFIG_KALLSYMS").as_deref(),
+        Some("y")
+    );
+    run(
+        upstream.make().args(["vmlinux", arch.boot_target()]),
+        "make vmlinux with the kernel's own link-vmlinux.sh",
+    );
+    let dropin = scratch.path().join("dropin");
+    fs::create_dir(&dropin).unwrap();
+    check_dropin(&upstream, &dropin);
+}
+
+/// Relinks a copy of `tree` (upstream's) through the drop-in in `scratch` and checks that
+/// it is upstream's kernel, linked once.
+fn check_dropin(tree: &KernelTree, scratch: &Path) {
+    let (version, arch) = (tree.version, tree.arch);
+    let (copy, output, links) = relink_with_dropin(tree, scratch);
 
     assert_eq!(links.len(), 1, "vmlinux links: {links:#?}");
     assert!(links[0].contains("-o .tmp_kslink/linked"), "{links:?}");
@@ -389,8 +432,8 @@ fn dropin_builds_upstreams_kernel_in_one_link(version: KernelVersion, arch: Kern
         num_syms as usize,
         "kallsyms-finder's symbols"
     );
-    let ours = loaded_image(&copy.vmlinux(), arch, scratch.path(), "dropin");
-    let theirs = loaded_image(&tree.vmlinux(), arch, scratch.path(), "upstream");
+    let ours = loaded_image(&copy.vmlinux(), arch, scratch, "dropin");
+    let theirs = loaded_image(&tree.vmlinux(), arch, scratch, "upstream");
     assert!(
         ours == theirs,
         "the loaded images differ beyond the build-id"
@@ -400,7 +443,7 @@ fn dropin_builds_upstreams_kernel_in_one_link(version: KernelVersion, arch: Kern
         .expect("the patch step's report");
     assert_eq!(report.pad_waste, 0, "{report:?}");
 
-    let initramfs = initramfs(arch, scratch.path());
+    let initramfs = initramfs(arch, scratch);
     let has_selftest = version != KernelVersion::V6_1;
     let (selftest, kallsyms) = boot(
         arch,
@@ -540,6 +583,26 @@ fn dropin_6_12() {
 #[test]
 fn dropin_6_1() {
     dropin_builds_upstreams_kernel_in_one_link(KernelVersion::V6_1, KernelArch::X86_64);
+}
+
+#[test]
+fn dropin_6_12_text_only() {
+    dropin_builds_a_text_only_kernel_in_one_link(KernelVersion::V6_12, KernelArch::X86_64);
+}
+
+#[test]
+fn dropin_6_1_text_only() {
+    dropin_builds_a_text_only_kernel_in_one_link(KernelVersion::V6_1, KernelArch::X86_64);
+}
+
+#[test]
+fn dropin_7_3_text_only() {
+    dropin_builds_a_text_only_kernel_in_one_link(KernelVersion::V7_3, KernelArch::X86_64);
+}
+
+#[test]
+fn dropin_6_12_arm64_text_only() {
+    dropin_builds_a_text_only_kernel_in_one_link(KernelVersion::V6_12, KernelArch::Arm64);
 }
 
 #[test]

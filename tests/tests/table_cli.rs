@@ -765,6 +765,7 @@ fn symbol_set_name_with_nul_matches_the_text_map_or_is_rejected() {
         name: b"foo\0bar".to_vec(),
         section: None,
         source: None,
+        text: None,
     });
     let mut map = Vec::new();
     set.write_map(&mut map).unwrap();

@@ -326,7 +326,7 @@ impl<'s> Evaluator<'s, '_, '_> {
                             SectionCommand::Assignment(a) => {
                                 changed |= self.assignment(a, Some(out), at)?;
                             }
-                            SectionCommand::Data { expr, line }
+                            SectionCommand::Data { expr, line, .. }
                             | SectionCommand::Fill { expr, line }
                             | SectionCommand::Assert { expr, line } => {
                                 self.refer(expr, Some(out), at, *line)?;

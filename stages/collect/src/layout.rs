@@ -36,7 +36,7 @@
 //! - Orphans are taken to come last, where lld's flags pass sees them (it runs before
 //!   orphans are moved to their places).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use object::elf;
 
@@ -210,6 +210,27 @@ pub struct Layout {
     /// Per script statement: its output section (`None` for other statements, `/DISCARD/`
     /// and sections turned off by their constraint).
     pub statement_output: Vec<Option<usize>>,
+    /// The input sections that each input section description of an output section takes,
+    /// in the order the linker lays them out (before any `SORT`), by statement and command
+    /// index.
+    pub described: HashMap<(usize, usize), Vec<PlacedInput>>,
+    /// Allocated input sections with contents that no description takes: the linker places
+    /// them as orphans, where only it knows.
+    pub allocated_orphans: usize,
+}
+
+/// An input section as an output section's layout sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlacedInput {
+    /// The object (the first one for the linker's own sections).
+    pub object: usize,
+    /// Which of its sections.
+    pub slot: Slot,
+    /// Its size in the output, if known before the link: not for mergeable sections, which
+    /// the linker merges, nor for `COMMON` and the linker's own sections.
+    pub size: Option<u64>,
+    /// Its alignment.
+    pub align: u64,
 }
 
 /// The pseudo input section that holds an object's common symbols.
@@ -309,7 +330,7 @@ impl Layout {
         let s = &self.outputs[removed].flags;
         let op1 = &self.outputs[prev].flags;
         let op = &self.outputs[next].flags;
-        let choose_prev = if op1.alloc != op.alloc || op1.tls != op.tls {
+        let choose_prev = if op1.alloc != op.alloc || op1.tls != op.tls || op1.load != op.load {
             op.alloc != s.alloc || op.tls != s.tls || (op1.load && !op.load)
         } else if op1.readonly != op.readonly {
             op.readonly != s.readonly
@@ -530,9 +551,9 @@ struct Builder<'l, 'data, 's> {
     specs: Vec<SpecRef<'s>>,
 }
 
-/// Which input section a [`Candidate`] is.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Slot {
+/// Which input section of an object a placed input is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
     /// The section with this ELF index.
     Section(usize),
     /// The object's `COMMON` section.
@@ -540,6 +561,20 @@ enum Slot {
     /// The linker's own section with this index in [`Layout::linker_sections`] (of the
     /// first object).
     Linker(usize),
+}
+
+impl PlacedInput {
+    fn of(c: &Candidate) -> PlacedInput {
+        let mergeable = c.sh_flags & u64::from(elf::SHF_MERGE) != 0;
+        PlacedInput {
+            object: c.object,
+            slot: c.slot,
+            size: matches!(c.slot, Slot::Section(_))
+                .then_some(c.size)
+                .filter(|_| !mergeable),
+            align: c.align,
+        }
+    }
 }
 
 /// One input section of the link: object, which section, its name and ELF type and flags.
@@ -821,6 +856,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
         let machine = self.link.machine.machine;
         let mut tracker = DotTracker::default();
         let mut spec_index = 0;
+        let mut described = HashMap::new();
         for (i, statement) in script.statements.iter().enumerate() {
             match statement {
                 Statement::Assignment(a) => {
@@ -841,7 +877,7 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                         tracker.top_level(address);
                     }
                     let mut in_section = SectionWalk::default();
-                    for command in &section.commands {
+                    for (command_index, command) in section.commands.iter().enumerate() {
                         match command {
                             SectionCommand::Assignment(a) => {
                                 init_referenced(&mut outputs, &by_name, &a.expr);
@@ -932,6 +968,10 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
                             SectionCommand::Input(_) => {
                                 let claimed = std::mem::take(&mut claims[spec_index]);
                                 spec_index += 1;
+                                if out.is_some() {
+                                    let placed = claimed.iter().map(PlacedInput::of).collect();
+                                    described.insert((i, command_index), placed);
+                                }
                                 for c in claimed {
                                     match out {
                                         None => {
@@ -957,9 +997,13 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
         // Orphans: into the output section of their name, else into a new one at the end
         // (ld puts it after a section of similar flags; only its flags matter here). An
         // orphan COMMON section goes to .bss, as ld puts it.
+        let mut allocated_orphans = 0;
         for c in orphans {
             if !c.orphan {
                 continue;
+            }
+            if c.flags.alloc && c.size > 0 {
+                allocated_orphans += 1;
             }
             let name: &[u8] = if c.name == COMMON_NAME {
                 b".bss"
@@ -1010,6 +1054,8 @@ impl<'l, 'data, 's> Builder<'l, 'data, 's> {
             linker_sections: Vec::new(),
             linker_placement: placement.linker,
             statement_output,
+            described,
+            allocated_orphans,
         })
     }
 

@@ -42,6 +42,7 @@ pub mod predict;
 pub mod relocatable;
 pub mod resolve;
 pub mod script;
+pub mod text_ranges;
 
 use std::fmt;
 use std::fs::File;
@@ -107,6 +108,7 @@ impl LinkedSymbols<'_> {
                     name: s.name.to_vec(),
                     section: s.section,
                     source: None,
+                    text: None,
                 })
                 .collect(),
         }

@@ -50,7 +50,7 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-use kslink_schema::{ArrayKind, Symbol, SymbolOrigin, SymbolSet, TableOptions};
+use kslink_schema::{ArrayKind, Symbol, SymbolOrigin, SymbolSet, TableOptions, TextPlace};
 use object::elf;
 
 use crate::assign::{self, Home, ScriptSymbol};
@@ -67,6 +67,7 @@ use crate::relocatable::{
 };
 use crate::resolve::{self, Link, Resolution};
 use crate::script::Script;
+use crate::text_ranges::TextRanges;
 use crate::{mksysmap_of, CollectError, Mksysmap, NmSymbol};
 use kslink_table::names::NameSet;
 
@@ -132,7 +133,10 @@ pub fn predict(
     let layout = Layout::new(&link, &script, flavour).map_err(CollectError::Script)?;
     let script_symbols =
         assign::evaluate(&script, &link, &layout, flavour).map_err(CollectError::Script)?;
-    let predicted = Prediction::new(&link, &layout, &script_symbols, flavour);
+    // Every object but the table, which comes last, has sections of known size.
+    let sized_objects = link.objects.len() - 1;
+    let ranges = TextRanges::locate(&script, &link, &layout, flavour, sized_objects);
+    let predicted = Prediction::new(&link, &layout, &script_symbols, flavour, ranges.as_ref());
     Ok(predicted.into_symbol_set(
         mksysmap,
         &link,
@@ -171,6 +175,7 @@ fn table_object(labels: &[&'static str], text_pointer: bool, machine: Machine) -
         info: (elf::STB_GLOBAL << 4) | elf::STT_NOTYPE,
         other: elf::STV_DEFAULT,
         place,
+        value: 0,
         size: 0,
     };
     let mut symbols = vec![InputSymbol {
@@ -178,6 +183,7 @@ fn table_object(labels: &[&'static str], text_pointer: bool, machine: Machine) -
         info: 0,
         other: 0,
         place: Place::Undefined,
+        value: 0,
         size: 0,
     }];
     symbols.extend(
@@ -245,6 +251,8 @@ struct Prediction<'a> {
     /// sources (objects first, then the script); none for the linker's own symbols and
     /// undefined ones.
     sources: Vec<Option<u32>>,
+    /// Per symbol: where it lies against the text ranges.
+    texts: Vec<Option<TextPlace>>,
 }
 
 impl<'a> Prediction<'a> {
@@ -253,18 +261,26 @@ impl<'a> Prediction<'a> {
         layout: &Layout,
         script: &[ScriptSymbol<'a>],
         flavour: LinkerFlavour,
+        ranges: Option<&TextRanges>,
     ) -> Prediction<'a> {
         let mut out = Prediction {
             machine: link.machine.machine,
             symbols: Vec::new(),
             sources: Vec::new(),
+            texts: Vec::new(),
         };
         let script_source = link.objects.len() as u32;
         let script_names: NameSet<&[u8]> = script.iter().map(|s| s.name).collect();
 
         // Local symbols of every included object.
         for (o, object) in link.objects.iter().enumerate() {
-            for symbol in object.symbols.iter().take(object.first_global).skip(1) {
+            for (index, symbol) in object
+                .symbols
+                .iter()
+                .enumerate()
+                .take(object.first_global)
+                .skip(1)
+            {
                 if is_debugging_symbol(symbol.info) {
                     continue;
                 }
@@ -301,6 +317,7 @@ impl<'a> Prediction<'a> {
                     decode_symclass(place, symbol_flags(symbol.info, false)),
                     section,
                     Some(o as u32),
+                    ranges.map(|r| r.input_symbol(link, o, index)),
                 );
             }
         }
@@ -344,6 +361,7 @@ impl<'a> Prediction<'a> {
                         decode_symclass(place, symbol_flags(binding(input.info), false)),
                         section,
                         Some(object as u32),
+                        ranges.map(|r| r.input_symbol(link, object, symbol)),
                     );
                 }
                 Resolution::Common { object, .. } => {
@@ -358,6 +376,7 @@ impl<'a> Prediction<'a> {
                         decode_symclass(place, symbol_flags(binding(info), false)),
                         section,
                         Some(object as u32),
+                        ranges.map(|r| r.common_symbol(object, global.name)),
                     );
                 }
                 // GNU ld leaves undefined symbols out of a static link's symbol table and
@@ -386,6 +405,7 @@ impl<'a> Prediction<'a> {
                             decode_symclass(SymbolPlace::Undefined, flags),
                             None,
                             Some(source),
+                            ranges.map(|r| r.undefined_symbol(global.name)),
                         );
                     } else if weak
                         && dynamic_symbols
@@ -403,6 +423,7 @@ impl<'a> Prediction<'a> {
                             decode_symclass(SymbolPlace::Undefined, flags),
                             None,
                             None,
+                            ranges.map(|r| r.undefined_symbol(global.name)),
                         );
                     }
                 }
@@ -414,11 +435,13 @@ impl<'a> Prediction<'a> {
         // global; lld global unless a reference hides it.
         for (name, (object, out_section), info) in start_stop {
             let (place, section) = global_home(layout, out_section);
+            let end = name.starts_with(b"__stop_");
             out.push(
                 name,
                 decode_symclass(place, symbol_flags(info, false)),
                 section,
                 Some(object as u32),
+                ranges.map(|r| r.section_symbol(out_section, end, name)),
             );
         }
 
@@ -450,6 +473,7 @@ impl<'a> Prediction<'a> {
                 decode_symclass(place, symbol_flags((binding << 4) | kind, false)),
                 section,
                 Some(script_source),
+                ranges.map(|r| r.script_symbol(link, symbol.name)),
             );
         }
 
@@ -463,6 +487,7 @@ impl<'a> Prediction<'a> {
                     decode_symclass(place, symbol_flags(info, false)),
                     section,
                     None,
+                    ranges.map(|r| r.section_symbol(out_section, false, linker::DYNAMIC_SYMBOL)),
                 );
             }
         }
@@ -471,10 +496,18 @@ impl<'a> Prediction<'a> {
     }
 
     /// Adds a symbol, unless `nm` hides it (the target's mapping symbols and the like).
-    fn push(&mut self, name: &'a [u8], type_letter: u8, section: Option<u32>, source: Option<u32>) {
+    fn push(
+        &mut self,
+        name: &'a [u8],
+        type_letter: u8,
+        section: Option<u32>,
+        source: Option<u32>,
+        text: Option<TextPlace>,
+    ) {
         if is_target_special_symbol(self.machine, name) {
             return;
         }
+        self.texts.push(text);
         let index = self.symbols.len() as u32;
         self.symbols.push(NmSymbol {
             address: 0,
@@ -523,6 +556,7 @@ impl<'a> Prediction<'a> {
                     name: s.name.to_vec(),
                     section: s.section,
                     source: self.sources[s.index as usize],
+                    text: self.texts[s.index as usize],
                 })
                 .collect(),
         }

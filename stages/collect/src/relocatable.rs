@@ -98,6 +98,8 @@ pub struct InputSymbol<'data> {
     pub other: u8,
     /// Where it is defined.
     pub place: Place,
+    /// `st_value`: the offset in its section (for a common symbol, its alignment).
+    pub value: u64,
     /// `st_size` (for a common symbol, its size).
     pub size: u64,
 }
@@ -315,6 +317,7 @@ where
             info: sym.st_info(),
             other: sym.st_other(),
             place,
+            value: sym.st_value(endian).into(),
             size: sym.st_size(endian).into(),
         });
     }

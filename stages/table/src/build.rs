@@ -3,7 +3,7 @@
 
 use std::io;
 
-use kslink_schema::{ArrayKind, KallsymsTable, TableOptions};
+use kslink_schema::{ArrayKind, KallsymsTable, TableOptions, TextPlace};
 
 use crate::compress::{compress, reuse, Compressed};
 use crate::error::TableError;
@@ -134,15 +134,16 @@ pub fn build_reusing(
 /// Upstream's `shrink_table`: without `--all-symbols`, only text symbols (and, in newer
 /// versions, section bounds) stay.
 ///
-/// Symbols without addresses (a prediction) all stay: which of them will lie in the text
-/// ranges is not known before the link, and keeping them all gives a table with at least as
-/// many symbols as the final one. (Taken at face value, their addresses of 0 would all
-/// equal `_etext`'s and be dropped.)
+/// A prediction's word on the text ranges decides where it has one
+/// ([`kslink_schema::TextPlace`]: undecided symbols stay, so that the first table has at
+/// least the final one's symbols). Predicted symbols without one all stay; their addresses
+/// of 0 would all equal `_etext`'s and be dropped.
 fn select(symbols: &mut SymbolList, profile: &Profile, options: TableOptions) {
-    if options.all_symbols || !symbols.addresses_known {
+    if options.all_symbols {
         return;
     }
     let [text, inittext] = symbols.text_ranges;
+    let addresses_known = symbols.addresses_known;
     let arena = &symbols.arena;
     symbols.entries.retain(|entry| {
         let name = &arena[entry.start as usize + 1..(entry.start + entry.len as u32) as usize];
@@ -150,6 +151,11 @@ fn select(symbols: &mut SymbolList, profile: &Profile, options: TableOptions) {
             && (name.starts_with(b"__start_") || name.starts_with(b"__stop_"))
         {
             return true;
+        }
+        match entry.text {
+            Some(place) => return place != TextPlace::Outside,
+            None if !addresses_known => return true,
+            None => {}
         }
         if !text.contains(entry.addr) && !inittext.contains(entry.addr) {
             return false;
@@ -314,6 +320,13 @@ impl BuiltTable {
     /// Number of symbols in the table.
     pub fn num_syms(&self) -> u32 {
         self.entries.len() as u32
+    }
+
+    /// Each symbol's type letter and name, in table order.
+    pub fn symbols(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.entries.iter().map(|entry| {
+            &self.arena[entry.start as usize..entry.start as usize + entry.len as usize]
+        })
     }
 
     /// The token slots' expansions.

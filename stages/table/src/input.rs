@@ -3,6 +3,8 @@
 
 use std::io::BufRead;
 
+use kslink_schema::TextPlace;
+
 use crate::error::TableError;
 use crate::profile::{MapSyntax, Profile};
 
@@ -69,6 +71,9 @@ pub struct Entry {
     /// [`crate::symbols_from_set`]. Symbols with addresses leave it false; their address
     /// decides.
     pub predicted_percpu: bool,
+    /// A prediction's word on the text ranges ([`kslink_schema::Symbol::text`]), which
+    /// decides over the address.
+    pub text: Option<TextPlace>,
 }
 
 /// The symbols read from one input, before selection and sorting.
@@ -167,6 +172,7 @@ impl SymbolList {
             len: (name.len() + 1) as u16,
             absolute: false,
             predicted_percpu: false,
+            text: None,
         });
     }
 }

@@ -129,6 +129,9 @@ pub fn symbols_from_set(set: &SymbolSet, profile: &Profile, source: &str) -> Sym
             &symbol.name,
             at,
         );
+        if list.entries.len() > kept {
+            list.entries[kept].text = symbol.text;
+        }
         if !set.addresses_known && list.entries.len() > kept {
             let bounds = list.percpu_range;
             list.entries[kept].predicted_percpu = symbol

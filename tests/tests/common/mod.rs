@@ -287,6 +287,7 @@ pub fn symbol_set(map: &str, width: AddrWidth) -> SymbolSet {
                 name,
                 section: None,
                 source: None,
+                text: None,
             }
         })
         .collect();

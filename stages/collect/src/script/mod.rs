@@ -175,9 +175,13 @@ pub struct OutputSection {
     pub address: Option<Expr>,
     /// The section type.
     pub kind: SectionKind,
-    /// The other expressions of the description (load address, alignments, fill), which
-    /// matter only for the symbols they refer to.
+    /// The other expressions of the description (load address, alignments, fill), for the
+    /// symbols they refer to.
     pub other_exprs: Vec<Expr>,
+    /// `ALIGN(expr)` after the colon: the section's least alignment.
+    pub align: Option<Expr>,
+    /// `SUBALIGN(expr)`: the alignment that replaces every input section's.
+    pub subalign: Option<Expr>,
     /// `ONLY_IF_RO` / `ONLY_IF_RW`.
     pub constraint: Option<Constraint>,
     /// The commands inside the braces.
@@ -228,6 +232,8 @@ pub enum SectionCommand {
     Data {
         /// The value.
         expr: Expr,
+        /// Its size in bytes (`None` for `ASCIZ`).
+        size: Option<u64>,
         /// The line of the command.
         line: u32,
     },
@@ -255,6 +261,9 @@ pub struct InputSpec {
     pub file: Glob,
     /// `EXCLUDE_FILE(...)` before the file pattern.
     pub exclude_files: Vec<Glob>,
+    /// A `SORT` form (not `SORT_NONE`) wraps the file pattern: files are not taken in link
+    /// order.
+    pub sorted: bool,
     /// The section name patterns; a bare file name without parentheses has one, `*`.
     pub sections: Vec<SectionPattern>,
     /// `INPUT_SECTION_FLAGS(...)`: section flags that must be set and that must be clear.
@@ -272,6 +281,8 @@ pub struct SectionPattern {
     pub name: Glob,
     /// `EXCLUDE_FILE(...)` inside the section list, which applies to this pattern only.
     pub exclude_files: Vec<Glob>,
+    /// A `SORT` form (not `SORT_NONE`) wraps it: its sections are not taken in file order.
+    pub sorted: bool,
 }
 
 /// `INPUT_SECTION_FLAGS(SHF_A & !SHF_B ...)`.

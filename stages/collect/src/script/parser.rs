@@ -399,6 +399,8 @@ impl Parser<'_> {
             address: None,
             kind: SectionKind::Normal,
             other_exprs: Vec::new(),
+            align: None,
+            subalign: None,
             constraint: None,
             commands: Vec::new(),
             line,
@@ -422,6 +424,11 @@ impl Parser<'_> {
                     self.expect(Mode::Expr, "(", "after AT, ALIGN or SUBALIGN")?;
                     let expr = self.expr()?;
                     self.expect(Mode::Expr, ")", "after the expression")?;
+                    if t.is_word("ALIGN") {
+                        section.align = Some(expr.clone());
+                    } else if t.is_word("SUBALIGN") {
+                        section.subalign = Some(expr.clone());
+                    }
                     section.other_exprs.push(expr);
                 }
                 t if t.is_word("ALIGN_WITH_INPUT") || t.is_word("SPECIAL") => {}
@@ -574,16 +581,23 @@ impl Parser<'_> {
                     let expr = self.expr()?;
                     self.expect(Mode::Expr, ")", "after the data expression")?;
                     self.optional_separator(Mode::Wild)?;
-                    if word == "FILL" {
-                        SectionCommand::Fill { expr, line }
-                    } else {
-                        SectionCommand::Data { expr, line }
+                    let size = match word {
+                        "FILL" => None,
+                        "BYTE" => Some(1),
+                        "SHORT" => Some(2),
+                        "LONG" => Some(4),
+                        _ => Some(8),
+                    };
+                    match size {
+                        None => SectionCommand::Fill { expr, line },
+                        size => SectionCommand::Data { expr, size, line },
                     }
                 }
                 "ASCIZ" => {
                     self.expect_name(Mode::Script, "as the ASCIZ string")?;
                     SectionCommand::Data {
                         expr: Expr::Opaque,
+                        size: None,
                         line,
                     }
                 }
@@ -612,10 +626,11 @@ impl Parser<'_> {
             flags = Some(self.flag_filter()?);
             token = self.lexer.next(Mode::Wild)?;
         }
-        let (file, exclude_files) = self.file_pattern(token)?;
+        let (file, exclude_files, sorted) = self.file_pattern(token)?;
         let mut spec = InputSpec {
             file,
             exclude_files,
+            sorted,
             sections: Vec::new(),
             flags,
             keep: false,
@@ -632,6 +647,7 @@ impl Parser<'_> {
             spec.sections.push(SectionPattern {
                 name: Glob::new(b"*"),
                 exclude_files: Vec::new(),
+                sorted: false,
             });
             return Ok(spec);
         }
@@ -656,14 +672,14 @@ impl Parser<'_> {
     }
 
     /// The file part of an input section description: `[SORT(] [EXCLUDE_FILE(...)] NAME
-    /// [)]`.
-    fn file_pattern(&mut self, token: Token) -> Result<(Glob, Vec<Glob>), ScriptError> {
+    /// [)]`, and whether a `SORT` form other than `SORT_NONE` wraps it.
+    fn file_pattern(&mut self, token: Token) -> Result<(Glob, Vec<Glob>, bool), ScriptError> {
         if is_sort_word(&token) {
             self.expect(Mode::Wild, "(", "after SORT")?;
             let inner = self.lexer.next(Mode::Wild)?;
-            let pattern = self.file_pattern(inner)?;
+            let (file, excludes, sorted) = self.file_pattern(inner)?;
             self.expect(Mode::Wild, ")", "to close SORT")?;
-            return Ok(pattern);
+            return Ok((file, excludes, sorted || !token.is_word("SORT_NONE")));
         }
         let mut excludes = Vec::new();
         let mut token = token;
@@ -672,7 +688,7 @@ impl Parser<'_> {
             token = self.lexer.next(Mode::Wild)?;
         }
         match token {
-            Token::Name { text, .. } => Ok((Glob::new(text), excludes)),
+            Token::Name { text, .. } => Ok((Glob::new(text), excludes, false)),
             other => Err(self.error(format!(
                 "expected a file name pattern, found {}",
                 other.describe()
@@ -685,8 +701,9 @@ impl Parser<'_> {
         if is_sort_word(&token) {
             self.expect(Mode::Wild, "(", "after SORT")?;
             let inner = self.lexer.next(Mode::Wild)?;
-            let pattern = self.section_pattern(inner)?;
+            let mut pattern = self.section_pattern(inner)?;
             self.expect(Mode::Wild, ")", "to close SORT")?;
+            pattern.sorted |= !token.is_word("SORT_NONE");
             return Ok(pattern);
         }
         let mut exclude_files = Vec::new();
@@ -699,6 +716,7 @@ impl Parser<'_> {
             Token::Name { text, .. } => Ok(SectionPattern {
                 name: Glob::new(text),
                 exclude_files,
+                sorted: false,
             }),
             other => Err(self.error(format!(
                 "expected a section name pattern, found {}",

@@ -372,7 +372,7 @@ fn dropin_builds_a_text_only_kernel_in_one_link(version: KernelVersion, arch: Ke
         .unwrap();
     let upstream = tree.copy_to(&scratch.path().join("upstream"));
     run(
-        Command::new("sh").current_dir(&upstream.dir).args([
+        Command::new("bash").current_dir(&upstream.dir).args([
             "scripts/config",
             "--file",
             ".config",

@@ -2315,3 +2315,83 @@ fn a_prediction_finds_the_per_cpu_symbols_the_linked_file_has() {
         "nm lists __per_cpu_load in the per-cpu section"
     );
 }
+
+/// A hand-made link whose text ranges have symbols at both ends, before them and after them,
+/// and steps of unknown size (merged strings, the table) between: the text-only table built
+/// from the prediction holds exactly the symbols of the one built from GNU ld's output.
+#[test]
+fn hand_made_text_ranges_match_gnu_ld() {
+    let dir = tempdir();
+    let dir = dir.path();
+    let code = assemble(
+        dir,
+        "code",
+        "\t.text\n\t.globl f1\nf1: .skip 13\n\t.globl f2\nf2: .skip 3\n\t.globl text_tail\ntext_tail:\n\
+         \t.section .init.text,\"ax\"\n\t.globl init_fn\ninit_fn: .skip 21\n\t.globl init_tail\ninit_tail:\n\
+         \t.section .rodata.str1.1,\"aMS\",@progbits,1\nstr: .asciz \"hello\"\n\
+         \t.data\n\t.globl counter\ncounter: .quad 0\n\
+         \t.section .note.GNU-stack,\"\",@progbits\n",
+    );
+    let table = labels(KernelVersion::V6_12);
+    assemble(dir, "table", &table_source(&table));
+    let script = dir.join("script.lds");
+    fs::write(
+        &script,
+        "SECTIONS {\n  . = 0xffffffff81000000;\n\
+         .text : { _text = .; _stext = .; *(.text) . = ALIGN(16); text_edge = .; }\n\
+         _etext = .;\n  . = ALIGN(0x1000);\n\
+         .rodata : { *(.rodata) *(.rodata.*) }\n  . = ALIGN(0x1000);\n  init_begin = .;\n\
+         .init.text : { _sinittext = .; *(.init.text) _einittext = .; }\n  after_init = .;\n\
+         .data : { *(.data) }\n  /DISCARD/ : { *(.note.*) }\n}\n",
+    )
+    .unwrap();
+    let linked = dir.join("linked");
+    run(Command::new("ld")
+        .current_dir(dir)
+        .arg("-T")
+        .arg(&script)
+        .arg("-o")
+        .arg(&linked)
+        .arg(&code)
+        .arg("table.o"));
+    let linked_set = kslink_collect::collect_linked(&linked).expect("the linked symbols");
+    let predicted = predict(
+        &script,
+        &[code.into_os_string()],
+        table,
+        LinkerFlavour::Gnu,
+        LinkKind::Static,
+    )
+    .expect("the prediction");
+    let profile = table.profile;
+    let from = |set: &SymbolSet, what: &str| {
+        text_table_symbols(
+            kslink_table::symbols_from_set(set, profile, what),
+            KernelVersion::V6_12,
+        )
+    };
+    let expected = from(&linked_set, "the linked file");
+    assert_eq!(from(&predicted, "the prediction"), expected);
+    // The case this link is made of: in at both starts, out at both ends and after.
+    let has = |name: &str| expected.iter().any(|s| &s[1..] == name.as_bytes());
+    for kept in [
+        "_text",
+        "f1",
+        "f2",
+        "init_begin",
+        "init_fn",
+        "_etext",
+        "_einittext",
+    ] {
+        assert!(has(kept), "{kept} missing from {expected:?}");
+    }
+    for dropped in [
+        "text_edge",
+        "text_tail",
+        "init_tail",
+        "after_init",
+        "counter",
+    ] {
+        assert!(!has(dropped), "{dropped} in {expected:?}");
+    }
+}

@@ -849,8 +849,7 @@ impl Pipeline<'_> {
 
     fn execute(&mut self, step: &Step, argv: &[OsString]) -> Result<(), LinkError> {
         if step.name == "link" {
-            // The linker makes a new file, so that an output installed from an earlier link
-            // (a hard link to this one) is never written through.
+            // The linker makes a new file rather than writing over the old one.
             for output in &step.outputs {
                 match fs::remove_file(output) {
                     Err(err) if err.kind() != io::ErrorKind::NotFound => {
@@ -914,8 +913,11 @@ fn shown(path: &Path) -> String {
     path.display().to_string()
 }
 
-/// Puts each `from` at `to`: a hard link renamed into place (a copy across file systems), so
-/// that `to` changes in one step and never exists half-written.
+/// Puts each `from` at `to`: a copy renamed into place, so that `to` changes in one step and
+/// never exists half-written. Not a hard link: what rewrites the installed file in place
+/// (Kbuild's post-link `objcopy` on a relocatable x86 kernel) must not rewrite the work
+/// directory's file that the journal vouches for. (`fs::copy` clones where the file system
+/// can.)
 fn install(pairs: &[(PathBuf, PathBuf)]) -> Result<(), LinkError> {
     for (from, to) in pairs {
         let temp = beside(
@@ -929,11 +931,10 @@ fn install(pairs: &[(PathBuf, PathBuf)]) -> Result<(), LinkError> {
             ),
         );
         let _ = fs::remove_file(&temp);
-        let placed = fs::hard_link(from, &temp)
-            .or_else(|_| fs::copy(from, &temp).map(drop))
-            .and_then(|()| fs::rename(&temp, to));
-        // Renaming a link over another link to the same file leaves both names in place.
-        let _ = fs::remove_file(&temp);
+        let placed = fs::copy(from, &temp).and_then(|_| fs::rename(&temp, to));
+        if placed.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
         if let Err(err) = placed {
             return Err(LinkError::io(format!(
                 "cannot install {} as {}",

@@ -524,3 +524,51 @@ fn bad_input_fails_cleanly_and_keeps_the_previous_output() {
     let table: Result<KallsymsTable, _> = artifact::read(&bench.path(".kslink-demo/first.table"));
     assert!(table.is_ok());
 }
+
+/// Kbuild's post-link step on a relocatable x86 kernel (`objcopy --remove-relocations` on
+/// `vmlinux`, here `--strip-all`) rewrites the installed file in place (objcopy keeps hard
+/// links by writing the same inode); the work directory's linked file, which
+/// the journal vouches for, must not change with it, and `rm OUT` then a rerun installs the
+/// same output again without relinking.
+#[test]
+fn rewriting_the_output_in_place_leaves_the_work_directory_alone() {
+    let bench = Bench::new();
+    let out = bench
+        .link("prog", &["--work-dir", "work"])
+        .output()
+        .unwrap();
+    assert_success(&out, "the link");
+    let reference = fs::read(bench.path("prog")).unwrap();
+    let linked = fs::read(bench.path("work/linked")).unwrap();
+    let objcopy = Command::new("objcopy")
+        .arg("--strip-all")
+        .arg(bench.path("prog"))
+        .output()
+        .unwrap();
+    assert_success(&objcopy, "objcopy in place");
+    assert!(
+        fs::read(bench.path("prog")).unwrap() != reference,
+        "objcopy changed nothing"
+    );
+    assert!(
+        fs::read(bench.path("work/linked")).unwrap() == linked,
+        "rewriting the output rewrote the work directory's linked file"
+    );
+
+    fs::remove_file(bench.path("prog")).unwrap();
+    fs::remove_file(bench.path("runs")).unwrap();
+    let out = bench
+        .link("prog", &["--work-dir", "work"])
+        .output()
+        .unwrap();
+    assert_success(&out, "the rerun");
+    assert!(bench.runs().is_empty(), "{:?}", bench.runs());
+    assert!(
+        fs::read(bench.path("prog")).unwrap() == reference,
+        "the reinstalled output"
+    );
+    assert_success(
+        &Command::new(bench.path("prog")).output().unwrap(),
+        "the linked example",
+    );
+}

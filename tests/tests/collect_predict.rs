@@ -587,6 +587,32 @@ fn cli_predicts_and_compares_linux_6_12() {
     for array in arrays {
         assert_eq!(array["predicted"], array["linked"], "{array}");
     }
+
+    // Without --all-symbols, as for a kernel without KALLSYMS_ALL: the text-only tables
+    // agree as well, by the prediction's own word on the text ranges.
+    let text_only = Command::new(bin_path("kslink-collect"))
+        .current_dir(&tree.dir)
+        .arg("--compare")
+        .arg(&symbols)
+        .args(["--linked", "vmlinux", "--json"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run kslink-collect --compare");
+    assert_eq!(text_only.status.code(), Some(0), "{text_only:?}");
+    let value: serde_json::Value = serde_json::from_slice(&text_only.stdout).expect("JSON");
+    let table = &value["table"];
+    assert_eq!(table["all_symbols"], false);
+    assert_eq!(
+        table["predicted_symbols"], table["linked_symbols"],
+        "{table}"
+    );
+    assert!(
+        table["linked_symbols"].as_u64().unwrap() < value["linked_symbols"].as_u64().unwrap(),
+        "{table}"
+    );
+    for array in table["arrays"].as_array().expect("arrays") {
+        assert_eq!(array["predicted"], array["linked"], "{array}");
+    }
 }
 
 /// `--compare` on a prediction with a name missing, one extra, and one with another letter.

@@ -24,6 +24,7 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -397,6 +398,7 @@ pub fn link(request: &LinkRequest, progress: &Progress) -> Result<LinkSummary, L
                     .to_string(),
             )
         })?;
+    check_output(request, &script)?;
     let work = request.work_dir();
     fs::create_dir_all(&work).map_err(LinkError::io(format!(
         "cannot create the work directory {}",
@@ -911,6 +913,31 @@ fn program_name(argv: &[OsString]) -> String {
 /// A path as progress lines show it.
 fn shown(path: &Path) -> String {
     path.display().to_string()
+}
+
+/// Refuses, before anything is made, an output that is a directory or one of the link's own
+/// inputs (the linker writes into the work directory, so its own guard never sees it).
+fn check_output(request: &LinkRequest, script: &Path) -> Result<(), LinkError> {
+    let out = &request.output;
+    let Ok(out_meta) = fs::metadata(out) else {
+        return Ok(());
+    };
+    if out_meta.is_dir() {
+        return Err(LinkError::Usage(
+            "the output is a directory: name a file with -o".to_string(),
+        ));
+    }
+    let same_file = |path: &Path| {
+        fs::metadata(path).is_ok_and(|m| m.dev() == out_meta.dev() && m.ino() == out_meta.ino())
+    };
+    let inputs = request.linker.input_files().map(Path::new);
+    match std::iter::once(script).chain(inputs).find(|p| same_file(p)) {
+        Some(input) => Err(LinkError::Usage(format!(
+            "the output is the link's input {}: name another output with -o",
+            input.display()
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Puts each `from` at `to`: a copy renamed into place, so that `to` changes in one step and

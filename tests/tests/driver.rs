@@ -572,3 +572,32 @@ fn rewriting_the_output_in_place_leaves_the_work_directory_alone() {
         "the linked example",
     );
 }
+
+/// An output that is one of the link's inputs (the object or the script) or a directory is
+/// refused before anything runs or is created: exit 2, one line, the input as it was.
+#[test]
+fn the_output_may_be_neither_an_input_nor_a_directory() {
+    let bench = Bench::new();
+    fs::create_dir(bench.path("a-directory")).unwrap();
+    let object = fs::read(bench.path("demo.o")).unwrap();
+    for (out, needle) in [
+        ("demo.o", "the output is the link's input demo.o"),
+        ("demo.lds", "the output is the link's input demo.lds"),
+        ("a-directory", "the output is a directory"),
+    ] {
+        let result = bench.link(out, &[]).output().unwrap();
+        assert_eq!(result.status.code(), Some(2), "{out}: {result:?}");
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{out}: {stderr}");
+        assert!(stderr.contains(needle), "{out}: {stderr}");
+        assert!(bench.runs().is_empty(), "{out}: {:?}", bench.runs());
+        assert!(
+            !bench.path(&format!(".kslink-{out}")).exists(),
+            "{out}: a work directory"
+        );
+    }
+    assert!(
+        fs::read(bench.path("demo.o")).unwrap() == object,
+        "demo.o changed"
+    );
+}

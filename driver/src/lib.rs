@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod demo;
+pub mod interrupt;
 pub mod journal;
 pub mod link;
 pub mod linker;

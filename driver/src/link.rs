@@ -28,6 +28,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::interrupt::{signal_name, Interrupts};
+
 use kslink_schema::{artifact, KallsymsTable, PadSpec, PatchReport};
 use serde_json::json;
 
@@ -220,6 +222,8 @@ pub enum LinkError {
     },
     /// The final table still did not fit after the one relink.
     Misfit(String),
+    /// A signal ended the run; the running step's process was ended with it.
+    Interrupted(i32),
     /// A step's output is not the artifact the next step needs.
     BadArtifact {
         /// The step that wrote it.
@@ -230,10 +234,12 @@ pub enum LinkError {
 }
 
 impl LinkError {
-    /// The process exit status for this error: 2 for usage, 1 for everything else.
+    /// The process exit status for this error: 2 for usage, 128 and the signal's number
+    /// for an interrupted run (as a shell reports it), 1 for everything else.
     pub fn exit_status(&self) -> u8 {
         match self {
             LinkError::Usage(_) => 2,
+            LinkError::Interrupted(signal) => 128u8.saturating_add(*signal as u8),
             _ => 1,
         }
     }
@@ -272,6 +278,11 @@ impl fmt::Display for LinkError {
                     "step {step} made a file the next step cannot use: {message}"
                 )
             }
+            LinkError::Interrupted(signal) => write!(
+                f,
+                "interrupted by {}: the running step was ended; the next run resumes from it",
+                signal_name(*signal)
+            ),
             LinkError::Misfit(message) => write!(
                 f,
                 "the final table does not fit even after relinking with the sizes it needed: \
@@ -379,6 +390,7 @@ struct Pipeline<'a> {
     request: &'a LinkRequest,
     script: PathBuf,
     progress: &'a Progress,
+    interrupts: Interrupts,
     work: PathBuf,
     journal: Journal,
     timings: Vec<StepTiming>,
@@ -408,10 +420,12 @@ pub fn link(request: &LinkRequest, progress: &Progress) -> Result<LinkSummary, L
         "cannot read the journal in {}",
         work.display()
     )))?;
+    let interrupts = Interrupts::watch().map_err(LinkError::io("cannot catch signals"))?;
     let mut pipeline = Pipeline {
         request,
         script,
         progress,
+        interrupts,
         work,
         journal,
         timings: Vec::new(),
@@ -861,11 +875,14 @@ impl Pipeline<'_> {
                 }
             }
         }
-        let output = duct::cmd(&argv[0], &argv[1..])
+        let expression = duct::cmd(&argv[0], &argv[1..])
             .stdout_capture()
             .stderr_capture()
-            .unchecked()
-            .run()
+            .unchecked();
+        let output = self
+            .interrupts
+            .run(expression)
+            .map_err(LinkError::Interrupted)?
             .map_err(|err| LinkError::StepFailed {
                 step: step.name,
                 program: program_name(argv),

@@ -601,3 +601,69 @@ fn the_output_may_be_neither_an_input_nor_a_directory() {
         "demo.o changed"
     );
 }
+
+/// SIGTERM to kslink alone (as `timeout` sends it) ends the linker it is running too: kslink
+/// exits 143 with one line, the linker's process is gone, no output is installed, and the
+/// next run completes.
+#[test]
+fn sigterm_ends_the_running_linker_and_the_next_run_resumes() {
+    let bench = Bench::new();
+    let slow = bench.path("slow-ld");
+    fs::write(
+        &slow,
+        "#!/bin/sh\n\
+         if [ \"$1\" = --version ]; then exec /usr/bin/ld --version; fi\n\
+         echo $$ > ld.pid\n\
+         exec sleep 60\n",
+    )
+    .unwrap();
+    fs::set_permissions(&slow, fs::Permissions::from_mode(0o755)).unwrap();
+    let child = kslink()
+        .current_dir(bench.path(""))
+        .args(["link", "--all-symbols", "-o", "prog", "--work-dir", "work"])
+        .args(["--", "./slow-ld", "-T", "demo.lds", "demo.o"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid_file = bench.path("ld.pid");
+    let start = std::time::Instant::now();
+    while !pid_file.exists() {
+        assert!(start.elapsed().as_secs() < 30, "the linker never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let linker: u32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let killed_at = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        killed_at.elapsed().as_secs() < 10,
+        "kslink outlived the signal"
+    );
+    assert_eq!(out.status.code(), Some(143), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
+    assert!(
+        !Path::new(&format!("/proc/{linker}")).exists(),
+        "the linker (pid {linker}) is still running"
+    );
+    assert!(!bench.path("prog").exists(), "an output was installed");
+
+    let out = bench
+        .link("prog", &["--work-dir", "work"])
+        .output()
+        .unwrap();
+    assert_success(&out, "the next run");
+    assert_success(
+        &Command::new(bench.path("prog")).output().unwrap(),
+        "the linked example",
+    );
+}

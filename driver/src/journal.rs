@@ -90,12 +90,16 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Opens (creating it if needed) the journal in `work_dir/journal`, reading every record.
-    /// A record that cannot be read is ignored: its step runs again.
-    pub fn open(work_dir: &Path) -> io::Result<Journal> {
+    /// Opens the journal in `work_dir/journal` (creating it if needed, unless `read_only`:
+    /// a dry run finds an empty journal where there is none), reading every record. A
+    /// record that cannot be read is ignored: its step runs again.
+    pub fn open(work_dir: &Path, read_only: bool) -> io::Result<Journal> {
         let dir = work_dir.join("journal");
-        fs::create_dir_all(&dir)?;
         let mut records = HashMap::new();
+        if read_only && !dir.is_dir() {
+            return Ok(Journal { dir, records });
+        }
+        fs::create_dir_all(&dir)?;
         for entry in fs::read_dir(&dir)? {
             let path = entry?.path();
             if path.extension().is_some_and(|e| e == "json") {

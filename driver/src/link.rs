@@ -412,11 +412,13 @@ pub fn link(request: &LinkRequest, progress: &Progress) -> Result<LinkSummary, L
         })?;
     check_output(request, &script)?;
     let work = request.work_dir();
-    fs::create_dir_all(&work).map_err(LinkError::io(format!(
-        "cannot create the work directory {}",
-        work.display()
-    )))?;
-    let journal = Journal::open(&work).map_err(LinkError::io(format!(
+    if !request.dry_run {
+        fs::create_dir_all(&work).map_err(LinkError::io(format!(
+            "cannot create the work directory {}",
+            work.display()
+        )))?;
+    }
+    let journal = Journal::open(&work, request.dry_run).map_err(LinkError::io(format!(
         "cannot read the journal in {}",
         work.display()
     )))?;
@@ -764,11 +766,20 @@ impl Pipeline<'_> {
             Action::Command(argv) => argv.clone(),
             Action::Install(pairs) => pairs
                 .iter()
-                .flat_map(|(from, to)| ["ln".into(), from.into(), to.into()])
+                .flat_map(|(from, to)| ["cp".into(), from.into(), to.into()])
                 .collect(),
         };
         if self.request.dry_run {
-            self.progress.note(&command_line(&shown));
+            // One runnable command per line.
+            match &step.action {
+                Action::Command(argv) => self.progress.note(&command_line(argv)),
+                Action::Install(pairs) => {
+                    for (from, to) in pairs {
+                        self.progress
+                            .note(&command_line(&["cp".into(), from.into(), to.into()]));
+                    }
+                }
+            }
             self.timings.push(StepTiming {
                 name: step.name.to_string(),
                 seconds: 0.0,

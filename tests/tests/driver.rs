@@ -667,3 +667,33 @@ fn sigterm_ends_the_running_linker_and_the_next_run_resumes() {
         "the linked example",
     );
 }
+
+/// `--dry-run` prints the steps' commands, one runnable command per line, and writes
+/// nothing: no work directory, no journal, no output.
+#[test]
+fn a_dry_run_writes_nothing() {
+    let bench = Bench::new();
+    let out = bench
+        .link("prog", &["--dry-run", "--work-dir", "work"])
+        .output()
+        .unwrap();
+    assert_success(&out, "the dry run");
+    assert!(!bench.path("work").exists(), "a work directory");
+    assert!(!bench.path("prog").exists(), "an output");
+    assert!(bench.runs().is_empty(), "{:?}", bench.runs());
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        printed.lines().any(|l| l.trim() == "cp work/linked prog"),
+        "{printed}"
+    );
+    assert!(
+        printed
+            .lines()
+            .any(|l| l.trim() == "cp work/System.map System.map"),
+        "{printed}"
+    );
+}

@@ -943,10 +943,24 @@ fn shown(path: &Path) -> String {
     path.display().to_string()
 }
 
-/// Refuses, before anything is made, an output that is a directory or one of the link's own
-/// inputs (the linker writes into the work directory, so its own guard never sees it).
+/// Refuses, before anything is made, an output or map in a directory that does not exist,
+/// and an output that is a directory or one of the link's own inputs (the linker writes into
+/// the work directory, so its own guard never sees it).
 fn check_output(request: &LinkRequest, script: &Path) -> Result<(), LinkError> {
     let out = &request.output;
+    for file in [out.clone(), request.map_path()] {
+        let dir = match file.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            return Err(LinkError::Usage(format!(
+                "{}: no such directory: create it, or name another place for {}",
+                dir.display(),
+                file.display()
+            )));
+        }
+    }
     let Ok(out_meta) = fs::metadata(out) else {
         return Ok(());
     };
@@ -974,6 +988,10 @@ fn check_output(request: &LinkRequest, script: &Path) -> Result<(), LinkError> {
 /// directory's file that the journal vouches for. (`fs::copy` clones where the file system
 /// can.)
 fn install(pairs: &[(PathBuf, PathBuf)]) -> Result<(), LinkError> {
+    // Every copy first, then the renames: a copy that fails (a full disk, a missing
+    // directory) leaves every destination as it was.
+    let mut temps: Vec<PathBuf> = Vec::new();
+    let mut failure = None;
     for (from, to) in pairs {
         let temp = beside(
             to,
@@ -986,17 +1004,32 @@ fn install(pairs: &[(PathBuf, PathBuf)]) -> Result<(), LinkError> {
             ),
         );
         let _ = fs::remove_file(&temp);
-        let placed = fs::copy(from, &temp).and_then(|_| fs::rename(&temp, to));
-        if placed.is_err() {
+        if let Err(err) = fs::copy(from, &temp) {
             let _ = fs::remove_file(&temp);
+            failure = Some((from, to, err));
+            break;
         }
-        if let Err(err) = placed {
-            return Err(LinkError::io(format!(
+        temps.push(temp);
+    }
+    if failure.is_none() {
+        for ((from, to), temp) in pairs.iter().zip(&temps) {
+            if let Err(err) = fs::rename(temp, to) {
+                failure = Some((from, to, err));
+                break;
+            }
+        }
+    }
+    match failure {
+        None => Ok(()),
+        Some((from, to, err)) => {
+            for temp in &temps {
+                let _ = fs::remove_file(temp);
+            }
+            Err(LinkError::io(format!(
                 "cannot install {} as {}",
                 from.display(),
                 to.display()
-            ))(err));
+            ))(err))
         }
     }
-    Ok(())
 }

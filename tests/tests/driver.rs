@@ -697,3 +697,35 @@ fn a_dry_run_writes_nothing() {
         "{printed}"
     );
 }
+
+/// A `--map` (or output) in a directory that does not exist is refused before the link
+/// (exit 2, nothing runs), and the previous output stays as it was.
+#[test]
+fn a_missing_directory_is_refused_before_the_link() {
+    let bench = Bench::new();
+    let out = bench
+        .link("prog", &["--work-dir", "work"])
+        .output()
+        .unwrap();
+    assert_success(&out, "the first link");
+    let previous = fs::read(bench.path("prog")).unwrap();
+    fs::remove_file(bench.path("runs")).unwrap();
+    for (output, extra) in [
+        (
+            "prog",
+            &["--work-dir", "work", "--map", "nodir/System.map"][..],
+        ),
+        ("nodir/prog", &["--work-dir", "work"][..]),
+    ] {
+        let out = bench.link(output, extra).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("nodir: no such directory"), "{stderr}");
+        assert!(bench.runs().is_empty(), "{extra:?}: {:?}", bench.runs());
+    }
+    assert!(
+        fs::read(bench.path("prog")).unwrap() == previous,
+        "prog changed"
+    );
+    assert!(!bench.path("nodir").exists());
+}

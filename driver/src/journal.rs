@@ -2,8 +2,11 @@
 //!
 //! Every step has a key: a SHA-256 over the step's name, its command line, and the identity of
 //! each input. An input made by an earlier step is identified by that step's key; any other
-//! input by its [`Stamp`] (length, modification time, inode), which is how make decides what
-//! changed, and costs nothing on a 1 GB `vmlinux.o`. A finished step leaves a record
+//! input by its [`Stamp`] (length, modification and change times, inode), which is how make
+//! decides what changed, and costs nothing on a 1 GB `vmlinux.o`. The change time is what no
+//! write can keep (a tool that restores the modification time after writing, as `cp -p` or
+//! `touch -r` do, still moves it), so an output that anything but its step wrote is never
+//! taken for that step's. A finished step leaves a record
 //! (`journal/STEP.json`, written atomically after its outputs): the key and the stamps of
 //! its outputs. A step is skipped when its record has the same key and every output still has
 //! its recorded stamp; anything else runs it again, and the steps after it follow because
@@ -24,7 +27,8 @@ use kslink_schema::fsio::AtomicFile;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// What identifies one version of a file cheaply: length, modification time, inode.
+/// What identifies one version of a file cheaply: length, modification and change times,
+/// inode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stamp {
     /// Length in bytes.
@@ -33,6 +37,10 @@ pub struct Stamp {
     pub mtime: i64,
     /// Nanoseconds of the modification time.
     pub mtime_nsec: i64,
+    /// Status change time, seconds since the epoch: set by the kernel on every write.
+    pub ctime: i64,
+    /// Nanoseconds of the status change time.
+    pub ctime_nsec: i64,
     /// Inode number.
     pub ino: u64,
     /// Device number.
@@ -47,6 +55,8 @@ impl Stamp {
                 len: meta.len(),
                 mtime: meta.mtime(),
                 mtime_nsec: meta.mtime_nsec(),
+                ctime: meta.ctime(),
+                ctime_nsec: meta.ctime_nsec(),
                 ino: meta.ino(),
                 dev: meta.dev(),
             })),
@@ -130,17 +140,25 @@ impl Journal {
         Ok(true)
     }
 
-    /// True if the file still has the recorded stamp, or a later step recorded that it
-    /// rewrote the file in place from that stamp.
+    /// True if the file still has the recorded stamp, or a later step rewrote it in place
+    /// from that stamp and it is as that step left it (or that step was cut short: it runs
+    /// again, and is idempotent).
     fn is_current(&self, file: &RecordedFile) -> io::Result<bool> {
-        if Stamp::of(&file.path)? == Some(file.stamp) {
+        let now = Stamp::of(&file.path)?;
+        if now == Some(file.stamp) {
             return Ok(true);
         }
-        Ok(self
-            .records
-            .values()
-            .flat_map(|record| &record.rewrites)
-            .any(|rewrite| rewrite.path == file.path && rewrite.stamp == file.stamp))
+        Ok(self.records.values().any(|record| {
+            record
+                .rewrites
+                .iter()
+                .any(|rewrite| rewrite.path == file.path && rewrite.stamp == file.stamp)
+                && (!record.finished
+                    || record
+                        .outputs
+                        .iter()
+                        .any(|output| output.path == file.path && Some(output.stamp) == now))
+        }))
     }
 
     /// The record of `step`, if any.

@@ -729,3 +729,79 @@ fn a_missing_directory_is_refused_before_the_link() {
     );
     assert!(!bench.path("nodir").exists());
 }
+
+/// A step's output changed behind the journal's back, even with its modification time put
+/// back afterwards (as `cp -p` and `touch -r` leave a file), is not trusted: the rerun makes it
+/// again, starting with the step that wrote it, and installs the right output.
+#[test]
+fn an_output_changed_behind_the_journal_is_made_again() {
+    let bench = Bench::new();
+    let out = bench
+        .link("reference", &["--work-dir", "ref-work"])
+        .output()
+        .unwrap();
+    assert_success(&out, "the first link");
+    let reference = fs::read(bench.path("reference")).unwrap();
+    let order = bench.runs();
+    let steps = step_skipped(&json_line(&out));
+    // Each file of the work directory with the first step that wrote it.
+    let mut made: Vec<(usize, String)> = Vec::new();
+    for (i, (step, _)) in steps.iter().enumerate().take(order.len()) {
+        let record = fs::read(bench.path(&format!("ref-work/journal/{step}.json"))).unwrap();
+        let record: serde_json::Value = serde_json::from_slice(&record).unwrap();
+        for output in record["outputs"].as_array().unwrap() {
+            let name = Path::new(output["path"].as_str().unwrap())
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if !made.iter().any(|(_, n)| *n == name) {
+                made.push((i, name));
+            }
+        }
+    }
+    assert!(made.len() >= order.len(), "{made:?}");
+
+    for (i, name) in &made {
+        let what = format!("{name} (made by {}) changed", order[*i]);
+        let work = format!("work-{name}");
+        let out_name = format!("out-{name}");
+        let out = bench
+            .link(&out_name, &["--work-dir", &work])
+            .output()
+            .unwrap();
+        assert_success(&out, &what);
+        let file = bench.path(&format!("{work}/{name}"));
+        let modified = fs::metadata(&file).unwrap().modified().unwrap();
+        let mut bytes = fs::read(&file).unwrap();
+        *bytes.last_mut().unwrap() ^= 0x55;
+        fs::write(&file, &bytes).unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+        assert_eq!(fs::metadata(&file).unwrap().modified().unwrap(), modified);
+
+        fs::remove_file(bench.path("runs")).unwrap();
+        let out = bench
+            .link(&out_name, &["--work-dir", &work])
+            .output()
+            .unwrap();
+        assert_success(&out, &what);
+        let runs = bench.runs();
+        assert_eq!(runs.first(), Some(&order[*i]), "{what}: {runs:?}");
+        assert!(
+            fs::read(bench.path(&out_name)).unwrap() == reference,
+            "{what}: the output differs from the reference"
+        );
+        fs::remove_file(bench.path("runs")).unwrap();
+        let out = bench
+            .link(&out_name, &["--work-dir", &work])
+            .output()
+            .unwrap();
+        assert_success(&out, &what);
+        assert!(bench.runs().is_empty(), "{what}: {:?}", bench.runs());
+    }
+}

@@ -26,7 +26,7 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::interrupt::{signal_name, Interrupts};
 
@@ -418,11 +418,18 @@ pub fn link(request: &LinkRequest, progress: &Progress) -> Result<LinkSummary, L
             work.display()
         )))?;
     }
+    let interrupts = Interrupts::watch().map_err(LinkError::io("cannot catch signals"))?;
+    // Held to the end of the run: a second run on this work directory (two `make` in one
+    // tree) waits for it, and then finds its journal and outputs whole.
+    let _lock = if request.dry_run {
+        None
+    } else {
+        Some(lock_work_dir(&work, &interrupts, progress)?)
+    };
     let journal = Journal::open(&work, request.dry_run).map_err(LinkError::io(format!(
         "cannot read the journal in {}",
         work.display()
     )))?;
-    let interrupts = Interrupts::watch().map_err(LinkError::io("cannot catch signals"))?;
     let mut pipeline = Pipeline {
         request,
         script,
@@ -436,6 +443,48 @@ pub fn link(request: &LinkRequest, progress: &Progress) -> Result<LinkSummary, L
     let result = pipeline.run();
     progress.done();
     result
+}
+
+/// Takes the work directory's lock (`WORK/lock`), waiting, with one line said, while another
+/// run holds it; a signal ends the wait. The lock goes with the file's last descriptor, so a
+/// run that dies for any reason never leaves the directory locked.
+fn lock_work_dir(
+    work: &Path,
+    interrupts: &Interrupts,
+    progress: &Progress,
+) -> Result<fs::File, LinkError> {
+    let path = work.join("lock");
+    let file = fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(LinkError::io(format!("cannot open {}", path.display())))?;
+    let mut said = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(fs::TryLockError::WouldBlock) => {
+                if !said {
+                    progress.note(&format!(
+                        "waiting for another kslink run on {} to finish (it holds {})",
+                        work.display(),
+                        path.display()
+                    ));
+                    said = true;
+                }
+                if let Some(signal) = interrupts.caught() {
+                    return Err(LinkError::Interrupted(signal));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(fs::TryLockError::Error(err)) => {
+                return Err(LinkError::io(format!("cannot lock {}", path.display()))(
+                    err,
+                ))
+            }
+        }
+    }
 }
 
 /// The number of steps of a link without a relink, for the progress bar.

@@ -6,7 +6,8 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use kslink_driver::demo::DEMO_CFLAGS;
 use kslink_schema::artifact;
@@ -130,7 +131,8 @@ impl Bench {
     }
 
     /// `wrap-NAME`: counts its run in `runs`; if the count is `$KILL_AT`, kills the driver
-    /// (its parent) before (`$KILL_WHEN=before`) or after running the real program. The
+    /// (its parent) before (`$KILL_WHEN=before`) or after running the real program; while the
+    /// file `$HOLD` exists, waits before running the real program. The
     /// question the driver asks the linker in every build (`--version`, which says whose
     /// rules to predict by) is passed on uncounted: it is no step.
     fn wrapper(&self, name: &str, real: &Path) {
@@ -142,6 +144,7 @@ impl Bench {
              echo {name} >> '{runs}'\n\
              n=$(wc -l < '{runs}')\n\
              if [ \"$n\" = \"$KILL_AT\" ] && [ \"$KILL_WHEN\" = before ]; then kill -9 $PPID; exit 1; fi\n\
+             while [ -n \"$HOLD\" ] && [ -e \"$HOLD\" ]; do sleep 0.05; done\n\
              '{real}' \"$@\"\n\
              rc=$?\n\
              if [ \"$n\" = \"$KILL_AT\" ]; then kill -9 $PPID; sleep 1; fi\n\
@@ -804,4 +807,91 @@ fn an_output_changed_behind_the_journal_is_made_again() {
         assert_success(&out, &what);
         assert!(bench.runs().is_empty(), "{what}: {:?}", bench.runs());
     }
+}
+
+/// Two runs on one work directory at once (two `make` in one tree): the second says that it
+/// waits, and waits; a signal ends its wait (exit 128+signal); once the first has finished,
+/// the second finds everything done and the output whole.
+#[test]
+fn a_second_run_on_the_work_directory_waits_for_the_first() {
+    let bench = Bench::new();
+    let out = bench
+        .link("reference", &["--work-dir", "ref-work"])
+        .output()
+        .unwrap();
+    assert_success(&out, "the reference link");
+    let reference = fs::read(bench.path("reference")).unwrap();
+    let order = bench.runs();
+    fs::remove_file(bench.path("runs")).unwrap();
+
+    let hold = bench.path("hold");
+    fs::write(&hold, "").unwrap();
+    let mut first = bench.link("prog", &["--work-dir", "work"]);
+    let first = first
+        .env("HOLD", &hold)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first run is in its first step (held) once the log shows it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while bench.runs().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the first run never started a step"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let waiting = |name: &str| {
+        let log = bench.path(name);
+        let child = bench
+            .link("prog", &["--work-dir", "work"])
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !fs::read_to_string(&log)
+            .unwrap()
+            .contains("waiting for another kslink run")
+        {
+            assert!(Instant::now() < deadline, "{name}: it never said it waits");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        (child, log)
+    };
+    let (mut stopped, log) = waiting("stopped.log");
+    let status = Command::new("kill")
+        .args(["-TERM", &stopped.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = stopped.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(128 + 15),
+        "{}",
+        fs::read_to_string(&log).unwrap()
+    );
+    assert!(fs::read_to_string(&log)
+        .unwrap()
+        .contains("interrupted by SIGTERM"));
+
+    let (second, log) = waiting("second.log");
+    fs::remove_file(&hold).unwrap();
+    let first = first.wait_with_output().unwrap();
+    assert_success(&first, "the first run");
+    let second = second.wait_with_output().unwrap();
+    assert!(
+        second.status.success(),
+        "{}",
+        fs::read_to_string(&log).unwrap()
+    );
+    // Only the first run ran anything; the second found it all done.
+    assert_eq!(bench.runs(), order);
+    assert!(
+        fs::read(bench.path("prog")).unwrap() == reference,
+        "the output differs from the reference"
+    );
 }

@@ -8,7 +8,7 @@ use std::process::Output;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGABRT, SIGBUS, SIGHUP, SIGINT, SIGKILL, SIGSEGV, SIGTERM};
 use signal_hook::iterator::Signals;
 
 /// The signals that end a run, and the process of the step that is running.
@@ -72,6 +72,10 @@ pub fn signal_name(signal: i32) -> &'static str {
         SIGINT => "SIGINT",
         SIGTERM => "SIGTERM",
         SIGHUP => "SIGHUP",
+        SIGKILL => "SIGKILL",
+        SIGSEGV => "SIGSEGV",
+        SIGABRT => "SIGABRT",
+        SIGBUS => "SIGBUS",
         _ => "a signal",
     }
 }

@@ -25,6 +25,7 @@ use std::fmt;
 use std::fs;
 use std::io;
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -411,12 +412,18 @@ pub fn link(request: &LinkRequest, progress: &Progress) -> Result<LinkSummary, L
             )
         })?;
     check_output(request, &script)?;
+    check_table_options(request)?;
     let work = request.work_dir();
     if !request.dry_run {
-        fs::create_dir_all(&work).map_err(LinkError::io(format!(
-            "cannot create the work directory {}",
-            work.display()
-        )))?;
+        fs::create_dir(&work)
+            .or_else(|err| match err.kind() {
+                io::ErrorKind::AlreadyExists if work.is_dir() => Ok(()),
+                _ => Err(err),
+            })
+            .map_err(LinkError::io(format!(
+                "cannot create the work directory {}",
+                work.display()
+            )))?;
     }
     let interrupts = Interrupts::watch().map_err(LinkError::io("cannot catch signals"))?;
     // Held to the end of the run: a second run on this work directory (two `make` in one
@@ -454,11 +461,14 @@ fn lock_work_dir(
     progress: &Progress,
 ) -> Result<fs::File, LinkError> {
     let path = work.join("lock");
+    // Held open for reading only: a file open for writing would keep its file system from
+    // being remounted read-only.
     let file = fs::File::options()
         .create(true)
         .truncate(false)
-        .write(true)
+        .append(true)
         .open(&path)
+        .and_then(|_| fs::File::open(&path))
         .map_err(LinkError::io(format!("cannot open {}", path.display())))?;
     let mut said = false;
     loop {
@@ -970,6 +980,13 @@ impl Pipeline<'_> {
             // A stage's message is one line, prefixed with its own name.
             message = message.lines().last().unwrap_or("").to_string();
         }
+        if let Some(signal) = output.status.signal() {
+            let killed = format!("killed by {} (signal {signal})", signal_name(signal));
+            message = match message.is_empty() {
+                true => killed,
+                false => format!("{killed}; it said: {message}"),
+            };
+        }
         Err(LinkError::StepFailed {
             step: step.name,
             program: program_name(argv),
@@ -992,20 +1009,39 @@ fn shown(path: &Path) -> String {
     path.display().to_string()
 }
 
-/// Refuses, before anything is made, an output or map in a directory that does not exist,
-/// and an output that is a directory or one of the link's own inputs (the linker writes into
-/// the work directory, so its own guard never sees it).
+/// Refuses, before anything is made, an output, map or work directory in a directory that
+/// does not exist or cannot be written, and an output that is a directory or one of the
+/// link's own inputs (the linker writes into the work directory, so its own guard never sees
+/// it).
 fn check_output(request: &LinkRequest, script: &Path) -> Result<(), LinkError> {
     let out = &request.output;
-    for file in [out.clone(), request.map_path()] {
-        let dir = match file.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
+    let work = request.work_dir();
+    for file in [out.clone(), request.map_path(), work.clone()] {
+        let dir = if file == work && work.is_dir() {
+            work.as_path()
+        } else {
+            match file.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir,
+                _ => Path::new("."),
+            }
         };
         if !dir.is_dir() {
             return Err(LinkError::Usage(format!(
                 "{}: no such directory: create it, or name another place for {}",
                 dir.display(),
+                file.display()
+            )));
+        }
+        // Permission bits do not say it for root, nor for a read-only file system: a file
+        // made and removed at once does.
+        if let Err(err) = tempfile::Builder::new()
+            .prefix(".kslink-probe")
+            .tempfile_in(dir)
+        {
+            return Err(LinkError::Usage(format!(
+                "{}: cannot write there ({}): make it writable, or name another place for {}",
+                dir.display(),
+                io_reason(&err),
                 file.display()
             )));
         }
@@ -1028,6 +1064,46 @@ fn check_output(request: &LinkRequest, script: &Path) -> Result<(), LinkError> {
             input.display()
         ))),
         None => Ok(()),
+    }
+}
+
+/// Asks the table stage whether it builds tables with these options (profile, arch, the
+/// flags the profile takes), so that a mistyped name is refused before the prediction and the
+/// link: the stage's own answer, as a swapped stage may know other names.
+fn check_table_options(request: &LinkRequest) -> Result<(), LinkError> {
+    let stage = request.stages.executable("table");
+    let mut args = request.flags.table_args();
+    args.push("--check".into());
+    let output = duct::cmd(stage, args)
+        .stdout_null()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .map_err(|err| {
+            LinkError::Usage(format!(
+                "cannot run the table stage {}: {}",
+                stage.display(),
+                io_reason(&err)
+            ))
+        })?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let said = String::from_utf8_lossy(&output.stderr);
+    Err(LinkError::Usage(
+        said.lines()
+            .next()
+            .unwrap_or("the table stage refused the options")
+            .to_string(),
+    ))
+}
+
+/// An I/O error's reason without Rust's `(os error N)`.
+fn io_reason(err: &io::Error) -> String {
+    let text = err.to_string();
+    match text.find(" (os error") {
+        Some(end) => text[..end].to_string(),
+        None => text,
     }
 }
 

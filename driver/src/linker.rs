@@ -174,6 +174,16 @@ impl LinkerCommand {
                 "no linker command after `--` (for example `-- ld -T script.lds a.o`)".to_string(),
             );
         }
+        let places = argv[1..]
+            .iter()
+            .filter(|arg| *arg == TABLE_PLACEHOLDER)
+            .count();
+        if places > 1 {
+            return Err(format!(
+                "`{TABLE_PLACEHOLDER}` appears {places} times in the linker command: it marks the \
+                 one place of the table's object; keep one"
+            ));
+        }
         let mut script = None;
         let mut inputs = Vec::new();
         let mut kind = OutputKind::Static;

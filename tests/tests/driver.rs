@@ -132,21 +132,27 @@ impl Bench {
 
     /// `wrap-NAME`: counts its run in `runs`; if the count is `$KILL_AT`, kills the driver
     /// (its parent) before (`$KILL_WHEN=before`) or after running the real program; while the
-    /// file `$HOLD` exists, waits before running the real program. The
+    /// file `$HOLD` exists, waits before running the real program; if NAME is `$HOOK_STEP`,
+    /// runs the shell command `$HOOK_BEFORE` before the real program (`kill -SEGV $$` there
+    /// makes the program die by a signal) and `$HOOK_AFTER` after it. The
     /// question the driver asks the linker in every build (`--version`, which says whose
-    /// rules to predict by) is passed on uncounted: it is no step.
+    /// rules to predict by) and the table stage (`--check`, whether it knows the options) are
+    /// passed on uncounted: they are no steps.
     fn wrapper(&self, name: &str, real: &Path) {
         let path = self.path(&format!("wrap-{name}"));
         let runs = self.path("runs");
         let script = format!(
             "#!/bin/bash\n\
              if [ \"$*\" = --version ]; then exec '{real}' --version; fi\n\
+             case \" $* \" in *\" --check \"*) exec '{real}' \"$@\";; esac\n\
              echo {name} >> '{runs}'\n\
              n=$(wc -l < '{runs}')\n\
              if [ \"$n\" = \"$KILL_AT\" ] && [ \"$KILL_WHEN\" = before ]; then kill -9 $PPID; exit 1; fi\n\
              while [ -n \"$HOLD\" ] && [ -e \"$HOLD\" ]; do sleep 0.05; done\n\
+             if [ \"$HOOK_STEP\" = {name} ]; then eval \"$HOOK_BEFORE\"; fi\n\
              '{real}' \"$@\"\n\
              rc=$?\n\
+             if [ \"$HOOK_STEP\" = {name} ]; then eval \"$HOOK_AFTER\"; fi\n\
              if [ \"$n\" = \"$KILL_AT\" ]; then kill -9 $PPID; sleep 1; fi\n\
              exit $rc\n",
             runs = runs.display(),
@@ -290,7 +296,12 @@ fn a_swapped_stage_is_the_one_used() {
         .unwrap();
     assert_success(&out, "link with a swapped table stage");
     let logged = fs::read_to_string(&log).unwrap();
-    assert_eq!(logged.lines().count(), 2, "{logged}");
+    // The question whether it knows the options, the first table, the final one.
+    assert_eq!(logged.lines().count(), 3, "{logged}");
+    assert!(
+        logged.lines().next().unwrap().ends_with("--check"),
+        "{logged}"
+    );
     assert!(logged.contains("--frame"), "{logged}");
     assert_success(&Command::new(bench.path("demo")).output().unwrap(), "demo");
 }
@@ -894,4 +905,276 @@ fn a_second_run_on_the_work_directory_waits_for_the_first() {
         fs::read(bench.path("prog")).unwrap() == reference,
         "the output differs from the reference"
     );
+}
+
+/// A tmpfs mounted for one test, unmounted when the test ends. The tests run as root, as CI
+/// does: a file system that fills up or turns read-only is a real one.
+struct Tmpfs {
+    dir: PathBuf,
+}
+
+impl Tmpfs {
+    fn mount(dir: PathBuf, options: &str) -> Tmpfs {
+        fs::create_dir_all(&dir).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_success(
+            &out,
+            "mounting a tmpfs (these tests run as root, as CI does)",
+        );
+        Tmpfs { dir }
+    }
+
+    /// The shell command that remounts it with `options`.
+    fn remount_command(&self, options: &str) -> String {
+        format!("mount -o remount,{options} '{}'", self.dir.display())
+    }
+
+    fn remount(&self, options: &str) {
+        let status = Command::new("sh")
+            .args(["-c", &self.remount_command(options)])
+            .status()
+            .unwrap();
+        assert!(status.success(), "remount {options}");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+    }
+}
+
+/// `NAME/prog` in a new directory of the bench's: an output with a System.map of its own.
+fn place(bench: &Bench, name: &str) -> PathBuf {
+    fs::create_dir(bench.path(name)).unwrap();
+    bench.path(name).join("prog")
+}
+
+/// The lines of kslink's own on standard error.
+fn kslink_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|line| line.starts_with("kslink:"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The names in a directory, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Mistyped names and places that cannot be written are refused before anything runs or is
+/// made: exit 2, one line saying what and where.
+#[test]
+fn names_and_places_are_checked_before_anything_runs() {
+    let bench = Bench::new();
+    let _ro = Tmpfs::mount(bench.path("ro"), "ro,size=1m");
+    let before = names_in(bench.dir.path());
+    let cases: [(&str, &[&str], &[&str], &str); 7] = [
+        (
+            "prog",
+            &["--profile", "6.12"],
+            &[],
+            "unknown profile \"6.12\"",
+        ),
+        ("prog", &["--arch", "sparc"], &[], "unknown arch \"sparc\""),
+        (
+            "prog",
+            &["--profile", "linux-6.1", "--pc-relative"],
+            &[],
+            "--pc-relative is an option of linux-7.3, not of linux-6.1",
+        ),
+        (
+            "prog",
+            &[],
+            &["{kallsyms}", "{kallsyms}"],
+            "`{kallsyms}` appears 2 times",
+        ),
+        (
+            "ro/prog",
+            &[],
+            &[],
+            "ro: cannot write there (Read-only file system)",
+        ),
+        (
+            "prog",
+            &["--work-dir", "ro/work"],
+            &[],
+            "ro: cannot write there (Read-only file system)",
+        ),
+        (
+            "prog",
+            &["--map", "ro/System.map"],
+            &[],
+            "ro: cannot write there (Read-only file system)",
+        ),
+    ];
+    for (output, extra, linker_extra, said) in cases {
+        let what = format!("-o {output} {extra:?} -- ... {linker_extra:?}");
+        let out = bench
+            .link(output, extra)
+            .args(linker_extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{what}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
+        assert!(stderr.contains(said), "{what}: {stderr}");
+        assert!(bench.runs().is_empty(), "{what}: {:?}", bench.runs());
+        assert_eq!(names_in(bench.dir.path()), before, "{what}: made something");
+    }
+}
+
+/// Runs `link` (with a previous OUT and System.map in place) and expects the fault it injects
+/// to fail it cleanly: exit 1, one line of kslink's that says `said`, the previous OUT and map
+/// as they were, and nothing of kslink's left beside them.
+fn fails_cleanly(mut link: Command, out: &Path, said: &str) {
+    let map = out.with_file_name("System.map");
+    fs::write(out, "previous output\n").unwrap();
+    fs::write(&map, "previous map\n").unwrap();
+    let beside = names_in(out.parent().unwrap());
+    let result = link.output().unwrap();
+    let what = format!("{said:?} into {}", out.display());
+    assert_eq!(result.status.code(), Some(1), "{what}: {result:?}");
+    let lines = kslink_lines(&result);
+    assert_eq!(lines.len(), 1, "{what}: {lines:?}");
+    assert!(lines[0].contains(said), "{what}: {lines:?}");
+    assert_eq!(fs::read(out).unwrap(), b"previous output\n", "{what}");
+    assert_eq!(fs::read(&map).unwrap(), b"previous map\n", "{what}");
+    // The filler and a work directory on the same file system are the test's.
+    let left: Vec<String> = names_in(out.parent().unwrap())
+        .into_iter()
+        .filter(|name| name != "fill" && name != "work")
+        .collect();
+    assert_eq!(left, beside, "{what}");
+}
+
+/// The rerun after a fault completes, with the reference output and map.
+fn completes(bench: &Bench, link: Command, out: &Path) {
+    let mut link = link;
+    let result = link.output().unwrap();
+    assert_success(&result, &format!("the rerun into {}", out.display()));
+    assert!(
+        fs::read(out).unwrap() == fs::read(bench.path("reference")).unwrap(),
+        "{}: not the reference output",
+        out.display()
+    );
+    assert_eq!(
+        fs::read(out.with_file_name("System.map")).unwrap(),
+        fs::read(bench.path("System.map")).unwrap(),
+        "{}: not the reference map",
+        out.display()
+    );
+}
+
+/// The disk fills up during the link, the patch and the install (a small tmpfs, filled by a
+/// hook in the step's wrapper): each fails cleanly, and once there is room, the next run
+/// completes.
+#[test]
+fn a_full_disk_fails_cleanly_and_the_next_run_completes() {
+    let bench = Bench::new();
+    let out = bench
+        .link("reference", &["--work-dir", "ref-work"])
+        .output()
+        .unwrap();
+    assert_success(&out, "the reference link");
+    // (phase, the step whose wrapper fills the disk, before or after it, the work directory
+    // on the small file system too)
+    let cases = [
+        ("link", "ld", "HOOK_BEFORE", true),
+        ("patch", "patch", "HOOK_BEFORE", true),
+        ("install", "patch", "HOOK_AFTER", false),
+    ];
+    for (phase, step, when, work_inside) in cases {
+        let small = Tmpfs::mount(bench.path(&format!("small-{phase}")), "size=2m");
+        let out = small.dir.join("prog");
+        let fill = small.dir.join("fill");
+        let work = if work_inside {
+            small.dir.join("work")
+        } else {
+            bench.path(&format!("work-{phase}"))
+        };
+        let work = work.to_str().unwrap().to_string();
+        let out_name = out.to_str().unwrap();
+        let mut link = bench.link(out_name, &["--work-dir", &work]);
+        link.env("HOOK_STEP", step).env(
+            when,
+            format!("cat /dev/zero > '{}' 2>/dev/null", fill.display()),
+        );
+        fails_cleanly(link, &out, "No space left on device");
+        fs::remove_file(&fill).unwrap();
+        completes(&bench, bench.link(out_name, &["--work-dir", &work]), &out);
+    }
+}
+
+/// The output's directory or the work directory turns read-only during a run (remounted by a
+/// hook), the output file is immutable (`chattr +i`, which binds root too), the linker dies by
+/// a signal: each fails cleanly, and once the cause is gone, the next run completes.
+#[test]
+fn a_read_only_place_or_a_killed_linker_fails_cleanly() {
+    let bench = Bench::new();
+    let out = bench
+        .link("reference", &["--work-dir", "ref-work"])
+        .output()
+        .unwrap();
+    assert_success(&out, "the reference link");
+
+    let out_fs = Tmpfs::mount(bench.path("out-fs"), "size=8m");
+    let out = out_fs.dir.join("prog");
+    let args = ["--work-dir", "work-out-fs"];
+    let mut link = bench.link(out.to_str().unwrap(), &args);
+    link.env("HOOK_STEP", "patch")
+        .env("HOOK_AFTER", out_fs.remount_command("ro"));
+    fails_cleanly(link, &out, "Read-only file system");
+    out_fs.remount("rw");
+    completes(&bench, bench.link(out.to_str().unwrap(), &args), &out);
+
+    let work_fs = Tmpfs::mount(bench.path("work-fs"), "size=8m");
+    let out = place(&bench, "work-fs-out");
+    let work = work_fs.dir.join("work");
+    let args = ["--work-dir", work.to_str().unwrap()];
+    let mut link = bench.link(out.to_str().unwrap(), &args);
+    link.env("HOOK_STEP", "ld")
+        .env("HOOK_AFTER", work_fs.remount_command("ro"));
+    fails_cleanly(link, &out, "Read-only file system");
+    work_fs.remount("rw");
+    completes(&bench, bench.link(out.to_str().unwrap(), &args), &out);
+
+    let out = place(&bench, "immutable");
+    let map = out.with_file_name("System.map");
+    let args = ["--work-dir", "work-immutable"];
+    fs::write(&out, "previous output\n").unwrap();
+    fs::write(&map, "previous map\n").unwrap();
+    let immutable = Command::new("chattr").arg("+i").arg(&out).output().unwrap();
+    assert_success(&immutable, "chattr +i");
+    let result = bench.link(out.to_str().unwrap(), &args).output().unwrap();
+    let _ = Command::new("chattr").arg("-i").arg(&out).status();
+    assert_eq!(result.status.code(), Some(1), "{result:?}");
+    let lines = kslink_lines(&result);
+    assert!(
+        lines.len() == 1 && lines[0].contains("Operation not permitted"),
+        "{lines:?}"
+    );
+    assert_eq!(fs::read(&out).unwrap(), b"previous output\n");
+    assert_eq!(fs::read(&map).unwrap(), b"previous map\n");
+    assert_eq!(names_in(out.parent().unwrap()), ["System.map", "prog"]);
+    completes(&bench, bench.link(out.to_str().unwrap(), &args), &out);
+
+    let out = place(&bench, "killed");
+    let args = ["--work-dir", "work-killed"];
+    let mut link = bench.link(out.to_str().unwrap(), &args);
+    link.env("HOOK_STEP", "ld")
+        .env("HOOK_BEFORE", "kill -SEGV $$");
+    fails_cleanly(link, &out, "killed by SIGSEGV");
+    completes(&bench, bench.link(out.to_str().unwrap(), &args), &out);
 }

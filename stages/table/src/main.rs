@@ -101,9 +101,14 @@ struct Cli {
     /// the same symbols (in any order, at any addresses); the outputs are the same.
     #[arg(long, value_name = "TABLE")]
     tokens_from: Option<PathBuf>,
+    /// Only check the options (profile, arch, and the flags the profile takes) and exit: 0
+    /// if this stage builds such tables, 2 and the reason if not. `kslink link` asks this
+    /// before anything runs, so that a mistyped name costs no link.
+    #[arg(long)]
+    check: bool,
     /// The symbols: a text map or a SymbolSet artifact.
-    #[arg(value_name = "INPUT")]
-    input: PathBuf,
+    #[arg(value_name = "INPUT", required_unless_present = "check")]
+    input: Option<PathBuf>,
 }
 
 /// Positions of the outputs in the run's [`OutputSet`].
@@ -155,8 +160,11 @@ fn run(cli: Cli) -> Result<(), TableError> {
         pc_relative: cli.pc_relative,
     };
     profile.check_options(options).map_err(TableError::Usage)?;
+    let Some(input) = cli.input.as_deref() else {
+        return Ok(());
+    };
     let frame = cli.frame.as_deref().map(read_frame).transpose()?;
-    let symbols = read_input(&cli.input, profile)?;
+    let symbols = read_input(input, profile)?;
     for warning in &symbols.warnings {
         eprintln!("kslink-table: warning: {warning}");
     }
@@ -174,7 +182,7 @@ fn run(cli: Cli) -> Result<(), TableError> {
                         what,
                     },
                     FrameError::Misfit(misfits) => TableError::Misfit {
-                        source: cli.input.display().to_string(),
+                        source: input.display().to_string(),
                         misfits,
                     },
                 })?;

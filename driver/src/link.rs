@@ -523,6 +523,7 @@ impl Pipeline<'_> {
         let location = self.file("location");
         let report = self.file("patch.report");
         let remembered = self.file("remembered.pad");
+        let expired = self.file("remembered.expired");
         let flags = request.flags.table_args();
 
         // predict, by the rules of the linker that will link
@@ -564,6 +565,24 @@ impl Pipeline<'_> {
             .after(&[&predict])
             .outputs(&[&first_table, &first_object]),
         )?;
+
+        // A remembered frame goes at the first build that changes an input after a build whose
+        // table fitted the prediction's own sizes: an unchanged rerun keeps its layout.
+        let predicted_again = self
+            .timings
+            .iter()
+            .any(|t| t.name == "predict" && !t.skipped);
+        if predicted_again && remembered.exists() && expired.exists() && !request.dry_run {
+            for file in [&remembered, &expired] {
+                fs::remove_file(file)
+                    .map_err(LinkError::io(format!("cannot remove {}", file.display())))?;
+            }
+            self.progress.note(&format!(
+                "kslink: {output_name}: dropped the frame remembered in {}: the last build's \
+                 table fitted without it",
+                remembered.display()
+            ));
+        }
 
         let mut relinked = false;
         loop {
@@ -653,6 +672,10 @@ impl Pipeline<'_> {
                     ..
                 }) if !relinked => {
                     self.remember_sizes(&flags, &final_symbols, &first_table, &remembered)?;
+                    if expired.exists() {
+                        fs::remove_file(&expired)
+                            .map_err(LinkError::io(expired.display().to_string()))?;
+                    }
                     self.progress.note(&format!(
                         "kslink: {output_name}: {}; linking once more with the sizes it needs \
                          (remembered in {} for the next build)",
@@ -735,6 +758,9 @@ impl Pipeline<'_> {
                     })?;
                 (report.num_syms, report.pad_waste)
             };
+            if !request.dry_run && !relinked && remembered.exists() {
+                self.judge_remembered(&first_table, &final_table, &expired, pad_waste)?;
+            }
             return Ok(LinkSummary {
                 output: request.output.clone(),
                 map,
@@ -763,6 +789,45 @@ impl Pipeline<'_> {
         let frame: PadSpec = artifact::read(frame).map_err(read_error("pad", frame))?;
         let table: KallsymsTable = artifact::read(table).map_err(read_error("table", table))?;
         Ok(frame.arrays == table.arrays && frame.size == table.data.len() as u64)
+    }
+
+    /// After a build with a remembered frame: if the final table fits the first table's own
+    /// sizes, the frame is no longer needed, and `expired` says so (the next build that
+    /// changes an input drops it); otherwise it still is, and `expired` goes.
+    fn judge_remembered(
+        &self,
+        first_table: &Path,
+        final_table: &Path,
+        expired: &Path,
+        pad_waste: u64,
+    ) -> Result<(), LinkError> {
+        let read = |step: &'static str, path: &Path| {
+            artifact::read::<KallsymsTable>(path).map_err(|e| LinkError::BadArtifact {
+                step,
+                message: format!("{}: {e}", path.display()),
+            })
+        };
+        let first = read("table", first_table)?;
+        let last = read("final", final_table)?;
+        let fits = last.arrays.iter().all(|array| {
+            first
+                .array(array.kind)
+                .is_some_and(|own| array.size <= own.size)
+        });
+        let remembered = expired.with_file_name("remembered.pad");
+        if fits {
+            fs::write(expired, "").map_err(LinkError::io(expired.display().to_string()))?;
+            self.progress.note(&format!(
+                "kslink: {}: the table fits the prediction's own sizes again; the frame \
+                 remembered in {} ({pad_waste} bytes of padding here) goes at the next build \
+                 that changes an input",
+                self.request.output.display(),
+                remembered.display()
+            ));
+        } else if expired.exists() {
+            fs::remove_file(expired).map_err(LinkError::io(expired.display().to_string()))?;
+        }
+        Ok(())
     }
 
     /// After a misfit: a frame at least as large as the final table needs, kept for the

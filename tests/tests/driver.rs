@@ -426,6 +426,51 @@ fn a_missed_prediction_relinks_once_and_is_remembered() {
     assert_eq!(report["links"], 1, "{report}");
     assert_eq!(report["relinked"], false, "{report}");
     assert_table_matches_symbols(&bench.path("demo"));
+    let remembered = bench.path(".kslink-demo/remembered.pad");
+    assert!(remembered.exists());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("fits the prediction's own sizes"),
+        "{stderr}"
+    );
+
+    // With a prediction that sees everything, the table fits without the remembered frame:
+    // it is said, the frame stays for an unchanged rerun, and goes at the next change.
+    let honest = |what: &str| {
+        let out = kslink()
+            .current_dir(bench.dir.path())
+            .args(["link", "--all-symbols", "--json", "-o", "demo"])
+            .args(["--", "ld", "-T", "demo.lds", "demo.o", "extra.o"])
+            .output()
+            .unwrap();
+        assert_success(&out, what);
+        assert_table_matches_symbols(&bench.path("demo"));
+        out
+    };
+    let out = honest("a build that fits without the remembered frame");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("fits the prediction's own sizes again"),
+        "{stderr}"
+    );
+    assert!(remembered.exists());
+    let out = honest("an unchanged rerun");
+    assert_eq!(json_line(&out)["links"], 0);
+    assert!(remembered.exists());
+    let status = Command::new("cc")
+        .args(DEMO_CFLAGS)
+        .args(["-c", "-o", "demo.o", "demo.c"])
+        .current_dir(bench.dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = honest("the next build that changes an input");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("dropped the frame remembered"), "{stderr}");
+    assert!(!remembered.exists());
+    let report = json_line(&out);
+    assert_eq!(report["links"], 1, "{report}");
+    assert_eq!(report["pad_waste"], 0, "{report}");
 }
 
 /// Bad input at a step: exit 1, one line naming the step, and the previous output untouched.

@@ -76,18 +76,27 @@ fn make_with_dropin(
     // The kernel's `ld` first on PATH, logging where and what it links.
     let wrappers = scratch.join("bin");
     fs::create_dir(&wrappers).unwrap();
-    let log = scratch.join("ld.log");
     let ld_name = tree.arch.tool("ld");
     let ld = wrappers.join(&ld_name);
     fs::write(
         &ld,
         format!(
             "#!/bin/sh\necho \"$PWD|$*\" >> '{}'\nexec /usr/bin/{ld_name} \"$@\"\n",
-            log.display()
+            scratch.join("ld.log").display()
         ),
     )
     .unwrap();
     fs::set_permissions(&ld, fs::Permissions::from_mode(0o755)).unwrap();
+    // The script is a prerequisite of vmlinux: replacing it makes Kbuild relink.
+    let (output, links) = make_again(&copy, scratch);
+    (copy, output, links)
+}
+
+/// `make vmlinux BOOT_IMAGE` again in the copy that [`make_with_dropin`] made in `scratch`;
+/// returns make's output and the `ld` commands that linked vmlinux in this run.
+fn make_again(copy: &KernelTree, scratch: &Path) -> (std::process::Output, Vec<String>) {
+    let log = scratch.join("ld.log");
+    let _ = fs::remove_file(&log);
     let kslink_dir = bin_path("kslink").parent().unwrap().to_path_buf();
     let mut make = copy.make();
     let kbuild_path = make
@@ -97,13 +106,12 @@ fn make_with_dropin(
         .unwrap_or_default();
     let path = format!(
         "{}:{}:{kbuild_path}",
-        wrappers.display(),
+        scratch.join("bin").display(),
         kslink_dir.display()
     );
-    // The script is a prerequisite of vmlinux: replacing it makes Kbuild relink.
     let output = make
         .env("PATH", path)
-        .args(["vmlinux", tree.arch.boot_target()])
+        .args(["vmlinux", copy.arch.boot_target()])
         .output()
         .expect("make runs");
     let top = copy.dir.display().to_string();
@@ -117,7 +125,7 @@ fn make_with_dropin(
         // Kbuild's `ld -v` probes)
         .filter(|args| args.contains("/kernel/vmlinux.lds") && args.contains("-o "))
         .collect();
-    (copy, output, links)
+    (output, links)
 }
 
 /// The bytes of every kallsyms array, by label: from its label to the next label (the last
@@ -608,4 +616,93 @@ fn dropin_6_12_arm64_text_only() {
 #[test]
 fn dropin_6_12_arm64() {
     dropin_builds_upstreams_kernel_in_one_link(KernelVersion::V6_12, KernelArch::Arm64);
+}
+
+/// A relocatable x86_64 kernel (7.3, with KASLR) through the drop-in as a developer builds
+/// it: built; `rm vmlinux` and built again, which links nothing (the work directory's link is
+/// installed again: Kbuild's post-link strip, which rewrote the installed copy in place, did
+/// not touch it); then a source change, rebuilt incrementally: one link, and upstream's kernel
+/// after the same change, the kernel's own script's.
+#[test]
+fn dropin_7_3_rebuilds_like_upstream() {
+    let tree = kernel_tree_for(KernelVersion::V7_3, KernelArch::X86_64);
+    let arch = tree.arch;
+    assert_eq!(
+        tree.config_value("CONFIG_RELOCATABLE").as_deref(),
+        Some("y")
+    );
+    let scratch = tempfile::Builder::new()
+        .prefix("kslink-rebuild-")
+        .tempdir()
+        .unwrap();
+    // One more function: every later name and address moves.
+    let change = |tree: &KernelTree| {
+        let file = tree.dir.join("kernel/panic.c");
+        let mut text = fs::read_to_string(&file).unwrap();
+        text.push_str(
+            "\nint kslink_incremental_probe(int x);\n\
+             noinline int kslink_incremental_probe(int x)\n{\n\treturn x * 3 + 1;\n}\n",
+        );
+        fs::write(&file, text).unwrap();
+    };
+    let upstream = tree.copy_to(&scratch.path().join("upstream"));
+    change(&upstream);
+    run(
+        upstream.make().args(["vmlinux", arch.boot_target()]),
+        "make with the kernel's own script after the change",
+    );
+    let upstream_map = fs::read_to_string(upstream.system_map()).unwrap();
+    assert!(upstream_map.contains(" T kslink_incremental_probe\n"));
+
+    let dropin = scratch.path().join("dropin");
+    fs::create_dir(&dropin).unwrap();
+    let (copy, output, links) = make_with_dropin(&tree, &dropin, |_| {});
+    let made = |output: &std::process::Output, what: &str| {
+        assert!(
+            output.status.success(),
+            "{what} failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    made(&output, "the first build with the drop-in");
+    assert_eq!(links.len(), 1, "{links:#?}");
+    assert_eq!(
+        fs::read(copy.system_map()).unwrap(),
+        fs::read(tree.system_map()).unwrap(),
+        "System.map of the first build"
+    );
+    let built = fs::read(copy.vmlinux()).unwrap();
+
+    fs::remove_file(copy.vmlinux()).unwrap();
+    let (output, links) = make_again(&copy, &dropin);
+    made(&output, "make after rm vmlinux");
+    assert!(links.is_empty(), "{links:#?}");
+    assert!(
+        fs::read(copy.vmlinux()).unwrap() == built,
+        "vmlinux after rm vmlinux; make differs from the first build's"
+    );
+
+    change(&copy);
+    let (output, links) = make_again(&copy, &dropin);
+    made(&output, "the incremental build after the change");
+    assert_eq!(links.len(), 1, "{links:#?}");
+    assert_eq!(
+        fs::read_to_string(copy.system_map()).unwrap(),
+        upstream_map,
+        "System.map after the change"
+    );
+    assert_eq!(
+        kallsyms_arrays(&copy.vmlinux()),
+        kallsyms_arrays(&upstream.vmlinux())
+    );
+    let ours = loaded_image(&copy.vmlinux(), arch, &dropin, "dropin");
+    let theirs = loaded_image(&upstream.vmlinux(), arch, &dropin, "upstream");
+    assert!(
+        ours == theirs,
+        "the loaded images after the change differ beyond the build-id"
+    );
+    let report: PatchReport = artifact::read(&copy.dir.join(".tmp_kslink/patch.report"))
+        .expect("the patch step's report");
+    assert_eq!(report.pad_waste, 0, "{report:?}");
 }

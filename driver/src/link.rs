@@ -20,6 +20,7 @@
 //! links once more: never more than two links, and never an output whose table is wrong
 //! (the patch step decodes what it wrote and compares it with the file's own symbols).
 
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs;
@@ -31,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use crate::interrupt::{signal_name, Interrupts};
 
-use kslink_schema::{artifact, KallsymsTable, PadSpec, PatchReport};
+use kslink_schema::{artifact, KallsymsTable, PadSpec, PatchReport, SymbolSet};
 use serde_json::json;
 
 use crate::journal::{Journal, KeyBuilder, RecordedFile, Stamp, StepRecord};
@@ -676,12 +677,16 @@ impl Pipeline<'_> {
                         fs::remove_file(&expired)
                             .map_err(LinkError::io(expired.display().to_string()))?;
                     }
-                    self.progress.note(&format!(
-                        "kslink: {output_name}: {}; linking once more with the sizes it needs \
-                         (remembered in {} for the next build)",
-                        message.trim_end(),
+                    let (missed, short) =
+                        self.misfit_figures(&predicted, &final_symbols, &frame)?;
+                    self.progress.warn(&format!(
+                        "kslink: warning: {output_name}: the prediction missed {missed} symbols \
+                         ({short} bytes more table than its frame); linking once more, with the \
+                         frame remembered in {} for the next builds",
                         remembered.display()
                     ));
+                    self.progress
+                        .detail(&format!("kslink: {}", message.trim_end()));
                     self.progress.add_steps(6);
                     relinked = true;
                     continue;
@@ -789,6 +794,56 @@ impl Pipeline<'_> {
         let frame: PadSpec = artifact::read(frame).map_err(read_error("pad", frame))?;
         let table: KallsymsTable = artifact::read(table).map_err(read_error("table", table))?;
         Ok(frame.arrays == table.arrays && frame.size == table.data.len() as u64)
+    }
+
+    /// After a misfit: how many of the linked file's symbols the prediction did not have
+    /// (as names, counted with their repeats), and by how many bytes the table that holds
+    /// them (`needed.table`) outgrows the frame, all arrays together.
+    fn misfit_figures(
+        &self,
+        predicted: &Path,
+        final_symbols: &Path,
+        frame: &Path,
+    ) -> Result<(u64, u64), LinkError> {
+        let needed = self.file("needed.table");
+        let bad = |step: &'static str, path: &Path| {
+            let path = path.display().to_string();
+            move |e: artifact::ArtifactError| LinkError::BadArtifact {
+                step,
+                message: format!("{path}: {e}"),
+            }
+        };
+        let predicted_set: SymbolSet =
+            artifact::read(predicted).map_err(bad("predict", predicted))?;
+        let final_set: SymbolSet =
+            artifact::read(final_symbols).map_err(bad("collect", final_symbols))?;
+        let mut counts: HashMap<&[u8], i64> = HashMap::new();
+        for symbol in &predicted_set.symbols {
+            *counts.entry(&symbol.name).or_default() += 1;
+        }
+        let mut missed = 0;
+        for symbol in &final_set.symbols {
+            let count = counts.entry(&symbol.name).or_default();
+            *count -= 1;
+            if *count < 0 {
+                missed += 1;
+            }
+        }
+        let frame: PadSpec = artifact::read(frame).map_err(bad("pad", frame))?;
+        let needed: KallsymsTable = artifact::read(&needed).map_err(bad("measure", &needed))?;
+        let short = needed
+            .arrays
+            .iter()
+            .map(|array| {
+                let room = frame
+                    .arrays
+                    .iter()
+                    .find(|own| own.kind == array.kind)
+                    .map_or(0, |own| own.size);
+                array.size.saturating_sub(room)
+            })
+            .sum();
+        Ok((missed, short))
     }
 
     /// After a build with a remembered frame: if the final table fits the first table's own

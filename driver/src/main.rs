@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use kslink_driver::demo::{demo, DemoRequest};
 use kslink_driver::link::{link, LinkRequest, TableFlags, STEPS};
 use kslink_driver::linker::LinkerCommand;
@@ -27,10 +27,19 @@ use kslink_driver::stages::{default_executable, parse_override, StageSet};
 ///
 ///   kslink table --emit-asm kallsyms.S System.map    (runs the stage kslink-table)
 ///
+/// The stages are programs of their own (kslink-collect, kslink-table, …), which
+/// `kslink link` runs in turn; `kslink STAGE ARGS` runs one by hand, and `kslink help STAGE`
+/// shows its help.
+///
 /// Exit status: 0 on success, 1 when a step fails (its message says which and why; the
-/// previous output is left as it was), 2 on a usage error.
+/// previous output is left as it was), 2 on a usage error, 128 + N when signal N ended it.
 #[derive(Parser, Debug)]
-#[command(name = "kslink", version, verbatim_doc_comment)]
+#[command(
+    name = "kslink",
+    version,
+    verbatim_doc_comment,
+    disable_help_subcommand = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -57,10 +66,46 @@ enum Command {
     /// and back as the kernel does. Exit status 0 only if its self-check passes.
     #[command(verbatim_doc_comment)]
     Demo(DemoArgs),
-    /// Run a stage executable: `kslink table ARGS` runs kslink-table ARGS.
-    #[command(external_subcommand)]
-    Stage(Vec<OsString>),
+    /// Stage: the symbols of a linked file (System.map), or predicted from the link's inputs.
+    #[command(disable_help_flag = true, disable_version_flag = true)]
+    Collect(StageArgs),
+    /// Stage: the kallsyms table from symbols, byte for byte upstream's scripts/kallsyms.
+    #[command(disable_help_flag = true, disable_version_flag = true)]
+    Table(StageArgs),
+    /// Stage: the frame (each array's room) that the final table must fit.
+    #[command(disable_help_flag = true, disable_version_flag = true)]
+    Pad(StageArgs),
+    /// Stage: where a linked file holds the first table's arrays.
+    #[command(disable_help_flag = true, disable_version_flag = true)]
+    Locate(StageArgs),
+    /// Stage: the final table written over the first in place, and checked.
+    #[command(disable_help_flag = true, disable_version_flag = true)]
+    Patch(StageArgs),
+    /// Stage: a linked file's table decoded as the kernel reads it, as /proc/kallsyms.
+    #[command(disable_help_flag = true, disable_version_flag = true)]
+    Verify(StageArgs),
+    /// Help for kslink, one of its commands, or a stage (`kslink help table`).
+    Help {
+        /// A command (link, demo) or a stage (collect, table, pad, locate, patch, verify).
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+    },
 }
+
+/// The arguments of a stage, passed on as they are.
+#[derive(Args, Debug)]
+struct StageArgs {
+    /// The stage's own arguments (`kslink help STAGE` lists them).
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
+    args: Vec<OsString>,
+}
+
+/// The stages, by the name `kslink STAGE` takes.
+const STAGES: [&str; 6] = ["collect", "table", "pad", "locate", "patch", "verify"];
 
 #[derive(Args, Debug)]
 struct Output {
@@ -93,9 +138,9 @@ impl Output {
 #[derive(Args, Debug)]
 struct LinkArgs {
     /// The kernel version's table rules, layout and System.map rules: linux-7.3, linux-6.12 or
-    /// linux-6.1 (default linux-6.12).
-    #[arg(long, value_name = "PROFILE")]
-    profile: Option<String>,
+    /// linux-6.1.
+    #[arg(long, value_name = "PROFILE", default_value = "linux-6.12")]
+    profile: String,
     /// Keep every symbol, not only text (CONFIG_KALLSYMS_ALL).
     #[arg(long)]
     all_symbols: bool,
@@ -174,7 +219,7 @@ fn run_link(args: LinkArgs) -> ExitCode {
     };
     let request = LinkRequest {
         flags: TableFlags {
-            profile: args.profile,
+            profile: Some(args.profile),
             all_symbols: args.all_symbols,
             absolute_percpu: args.absolute_percpu,
             base_relative: args.base_relative,
@@ -243,19 +288,87 @@ fn run_demo(args: DemoArgs) -> ExitCode {
 }
 
 /// Runs `kslink-STAGE ARGS`, git-style, and exits with its status.
-fn run_stage(argv: Vec<OsString>) -> ExitCode {
-    let name = argv[0].to_string_lossy().into_owned();
-    let exe = default_executable(&name);
-    match std::process::Command::new(&exe).args(&argv[1..]).status() {
+fn run_stage(name: &str, args: &[OsString]) -> ExitCode {
+    let exe = default_executable(name);
+    match std::process::Command::new(&exe).args(args).status() {
         Ok(status) => ExitCode::from(status.code().map_or(1, |c| c as u8)),
         Err(err) => {
             eprintln!(
-                "kslink: `{name}` is not a kslink command, and {} cannot be run: {err}",
-                exe.display()
+                "kslink: cannot run the stage {}: {}: build it (`cargo build --release \
+                 --workspace --bins`) or put it on PATH",
+                exe.display(),
+                err.kind()
             );
             ExitCode::from(2)
         }
     }
+}
+
+/// `kslink help [COMMAND]`: kslink's own help, a command's, or the stage's own `--help`.
+fn run_help(command: Option<String>) -> ExitCode {
+    let mut cli = Cli::command();
+    let Some(name) = command else {
+        let _ = cli.print_long_help();
+        return ExitCode::SUCCESS;
+    };
+    if STAGES.contains(&name.as_str()) {
+        return run_stage(&name, &["--help".into()]);
+    }
+    match cli.find_subcommand_mut(&name) {
+        Some(sub) => {
+            let _ = sub.print_long_help();
+            ExitCode::SUCCESS
+        }
+        None => {
+            let known: Vec<String> = cli
+                .get_subcommands()
+                .map(|sub| sub.get_name().to_string())
+                .collect();
+            eprintln!(
+                "kslink: no command `{name}`{}; the commands: {}",
+                suggestion(&name, &known)
+                    .map(|near| format!(" (did you mean `{near}`?)"))
+                    .unwrap_or_default(),
+                known.join(", ")
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The known name nearest to `name`, if it is near enough to be a typo (at most two edits).
+fn suggestion<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(name, k), k))
+        .filter(|(distance, _)| *distance <= 2)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, k)| k.as_str())
+}
+
+/// Levenshtein distance, counting a swap of two neighbours as one edit.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
 }
 
 fn main() -> ExitCode {
@@ -263,6 +376,12 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Link(args) => run_link(args),
         Command::Demo(args) => run_demo(args),
-        Command::Stage(argv) => run_stage(argv),
+        Command::Collect(stage) => run_stage("collect", &stage.args),
+        Command::Table(stage) => run_stage("table", &stage.args),
+        Command::Pad(stage) => run_stage("pad", &stage.args),
+        Command::Locate(stage) => run_stage("locate", &stage.args),
+        Command::Patch(stage) => run_stage("patch", &stage.args),
+        Command::Verify(stage) => run_stage("verify", &stage.args),
+        Command::Help { command } => run_help(command),
     }
 }

@@ -96,6 +96,29 @@ impl Progress {
         }
     }
 
+    /// A warning: on standard error, even when quiet (what `make -s` still shows).
+    pub fn warn(&self, message: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(message),
+            None => {
+                let _ = writeln!(io::stderr(), "{message}");
+            }
+        }
+    }
+
+    /// Detail for whoever asked for every command (`--verbose`): on standard error.
+    pub fn detail(&self, message: &str) {
+        if self.verbosity != Verbosity::Verbose {
+            return;
+        }
+        match &self.bar {
+            Some(bar) => bar.println(message),
+            None => {
+                let _ = writeln!(io::stderr(), "{message}");
+            }
+        }
+    }
+
     /// Removes the bar.
     pub fn done(&self) {
         if let Some(bar) = &self.bar {

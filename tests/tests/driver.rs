@@ -409,6 +409,11 @@ fn a_missed_prediction_relinks_once_and_is_remembered() {
         1,
         "{stderr}"
     );
+    // extra.o's 40 functions, which the blind prediction did not see.
+    assert!(
+        stderr.contains("kslink: warning: demo: the prediction missed 40 symbols ("),
+        "{stderr}"
+    );
     assert_success(&Command::new(bench.path("demo")).output().unwrap(), "demo");
     assert_table_matches_symbols(&bench.path("demo"));
 

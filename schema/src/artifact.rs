@@ -22,7 +22,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::fsio::AtomicFile;
+use crate::fsio::{io_reason, AtomicFile};
 
 /// The first eight bytes of every artifact file.
 pub const MAGIC: [u8; 8] = *b"\x7fKSLINK\n";
@@ -97,8 +97,9 @@ pub enum ArtifactError {
         /// The operating system's error.
         source: std::io::Error,
     },
-    /// The file does not start with [`MAGIC`]: it is not a kslink artifact at all.
-    NotAnArtifact,
+    /// The file does not start with [`MAGIC`]: it is not a kslink artifact at all, and this
+    /// is what it looks like instead.
+    NotAnArtifact(Lookalike),
     /// The header names a kind this build does not know.
     UnknownKind(u16),
     /// The file holds another kind of artifact than the one asked for.
@@ -133,11 +134,57 @@ pub enum ArtifactError {
     Decode(String),
 }
 
+/// What a file that is not an artifact looks like, so that a message can say what to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookalike {
+    /// Nothing at all.
+    Empty,
+    /// An ELF file (a linked kernel, an object).
+    Elf,
+    /// Text (a System.map, a linker script).
+    Text,
+    /// Anything else.
+    Other,
+}
+
+impl Lookalike {
+    /// What `bytes` look like.
+    pub fn of(bytes: &[u8]) -> Lookalike {
+        let head = &bytes[..bytes.len().min(512)];
+        if bytes.is_empty() {
+            Lookalike::Empty
+        } else if bytes.starts_with(b"\x7fELF") {
+            Lookalike::Elf
+        } else if std::str::from_utf8(head).is_ok_and(|text| {
+            text.chars()
+                .all(|c| !c.is_control() || c.is_ascii_whitespace())
+        }) {
+            Lookalike::Text
+        } else {
+            Lookalike::Other
+        }
+    }
+}
+
 impl fmt::Display for ArtifactError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ArtifactError::Io { path, source } => write!(f, "{}: {source}", path.display()),
-            ArtifactError::NotAnArtifact => f.write_str("not a kslink artifact (bad magic)"),
+            ArtifactError::Io { path, source } => {
+                write!(f, "{}: {}", path.display(), io_reason(source))
+            }
+            ArtifactError::NotAnArtifact(Lookalike::Empty) => {
+                f.write_str("an empty file, not a kslink artifact")
+            }
+            ArtifactError::NotAnArtifact(Lookalike::Elf) => f.write_str(
+                "an ELF file, not a kslink artifact: `kslink-collect --linked ELF -o SYMBOLS` \
+                 reads a linked file's symbols",
+            ),
+            ArtifactError::NotAnArtifact(Lookalike::Text) => f.write_str(
+                "a text file, not a kslink artifact (a symbol map goes to kslink-table)",
+            ),
+            ArtifactError::NotAnArtifact(Lookalike::Other) => {
+                f.write_str("not a kslink artifact (it does not start with kslink's magic)")
+            }
             ArtifactError::UnknownKind(kind) => write!(f, "unknown artifact kind {kind}"),
             ArtifactError::WrongKind { expected, found } => {
                 write!(f, "holds a {found} artifact, expected a {expected}")
@@ -174,6 +221,48 @@ fn config() -> bincode::config::Configuration {
     bincode::config::standard()
 }
 
+/// What bincode may claim per payload byte while decoding. It claims each value's in-memory
+/// size (at most 8 bytes for an integer of one or more encoded bytes) and a string's or byte
+/// buffer's length before it allocates that buffer, so a valid payload never claims more
+/// than 8 per byte; the limit stops a length prefix that no payload of this size can hold
+/// from allocating (up to exabytes) before the read fails.
+const CLAIM_PER_PAYLOAD_BYTE: usize = 8;
+
+fn decode_error(err: bincode::error::DecodeError) -> ArtifactError {
+    ArtifactError::Decode(match err {
+        bincode::error::DecodeError::LimitExceeded => {
+            "a length in the payload is larger than the payload can hold".to_owned()
+        }
+        other => other.to_string(),
+    })
+}
+
+/// Decodes a payload whose digest is right, with a decoding limit proportional to its size
+/// ([`CLAIM_PER_PAYLOAD_BYTE`]). bincode's limit is a constant, so the limit is the first of
+/// a few powers of 16 that is large enough.
+fn decode_payload<A: DeserializeOwned>(payload: &[u8]) -> Result<(A, usize), ArtifactError> {
+    let needed = payload
+        .len()
+        .saturating_mul(CLAIM_PER_PAYLOAD_BYTE)
+        .max(1 << 12);
+    macro_rules! decode_within {
+        ($($bits:literal)*) => {
+            $(
+                if needed <= 1 << $bits {
+                    let config = config().with_limit::<{ 1 << $bits }>();
+                    return bincode::serde::decode_from_slice(payload, config)
+                        .map_err(decode_error);
+                }
+            )*
+        };
+    }
+    decode_within!(12 16 20 24 28 32 36 40 44);
+    Err(ArtifactError::Decode(format!(
+        "a payload of {} bytes is too large to decode",
+        payload.len()
+    )))
+}
+
 /// Encodes an artifact, header included.
 pub fn encode<A: Artifact>(artifact: &A) -> Vec<u8> {
     let mut bytes = vec![0; HEADER_LEN];
@@ -203,7 +292,16 @@ pub fn sniff(bytes: &[u8]) -> Option<Result<ArtifactKind, ArtifactError>> {
 
 /// Checks an artifact's header and digest and decodes its payload.
 pub fn decode<A: Artifact>(bytes: &[u8]) -> Result<A, ArtifactError> {
-    let kind = sniff(bytes).ok_or(ArtifactError::NotAnArtifact)??;
+    if bytes.len() < HEADER_LEN
+        && !bytes.is_empty()
+        && MAGIC.starts_with(&bytes[..bytes.len().min(8)])
+    {
+        return Err(ArtifactError::Truncated {
+            expected: HEADER_LEN as u64,
+            found: bytes.len() as u64,
+        });
+    }
+    let kind = sniff(bytes).ok_or_else(|| ArtifactError::NotAnArtifact(Lookalike::of(bytes)))??;
     if kind != A::KIND {
         return Err(ArtifactError::WrongKind {
             expected: A::KIND,
@@ -233,8 +331,7 @@ pub fn decode<A: Artifact>(bytes: &[u8]) -> Result<A, ArtifactError> {
     if Sha256::digest(payload)[..] != bytes[24..56] {
         return Err(ArtifactError::Corrupt);
     }
-    let (artifact, used) = bincode::serde::decode_from_slice(payload, config())
-        .map_err(|err| ArtifactError::Decode(err.to_string()))?;
+    let (artifact, used) = decode_payload(payload)?;
     if used != payload.len() {
         return Err(ArtifactError::Decode(format!(
             "{} bytes left after the payload",
@@ -263,4 +360,68 @@ pub fn write<A: Artifact>(path: &Path, artifact: &A) -> Result<(), ArtifactError
     let mut file = AtomicFile::create(path).map_err(io)?;
     std::io::Write::write_all(&mut file, &encode(artifact)).map_err(io)?;
     file.commit().map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{PadSpec, TableLocation};
+
+    /// `payload` with a right header of `kind`.
+    fn file_of(kind: ArtifactKind, payload: &[u8]) -> Vec<u8> {
+        let mut bytes = encode(&PadSpec {
+            profile: String::new(),
+            layout: crate::DataLayout {
+                pointer_bytes: 8,
+                big_endian: false,
+            },
+            arrays: Vec::new(),
+            size: 0,
+            num_syms: 0,
+            slack_per_mille: 0,
+        });
+        bytes.truncate(HEADER_LEN);
+        bytes[8..10].copy_from_slice(&(kind as u16).to_le_bytes());
+        bytes[16..24].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes[24..56].copy_from_slice(&Sha256::digest(payload));
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
+    /// Found by fuzzing (fuzz/regressions/artifact/): a payload whose first string claims
+    /// 4 GiB made bincode allocate it before finding the payload too short.
+    #[test]
+    fn a_length_larger_than_the_payload_is_an_error_before_any_allocation() {
+        let file = file_of(ArtifactKind::TableLocation, &[0xfc, 0xfc, 0xff, 0xff, 0xff]);
+        let err = decode::<TableLocation>(&file).unwrap_err();
+        assert!(
+            err.to_string().contains("larger than the payload can hold"),
+            "{err}"
+        );
+    }
+
+    /// The limit leaves room for every valid payload: a frame of many arrays, each of
+    /// whose integers claims 8 bytes for one encoded byte.
+    #[test]
+    fn the_limit_passes_payloads_of_small_integers() {
+        let frame = PadSpec {
+            profile: "linux-6.12".into(),
+            layout: crate::DataLayout {
+                pointer_bytes: 8,
+                big_endian: false,
+            },
+            arrays: vec![
+                crate::TableArray {
+                    kind: crate::ArrayKind::Names,
+                    offset: 0,
+                    size: 0,
+                };
+                100_000
+            ],
+            size: 0,
+            num_syms: 0,
+            slack_per_mille: 0,
+        };
+        assert_eq!(decode::<PadSpec>(&encode(&frame)).unwrap(), frame);
+    }
 }

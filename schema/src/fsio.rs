@@ -4,6 +4,16 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+/// An I/O error's reason as people read it: `No such file or directory`, without the
+/// standard library's `(os error 2)`.
+pub fn io_reason(err: &io::Error) -> String {
+    let text = err.to_string();
+    match text.find(" (os error ") {
+        Some(end) => text[..end].to_string(),
+        None => text,
+    }
+}
+
 /// A file written under a temporary name in the destination's directory and renamed over the
 /// destination by [`AtomicFile::commit`].
 ///

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use kslink_schema::artifact::{self, HEADER_LEN, MAGIC, SCHEMA_VERSION};
+use kslink_schema::artifact::{self, Lookalike, HEADER_LEN, MAGIC, SCHEMA_VERSION};
 use kslink_schema::{
     ArrayKind, ArtifactError, ArtifactKind, DataLayout, KallsymsTable, Symbol, SymbolOrigin,
     SymbolSet, TableArray, TableOptions, TextReference, TextRelocation,
@@ -362,14 +362,29 @@ fn non_artifacts_are_reported() {
     let map = b"ffffffff81000000 T _text\nffffffff81000010 T foo\n";
     let mut elf = vec![0x7f, b'E', b'L', b'F'];
     elf.resize(64, 0);
-    for bytes in [&map[..], &elf[..], b"", &MAGIC[..7], &MAGIC[..]] {
+    for (bytes, looks, says) in [
+        (&map[..], Lookalike::Text, "a text file"),
+        (&elf[..], Lookalike::Elf, "an ELF file"),
+        (b"", Lookalike::Empty, "an empty file"),
+        (b"\x00\x01binary", Lookalike::Other, "not a kslink artifact"),
+    ] {
         let (err, msg) = read_error(bytes);
         assert!(
-            matches!(err, ArtifactError::NotAnArtifact),
+            matches!(err, ArtifactError::NotAnArtifact(l) if l == looks),
             "{bytes:?}: {err:?}"
         );
+        assert!(msg.contains(says), "{msg}");
         assert!(msg.contains("not a kslink artifact"), "{msg}");
         assert!(artifact::sniff(bytes).is_none());
+    }
+    // The start of an artifact, cut short: truncated, not foreign.
+    for bytes in [&MAGIC[..1], &MAGIC[..7], &MAGIC[..]] {
+        let (err, msg) = read_error(bytes);
+        assert!(
+            matches!(err, ArtifactError::Truncated { expected: 56, found } if found == bytes.len() as u64),
+            "{bytes:?}: {err:?}"
+        );
+        assert!(msg.contains("truncated artifact"), "{msg}");
     }
 }
 

@@ -786,3 +786,68 @@ fn symbol_set_name_with_nul_matches_the_text_map_or_is_rejected() {
         assert_same_asm(up.expect_success(&what), &from_set.stdout, &what);
     }
 }
+
+/// Inputs of the wrong kind are named by what they are, a final table built with other
+/// options than its `--tokens-from` table is refused (it would fit, and decode wrongly), an
+/// artifact cut short is truncated, and an empty map is warned about.
+#[test]
+fn cli_says_what_a_wrong_input_is() {
+    let dir = tempdir();
+    let map = write_file(dir.path(), "System.map", debian_map());
+    let first = dir.path().join("first.table");
+    let out = run_kslink_table(args(
+        V6_12,
+        &["--all-symbols", "--absolute-percpu"],
+        &[Path::new("-o"), &first],
+        &map,
+    ));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+
+    let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
+    elf.resize(64, 0);
+    let elf = write_file(dir.path(), "vmlinux", &elf);
+    expect_failure(
+        &[],
+        &elf,
+        1,
+        &["an ELF file, not a symbol list", "kslink-collect --linked"],
+    );
+
+    let first_arg = first.display().to_string();
+    expect_failure(
+        &["--absolute-percpu", "--tokens-from", &first_arg],
+        &map,
+        2,
+        &["it was built with --all-symbols", "the same options"],
+    );
+    expect_failure(
+        &[
+            "--profile",
+            "linux-7.3",
+            "--all-symbols",
+            "--tokens-from",
+            &first_arg,
+        ],
+        &map,
+        2,
+        &["it was built for --profile linux-6.12"],
+    );
+
+    let cut = dir.path().join("cut.table");
+    fs::write(&cut, &fs::read(&first).unwrap()[..8]).unwrap();
+    expect_failure(
+        &["--tokens-from", &cut.display().to_string()],
+        &map,
+        1,
+        &["truncated artifact: 8 bytes of 56"],
+    );
+
+    let empty = write_file(dir.path(), "empty.map", b"");
+    let out = run_kslink_table(args(V6_12, &[], &[], &empty));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("no symbols to keep: the table is empty"),
+        "{}",
+        stderr_of(&out)
+    );
+}

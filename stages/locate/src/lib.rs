@@ -31,6 +31,7 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
+use kslink_schema::fsio::io_reason;
 use kslink_schema::{
     ArrayKind, ArtifactError, DataLayout, LocatedArray, LocatedRelocation, LocatedSection, PadSpec,
     TableLocation, TextReference,
@@ -80,7 +81,7 @@ pub enum LocateError {
 impl fmt::Display for LocateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LocateError::Io { path, source } => write!(f, "{path}: {source}"),
+            LocateError::Io { path, source } => write!(f, "{path}: {}", io_reason(source)),
             // An I/O error of an artifact names its file already.
             LocateError::Artifact {
                 source: source @ ArtifactError::Io { .. },

@@ -41,7 +41,8 @@ use std::fmt;
 use std::path::Path;
 
 use kslink_schema::{
-    artifact, ArrayKind, ArtifactError, ArtifactKind, DataLayout, KallsymsTable, PadSpec,
+    artifact, artifact::Lookalike, ArrayKind, ArtifactError, ArtifactKind, DataLayout,
+    KallsymsTable, PadSpec,
 };
 
 /// The slack used when none is asked for: none (see the crate documentation).
@@ -115,7 +116,7 @@ impl Floor {
             })
         })?;
         let kind = artifact::sniff(&bytes)
-            .ok_or(ArtifactError::NotAnArtifact)
+            .ok_or_else(|| ArtifactError::NotAnArtifact(Lookalike::of(&bytes)))
             .and_then(|kind| kind)
             .map_err(artifact_error)?;
         match kind {

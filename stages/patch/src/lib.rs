@@ -32,6 +32,7 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
+use kslink_schema::fsio::io_reason;
 use kslink_schema::fsio::AtomicFile;
 use kslink_schema::{ArtifactError, KallsymsTable, PatchReport, TableLocation};
 
@@ -95,7 +96,7 @@ impl PatchError {
 impl fmt::Display for PatchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PatchError::Io { path, source } => write!(f, "{path}: {source}"),
+            PatchError::Io { path, source } => write!(f, "{path}: {}", io_reason(source)),
             // An I/O error of an artifact names its file already.
             PatchError::Artifact {
                 source: source @ ArtifactError::Io { .. },

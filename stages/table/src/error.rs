@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use kslink_schema::fsio::io_reason;
 use kslink_schema::ArtifactError;
 
 use crate::frame::{write_misfits, Misfit};
@@ -26,6 +27,13 @@ pub enum TableError {
         /// `FILE:LINE`.
         at: String,
         /// What is wrong with it.
+        what: String,
+    },
+    /// The input is a file of another kind (a linked ELF file), named by what it is.
+    WrongInput {
+        /// The file.
+        path: String,
+        /// What it is, and what to do with it.
         what: String,
     },
     /// An artifact input could not be read.
@@ -110,13 +118,14 @@ impl TableError {
 impl fmt::Display for TableError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TableError::Io { path, source } => write!(f, "{path}: {source}"),
+            TableError::Io { path, source } => write!(f, "{path}: {}", io_reason(source)),
             TableError::Map { at, what } => write!(f, "{at}: malformed map line: {what}"),
             // An I/O error of an artifact names its file already.
             TableError::Artifact {
                 source: source @ ArtifactError::Io { .. },
                 ..
             } => write!(f, "{source}"),
+            TableError::WrongInput { path, what } => write!(f, "{path}: {what}"),
             TableError::Artifact { path, source } => write!(f, "{path}: {source}"),
             TableError::OutOfRange {
                 source,

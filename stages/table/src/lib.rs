@@ -66,6 +66,15 @@ pub fn read_input(path: &Path, profile: &Profile) -> Result<SymbolList, TableErr
         path: shown.clone(),
         source,
     };
+    if head[..head_len].starts_with(b"\x7fELF") {
+        return Err(TableError::WrongInput {
+            what: format!(
+                "an ELF file, not a symbol list: make its map first \
+                 (`kslink-collect --linked {shown} --emit-map System.map`, or `-o SYMBOLS`)"
+            ),
+            path: shown,
+        });
+    }
     match artifact::sniff(&head[..head_len]) {
         None => read_map(head[..head_len].chain(reader), &shown, profile),
         Some(kind) => {

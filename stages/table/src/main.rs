@@ -135,6 +135,43 @@ fn read_artifact<T: Artifact>(path: &Path) -> Result<T, TableError> {
     })
 }
 
+/// The final table of a link is built with the first table's profile and options, or it
+/// would decode differently from what the link was laid out for (forgetting `--all-symbols`
+/// on the final table still fits, and leaves a wrong kernel): a usage error naming the flags.
+fn same_options(
+    earlier: &KallsymsTable,
+    profile: &Profile,
+    options: TableOptions,
+    path: &Path,
+) -> Result<(), TableError> {
+    let flags = |o: TableOptions| {
+        [
+            (o.all_symbols, "--all-symbols"),
+            (o.absolute_percpu, "--absolute-percpu"),
+            (o.base_relative, "--base-relative"),
+            (o.lto_clang, "--lto-clang"),
+            (o.pc_relative, "--pc-relative"),
+        ]
+    };
+    let mut differences: Vec<String> = flags(earlier.options)
+        .into_iter()
+        .zip(flags(options))
+        .filter(|((was, _), (is, _))| was != is)
+        .map(|((was, flag), _)| format!("{} {flag}", if was { "with" } else { "without" }))
+        .collect();
+    if earlier.profile != profile.name {
+        differences.insert(0, format!("for --profile {}", earlier.profile));
+    }
+    if differences.is_empty() {
+        return Ok(());
+    }
+    Err(TableError::Usage(format!(
+        "{}: it was built {}, and this table is not: build both tables with the same options",
+        path.display(),
+        differences.join(", ")
+    )))
+}
+
 fn run(cli: Cli) -> Result<(), TableError> {
     let profile = Profile::by_name(&cli.profile).ok_or_else(|| {
         TableError::Usage(format!(
@@ -168,9 +205,20 @@ fn run(cli: Cli) -> Result<(), TableError> {
     for warning in &symbols.warnings {
         eprintln!("kslink-table: warning: {warning}");
     }
+    let empty = symbols.entries.is_empty();
     let earlier: Option<KallsymsTable> =
         cli.tokens_from.as_deref().map(read_artifact).transpose()?;
+    if let (Some(earlier), Some(path)) = (&earlier, &cli.tokens_from) {
+        same_options(earlier, profile, options, path)?;
+    }
     let built = build_reusing(symbols, profile, options, earlier.as_ref())?;
+    if empty {
+        // Upstream's generator takes an empty list too, but it is rarely what was meant.
+        eprintln!(
+            "kslink-table: warning: {}: no symbols to keep: the table is empty",
+            input.display()
+        );
+    }
     drop(earlier);
     // In a frame, the image is made, and found to fit or not, before any output exists.
     let (framed, padding) = match &frame {

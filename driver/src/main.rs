@@ -183,7 +183,8 @@ struct LinkArgs {
 
 #[derive(Args, Debug)]
 struct DemoArgs {
-    /// The linker: ld (GNU) or ld.lld.
+    /// The linker to run: ld (GNU) or ld.lld, or any program; gnu and lld, the names the
+    /// stages take, mean ld and ld.lld.
     #[arg(long, default_value = "ld", value_name = "LD")]
     linker: OsString,
     /// Build in DIR and keep the files (default: a temporary directory).
@@ -257,7 +258,11 @@ fn run_demo(args: DemoArgs) -> ExitCode {
     };
     let request = DemoRequest {
         cc: std::env::var_os("CC").unwrap_or_else(|| "cc".into()),
-        linker: args.linker,
+        linker: match args.linker.to_str() {
+            Some("gnu") => "ld".into(),
+            Some("lld") => "ld.lld".into(),
+            _ => args.linker,
+        },
         keep: args.keep,
         stages,
     };

@@ -59,12 +59,21 @@ impl fmt::Display for LinkerFlavour {
 impl FromStr for LinkerFlavour {
     type Err = String;
 
+    /// The flavour's name, or a name its program goes by: `ld`, `ld.bfd`, `bfd` for GNU ld;
+    /// `ld.lld` for lld (what `kslink demo --linker` and Kbuild's `LD=` take).
     fn from_str(name: &str) -> Result<LinkerFlavour, String> {
+        let canonical = match name {
+            "ld" | "ld.bfd" | "bfd" => "gnu",
+            "ld.lld" => "lld",
+            other => other,
+        };
         LinkerFlavour::ALL
             .iter()
-            .find(|(n, _)| *n == name)
+            .find(|(n, _)| *n == canonical)
             .map(|&(_, flavour)| flavour)
-            .ok_or_else(|| format!("unknown linker {name}: use gnu or lld"))
+            .ok_or_else(|| {
+                format!("unknown linker {name}: use gnu (GNU ld: ld, ld.bfd) or lld (ld.lld)")
+            })
     }
 }
 
@@ -79,5 +88,12 @@ mod tests {
             assert_eq!(flavour.to_string(), name);
         }
         assert!("gold".parse::<LinkerFlavour>().is_err());
+        for (alias, flavour) in [
+            ("ld", LinkerFlavour::Gnu),
+            ("ld.bfd", LinkerFlavour::Gnu),
+            ("ld.lld", LinkerFlavour::Lld),
+        ] {
+            assert_eq!(alias.parse::<LinkerFlavour>(), Ok(flavour));
+        }
     }
 }

@@ -92,7 +92,8 @@ struct Cli {
     /// of kallsyms_addresses).
     #[arg(long)]
     base_relative: bool,
-    /// --predict: the linker whose rules to follow: gnu (GNU ld) or lld (LLVM's ld.lld).
+    /// --predict: the linker whose rules to follow: gnu (GNU ld; ld and ld.bfd say the
+    /// same) or lld (LLVM's; ld.lld too).
     #[arg(
         long,
         value_name = "LINKER",

@@ -64,7 +64,7 @@ fn linker_flavour_is_gnu_or_lld_and_only_for_predict() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
-        stderr.contains("unknown linker gold: use gnu or lld"),
+        stderr.contains("unknown linker gold: use gnu (GNU ld: ld, ld.bfd) or lld (ld.lld)"),
         "{stderr}"
     );
     let out = kslink_collect()

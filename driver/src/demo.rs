@@ -10,6 +10,7 @@
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use serde_json::json;
 
@@ -101,8 +102,12 @@ pub fn demo(request: &DemoRequest, progress: &Progress) -> Result<DemoOutcome, L
     let mut cc: Vec<OsString> = vec![request.cc.clone(), "-c".into()];
     cc.extend(DEMO_CFLAGS.iter().map(OsString::from));
     cc.extend(["-o".into(), object.clone().into(), source.clone().into()]);
-    progress.start("CC", &object.display().to_string(), &cc);
+    progress.relative_to(&dir);
+    let target = object.display().to_string();
+    progress.start("CC", &target, &cc);
+    let started = Instant::now();
     run_tool("cc", &cc)?;
+    progress.finish("CC", &target, started.elapsed().as_secs_f64(), false);
 
     let linker = LinkerCommand::parse(vec![
         request.linker.clone(),

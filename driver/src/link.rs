@@ -498,8 +498,10 @@ fn lock_work_dir(
     }
 }
 
-/// The number of steps of a link without a relink, for the progress bar.
-pub const STEPS: u64 = 10;
+/// The number of steps of a link without a relink, for the progress bar: predict, table,
+/// pad, link, collect, final, locate, patch, install (the object step, which runs only for a
+/// frame larger than the first table, adds itself).
+pub const STEPS: u64 = 9;
 
 impl Pipeline<'_> {
     fn file(&self, name: &str) -> PathBuf {
@@ -612,6 +614,7 @@ impl Pipeline<'_> {
                 (first_object.clone(), pad.clone())
             } else {
                 let framed = self.file("kallsyms.o");
+                self.progress.add_steps(1);
                 let mut argv = vec![self.stage("table")];
                 argv.extend(flags.iter().cloned());
                 argv.extend(["--frame".into(), frame.clone().into()]);
@@ -687,7 +690,9 @@ impl Pipeline<'_> {
                     ));
                     self.progress
                         .detail(&format!("kslink: {}", message.trim_end()));
-                    self.progress.add_steps(6);
+                    // measure and remember, then pad, link, collect and final again (the
+                    // final that failed is not counted: it did not finish).
+                    self.progress.add_steps(5);
                     relinked = true;
                     continue;
                 }

@@ -7,6 +7,8 @@
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
+use std::path::Path;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -29,6 +31,8 @@ pub struct Progress {
     /// Lines go to standard error instead of standard output (when standard output carries
     /// the `--json` report).
     to_stderr: bool,
+    /// A directory whose files are shown by their names relative to it (the demo's).
+    base: Mutex<Option<String>>,
 }
 
 impl Progress {
@@ -37,8 +41,10 @@ impl Progress {
         let bar = (verbosity != Verbosity::Quiet && io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(steps);
             bar.set_style(
-                ProgressStyle::with_template("{spinner:.green} [{pos}/{len}] {wide_msg} {elapsed}")
-                    .expect("a valid template"),
+                ProgressStyle::with_template(
+                    "{spinner:.green} [{pos}/{len}] {bar:24.cyan/blue} {wide_msg} {elapsed}",
+                )
+                .expect("a valid template"),
             );
             bar.enable_steady_tick(Duration::from_millis(100));
             bar
@@ -47,11 +53,26 @@ impl Progress {
             bar,
             verbosity,
             to_stderr,
+            base: Mutex::new(None),
+        }
+    }
+
+    /// Shows the files under `dir` by their paths relative to it from now on.
+    pub fn relative_to(&self, dir: &Path) {
+        *self.base.lock().expect("the base directory") = Some(format!("{}/", dir.display()));
+    }
+
+    /// `target` with the base directory left out of its paths.
+    fn shown(&self, target: &str) -> String {
+        match self.base.lock().expect("the base directory").as_deref() {
+            Some(base) => target.replace(base, ""),
+            None => target.to_string(),
         }
     }
 
     /// A step starts: `tag` is Kbuild's column (`LD`, `KSYMS`), `target` what it makes.
     pub fn start(&self, tag: &str, target: &str, command: &[OsString]) {
+        let target = &self.shown(target);
         if let Some(bar) = &self.bar {
             bar.set_message(format!("{tag} {target}"));
             if self.verbosity == Verbosity::Verbose {
@@ -68,6 +89,7 @@ impl Progress {
 
     /// A step ended (`skipped`: it was up to date).
     pub fn finish(&self, tag: &str, target: &str, seconds: f64, skipped: bool) {
+        let target = &self.shown(target);
         if let Some(bar) = &self.bar {
             bar.inc(1);
             if skipped {

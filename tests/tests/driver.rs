@@ -1228,3 +1228,113 @@ fn a_read_only_place_or_a_killed_linker_fails_cleanly() {
     fails_cleanly(link, &out, "killed by SIGSEGV");
     completes(&bench, bench.link(out.to_str().unwrap(), &args), &out);
 }
+
+/// `script -qfec COMMAND /dev/null`: COMMAND in a pseudo-terminal, its screen output back.
+fn in_terminal(command: &str, dir: &Path) -> Command {
+    let mut script = Command::new("script");
+    script
+        .args(["-qfec", command, "/dev/null"])
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    script
+}
+
+/// On a terminal the demo shows a bar that counts the steps that run, to the end, and keeps
+/// a line for every finished step, the compile's among them, with paths relative to the
+/// demo's directory.
+#[test]
+fn the_terminal_display_counts_the_steps_that_run_and_keeps_their_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let command = format!("{} demo --keep built", bin_path("kslink").display());
+    let out = in_terminal(&command, dir.path()).output().unwrap();
+    assert_success(&out, "kslink demo in a terminal");
+    let screen = String::from_utf8_lossy(&out.stdout).replace('\r', "\n");
+    let counters: Vec<(u32, u32)> = screen
+        .split('[')
+        .skip(1)
+        .filter_map(|rest| {
+            let (inside, _) = rest.split_once(']')?;
+            let (done, all) = inside.split_once('/')?;
+            Some((done.parse().ok()?, all.parse().ok()?))
+        })
+        .collect();
+    assert!(!counters.is_empty(), "no counter on the screen:\n{screen}");
+    // CC, predict, table, pad, link, collect, final, locate, patch, install.
+    assert!(
+        counters.iter().all(|&(done, all)| all == 10 && done <= all),
+        "{counters:?}"
+    );
+    assert!(counters.contains(&(10, 10)), "{counters:?}");
+    for line in [
+        "  CC      demo.o (",
+        "  LD      demo (",
+        "  PATCH   demo (",
+        "  INSTALL demo (",
+    ] {
+        assert!(
+            screen.contains(line),
+            "no {line:?} on the screen:\n{screen}"
+        );
+    }
+    let built = fs::canonicalize(dir.path().join("built")).unwrap();
+    assert!(
+        !screen.contains(&built.display().to_string()),
+        "absolute paths on the screen:\n{screen}"
+    );
+}
+
+/// Ctrl-C (SIGINT) on a terminal while the linker runs: the bar goes, one line says the run
+/// was interrupted, the exit status is 130.
+#[test]
+fn ctrl_c_on_a_terminal_says_interrupted() {
+    let bench = Bench::new();
+    let hold = bench.path("hold");
+    fs::write(&hold, "").unwrap();
+    let mut argv: Vec<String> = vec![bin_path("kslink").display().to_string()];
+    argv.extend(
+        [
+            "link",
+            "--all-symbols",
+            "-o",
+            "prog",
+            "--stage",
+            &format!("collect={}", bench.path("wrap-collect").display()),
+            "--",
+            "./wrap-ld",
+            "-T",
+            "demo.lds",
+            "demo.o",
+        ]
+        .map(str::to_string),
+    );
+    let command = format!("HOLD='{}' exec {}", hold.display(), argv.join(" "));
+    let screen = bench.path("screen");
+    let mut terminal = in_terminal(&command, bench.dir.path())
+        .stdout(fs::File::create(&screen).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while bench.runs().is_empty() {
+        assert!(Instant::now() < deadline, "kslink never started a step");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pgrep = Command::new("pgrep")
+        .args(["-P", &terminal.id().to_string()])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&pgrep.stdout).trim().to_string();
+    assert!(
+        !pid.is_empty() && !pid.contains('\n'),
+        "kslink's pid: {pid:?}"
+    );
+    let status = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(status.success());
+    let status = terminal.wait().unwrap();
+    let shown = fs::read_to_string(&screen).unwrap().replace('\r', "\n");
+    assert_eq!(status.code(), Some(130), "{shown}");
+    assert!(
+        shown.contains("kslink: prog: interrupted by SIGINT"),
+        "{shown}"
+    );
+    assert!(!bench.path("prog").exists());
+}

@@ -17,4 +17,5 @@ pub mod journal;
 pub mod link;
 pub mod linker;
 pub mod progress;
+pub mod show;
 pub mod stages;

@@ -10,7 +10,9 @@ use kslink_driver::demo::{demo, DemoRequest};
 use kslink_driver::link::{link, LinkRequest, TableFlags, STEPS};
 use kslink_driver::linker::LinkerCommand;
 use kslink_driver::progress::{Progress, Verbosity};
+use kslink_driver::show::read_any;
 use kslink_driver::stages::{default_executable, parse_override, StageSet};
+use kslink_schema::ArtifactError;
 
 /// Link an image that carries a kallsyms table (a Linux kernel) once, instead of three times.
 ///
@@ -84,6 +86,20 @@ enum Command {
     /// Stage: a linked file's table decoded as the kernel reads it, as /proc/kallsyms.
     #[command(disable_help_flag = true, disable_version_flag = true)]
     Verify(StageArgs),
+    /// Show any artifact of the stages (a SymbolSet, table, frame, location, report) as text.
+    ///
+    /// The file is decoded and checked as the stage that reads it would, so a file a stage
+    /// refuses gets the same one-line reason here. Names and token expansions are shown as
+    /// text; a table's image by its length and SHA-256.
+    #[command(verbatim_doc_comment)]
+    Show {
+        /// The artifact file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Print it as one JSON object (`kind`, `content`) instead.
+        #[arg(long)]
+        json: bool,
+    },
     /// Help for kslink, one of its commands, or a stage (`kslink help table`).
     Help {
         /// A command (link, demo) or a stage (collect, table, pad, locate, patch, verify).
@@ -309,6 +325,28 @@ fn run_stage(name: &str, args: &[OsString]) -> ExitCode {
     }
 }
 
+/// `kslink show FILE [--json]`: exit 1 with the decoder's reason if it is no artifact.
+fn run_show(file: &std::path::Path, json: bool) -> ExitCode {
+    match read_any(file) {
+        Ok(shown) => {
+            let mut stdout = std::io::stdout().lock();
+            let _ = if json {
+                writeln!(stdout, "{}", shown.to_json())
+            } else {
+                stdout.write_all(shown.to_text().as_bytes())
+            };
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            match err {
+                ArtifactError::Io { .. } => eprintln!("kslink: show: {err}"),
+                _ => eprintln!("kslink: show: {}: {err}", file.display()),
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// `kslink help [COMMAND]`: kslink's own help, a command's, or the stage's own `--help`.
 fn run_help(command: Option<String>) -> ExitCode {
     let mut cli = Cli::command();
@@ -387,6 +425,7 @@ fn main() -> ExitCode {
         Command::Locate(stage) => run_stage("locate", &stage.args),
         Command::Patch(stage) => run_stage("patch", &stage.args),
         Command::Verify(stage) => run_stage("verify", &stage.args),
+        Command::Show { file, json } => run_show(&file, json),
         Command::Help { command } => run_help(command),
     }
 }

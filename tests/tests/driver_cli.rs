@@ -83,3 +83,57 @@ fn link_help_shows_the_defaults() {
         "{help}"
     );
 }
+
+/// `kslink show` prints every artifact of a real run as text and as JSON, with what they
+/// hold (the symbols as nm lines, the table's count), and says what a file that is no
+/// artifact is.
+#[test]
+fn show_prints_every_artifact_of_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let built = dir.path().join("built");
+    let out = kslink(&["demo", "--quiet", "--keep", built.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let work = built.join(".kslink-demo");
+    let show = |file: &str, json: bool| {
+        let path = work.join(file);
+        let mut args = vec!["show", path.to_str().unwrap()];
+        if json {
+            args.push("--json");
+        }
+        let out = kslink(&args);
+        assert!(out.status.success(), "show {file}: {}", stderr(&out));
+        stdout(&out)
+    };
+    for (file, kind) in [
+        ("predicted.symbols", "SymbolSet"),
+        ("final.symbols", "SymbolSet"),
+        ("first.table", "KallsymsTable"),
+        ("final.table", "KallsymsTable"),
+        ("frame.pad", "PadSpec"),
+        ("location", "TableLocation"),
+        ("patch.report", "PatchReport"),
+    ] {
+        let text = show(file, false);
+        assert_eq!(text.lines().next(), Some(kind), "{file}:\n{text}");
+        let json: serde_json::Value = serde_json::from_str(&show(file, true)).unwrap();
+        assert_eq!(json["kind"], kind, "{file}");
+        assert!(json["content"].is_object(), "{file}");
+    }
+    let symbols = show("final.symbols", false);
+    assert!(
+        symbols.lines().any(|l| l.trim_start().ends_with(" T demo_main")),
+        "{symbols}"
+    );
+    let table: serde_json::Value = serde_json::from_str(&show("final.table", true)).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&show("patch.report", true)).unwrap();
+    assert_eq!(table["content"]["num_syms"], report["content"]["num_syms"]);
+    assert_eq!(table["content"]["num_syms"], 43);
+
+    let out = kslink(&["show", built.join("demo").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("an ELF file, not a kslink artifact"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -121,7 +121,9 @@ fn show_prints_every_artifact_of_a_run() {
     }
     let symbols = show("final.symbols", false);
     assert!(
-        symbols.lines().any(|l| l.trim_start().ends_with(" T demo_main")),
+        symbols
+            .lines()
+            .any(|l| l.trim_start().ends_with(" T demo_main")),
         "{symbols}"
     );
     let table: serde_json::Value = serde_json::from_str(&show("final.table", true)).unwrap();
@@ -136,4 +138,50 @@ fn show_prints_every_artifact_of_a_run() {
         "{}",
         stderr(&out)
     );
+}
+
+/// The README's walk through the pipeline by hand runs as printed: the example links once
+/// and passes its own check.
+#[test]
+fn the_readme_walkthrough_runs_as_printed() {
+    let top = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(top.join("README.md")).unwrap();
+    let section = readme
+        .split("\n## The pipeline by hand\n")
+        .nth(1)
+        .expect("the README has the walkthrough");
+    let script: Vec<&str> = section
+        .lines()
+        .skip_while(|line| !line.starts_with("    "))
+        .take_while(|line| line.starts_with("    ") || line.is_empty())
+        .map(|line| line.strip_prefix("    ").unwrap_or(line))
+        .collect();
+    assert!(script.len() > 10, "{script:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let script = script
+        .join("\n")
+        .replace("/tmp/walk", &dir.path().join("walk").display().to_string());
+    let bin = bin_path("kslink");
+    let out = Command::new("bash")
+        .args(["-e", "-c", &script])
+        .current_dir(&top)
+        // The binaries under test, whichever profile built them.
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.parent().unwrap().display(),
+                std::env::var("PATH").unwrap()
+            ),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("selfcheck: pass"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("pad_waste: 0"), "{}", stdout(&out));
 }

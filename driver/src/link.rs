@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use crate::interrupt::{signal_name, Interrupts};
 
+use kslink_schema::fsio::io_reason;
 use kslink_schema::{artifact, KallsymsTable, PadSpec, PatchReport, SymbolSet};
 use serde_json::json;
 
@@ -256,7 +257,7 @@ impl fmt::Display for LinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LinkError::Usage(message) => write!(f, "{message}"),
-            LinkError::Io { what, source } => write!(f, "{what}: {source}"),
+            LinkError::Io { what, source } => write!(f, "{what}: {}", io_reason(source)),
             LinkError::StepFailed {
                 step,
                 program,
@@ -1221,15 +1222,6 @@ fn check_table_options(request: &LinkRequest) -> Result<(), LinkError> {
             .unwrap_or("the table stage refused the options")
             .to_string(),
     ))
-}
-
-/// An I/O error's reason without Rust's `(os error N)`.
-fn io_reason(err: &io::Error) -> String {
-    let text = err.to_string();
-    match text.find(" (os error") {
-        Some(end) => text[..end].to_string(),
-        None => text,
-    }
 }
 
 /// Puts each `from` at `to`: a copy renamed into place, so that `to` changes in one step and

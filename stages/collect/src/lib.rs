@@ -28,7 +28,7 @@
 
 #![deny(missing_docs)]
 
-mod archive;
+pub mod archive;
 pub mod assign;
 pub mod compare;
 pub mod flavour;

@@ -303,6 +303,11 @@ fn locate_in<Elf: FileHeader<Endian = Endianness>>(
         }
         other => return Err(format!("ELF file type {other} is not a linked executable")),
     }
+    // A hand-made or foreign frame could put arrays out of order, which the offsets below
+    // are not ready for.
+    frame
+        .check_layout()
+        .map_err(|what| format!("the frame (PadSpec) is not one kslink-pad makes: {what}"))?;
     let Some(first) = frame.arrays.first() else {
         return Err("the frame (PadSpec) has no arrays".to_string());
     };

@@ -215,7 +215,9 @@ impl<'a> TableView<'a> {
         let count = self.num_syms()? as usize;
         let names = self.array(ArrayKind::Names)?;
         let tokens = self.tokens()?;
-        let mut symbols = Vec::with_capacity(count);
+        // Every name takes a byte at least: a count the names cannot hold fails below, and
+        // must not reserve room first.
+        let mut symbols = Vec::with_capacity(count.min(names.len()));
         let mut off = 0usize;
         let mut expanded = Vec::new();
         for index in 0..count {
@@ -254,7 +256,8 @@ impl<'a> TableView<'a> {
         self.check_token_index()?;
         let tokens = self.tokens()?;
         let mut off = 0usize;
-        let mut full_names = Vec::with_capacity(count);
+        // As in `symbols`: no more names than bytes of kallsyms_names.
+        let mut full_names = Vec::with_capacity(count.min(names.len()));
         for index in 0..count {
             if index % 256 == 0 {
                 let slot = index / 256;
@@ -478,6 +481,12 @@ fn offsets_format(profile: &Profile, options: TableOptions, offsets_address: u64
 /// symbols' distances from `_text` (the artifact's `text_address`).
 pub fn view_artifact(table: &KallsymsTable) -> Result<TableView<'_>, DecodeError> {
     let profile = known_profile(&table.profile)?;
+    if !matches!(table.layout.pointer_bytes, 4 | 8) {
+        return err(format!(
+            "the table has {}-byte pointers; tables have 4- or 8-byte ones",
+            table.layout.pointer_bytes
+        ));
+    }
     check_array_kinds(
         profile,
         table.options,
@@ -890,11 +899,12 @@ pub fn view_elf<'a>(
     let absolute_percpu = match options.absolute_percpu {
         Some(value) => value,
         None => match arrays.get(&ArrayKind::Offsets) {
-            Some(offsets) => (0..count).any(|i| {
-                offsets
-                    .get(i * 4..i * 4 + 4)
-                    .is_some_and(|b| b[if layout.big_endian { 0 } else { 3 }] & 0x80 != 0)
-            }),
+            // The entries the array holds, not `count` of them: a count from a corrupt
+            // file can be 2^32 with no entries to look at.
+            Some(offsets) => offsets
+                .chunks_exact(4)
+                .take(count)
+                .any(|b| b[if layout.big_endian { 0 } else { 3 }] & 0x80 != 0),
             None => false,
         },
     };

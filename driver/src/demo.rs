@@ -77,6 +77,12 @@ pub fn demo(request: &DemoRequest, progress: &Progress) -> Result<DemoOutcome, L
     let temp;
     let dir: &Path = match &request.keep {
         Some(dir) => {
+            if dir.exists() && !dir.is_dir() {
+                return Err(LinkError::Usage(format!(
+                    "{}: not a directory: --keep names the directory to build the example in",
+                    dir.display()
+                )));
+            }
             fs::create_dir_all(dir).map_err(io_error(dir))?;
             dir
         }

@@ -12,6 +12,7 @@ use kslink_driver::linker::LinkerCommand;
 use kslink_driver::progress::{Progress, Verbosity};
 use kslink_driver::show::read_any;
 use kslink_driver::stages::{default_executable, parse_override, StageSet};
+use kslink_schema::names::nearest;
 use kslink_schema::ArtifactError;
 
 /// Link an image that carries a kallsyms table (a Linux kernel) once, instead of three times.
@@ -369,7 +370,7 @@ fn run_help(command: Option<String>) -> ExitCode {
                 .collect();
             eprintln!(
                 "kslink: no command `{name}`{}; the commands: {}",
-                suggestion(&name, &known)
+                nearest(&name, known.iter().map(String::as_str))
                     .map(|near| format!(" (did you mean `{near}`?)"))
                     .unwrap_or_default(),
                 known.join(", ")
@@ -377,41 +378,6 @@ fn run_help(command: Option<String>) -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// The known name nearest to `name`, if it is near enough to be a typo (at most two edits).
-fn suggestion<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|k| (edit_distance(name, k), k))
-        .filter(|(distance, _)| *distance <= 2)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, k)| k.as_str())
-}
-
-/// Levenshtein distance, counting a swap of two neighbours as one edit.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in rows[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1)
-                .min(rows[i][j - 1] + 1)
-                .min(rows[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
-            }
-            rows[i][j] = best;
-        }
-    }
-    rows[a.len()][b.len()]
 }
 
 fn main() -> ExitCode {

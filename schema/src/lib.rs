@@ -10,6 +10,7 @@ pub mod artifact;
 mod frame;
 pub mod fsio;
 mod location;
+pub mod names;
 mod symbols;
 mod table;
 

@@ -185,3 +185,44 @@ fn the_readme_walkthrough_runs_as_printed() {
     assert!(stdout(&out).contains("selfcheck: pass"), "{}", stdout(&out));
     assert!(stdout(&out).contains("pad_waste: 0"), "{}", stdout(&out));
 }
+
+/// A mistyped value gets a suggestion, and a file where a directory belongs is named as
+/// such, each in one line with exit status 2.
+#[test]
+fn mistyped_values_get_suggestions() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = |flags: &[&str]| {
+        let mut args = vec!["link", "--all-symbols", "-o", "prog"];
+        args.extend(flags);
+        args.extend(["--", "ld", "-T", "demo.lds", "demo.o"]);
+        Command::new(bin_path("kslink"))
+            .args(&args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    for (flags, said) in [
+        (
+            &["--profile", "6.12"][..],
+            "unknown profile \"6.12\" (did you mean linux-6.12?)",
+        ),
+        (
+            &["--arch", "x86-64"][..],
+            "unknown arch \"x86-64\" (did you mean x86_64?)",
+        ),
+    ] {
+        let out = link(flags);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}");
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+        assert!(stderr(&out).contains(said), "{}", stderr(&out));
+    }
+    let file = dir.path().join("afile");
+    std::fs::write(&file, "").unwrap();
+    let out = kslink(&["demo", "--keep", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("afile: not a directory: --keep names the directory"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -169,7 +169,9 @@ impl CollectError {
 impl fmt::Display for CollectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CollectError::Io { path, source } => write!(f, "{path}: {source}"),
+            CollectError::Io { path, source } => {
+                write!(f, "{path}: {}", kslink_schema::fsio::io_reason(source))
+            }
             CollectError::Elf { path, source } => write!(f, "{path}: {source}"),
             CollectError::Input { path, message } => write!(f, "{path}: {message}"),
             CollectError::Script(err) => write!(f, "{err}"),
@@ -185,7 +187,8 @@ impl std::error::Error for CollectError {}
 pub fn profile_named(name: &str) -> Result<&'static Profile, CollectError> {
     Profile::by_name(name).ok_or_else(|| {
         CollectError::Usage(format!(
-            "unknown profile {name:?}; known profiles: {}",
+            "unknown profile {name:?}{}; known profiles: {}",
+            kslink_schema::names::did_you_mean(name, Profile::names()),
             Profile::names().join(", ")
         ))
     })

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use kslink_schema::artifact::{self, Artifact};
 use kslink_schema::fsio::{OutputError, OutputSet};
+use kslink_schema::names::did_you_mean;
 use kslink_schema::{KallsymsTable, PadSpec, TableOptions};
 use kslink_table::{
     build_reusing, fit_in_frame, frame_padding, read_input, write_object, Arch, FrameError,
@@ -175,8 +176,9 @@ fn same_options(
 fn run(cli: Cli) -> Result<(), TableError> {
     let profile = Profile::by_name(&cli.profile).ok_or_else(|| {
         TableError::Usage(format!(
-            "unknown profile {:?}; known profiles: {}",
+            "unknown profile {:?}{}; known profiles: {}",
             cli.profile,
+            did_you_mean(&cli.profile, Profile::names()),
             Profile::names().join(", ")
         ))
     })?;
@@ -184,7 +186,8 @@ fn run(cli: Cli) -> Result<(), TableError> {
         None => Arch::host(),
         Some(name) => Arch::by_name(name).ok_or_else(|| {
             TableError::Usage(format!(
-                "unknown arch {name:?}; known: {}",
+                "unknown arch {name:?}{}; known: {}",
+                did_you_mean(name, Arch::names()),
                 Arch::names().join(", ")
             ))
         })?,

@@ -1,6 +1,7 @@
 //! Suggestions for a mistyped name (a profile, an arch, a command), the same in every
-//! process: the known name at most two edits away, or the one the name is the tail of
-//! (`6.12` for `linux-6.12`).
+//! process: the known name at most two edits away with the same digits, or the one the name
+//! is the tail of (`6.12` for `linux-6.12`). Another version number is no typo: `linux-7.2`
+//! gets no `linux-7.3`, which would be another kernel's rules.
 
 /// The known name nearest to `name`, if it is near enough to be what was meant.
 pub fn nearest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
@@ -10,8 +11,14 @@ pub fn nearest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Opti
     }) {
         return Some(whole);
     }
+    let digits = |text: &str| {
+        text.chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>()
+    };
     known
         .iter()
+        .filter(|k| digits(k) == digits(name))
         .map(|k| (edit_distance(name, k), *k))
         .filter(|(distance, _)| *distance <= 2)
         .min_by_key(|(distance, _)| *distance)
@@ -58,7 +65,9 @@ mod tests {
     fn typos_and_tails_are_suggested_and_strangers_not() {
         let profiles = ["linux-6.12", "linux-6.1", "linux-7.3"];
         assert_eq!(nearest("6.12", profiles), Some("linux-6.12"));
-        assert_eq!(nearest("linux-7.2", profiles), Some("linux-7.3"));
+        assert_eq!(nearest("linux-7.2", profiles), None);
+        assert_eq!(nearest("linux-5.4", profiles), None);
+        assert_eq!(nearest("linx-6.12", profiles), Some("linux-6.12"));
         assert_eq!(nearest("x86-64", ["x86_64", "i386"]), Some("x86_64"));
         assert_eq!(nearest("lnik", ["link", "demo"]), Some("link"));
         assert_eq!(nearest("sparc", ["x86_64", "i386", "arm"]), None);

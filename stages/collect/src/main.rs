@@ -65,7 +65,12 @@ use kslink_table::Profile;
 /// written, 2 on a usage error. --compare: 0 when the prediction is exact, 1 when it
 /// differs, 2 on any error.
 #[derive(Parser, Debug)]
-#[command(name = "kslink-collect", version, verbatim_doc_comment)]
+#[command(
+    name = "kslink-collect",
+    version,
+    verbatim_doc_comment,
+    arg_required_else_help = true
+)]
 struct Cli {
     /// The linked ELF file (vmlinux).
     #[arg(long, value_name = "ELF", required_unless_present = "predict")]

@@ -75,3 +75,19 @@ fn linker_flavour_is_gnu_or_lld_and_only_for_predict() {
     let help = kslink_collect().arg("--help").output().unwrap();
     assert!(String::from_utf8(help.stdout).unwrap().contains("--linker"));
 }
+
+/// With no arguments it shows its help, which names all three modes, and exits 2.
+#[test]
+fn no_arguments_show_the_three_modes() {
+    let out = kslink_collect().output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let help =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    for mode in ["--linked", "--predict", "--compare"] {
+        assert!(help.contains(mode), "{help}");
+    }
+    assert!(
+        !help.contains("required arguments were not provided"),
+        "{help}"
+    );
+}

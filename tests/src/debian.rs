@@ -38,16 +38,24 @@ pub(crate) fn obtain_deb(version: KernelVersion, cache: &Path, work: &Path, what
         return deb;
     }
     let package = version.debian_package();
-    let mut download = Command::new("apt-get");
-    if let Some(suite) = version.debian_suite() {
-        download.args(private_apt_state(suite, cache));
+    let download = |lists: Lists| {
+        let mut download = Command::new("apt-get");
+        if let Some(suite) = version.debian_suite() {
+            download.args(private_apt_state(suite, cache, lists));
+        }
+        download
+            .arg("download")
+            .arg(&package)
+            .current_dir(work)
+            .stdin(Stdio::null())
+            .output()
+    };
+    let mut out = download(Lists::AsCached);
+    // The private lists are updated once per cache: when the mirror has moved on to a newer
+    // revision, the listed one is gone and only fresh lists name the one it has.
+    if version.debian_suite().is_some() && !out.as_ref().is_ok_and(|o| o.status.success()) {
+        out = download(Lists::Refreshed);
     }
-    let out = download
-        .arg("download")
-        .arg(&package)
-        .current_dir(work)
-        .stdin(Stdio::null())
-        .output();
     let failure = match &out {
         Err(e) => Some(format!("cannot run apt-get: {e}")),
         Ok(o) if !o.status.success() => Some(format!(
@@ -77,14 +85,24 @@ pub(crate) fn obtain_deb(version: KernelVersion, cache: &Path, work: &Path, what
     })
 }
 
+/// Whether [`private_apt_state`] may use the lists it updated before.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lists {
+    /// The lists of an earlier `apt-get update`, if there are any.
+    AsCached,
+    /// Lists updated now.
+    Refreshed,
+}
+
 /// `apt-get` options for a private apt state in `<cache>/apt-<suite>` that lists Debian's
 /// `suite` (for example `trixie-backports`) from the mirror the machine's own apt sources
-/// name, updated once per cache. The system's sources, lists and cache stay as they are.
+/// name, updated once per cache unless `lists` asks for fresh ones. The system's sources,
+/// lists and cache stay as they are.
 ///
 /// # Panics
 ///
 /// If no Debian mirror is named in `/etc/apt/sources.list{,.d/*}` or `apt-get update` fails.
-fn private_apt_state(suite: &str, cache: &Path) -> Vec<String> {
+fn private_apt_state(suite: &str, cache: &Path, lists: Lists) -> Vec<String> {
     let state = cache.join(format!("apt-{suite}"));
     let sources = state.join("sources.list");
     let options = vec![
@@ -95,13 +113,13 @@ fn private_apt_state(suite: &str, cache: &Path) -> Vec<String> {
         "-oAPT::Get::List-Cleanup=0".to_string(),
     ];
     let updated = state.join("updated");
-    if updated.is_file() {
+    if lists == Lists::AsCached && updated.is_file() {
         return options;
     }
     fs::create_dir_all(&state).unwrap_or_else(|e| panic!("cannot create {}: {e}", state.display()));
     // The kernel fixture and upstream's tool may ask at once; apt's own lock would fail one.
     let _lock = FileLock::acquire(&state.join("lock"));
-    if updated.is_file() {
+    if lists == Lists::AsCached && updated.is_file() {
         return options;
     }
     let mirror = debian_mirror().unwrap_or_else(|| {

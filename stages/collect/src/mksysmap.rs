@@ -62,124 +62,126 @@ const fn rule(source: &'static str, pattern: Pattern) -> Rule {
     Rule { source, pattern }
 }
 
+// The rules of the `sed` scripts (6.12 and 7.3), each defined once; the lists below name them
+// in each script's order.
+
+// Ignored symbol types: a local absolute, N debugging, U undefined, w local weak.
+const TYPES: Rule = rule(r"/ [aNUw] /d", Pattern::SpaceOneOfSpace(b"aNUw"));
+// Ignored prefixes: local symbols for ARM, MIPS, etc.
+const DOLLAR: Rule = rule(r"/ \$/d", Pattern::Contains(b" $"));
+// Local labels, .LBB, .Ltmpxxx, .L__unnamed_xx, .LASANPC, etc.
+const LOCAL_LABEL: Rule = rule(r"/ \.L/d", Pattern::Contains(b" .L"));
+// arm64 EFI stub namespace.
+const EFISTUB: Rule = rule(r"/ __efistub_/d", Pattern::Contains(b" __efistub_"));
+// arm64 local symbols in PIE namespace.
+const PI_DOLLAR: Rule = rule(r"/ __pi_\$/d", Pattern::Contains(b" __pi_$"));
+const PI_LOCAL_LABEL: Rule = rule(r"/ __pi_\.L/d", Pattern::Contains(b" __pi_.L"));
+// arm64 local symbols in non-VHE KVM namespace.
+const NVHE_DOLLAR: Rule = rule(r"/ __kvm_nvhe_\$/d", Pattern::Contains(b" __kvm_nvhe_$"));
+const NVHE_LOCAL_LABEL: Rule = rule(r"/ __kvm_nvhe_\.L/d", Pattern::Contains(b" __kvm_nvhe_.L"));
+// lld arm/aarch64/mips thunks.
+const LLD_THUNK: Rule = rule(
+    r"/ __[[:alnum:]]*Thunk_/d",
+    Pattern::AlnumRun {
+        prefix: b" __",
+        suffix: b"Thunk_",
+    },
+);
+// CFI type identifiers.
+const KCFI_TYPEID: Rule = rule(r"/ __kcfi_typeid_/d", Pattern::Contains(b" __kcfi_typeid_"));
+const NVHE_KCFI_TYPEID: Rule = rule(
+    r"/ __kvm_nvhe___kcfi_typeid_/d",
+    Pattern::Contains(b" __kvm_nvhe___kcfi_typeid_"),
+);
+const PI_KCFI_TYPEID: Rule = rule(
+    r"/ __pi___kcfi_typeid_/d",
+    Pattern::Contains(b" __pi___kcfi_typeid_"),
+);
+// CRC from modversions.
+const CRC: Rule = rule(r"/ __crc_/d", Pattern::Contains(b" __crc_"));
+// EXPORT_SYMBOL (symbol name).
+const KSTRTAB: Rule = rule(r"/ __kstrtab_/d", Pattern::Contains(b" __kstrtab_"));
+// EXPORT_SYMBOL (namespace).
+const KSTRTABNS: Rule = rule(r"/ __kstrtabns_/d", Pattern::Contains(b" __kstrtabns_"));
+// MODULE_DEVICE_TABLE (symbol name), since 7.x.
+const MOD_DEVICE_TABLE: Rule = rule(
+    r"/ __mod_device_table__/d",
+    Pattern::Contains(b" __mod_device_table__"),
+);
+// Ignored suffixes (arm).
+const FROM_ARM: Rule = rule(r"/_from_arm$/d", Pattern::EndsWith(b"_from_arm"));
+const FROM_THUMB: Rule = rule(r"/_from_thumb$/d", Pattern::EndsWith(b"_from_thumb"));
+const VENEER: Rule = rule(r"/_veneer$/d", Pattern::EndsWith(b"_veneer"));
+// Ignored symbols, exact match: LoongArch.
+const LOONGARCH_L0: Rule = rule(r"/ L0$/d", Pattern::EndsWith(b" L0"));
+// ppc.
+const SDA_BASE: Rule = rule(r"/ _SDA_BASE_$/d", Pattern::EndsWith(b" _SDA_BASE_"));
+const SDA2_BASE: Rule = rule(r"/ _SDA2_BASE_$/d", Pattern::EndsWith(b" _SDA2_BASE_"));
+// MODULE_INFO(), since 7.x.
+const MODINFO: Rule = rule(
+    r"/ __UNIQUE_ID_modinfo_[0-9]*$/d",
+    Pattern::DigitsToEnd(b" __UNIQUE_ID_modinfo_"),
+);
+// Ignored patterns: ppc stubs.
+const LONG_BRANCH: Rule = rule(r"/\.long_branch\./d", Pattern::Contains(b".long_branch."));
+const PLT_BRANCH: Rule = rule(r"/\.plt_branch\./d", Pattern::Contains(b".plt_branch."));
+
 /// The rules of Linux 6.12's `scripts/mksysmap` (a `sed` script), in the script's order.
 pub const RULES_6_12: &[Rule] = &[
-    // Ignored symbol types: a local absolute, N debugging, U undefined, w local weak.
-    rule(r"/ [aNUw] /d", Pattern::SpaceOneOfSpace(b"aNUw")),
-    // Ignored prefixes: local symbols for ARM, MIPS, etc.
-    rule(r"/ \$/d", Pattern::Contains(b" $")),
-    // Local labels, .LBB, .Ltmpxxx, .L__unnamed_xx, .LASANPC, etc.
-    rule(r"/ \.L/d", Pattern::Contains(b" .L")),
-    // arm64 EFI stub namespace.
-    rule(r"/ __efistub_/d", Pattern::Contains(b" __efistub_")),
-    // arm64 local symbols in PIE namespace.
-    rule(r"/ __pi_\$/d", Pattern::Contains(b" __pi_$")),
-    rule(r"/ __pi_\.L/d", Pattern::Contains(b" __pi_.L")),
-    // arm64 local symbols in non-VHE KVM namespace.
-    rule(r"/ __kvm_nvhe_\$/d", Pattern::Contains(b" __kvm_nvhe_$")),
-    rule(r"/ __kvm_nvhe_\.L/d", Pattern::Contains(b" __kvm_nvhe_.L")),
-    // lld arm/aarch64/mips thunks.
-    rule(
-        r"/ __[[:alnum:]]*Thunk_/d",
-        Pattern::AlnumRun {
-            prefix: b" __",
-            suffix: b"Thunk_",
-        },
-    ),
-    // CFI type identifiers.
-    rule(r"/ __kcfi_typeid_/d", Pattern::Contains(b" __kcfi_typeid_")),
-    rule(
-        r"/ __kvm_nvhe___kcfi_typeid_/d",
-        Pattern::Contains(b" __kvm_nvhe___kcfi_typeid_"),
-    ),
-    rule(
-        r"/ __pi___kcfi_typeid_/d",
-        Pattern::Contains(b" __pi___kcfi_typeid_"),
-    ),
-    // CRC from modversions.
-    rule(r"/ __crc_/d", Pattern::Contains(b" __crc_")),
-    // EXPORT_SYMBOL (symbol name).
-    rule(r"/ __kstrtab_/d", Pattern::Contains(b" __kstrtab_")),
-    // EXPORT_SYMBOL (namespace).
-    rule(r"/ __kstrtabns_/d", Pattern::Contains(b" __kstrtabns_")),
-    // Ignored suffixes (arm).
-    rule(r"/_from_arm$/d", Pattern::EndsWith(b"_from_arm")),
-    rule(r"/_from_thumb$/d", Pattern::EndsWith(b"_from_thumb")),
-    rule(r"/_veneer$/d", Pattern::EndsWith(b"_veneer")),
-    // Ignored symbols, exact match: LoongArch.
-    rule(r"/ L0$/d", Pattern::EndsWith(b" L0")),
-    // ppc.
-    rule(r"/ _SDA_BASE_$/d", Pattern::EndsWith(b" _SDA_BASE_")),
-    rule(r"/ _SDA2_BASE_$/d", Pattern::EndsWith(b" _SDA2_BASE_")),
-    // Ignored patterns: ppc stubs.
-    rule(r"/\.long_branch\./d", Pattern::Contains(b".long_branch.")),
-    rule(r"/\.plt_branch\./d", Pattern::Contains(b".plt_branch.")),
+    TYPES,
+    DOLLAR,
+    LOCAL_LABEL,
+    EFISTUB,
+    PI_DOLLAR,
+    PI_LOCAL_LABEL,
+    NVHE_DOLLAR,
+    NVHE_LOCAL_LABEL,
+    LLD_THUNK,
+    KCFI_TYPEID,
+    NVHE_KCFI_TYPEID,
+    PI_KCFI_TYPEID,
+    CRC,
+    KSTRTAB,
+    KSTRTABNS,
+    FROM_ARM,
+    FROM_THUMB,
+    VENEER,
+    LOONGARCH_L0,
+    SDA_BASE,
+    SDA2_BASE,
+    LONG_BRANCH,
+    PLT_BRANCH,
 ];
 
 /// The rules of Linux 7.3's `scripts/mksysmap` (a `sed` script), in the script's order:
 /// 6.12's, and two more for what `MODULE_DEVICE_TABLE()` and `MODULE_INFO()` define in
 /// built-in code (the unstripped vmlinux keeps them).
 pub const RULES_7_3: &[Rule] = &[
-    // Ignored symbol types: a local absolute, N debugging, U undefined, w local weak.
-    rule(r"/ [aNUw] /d", Pattern::SpaceOneOfSpace(b"aNUw")),
-    // Ignored prefixes: local symbols for ARM, MIPS, etc.
-    rule(r"/ \$/d", Pattern::Contains(b" $")),
-    // Local labels, .LBB, .Ltmpxxx, .L__unnamed_xx, .LASANPC, etc.
-    rule(r"/ \.L/d", Pattern::Contains(b" .L")),
-    // arm64 EFI stub namespace.
-    rule(r"/ __efistub_/d", Pattern::Contains(b" __efistub_")),
-    // arm64 local symbols in PIE namespace.
-    rule(r"/ __pi_\$/d", Pattern::Contains(b" __pi_$")),
-    rule(r"/ __pi_\.L/d", Pattern::Contains(b" __pi_.L")),
-    // arm64 local symbols in non-VHE KVM namespace.
-    rule(r"/ __kvm_nvhe_\$/d", Pattern::Contains(b" __kvm_nvhe_$")),
-    rule(r"/ __kvm_nvhe_\.L/d", Pattern::Contains(b" __kvm_nvhe_.L")),
-    // lld arm/aarch64/mips thunks.
-    rule(
-        r"/ __[[:alnum:]]*Thunk_/d",
-        Pattern::AlnumRun {
-            prefix: b" __",
-            suffix: b"Thunk_",
-        },
-    ),
-    // CFI type identifiers.
-    rule(r"/ __kcfi_typeid_/d", Pattern::Contains(b" __kcfi_typeid_")),
-    rule(
-        r"/ __kvm_nvhe___kcfi_typeid_/d",
-        Pattern::Contains(b" __kvm_nvhe___kcfi_typeid_"),
-    ),
-    rule(
-        r"/ __pi___kcfi_typeid_/d",
-        Pattern::Contains(b" __pi___kcfi_typeid_"),
-    ),
-    // CRC from modversions.
-    rule(r"/ __crc_/d", Pattern::Contains(b" __crc_")),
-    // EXPORT_SYMBOL (symbol name).
-    rule(r"/ __kstrtab_/d", Pattern::Contains(b" __kstrtab_")),
-    // EXPORT_SYMBOL (namespace).
-    rule(r"/ __kstrtabns_/d", Pattern::Contains(b" __kstrtabns_")),
-    // MODULE_DEVICE_TABLE (symbol name).
-    rule(
-        r"/ __mod_device_table__/d",
-        Pattern::Contains(b" __mod_device_table__"),
-    ),
-    // Ignored suffixes (arm).
-    rule(r"/_from_arm$/d", Pattern::EndsWith(b"_from_arm")),
-    rule(r"/_from_thumb$/d", Pattern::EndsWith(b"_from_thumb")),
-    rule(r"/_veneer$/d", Pattern::EndsWith(b"_veneer")),
-    // Ignored symbols, exact match: LoongArch.
-    rule(r"/ L0$/d", Pattern::EndsWith(b" L0")),
-    // ppc.
-    rule(r"/ _SDA_BASE_$/d", Pattern::EndsWith(b" _SDA_BASE_")),
-    rule(r"/ _SDA2_BASE_$/d", Pattern::EndsWith(b" _SDA2_BASE_")),
-    // MODULE_INFO().
-    rule(
-        r"/ __UNIQUE_ID_modinfo_[0-9]*$/d",
-        Pattern::DigitsToEnd(b" __UNIQUE_ID_modinfo_"),
-    ),
-    // Ignored patterns: ppc stubs.
-    rule(r"/\.long_branch\./d", Pattern::Contains(b".long_branch.")),
-    rule(r"/\.plt_branch\./d", Pattern::Contains(b".plt_branch.")),
+    TYPES,
+    DOLLAR,
+    LOCAL_LABEL,
+    EFISTUB,
+    PI_DOLLAR,
+    PI_LOCAL_LABEL,
+    NVHE_DOLLAR,
+    NVHE_LOCAL_LABEL,
+    LLD_THUNK,
+    KCFI_TYPEID,
+    NVHE_KCFI_TYPEID,
+    PI_KCFI_TYPEID,
+    CRC,
+    KSTRTAB,
+    KSTRTABNS,
+    MOD_DEVICE_TABLE,
+    FROM_ARM,
+    FROM_THUMB,
+    VENEER,
+    LOONGARCH_L0,
+    SDA_BASE,
+    SDA2_BASE,
+    MODINFO,
+    LONG_BRANCH,
+    PLT_BRANCH,
 ];
 
 /// The patterns of Linux 6.1's `scripts/mksysmap` (a shell script:

@@ -1,9 +1,11 @@
 //! The drop-in `examples/linux/link-vmlinux.sh` with LLVM's lld (`make LD=ld.lld`), on copies
-//! of the Linux 6.12 and 6.1 test kernel trees: Kbuild first relinks vmlinux with the
-//! kernel's own script and ld.lld (after reconfiguring for lld), then with the drop-in. The
+//! of the Linux 7.3 (relocatable), 6.12 and 6.1 test kernel trees: Kbuild first relinks
+//! vmlinux with the kernel's own script and ld.lld (after reconfiguring for lld), then with
+//! the drop-in. The
 //! drop-in links once, and its System.map and vmlinux are the upstream script's, but for the
 //! build-id: the prediction by lld's rules is exact, so the table needs no relink and no
-//! padding.
+//! padding. 6.x links with Debian's default lld (14); 7.3 needs lld 17 or later, and gets
+//! Debian's `lld-19`.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -32,7 +34,16 @@ fn run(cmd: &mut Command, what: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A copy of a fixture tree, with an `ld.lld` first on PATH that logs what it links.
+/// The lld that Linux `version` accepts (`scripts/min-tool-version.sh`: 7.x wants 17.0.1).
+fn lld_for(version: KernelVersion) -> &'static str {
+    match version {
+        KernelVersion::V6_1 | KernelVersion::V6_12 => "/usr/bin/ld.lld",
+        KernelVersion::V7_3 => "/usr/bin/ld.lld-19",
+    }
+}
+
+/// A copy of a fixture tree, with an `ld.lld` first on PATH that logs what it links and runs
+/// the lld the kernel version accepts.
 struct LldTree {
     copy: KernelTree,
     path: String,
@@ -41,6 +52,7 @@ struct LldTree {
 
 impl LldTree {
     fn new(tree: &KernelTree, scratch: &Path) -> LldTree {
+        let lld = lld_for(tree.version);
         let copy = tree.copy_to(&scratch.join("linux"));
         let wrappers = scratch.join("bin");
         fs::create_dir(&wrappers).unwrap();
@@ -49,7 +61,7 @@ impl LldTree {
         fs::write(
             &ld,
             format!(
-                "#!/bin/sh\necho \"$PWD|$*\" >> '{}'\nexec /usr/bin/ld.lld \"$@\"\n",
+                "#!/bin/sh\necho \"$PWD|$*\" >> '{}'\nexec {lld} \"$@\"\n",
                 log.display()
             ),
         )
@@ -150,6 +162,11 @@ fn dropin_with_lld_is_upstreams_kernel(version: KernelVersion) {
         without_build_id(&lld.copy.vmlinux()) == upstream_vmlinux,
         "vmlinux differs from upstream's beyond the build-id"
     );
+}
+
+#[test]
+fn dropin_7_3_with_lld() {
+    dropin_with_lld_is_upstreams_kernel(KernelVersion::V7_3);
 }
 
 #[test]

@@ -33,16 +33,13 @@ use std::time::{Duration, Instant};
 use crate::interrupt::{signal_name, Interrupts};
 
 use kslink_schema::fsio::io_reason;
-use kslink_schema::{artifact, KallsymsTable, PadSpec, PatchReport, SymbolSet};
+use kslink_schema::{artifact, exit, KallsymsTable, PadSpec, PatchReport, SymbolSet};
 use serde_json::json;
 
 use crate::journal::{Journal, KeyBuilder, RecordedFile, Stamp, StepRecord};
 use crate::linker::LinkerCommand;
 use crate::progress::{command_line, Progress};
 use crate::stages::StageSet;
-
-/// The exit status with which `kslink-table` says that a table does not fit its frame.
-pub const MISFIT_STATUS: i32 = 3;
 
 /// The table options, passed on to every `kslink-table` run.
 #[derive(Clone, Debug, Default)]
@@ -237,13 +234,13 @@ pub enum LinkError {
 }
 
 impl LinkError {
-    /// The process exit status for this error: 2 for usage, 128 and the signal's number
-    /// for an interrupted run (as a shell reports it), 1 for everything else.
+    /// The process exit status for this error: [`exit::USAGE`], 128 and the signal's number
+    /// for an interrupted run (as a shell reports it), [`exit::FAILURE`] for everything else.
     pub fn exit_status(&self) -> u8 {
         match self {
-            LinkError::Usage(_) => 2,
+            LinkError::Usage(_) => exit::USAGE,
             LinkError::Interrupted(signal) => 128u8.saturating_add(*signal as u8),
-            _ => 1,
+            _ => exit::FAILURE,
         }
     }
 
@@ -672,10 +669,10 @@ impl Pipeline<'_> {
             );
             let fitted = match fitted {
                 Err(LinkError::StepFailed {
-                    status: Some(MISFIT_STATUS),
+                    status: Some(status),
                     message,
                     ..
-                }) if !relinked => {
+                }) if status == i32::from(exit::MISFIT) && !relinked => {
                     self.remember_sizes(&flags, &final_symbols, &first_table, &remembered)?;
                     if expired.exists() {
                         fs::remove_file(&expired)
@@ -698,10 +695,12 @@ impl Pipeline<'_> {
                     continue;
                 }
                 Err(LinkError::StepFailed {
-                    status: Some(MISFIT_STATUS),
+                    status: Some(status),
                     message,
                     ..
-                }) => return Err(LinkError::Misfit(message.trim_end().to_string())),
+                }) if status == i32::from(exit::MISFIT) => {
+                    return Err(LinkError::Misfit(message.trim_end().to_string()))
+                }
                 other => other?,
             };
 

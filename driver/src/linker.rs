@@ -13,6 +13,8 @@ use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use kslink_schema::{LinkKind, LinkerFlavour};
+
 /// The argument a user writes where the table's object belongs.
 pub const TABLE_PLACEHOLDER: &str = "{kallsyms}";
 
@@ -86,71 +88,6 @@ const INPUT_SWITCHES: &[&str] = &[
     "-)",
 ];
 
-/// Which linker a command runs, as `kslink-collect --predict --linker` takes it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LinkerFlavour {
-    /// GNU ld (the default).
-    Gnu,
-    /// LLVM's lld.
-    Lld,
-}
-
-impl LinkerFlavour {
-    /// The value of `kslink-collect --linker`.
-    pub fn name(self) -> &'static str {
-        match self {
-            LinkerFlavour::Gnu => "gnu",
-            LinkerFlavour::Lld => "lld",
-        }
-    }
-
-    /// The flavour of a linker by the first line of its `--version`: lld's says `LLD`
-    /// (`Debian LLD 14.0.6 (compatible with GNU linkers)`), GNU ld's `GNU ld`.
-    pub fn from_version_line(text: &str) -> LinkerFlavour {
-        if text.lines().next().is_some_and(|line| line.contains("LLD")) {
-            LinkerFlavour::Lld
-        } else {
-            LinkerFlavour::Gnu
-        }
-    }
-
-    /// The flavour a program's name says: `ld.lld`, `ld.lld-14`, `lld`; else GNU ld.
-    fn from_program_name(program: &Path) -> LinkerFlavour {
-        let name = program
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if name.starts_with("ld.lld") || name == "lld" || name.starts_with("lld-") {
-            LinkerFlavour::Lld
-        } else {
-            LinkerFlavour::Gnu
-        }
-    }
-}
-
-/// The kind of file the linker writes, which decides what it adds to the symbols.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum OutputKind {
-    /// An executable without dynamic sections.
-    #[default]
-    Static,
-    /// A shared object (`-shared`), as arm64 and riscv link a relocatable kernel.
-    Shared,
-    /// A position-independent executable (`-pie`).
-    Pie,
-}
-
-impl OutputKind {
-    /// The option of `kslink-collect --predict` that says so.
-    pub fn predict_flag(self) -> Option<&'static str> {
-        match self {
-            OutputKind::Static => None,
-            OutputKind::Shared => Some("--shared"),
-            OutputKind::Pie => Some("--pie"),
-        }
-    }
-}
-
 /// A linker command line, understood as far as kslink needs.
 #[derive(Clone, Debug)]
 pub struct LinkerCommand {
@@ -162,7 +99,7 @@ pub struct LinkerCommand {
     /// --predict`.
     pub inputs: Vec<OsString>,
     /// The kind of file it writes (the last of `-shared`, `-pie` and `-no-pie` decides).
-    pub kind: OutputKind,
+    pub kind: LinkKind,
 }
 
 impl LinkerCommand {
@@ -186,7 +123,7 @@ impl LinkerCommand {
         }
         let mut script = None;
         let mut inputs = Vec::new();
-        let mut kind = OutputKind::Static;
+        let mut kind = LinkKind::Static;
         let mut args = argv[1..].iter();
         while let Some(arg) = args.next() {
             let text = arg.to_string_lossy();
@@ -213,9 +150,9 @@ impl LinkerCommand {
                 continue;
             }
             match text.as_ref() {
-                "-shared" | "--shared" | "-Bshareable" => kind = OutputKind::Shared,
-                "-pie" | "--pie" | "-pic-executable" | "--pic-executable" => kind = OutputKind::Pie,
-                "-no-pie" | "--no-pie" if kind == OutputKind::Pie => kind = OutputKind::Static,
+                "-shared" | "--shared" | "-Bshareable" => kind = LinkKind::Shared,
+                "-pie" | "--pie" | "-pic-executable" | "--pic-executable" => kind = LinkKind::Pie,
+                "-no-pie" | "--no-pie" if kind == LinkKind::Pie => kind = LinkKind::Static,
                 _ => {}
             }
             if let Some(value) = script_value(&text, &mut args) {
@@ -416,7 +353,7 @@ mod tests {
     #[test]
     fn output_kind_is_the_last_one_named() {
         let kind = |args: &[&str]| parse(args).unwrap().kind;
-        assert_eq!(kind(&["ld", "a.o"]), OutputKind::Static);
+        assert_eq!(kind(&["ld", "a.o"]), LinkKind::Static);
         // arm64's relocatable kernel
         let arm64 = [
             "aarch64-linux-gnu-ld",
@@ -436,19 +373,16 @@ mod tests {
             "vmlinux.a",
         ];
         let cmd = parse(&arm64).unwrap();
-        assert_eq!(cmd.kind, OutputKind::Shared);
+        assert_eq!(cmd.kind, LinkKind::Shared);
         assert_eq!(cmd.input_files().collect::<Vec<_>>(), ["vmlinux.a"]);
-        assert_eq!(kind(&["ld", "-pie", "a.o"]), OutputKind::Pie);
-        assert_eq!(kind(&["ld", "--pic-executable", "a.o"]), OutputKind::Pie);
-        assert_eq!(kind(&["ld", "-pie", "-shared", "a.o"]), OutputKind::Shared);
-        assert_eq!(kind(&["ld", "-shared", "-pie", "a.o"]), OutputKind::Pie);
-        assert_eq!(kind(&["ld", "-pie", "--no-pie", "a.o"]), OutputKind::Static);
-        assert_eq!(
-            kind(&["ld", "-shared", "-no-pie", "a.o"]),
-            OutputKind::Shared
-        );
-        assert_eq!(OutputKind::Shared.predict_flag(), Some("--shared"));
-        assert_eq!(OutputKind::Static.predict_flag(), None);
+        assert_eq!(kind(&["ld", "-pie", "a.o"]), LinkKind::Pie);
+        assert_eq!(kind(&["ld", "--pic-executable", "a.o"]), LinkKind::Pie);
+        assert_eq!(kind(&["ld", "-pie", "-shared", "a.o"]), LinkKind::Shared);
+        assert_eq!(kind(&["ld", "-shared", "-pie", "a.o"]), LinkKind::Pie);
+        assert_eq!(kind(&["ld", "-pie", "--no-pie", "a.o"]), LinkKind::Static);
+        assert_eq!(kind(&["ld", "-shared", "-no-pie", "a.o"]), LinkKind::Shared);
+        assert_eq!(LinkKind::Shared.predict_flag(), Some("--shared"));
+        assert_eq!(LinkKind::Static.predict_flag(), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use kslink_driver::progress::{Progress, Verbosity};
 use kslink_driver::show::read_any;
 use kslink_driver::stages::{default_executable, parse_override, StageSet};
 use kslink_schema::names::nearest;
-use kslink_schema::ArtifactError;
+use kslink_schema::{exit, ArtifactError};
 
 /// Link an image that carries a kallsyms table (a Linux kernel) once, instead of three times.
 ///
@@ -214,7 +214,7 @@ struct DemoArgs {
 fn stages(output: &Output) -> Result<StageSet, ExitCode> {
     StageSet::new(&output.stages).map_err(|message| {
         eprintln!("kslink: {message}");
-        ExitCode::from(2)
+        ExitCode::from(exit::USAGE)
     })
 }
 
@@ -232,7 +232,7 @@ fn run_link(args: LinkArgs) -> ExitCode {
         Ok(linker) => linker,
         Err(message) => {
             eprintln!("kslink: {message}");
-            return ExitCode::from(2);
+            return ExitCode::from(exit::USAGE);
         }
     };
     let request = LinkRequest {
@@ -321,7 +321,7 @@ fn run_stage(name: &str, args: &[OsString]) -> ExitCode {
                 exe.display(),
                 err.kind()
             );
-            ExitCode::from(2)
+            ExitCode::from(exit::USAGE)
         }
     }
 }
@@ -375,7 +375,7 @@ fn run_help(command: Option<String>) -> ExitCode {
                     .unwrap_or_default(),
                 known.join(", ")
             );
-            ExitCode::from(2)
+            ExitCode::from(exit::USAGE)
         }
     }
 }

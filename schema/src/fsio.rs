@@ -1,4 +1,5 @@
-//! Output files that appear whole or not at all.
+//! Files in and out: inputs mapped read-only ([`MappedFile`]), outputs that appear whole or
+//! not at all ([`AtomicFile`], [`OutputSet`]).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -11,6 +12,44 @@ pub fn io_reason(err: &io::Error) -> String {
     match text.find(" (os error ") {
         Some(end) => text[..end].to_string(),
         None => text,
+    }
+}
+
+/// A read-only memory map of an input file, with the path as given for messages.
+pub struct MappedFile {
+    map: memmap2::Mmap,
+    shown: String,
+}
+
+impl MappedFile {
+    /// Opens and maps `path`. An empty file maps to no bytes; a directory is an error
+    /// (`ErrorKind::IsADirectory`), as reading one would be.
+    pub fn open(path: &Path) -> io::Result<MappedFile> {
+        let file = File::open(path)?;
+        if file.metadata()?.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "is a directory",
+            ));
+        }
+        // SAFETY: the map is private and read-only. A file truncated underneath would fault
+        // (as it would for nm); one rewritten underneath gives wrong contents, like any reader
+        // racing a writer.
+        let map = unsafe { memmap2::Mmap::map(&file) }?;
+        Ok(MappedFile {
+            map,
+            shown: path.display().to_string(),
+        })
+    }
+
+    /// The file's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.map
+    }
+
+    /// The path as given, for messages.
+    pub fn shown(&self) -> &str {
+        &self.shown
     }
 }
 

@@ -7,15 +7,19 @@
 #![deny(missing_docs)]
 
 pub mod artifact;
+pub mod exit;
 mod frame;
 pub mod fsio;
+mod linker;
 mod location;
+pub mod name_map;
 pub mod names;
 mod symbols;
 mod table;
 
 pub use artifact::{Artifact, ArtifactError, ArtifactKind};
 pub use frame::PadSpec;
+pub use linker::{LinkKind, LinkerFlavour};
 pub use location::{
     LocatedArray, LocatedRelocation, LocatedSection, PatchReport, PatchedArray, TableLocation,
 };

@@ -89,7 +89,7 @@ use crate::cache_dir;
 use crate::debian::{self, RemoveDirOnDrop};
 use crate::lock::FileLock;
 use crate::upstream::{run_with_stdin, set_executable, unique_suffix, KernelVersion};
-use kslink_collect::LinkKind;
+use kslink_schema::LinkKind;
 
 /// The architecture a test kernel is built for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -32,9 +32,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use kslink_collect::mksysmap::{deleting_rule, Mksysmap};
-use kslink_collect::read_linked;
 use kslink_schema::{artifact, SymbolOrigin, SymbolSet};
+use kslink_system_map::mksysmap::{deleting_rule, Mksysmap};
+use kslink_system_map::read_linked;
 use kslink_tests::{apply_mksysmap, bin_path, debian_system_map, debian_vmlinux, KernelVersion};
 
 const V6_12: KernelVersion = KernelVersion::V6_12;

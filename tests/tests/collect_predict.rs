@@ -50,10 +50,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use kslink_collect::script::{Script, Statement};
-use kslink_collect::{predict, LinkKind, LinkerFlavour, TableLabels};
-use kslink_schema::{artifact, SymbolOrigin, SymbolSet, TableOptions};
-use kslink_table::{LINUX_6_1, LINUX_6_12, LINUX_7_3};
+use kslink_linker_model::{predict, PredictError, TableLabels};
+use kslink_linker_script::{Script, Statement};
+use kslink_schema::{artifact, LinkKind, LinkerFlavour, SymbolOrigin, SymbolSet, TableOptions};
+use kslink_table::{Profile, LINUX_6_1, LINUX_6_12, LINUX_7_3};
 use kslink_tests::{
     apply_mksysmap, bin_path, kernel_linker_script, kernel_tree, kernel_tree_for, KernelArch,
     KernelTree, KernelVersion, LinkInputs, ScriptArch,
@@ -150,18 +150,45 @@ fn run(cmd: &mut Command) -> Output {
 // The kernels of the fixture
 // ---------------------------------------------------------------------------------------
 
+/// A kernel version's table as the prediction is told of it: the profile, and 6.1's
+/// `--base-relative`.
+#[derive(Clone, Copy, Debug)]
+struct KernelTable {
+    profile: &'static Profile,
+    base_relative: bool,
+}
+
+impl KernelTable {
+    /// The labels the table adds to the link, as the collect stage gives them to the model.
+    fn labels(&self) -> TableLabels {
+        kslink_collect::table_labels(self.profile, self.base_relative)
+    }
+}
+
+/// [`predict`] of a link that adds `table`, listed by the System.map rules of its version.
+fn predict_with(
+    script: &Path,
+    inputs: &[OsString],
+    table: KernelTable,
+    flavour: LinkerFlavour,
+    kind: LinkKind,
+) -> Result<SymbolSet, PredictError> {
+    let mksysmap = kslink_collect::mksysmap_of(table.profile).expect("every profile has rules");
+    predict(script, inputs, &table.labels(), mksysmap, flavour, kind)
+}
+
 /// The table labels the kernel's link adds: 6.1 runs `scripts/kallsyms --base-relative`.
-fn labels(version: KernelVersion) -> TableLabels {
+fn labels(version: KernelVersion) -> KernelTable {
     match version {
-        KernelVersion::V6_12 => TableLabels {
+        KernelVersion::V6_12 => KernelTable {
             profile: &LINUX_6_12,
             base_relative: false,
         },
-        KernelVersion::V6_1 => TableLabels {
+        KernelVersion::V6_1 => KernelTable {
             profile: &LINUX_6_1,
             base_relative: true,
         },
-        KernelVersion::V7_3 => TableLabels {
+        KernelVersion::V7_3 => KernelTable {
             profile: &LINUX_7_3,
             base_relative: false,
         },
@@ -186,7 +213,7 @@ fn predict_kernel_for(tree: &KernelTree, link: &LinkInputs, flavour: LinkerFlavo
             }
         })
         .collect();
-    let set = predict(
+    let set = predict_with(
         &tree.dir.join(&link.script),
         &inputs,
         labels(tree.version),
@@ -1043,12 +1070,13 @@ __kstrtab_data: .long 1
 /// The kallsyms table of `labels` (the profile's), in `.rodata`, referring to `_text` as
 /// the profile's table does: `PTR _text` for a relative base or addresses, `.long _text - .`
 /// for 7.x's place-relative offsets.
-fn table_source(labels: &TableLabels) -> String {
+fn table_source(labels: &KernelTable) -> String {
     let mut source = String::from("\t.section .rodata,\"a\"\n\t.balign 8\n");
-    for label in labels.labels() {
+    let labels = labels.labels();
+    for &label in &labels.labels {
         let content = match label {
             "kallsyms_relative_base" | "kallsyms_addresses" => ".quad _text",
-            "kallsyms_offsets" if !labels.has_text_pointer() => ".long _text - .",
+            "kallsyms_offsets" if !labels.text_pointer => ".long _text - .",
             _ => ".long 0",
         };
         source.push_str(&format!("\t.globl {label}\n{label}: {content}\n"));
@@ -1066,7 +1094,7 @@ fn hand_made_link_per_version() {
     let mut inputs = hand_made_inputs(dir);
     assemble(dir, "versioned", VERSIONED_S);
     inputs.push("versioned.o".to_string());
-    let versions: [(KernelVersion, TableLabels, &[&str]); 4] = [
+    let versions: [(KernelVersion, KernelTable, &[&str]); 4] = [
         (KernelVersion::V6_12, labels(KernelVersion::V6_12), &[]),
         (
             KernelVersion::V6_1,
@@ -1075,7 +1103,7 @@ fn hand_made_link_per_version() {
         ),
         (
             KernelVersion::V6_1,
-            TableLabels {
+            KernelTable {
                 profile: &LINUX_6_1,
                 base_relative: false,
             },
@@ -1114,7 +1142,7 @@ fn hand_made_link_per_version() {
                 .filter(|name| name.starts_with("kallsyms_"))
                 .collect()
         };
-        let mut labels = table.labels();
+        let mut labels = table.labels().labels;
         labels.sort_unstable();
         assert_eq!(labels_of(&predicted), labels, "{what}");
 
@@ -2381,7 +2409,7 @@ fn hand_made_text_ranges_match_gnu_ld() {
         .arg(&code)
         .arg("table.o"));
     let linked_set = kslink_collect::collect_linked(&linked).expect("the linked symbols");
-    let predicted = predict(
+    let predicted = predict_with(
         &script,
         &[code.into_os_string()],
         table,

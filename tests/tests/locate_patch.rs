@@ -26,10 +26,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::{kbuild_flags, kslink_build, profile_name};
-use kslink_collect::{MappedFile, Mksysmap};
+use kslink_collect::{linked_symbols, open_input};
 use kslink_schema::{
     artifact, ArrayKind, KallsymsTable, PatchReport, TableLocation, TextReference,
 };
+use kslink_system_map::Mksysmap;
 use kslink_table::{write_object, Arch as TableArch};
 use kslink_tests::{bin_path, debian_vmlinux, exact_frame, kernel_tree, KernelVersion};
 use kslink_verify::{view_artifact, view_elf, ElfDecodeOptions, KernelSymbol};
@@ -145,8 +146,8 @@ fn same_contents(a: &Path, b: &Path) -> bool {
 /// that version) for 7.3 and 6.12, plain `nm -n` for 6.1 (whose generator filters the same
 /// names itself on x86_64).
 fn generator_map(elf: &Path, version: KernelVersion) -> Vec<u8> {
-    let file = MappedFile::open(elf).unwrap_or_else(|e| panic!("{e}"));
-    let mut symbols = file.symbols().unwrap_or_else(|e| panic!("{e}"));
+    let file = open_input(elf).unwrap_or_else(|e| panic!("{e}"));
+    let mut symbols = linked_symbols(&file).unwrap_or_else(|e| panic!("{e}"));
     if version != KernelVersion::V6_1 {
         symbols.retain_mksysmap_of(Mksysmap::of_profile(profile_name(version)).unwrap());
     }

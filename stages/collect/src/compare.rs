@@ -8,7 +8,7 @@ use kslink_table::{build, symbols_from_set, Profile};
 use serde::Serialize;
 
 use crate::CollectError;
-use kslink_table::names::NameMap;
+use kslink_schema::name_map::NameMap;
 
 /// A symbol as the comparison sees it: type letter and name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

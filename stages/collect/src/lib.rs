@@ -1,119 +1,27 @@
-//! kslink's collect stage: the symbols of a linked ELF file as a [`SymbolSet`], exactly as the
-//! kernel's build lists them in System.map.
+//! kslink's collect stage: the symbols of a linked ELF file as a [`SymbolSet`], exactly as
+//! the kernel's build lists them in System.map (`kslink-system-map` does the work), or
+//! predicted from the link's inputs and linker script before the link
+//! (`kslink-linker-model`), and [`compare`], which measures how good a prediction was by
+//! the tables made from it.
 //!
-//! Upstream Linux 6.12 makes System.map, and the input of `scripts/kallsyms`, with
-//! `nm -n vmlinux | sed -f scripts/mksysmap`; 7.3 with its own `sed` script, 6.1 with a
-//! shell script that filters `nm -n` with `grep -v`. This crate does the same without
-//! either tool, and its output is byte-identical to theirs (GNU nm of binutils 2.40, the
-//! version's mksysmap):
-//!
-//! 1. [`read_linked`] reads `.symtab` and keeps what `nm` lists, each symbol with the type
-//!    letter `nm` prints ([`letter`] holds binutils' rules);
-//! 2. [`LinkedSymbols::retain_mksysmap_of`] applies a version's mksysmap rules
-//!    ([`mksysmap`], one table of rules per version, selected by the `kslink-table`
-//!    profile: [`Mksysmap::of_profile`]);
-//! 3. [`LinkedSymbols::sort_nm_numeric`] puts them in `nm -n` order ([`nm_numeric_cmp`]);
-//! 4. [`LinkedSymbols::to_symbol_set`] makes the artifact, [`LinkedSymbols::write_nm`] the
-//!    text.
-//!
-//! [`collect_linked`] does all of it for a file. The file is memory-mapped, not read, and
-//! the names are borrowed from the map until the artifact is made.
-//!
-//! Known differences from the real tools are listed in [`letter`] (targets whose BFD
-//! backend quirks are not modelled) and [`mksysmap`] (names with newlines, non-ASCII
-//! `[[:alnum:]]`).
-//!
-//! Before the link, [`predict()`] predicts the same set from the link's inputs and linker
-//! script (see [`mod@predict`]), and [`compare`] measures how good a prediction was.
+//! This crate joins them to `kslink-table`'s profiles: a profile names the kernel version,
+//! which selects the System.map rules ([`mksysmap_of`]) and the table's labels that the
+//! prediction adds ([`table_labels`]).
 
 #![deny(missing_docs)]
 
-pub mod archive;
-pub mod assign;
 pub mod compare;
-pub mod flavour;
-pub mod inputs;
-pub mod layout;
-pub mod letter;
-mod linked;
-pub mod linker;
-pub mod mksysmap;
-pub mod predict;
-pub mod relocatable;
-pub mod resolve;
-pub mod script;
-pub mod text_ranges;
 
 use std::fmt;
-use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
-use kslink_schema::{write_nm_lines, Symbol, SymbolOrigin, SymbolSet};
+use kslink_linker_model::{PredictError, TableLabels};
+use kslink_linker_script::ScriptError;
+use kslink_schema::fsio::MappedFile;
+use kslink_schema::{exit, ArrayKind, SymbolOrigin, SymbolSet, TableOptions};
+use kslink_system_map::{read_linked, ElfError, LinkedSymbols, Mksysmap};
 use kslink_table::Profile;
-
-pub use flavour::LinkerFlavour;
-pub use linked::{nm_numeric_cmp, read_linked, sort_nm_numeric, ElfError, LinkedSymbols, NmSymbol};
-pub use linker::LinkKind;
-pub use mksysmap::{Mksysmap, MKSYSMAP_6_1, MKSYSMAP_6_12, MKSYSMAP_7_3};
-pub use predict::{predict, TableLabels};
-
-impl LinkedSymbols<'_> {
-    /// Keeps the symbols whose `nm` line the default profile's (Linux 6.12's)
-    /// `scripts/mksysmap` keeps.
-    pub fn retain_mksysmap(&mut self) {
-        self.retain_mksysmap_of(Mksysmap::default_profile());
-    }
-
-    /// Keeps the symbols whose `nm` line the `scripts/mksysmap` of `mksysmap`'s version
-    /// keeps.
-    pub fn retain_mksysmap_of(&mut self, mksysmap: &Mksysmap) {
-        let rules = mksysmap.rule_set();
-        self.symbols
-            .retain(|symbol| rules.keeps(symbol.type_letter, symbol.name));
-    }
-
-    /// Sorts the symbols into `nm -n` order.
-    pub fn sort_nm_numeric(&mut self) {
-        sort_nm_numeric(&mut self.symbols);
-    }
-
-    /// Writes the symbols, in their current order, as `nm` prints them: `ADDR TYPE NAME`,
-    /// the address as 8 or 16 hex digits, or as many spaces for an undefined symbol.
-    pub fn write_nm<W: Write>(&self, out: W) -> io::Result<()> {
-        write_nm_lines(
-            self.address_bits,
-            self.symbols
-                .iter()
-                .map(|s| (s.address, s.type_letter, s.name)),
-            out,
-        )
-    }
-
-    /// The symbols, in their current order, as a [`SymbolSet`] from `origin`: addresses
-    /// known, the ELF section names as [`SymbolSet::sections`], no sources.
-    pub fn to_symbol_set(&self, origin: SymbolOrigin) -> SymbolSet {
-        SymbolSet {
-            origin,
-            addresses_known: true,
-            address_bits: self.address_bits,
-            sections: self.sections.clone(),
-            sources: Vec::new(),
-            symbols: self
-                .symbols
-                .iter()
-                .map(|s| Symbol {
-                    address: s.address,
-                    type_letter: s.type_letter,
-                    name: s.name.to_vec(),
-                    section: s.section,
-                    source: None,
-                    text: None,
-                })
-                .collect(),
-        }
-    }
-}
 
 /// Why the collect stage failed; each a single line that names the file.
 #[derive(Debug)]
@@ -141,11 +49,23 @@ pub enum CollectError {
         message: String,
     },
     /// The linker script cannot be read or followed (`file:line: what`).
-    Script(script::ScriptError),
+    Script(ScriptError),
     /// The inputs cannot be linked (ld would fail too).
     Link(String),
     /// The command line does not make sense.
     Usage(String),
+}
+
+impl From<PredictError> for CollectError {
+    fn from(err: PredictError) -> CollectError {
+        match err {
+            PredictError::Io { path, source } => CollectError::Io { path, source },
+            PredictError::Input { path, message } => CollectError::Input { path, message },
+            PredictError::Script(err) => CollectError::Script(err),
+            PredictError::Link(message) => CollectError::Link(message),
+            PredictError::Usage(message) => CollectError::Usage(message),
+        }
+    }
 }
 
 impl CollectError {
@@ -157,11 +77,12 @@ impl CollectError {
         }
     }
 
-    /// The process exit code for this error: 2 for a usage error, 1 otherwise.
-    pub fn exit_code(&self) -> i32 {
+    /// The process exit code for this error: [`exit::USAGE`] for a usage error,
+    /// [`exit::FAILURE`] otherwise.
+    pub fn exit_code(&self) -> u8 {
         match self {
-            CollectError::Usage(_) => 2,
-            _ => 1,
+            CollectError::Usage(_) => exit::USAGE,
+            _ => exit::FAILURE,
         }
     }
 }
@@ -207,59 +128,125 @@ pub fn mksysmap_of(profile: &Profile) -> Result<&'static Mksysmap, CollectError>
     })
 }
 
-/// A read-only memory map of an input file.
-pub struct MappedFile {
-    map: memmap2::Mmap,
-    shown: String,
+/// The labels the table of `profile` (with 6.1's `--base-relative` if `base_relative`) adds
+/// to a link, in layout order, and whether it points at `_text` absolutely.
+pub fn table_labels(profile: &Profile, base_relative: bool) -> TableLabels {
+    let kinds = profile.array_kinds(TableOptions {
+        base_relative,
+        ..TableOptions::default()
+    });
+    TableLabels {
+        labels: kinds.iter().map(|kind| kind.label()).collect(),
+        text_pointer: kinds
+            .iter()
+            .any(|kind| matches!(kind, ArrayKind::RelativeBase | ArrayKind::Addresses)),
+    }
 }
 
-impl MappedFile {
-    /// Opens and maps `path`. An empty file maps to no bytes.
-    pub fn open(path: &Path) -> Result<MappedFile, CollectError> {
-        let shown = path.display().to_string();
-        let file = File::open(path).map_err(|e| CollectError::io(&shown, e))?;
-        let metadata = file.metadata().map_err(|e| CollectError::io(&shown, e))?;
-        if metadata.is_dir() {
-            return Err(CollectError::io(
-                &shown,
-                io::Error::new(io::ErrorKind::IsADirectory, "is a directory"),
-            ));
-        }
-        // SAFETY: the map is private and read-only. A file truncated underneath would fault
-        // (as it would for nm); one rewritten underneath gives wrong symbols, like any reader
-        // racing a writer.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| CollectError::io(&shown, e))?;
-        Ok(MappedFile { map, shown })
-    }
+/// Opens and maps the input `path`.
+pub fn open_input(path: &Path) -> Result<MappedFile, CollectError> {
+    MappedFile::open(path).map_err(|e| CollectError::io(path.display().to_string(), e))
+}
 
-    /// The file's bytes.
-    pub fn bytes(&self) -> &[u8] {
-        &self.map
-    }
-
-    /// The path as given, for messages.
-    pub fn shown(&self) -> &str {
-        &self.shown
-    }
-
-    /// The symbols `nm` would list, in symbol-table order ([`read_linked`]).
-    pub fn symbols(&self) -> Result<LinkedSymbols<'_>, CollectError> {
-        read_linked(self.bytes()).map_err(|source| CollectError::Elf {
-            path: self.shown.clone(),
-            source,
-        })
-    }
+/// The symbols `nm` would list of the mapped ELF file `file`, in symbol-table order
+/// ([`read_linked`]).
+pub fn linked_symbols(file: &MappedFile) -> Result<LinkedSymbols<'_>, CollectError> {
+    read_linked(file.bytes()).map_err(|source| CollectError::Elf {
+        path: file.shown().to_owned(),
+        source,
+    })
 }
 
 /// The System.map of the linked ELF file `path` as a [`SymbolSet`]: the lines of
 /// `nm -n FILE | sed -f scripts/mksysmap` of the default profile (Linux 6.12), origin
 /// [`SymbolOrigin::Linked`].
 pub fn collect_linked(path: &Path) -> Result<SymbolSet, CollectError> {
-    let file = MappedFile::open(path)?;
-    let mut symbols = file.symbols()?;
+    let file = open_input(path)?;
+    let mut symbols = linked_symbols(&file)?;
     symbols.retain_mksysmap();
     symbols.sort_nm_numeric();
     Ok(symbols.to_symbol_set(SymbolOrigin::Linked {
         path: file.shown().to_owned(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_labels_follow_the_profile() {
+        let labels = |profile, base_relative| table_labels(profile, base_relative).labels;
+        let with_offsets = [
+            "kallsyms_num_syms",
+            "kallsyms_names",
+            "kallsyms_markers",
+            "kallsyms_token_table",
+            "kallsyms_token_index",
+            "kallsyms_offsets",
+            "kallsyms_relative_base",
+            "kallsyms_seqs_of_names",
+        ];
+        let sorted = |mut v: Vec<&'static str>| {
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(
+            sorted(labels(&kslink_table::LINUX_6_12, false)),
+            sorted(with_offsets.to_vec())
+        );
+        assert_eq!(
+            sorted(labels(&kslink_table::LINUX_6_1, true)),
+            sorted(with_offsets.to_vec())
+        );
+        // 6.1 without --base-relative: a pointer per symbol instead.
+        assert_eq!(
+            labels(&kslink_table::LINUX_6_1, false),
+            [
+                "kallsyms_addresses",
+                "kallsyms_num_syms",
+                "kallsyms_names",
+                "kallsyms_markers",
+                "kallsyms_seqs_of_names",
+                "kallsyms_token_table",
+                "kallsyms_token_index",
+            ]
+        );
+        // 7.3: offsets without a relative base, in 6.12's order.
+        assert_eq!(
+            labels(&kslink_table::LINUX_7_3, false),
+            [
+                "kallsyms_num_syms",
+                "kallsyms_names",
+                "kallsyms_markers",
+                "kallsyms_token_table",
+                "kallsyms_token_index",
+                "kallsyms_offsets",
+                "kallsyms_seqs_of_names",
+            ]
+        );
+    }
+
+    #[test]
+    fn only_a_relative_base_or_addresses_point_at_text() {
+        let points = |profile, base_relative| table_labels(profile, base_relative).text_pointer;
+        assert!(points(&kslink_table::LINUX_6_12, false));
+        assert!(points(&kslink_table::LINUX_6_1, false));
+        assert!(points(&kslink_table::LINUX_6_1, true));
+        assert!(!points(&kslink_table::LINUX_7_3, false));
+    }
+
+    #[test]
+    fn every_table_profile_has_its_filter() {
+        for name in Profile::names() {
+            let mksysmap = Mksysmap::of_profile(name)
+                .unwrap_or_else(|| panic!("no mksysmap rules for {name}"));
+            assert_eq!(mksysmap.profile, name);
+        }
+        assert_eq!(
+            Mksysmap::default_profile().profile,
+            kslink_table::DEFAULT_PROFILE
+        );
+        assert!(Mksysmap::of_profile("linux-5.4").is_none());
+    }
 }

@@ -8,11 +8,13 @@ use std::process::ExitCode;
 use clap::Parser;
 use kslink_collect::compare::{compare, TableSettings};
 use kslink_collect::{
-    mksysmap_of, predict, profile_named, CollectError, LinkKind, LinkerFlavour, MappedFile,
-    TableLabels,
+    linked_symbols, mksysmap_of, open_input, profile_named, table_labels, CollectError,
 };
+use kslink_linker_model::predict;
 use kslink_schema::fsio::{OutputError, OutputSet};
-use kslink_schema::{artifact, DataLayout, SymbolOrigin, SymbolSet, TableOptions};
+use kslink_schema::{
+    artifact, DataLayout, LinkKind, LinkerFlavour, SymbolOrigin, SymbolSet, TableOptions,
+};
 use kslink_table::Profile;
 
 /// Collect the symbols of a linked ELF file as the kernel's System.map lists them, or
@@ -202,8 +204,8 @@ fn run_linked(cli: &Cli, linked: &Path) -> Result<(), CollectError> {
         .collect();
     check_distinct(&named)?;
     let mksysmap = mksysmap_of(profile(cli)?)?;
-    let input = MappedFile::open(linked)?;
-    let mut symbols = input.symbols()?;
+    let input = open_input(linked)?;
+    let mut symbols = linked_symbols(&input)?;
 
     // Every output is written under a temporary name and renamed into place only when all
     // are complete: a failed run leaves none behind.
@@ -249,10 +251,9 @@ fn run_predict(cli: &Cli) -> Result<(), CollectError> {
         .expect("clap requires -T with --predict");
     let named: Vec<&PathBuf> = [&cli.emit_map, &cli.output].into_iter().flatten().collect();
     check_distinct(&named)?;
-    let table = TableLabels {
-        profile: profile(cli)?,
-        base_relative: cli.base_relative,
-    };
+    let profile = profile(cli)?;
+    let mksysmap = mksysmap_of(profile)?;
+    let table = table_labels(profile, cli.base_relative);
     let kind = if cli.shared {
         LinkKind::Shared
     } else if cli.pie {
@@ -260,7 +261,7 @@ fn run_predict(cli: &Cli) -> Result<(), CollectError> {
     } else {
         LinkKind::Static
     };
-    let set = predict(script, &cli.inputs, table, cli.linker, kind)?;
+    let set = predict(script, &cli.inputs, &table, mksysmap, cli.linker, kind)?;
     let mut outputs = OutputSet::create(&[None, cli.emit_map.as_deref(), cli.output.as_deref()])
         .map_err(output_error)?;
     outputs
@@ -288,8 +289,8 @@ fn run_compare(cli: &Cli, predicted: &Path, linked: &Path) -> Result<bool, Colle
             message: other.to_string(),
         },
     })?;
-    let input = MappedFile::open(linked)?;
-    let mut symbols = input.symbols()?;
+    let input = open_input(linked)?;
+    let mut symbols = linked_symbols(&input)?;
     symbols.retain_mksysmap_of(mksysmap);
     symbols.sort_nm_numeric();
     let linked_set = symbols.to_symbol_set(SymbolOrigin::Linked {
@@ -318,15 +319,20 @@ fn run_compare(cli: &Cli, predicted: &Path, linked: &Path) -> Result<bool, Colle
     Ok(comparison.exact)
 }
 
+/// `--compare`'s statuses, as cmp(1)'s: the prediction differs from the linked file.
+const COMPARE_DIFFERENT: u8 = 1;
+/// `--compare` could not compare.
+const COMPARE_TROUBLE: u8 = 2;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match (&cli.compare, &cli.linked) {
         (Some(predicted), Some(linked)) => match run_compare(&cli, predicted, linked) {
             Ok(true) => return ExitCode::SUCCESS,
-            Ok(false) => return ExitCode::from(1),
+            Ok(false) => return ExitCode::from(COMPARE_DIFFERENT),
             Err(err) => {
                 eprintln!("kslink-collect: error: {err}");
-                return ExitCode::from(2);
+                return ExitCode::from(COMPARE_TROUBLE);
             }
         },
         (None, Some(linked)) => run_linked(&cli, linked),
@@ -336,7 +342,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("kslink-collect: error: {err}");
-            ExitCode::from(err.exit_code() as u8)
+            ExitCode::from(err.exit_code())
         }
     }
 }

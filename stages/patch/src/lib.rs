@@ -34,7 +34,7 @@ use std::path::Path;
 
 use kslink_schema::fsio::io_reason;
 use kslink_schema::fsio::AtomicFile;
-use kslink_schema::{ArtifactError, KallsymsTable, PatchReport, TableLocation};
+use kslink_schema::{exit, ArtifactError, KallsymsTable, PatchReport, TableLocation};
 
 pub use plan::Patch;
 
@@ -76,12 +76,13 @@ pub enum PatchError {
 }
 
 impl PatchError {
-    /// The process exit code for this error: 3 when the table does not fit its frame (the
-    /// driver then links again in a larger frame), 1 otherwise.
+    /// The process exit code for this error: [`exit::MISFIT`] when the table does not fit
+    /// its frame (the driver then links again in a larger frame), [`exit::FAILURE`]
+    /// otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
-            PatchError::DoesNotFit(_) => 3,
-            _ => 1,
+            PatchError::DoesNotFit(_) => exit::MISFIT,
+            _ => exit::FAILURE,
         }
     }
 

@@ -9,8 +9,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use kslink_collect::read_linked;
 use kslink_schema::{ArrayKind, KallsymsTable, LocatedArray, TableLocation, TextReference};
+use kslink_system_map::read_linked;
 use kslink_verify::{view_linked_arrays, KernelSymbol};
 
 use crate::word;

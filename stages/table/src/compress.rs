@@ -16,7 +16,7 @@
 
 use kslink_schema::{ArrayKind, KallsymsTable};
 
-use crate::names::NameMap;
+use kslink_schema::name_map::NameMap;
 
 /// The result: a 256-slot token table and every symbol's compressed bytes.
 pub struct Compressed {

@@ -3,14 +3,9 @@
 use std::fmt;
 
 use kslink_schema::fsio::io_reason;
-use kslink_schema::ArtifactError;
+use kslink_schema::{exit, ArtifactError};
 
 use crate::frame::{write_misfits, Misfit};
-
-/// The exit status of a table that does not fit its frame: distinct from other failures
-/// because the cure is known (link again with a frame sized from this table), and a driver
-/// acts on it.
-pub const EXIT_MISFIT: i32 = 3;
 
 /// Why a table could not be built or written.
 #[derive(Debug)]
@@ -104,13 +99,14 @@ impl TableError {
         }
     }
 
-    /// The process exit code for this error: 2 for a usage error, [`EXIT_MISFIT`] (3) for a
-    /// table that does not fit its frame, 1 otherwise.
-    pub fn exit_code(&self) -> i32 {
+    /// The process exit code for this error: [`exit::USAGE`] for a usage error,
+    /// [`exit::MISFIT`] for a table that does not fit its frame, [`exit::FAILURE`]
+    /// otherwise.
+    pub fn exit_code(&self) -> u8 {
         match self {
-            TableError::Usage(_) => 2,
-            TableError::Misfit { .. } => EXIT_MISFIT,
-            _ => 1,
+            TableError::Usage(_) => exit::USAGE,
+            TableError::Misfit { .. } => exit::MISFIT,
+            _ => exit::FAILURE,
         }
     }
 }

@@ -12,7 +12,7 @@
 //! [`fit_in_frame`] puts each array of the artifact at its reserved offset, and
 //! [`BuiltTable::write_asm_padded`] writes the `.S` that assembles to the same bytes. A table
 //! larger than its frame is a [`FrameError::Misfit`], which the command line reports with
-//! exit status [`EXIT_MISFIT`].
+//! exit status `kslink_schema::exit::MISFIT`.
 //!
 //! The input may be a prediction made before the link ([`SymbolSet::addresses_known`]
 //! false, every address 0): the table then has the sizes the final table will have if the
@@ -31,7 +31,6 @@ mod error;
 mod frame;
 mod image;
 mod input;
-pub mod names;
 mod object;
 mod profile;
 
@@ -45,7 +44,7 @@ use kslink_schema::{KallsymsTable, PadSpec};
 
 pub use arch::{Arch, PlaceRelativeReloc, ARCHES};
 pub use build::{build, build_reusing, BuiltTable, TableSink};
-pub use error::{TableError, EXIT_MISFIT};
+pub use error::TableError;
 pub use frame::{fit_in_frame, frame_padding, FrameError, Misfit};
 pub use input::{read_map, AddressRange, Entry, SymbolList, KSYM_NAME_LEN};
 pub use object::write_object;

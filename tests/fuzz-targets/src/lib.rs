@@ -17,14 +17,14 @@
 
 use std::io;
 
-use kslink_collect::archive::{Archive, MAGIC, THIN_MAGIC};
-use kslink_collect::mksysmap::MKSYSMAPS;
-use kslink_collect::relocatable::{Object, ObjectName};
-use kslink_collect::script::Script;
+use kslink_linker_model::archive::{Archive, MAGIC, THIN_MAGIC};
+use kslink_linker_model::relocatable::{Object, ObjectName};
+use kslink_linker_script::Script;
 use kslink_schema::artifact::{self, ArtifactKind, HEADER_LEN, SCHEMA_VERSION};
 use kslink_schema::{
     KallsymsTable, PadSpec, PatchReport, SymbolOrigin, SymbolSet, TableLocation, TableOptions,
 };
+use kslink_system_map::mksysmap::MKSYSMAPS;
 use kslink_table::PROFILES;
 use kslink_verify::ElfDecodeOptions;
 use sha2::{Digest, Sha256};
@@ -78,11 +78,11 @@ pub fn artifact_file(kind: u16, payload: &[u8]) -> Vec<u8> {
 }
 
 /// The linked-ELF symbol reader of `kslink-collect` (what `collect_linked` does to a
-/// `vmlinux`): `data` is an ELF file. [`kslink_collect::read_linked`], then `nm -n` order,
+/// `vmlinux`): `data` is an ELF file. [`kslink_system_map::read_linked`], then `nm -n` order,
 /// the `nm` text, the `SymbolSet`, and every version's mksysmap filter.
 pub fn linked_symbols(data: &[u8]) {
     let data = Aligned::new(data);
-    let Ok(mut symbols) = kslink_collect::read_linked(data.bytes()) else {
+    let Ok(mut symbols) = kslink_system_map::read_linked(data.bytes()) else {
         return;
     };
     symbols.sort_nm_numeric();

@@ -369,3 +369,45 @@ where
         relocations,
     })
 }
+
+/// The flags of a BFD section that decide where a link puts symbols and how `nm` shows
+/// them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// `SEC_ALLOC`.
+    pub alloc: bool,
+    /// `SEC_LOAD`.
+    pub load: bool,
+    /// `SEC_READONLY`.
+    pub readonly: bool,
+    /// `SEC_CODE`.
+    pub code: bool,
+    /// `SEC_HAS_CONTENTS`.
+    pub contents: bool,
+    /// `SEC_THREAD_LOCAL`.
+    pub tls: bool,
+}
+
+impl Flags {
+    /// The BFD flags of an input section (`_bfd_elf_make_section_from_shdr`).
+    pub fn of_input(section: &InputSection) -> Flags {
+        let nobits = section.sh_type == elf::SHT_NOBITS;
+        let alloc = section.sh_flags & u64::from(elf::SHF_ALLOC) != 0;
+        Flags {
+            alloc,
+            load: alloc && !nobits,
+            readonly: !section.is_writable(),
+            code: section.sh_flags & u64::from(elf::SHF_EXECINSTR) != 0,
+            contents: !nobits,
+            tls: section.sh_flags & u64::from(elf::SHF_TLS) != 0,
+        }
+    }
+
+    /// The flags of the `COMMON` section a final link allocates common symbols in.
+    pub(crate) fn common() -> Flags {
+        Flags {
+            alloc: true,
+            ..Flags::default()
+        }
+    }
+}

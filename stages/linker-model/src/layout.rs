@@ -40,58 +40,16 @@ use std::collections::{HashMap, HashSet};
 
 use object::elf;
 
-use crate::flavour::LinkerFlavour;
-use crate::letter::{elf_section_flags, section_letter};
 use crate::linker::{linker_sections, LinkerSection};
-use crate::relocatable::{InputSection, ObjectName};
+use crate::relocatable::{Flags, InputSection, ObjectName};
 use crate::resolve::{Link, Resolution};
-use crate::script::{
+use kslink_linker_script::{
     BinaryOp, Constraint, Expr, Glob, InputSpec, Script, ScriptError, SectionCommand, SectionKind,
     Statement, Target, UnaryOp,
 };
-use kslink_table::names::{NameMap, NameSet};
-
-/// The flags of a BFD section that decide where a link puts symbols and how `nm` shows
-/// them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Flags {
-    /// `SEC_ALLOC`.
-    pub alloc: bool,
-    /// `SEC_LOAD`.
-    pub load: bool,
-    /// `SEC_READONLY`.
-    pub readonly: bool,
-    /// `SEC_CODE`.
-    pub code: bool,
-    /// `SEC_HAS_CONTENTS`.
-    pub contents: bool,
-    /// `SEC_THREAD_LOCAL`.
-    pub tls: bool,
-}
-
-impl Flags {
-    /// The BFD flags of an input section (`_bfd_elf_make_section_from_shdr`).
-    pub fn of_input(section: &InputSection) -> Flags {
-        let nobits = section.sh_type == elf::SHT_NOBITS;
-        let alloc = section.sh_flags & u64::from(elf::SHF_ALLOC) != 0;
-        Flags {
-            alloc,
-            load: alloc && !nobits,
-            readonly: !section.is_writable(),
-            code: section.sh_flags & u64::from(elf::SHF_EXECINSTR) != 0,
-            contents: !nobits,
-            tls: section.sh_flags & u64::from(elf::SHF_TLS) != 0,
-        }
-    }
-
-    /// The flags of the `COMMON` section a final link allocates common symbols in.
-    fn common() -> Flags {
-        Flags {
-            alloc: true,
-            ..Flags::default()
-        }
-    }
-}
+use kslink_schema::name_map::{NameMap, NameSet};
+use kslink_schema::LinkerFlavour;
+use kslink_system_map::letter::{elf_section_flags, section_letter};
 
 /// Where an input section goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1376,7 +1334,7 @@ impl DotTracker {
     fn section(
         &mut self,
         o: &mut OutputSection,
-        section: &crate::script::OutputSection,
+        section: &kslink_linker_script::OutputSection,
         walk: &SectionWalk,
     ) {
         // A section ld does not create, or will remove, does not move it.

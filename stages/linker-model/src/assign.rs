@@ -46,15 +46,15 @@
 
 use object::elf;
 
-use crate::flavour::LinkerFlavour;
 use crate::layout::{Layout, Placement};
 use crate::relocatable::Place;
 use crate::resolve::{Link, Resolution};
-use crate::script::{
+use kslink_linker_script::{
     AssignKind, Assignment, BinaryOp, Expr, Script, ScriptError, SectionCommand, SectionQuery,
     Statement, Target, UnaryOp,
 };
-use kslink_table::names::{NameMap, NameSet};
+use kslink_schema::name_map::{NameMap, NameSet};
+use kslink_schema::LinkerFlavour;
 
 /// Where a symbol ends up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -787,18 +787,4 @@ mod tests {
             assert_eq!(deleted_by(&MKSYSMAP_6_1, name), None, "{name}");
         }
     }
-
-    #[test]
-    fn every_table_profile_has_its_filter() {
-        for name in kslink_table::Profile::names() {
-            let mksysmap = Mksysmap::of_profile(name)
-                .unwrap_or_else(|| panic!("no mksysmap rules for {name}"));
-            assert_eq!(mksysmap.profile, name);
-        }
-        assert_eq!(
-            Mksysmap::default_profile().profile,
-            kslink_table::DEFAULT_PROFILE
-        );
-        assert!(Mksysmap::of_profile("linux-5.4").is_none());
-    }
 }

@@ -43,14 +43,14 @@ use std::cmp::Ordering;
 use kslink_schema::TextPlace;
 use object::elf;
 
-use crate::flavour::LinkerFlavour;
 use crate::layout::{Layout, PlacedInput, Slot};
 use crate::relocatable::Place;
 use crate::resolve::{Link, Resolution};
-use crate::script::{
+use kslink_linker_script::{
     BinaryOp, Expr, Script, SectionCommand, SectionQuery, Statement, Target, UnaryOp,
 };
-use kslink_table::names::NameMap;
+use kslink_schema::name_map::NameMap;
+use kslink_schema::LinkerFlavour;
 
 /// A place in the output's address space: an offset from an anchor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

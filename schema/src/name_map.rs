@@ -1,5 +1,5 @@
 //! Hash maps keyed by symbol and section names, with a fast hasher (used by the table
-//! stage and by kslink-collect).
+//! builder and the linker model).
 //!
 //! The standard library's SipHash resists hash flooding, which matters for untrusted keys;
 //! the names here come from the link's own inputs, and a link hashes hundreds of thousands

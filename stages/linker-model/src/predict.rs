@@ -3,7 +3,7 @@
 //!
 //! [`predict`] does it all:
 //!
-//! 1. read the script ([`crate::script`]) and the inputs ([`crate::inputs`]);
+//! 1. read the script (`kslink-linker-script`) and the inputs ([`crate::inputs`]);
 //! 2. resolve symbols as the linker does ([`crate::resolve`]): archive members, weak and
 //!    strong definitions, commons, COMDAT groups;
 //! 3. place every input section ([`crate::layout`]): `/DISCARD/`, output sections and
@@ -17,7 +17,7 @@
 //!    names, and the labels of the kallsyms table the link will add; each with the letter
 //!    `nm` will print, from its output section;
 //! 6. keep what the `scripts/mksysmap` of the table's kernel version keeps
-//!    ([`crate::mksysmap`]).
+//!    (`kslink-system-map`'s [`Mksysmap`], given by the caller).
 //!
 //! Addresses are unknown: every symbol gets address 0 and the set says
 //! `addresses_known: false`; the order is `nm -n`'s for equal addresses (by name).
@@ -50,89 +50,68 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-use kslink_schema::{ArrayKind, Symbol, SymbolOrigin, SymbolSet, TableOptions, TextPlace};
+use kslink_schema::{Symbol, SymbolOrigin, SymbolSet, TextPlace};
 use object::elf;
 
 use crate::assign::{self, Home, ScriptSymbol};
-use crate::flavour::LinkerFlavour;
 use crate::inputs::{InputFiles, LinkArg};
 use crate::layout::{Layout, Placement};
-use crate::letter::{
-    decode_symclass, is_debugging_symbol, is_elf_local_label, is_target_special_symbol,
-    symbol_flags, SymbolPlace,
-};
-use crate::linker::{self, LinkKind};
+use crate::linker;
 use crate::relocatable::{
     InputSection, InputSymbol, Machine, Object, ObjectName, Place, Relocations,
 };
 use crate::resolve::{self, Link, Resolution};
-use crate::script::Script;
 use crate::text_ranges::TextRanges;
-use crate::{mksysmap_of, CollectError, Mksysmap, NmSymbol};
-use kslink_table::names::NameSet;
+use crate::PredictError;
+use kslink_linker_script::Script;
+use kslink_schema::name_map::NameSet;
+use kslink_schema::LinkKind;
+use kslink_schema::LinkerFlavour;
+use kslink_system_map::letter::{
+    decode_symclass, is_debugging_symbol, is_elf_local_label, is_target_special_symbol,
+    symbol_flags, SymbolPlace,
+};
+use kslink_system_map::{Mksysmap, NmSymbol};
 
-/// The kernel version's table layout, for the labels the table adds; the version's
-/// System.map rules decide which symbols are listed.
-#[derive(Clone, Copy, Debug)]
+/// What the kallsyms table adds to the link, as data: the caller (the collect stage) knows
+/// the table's layout for the kernel version; the model only places the labels.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TableLabels {
-    /// The kernel version (`linux-6.12`, `linux-6.1`, ...).
-    pub profile: &'static kslink_table::Profile,
-    /// 6.1's `--base-relative`.
-    pub base_relative: bool,
-}
-
-impl TableLabels {
-    /// The table's arrays, in layout order.
-    fn kinds(&self) -> Vec<ArrayKind> {
-        let options = TableOptions {
-            base_relative: self.base_relative,
-            ..TableOptions::default()
-        };
-        self.profile.array_kinds(options)
-    }
-
-    /// The labels, in the table's layout order.
-    pub fn labels(&self) -> Vec<&'static str> {
-        self.kinds().into_iter().map(ArrayKind::label).collect()
-    }
-
+    /// The table's labels (`kallsyms_num_syms`, `kallsyms_names`, ...), in layout order.
+    pub labels: Vec<&'static str>,
     /// Whether the table holds a pointer to `_text` (`kallsyms_relative_base`, or 6.1's
     /// `kallsyms_addresses`), which a position-independent link makes a dynamic relocation
     /// of. 7.x's `kallsyms_offsets` refer to `_text` relative to their own place, if at all:
     /// the linker resolves those itself.
-    pub fn has_text_pointer(&self) -> bool {
-        self.kinds()
-            .iter()
-            .any(|kind| matches!(kind, ArrayKind::RelativeBase | ArrayKind::Addresses))
-    }
+    pub text_pointer: bool,
 }
 
 /// Predicts the symbols of the output of a link of `inputs` (objects, archives and
 /// `--whole-archive`/`--start-group` switches, as on an `ld` command line) with linker
 /// script `script` by the linker `flavour`, to which the kallsyms table of `table` is
-/// added, writing a file of kind `kind`.
+/// added, writing a file of kind `kind`, as the System.map rules `mksysmap` list them.
 pub fn predict(
     script: &Path,
     inputs: &[OsString],
-    table: TableLabels,
+    table: &TableLabels,
+    mksysmap: &Mksysmap,
     flavour: LinkerFlavour,
     kind: LinkKind,
-) -> Result<SymbolSet, CollectError> {
-    let mksysmap = mksysmap_of(table.profile)?;
+) -> Result<SymbolSet, PredictError> {
     let args = LinkArg::parse_all(inputs)?;
     let script_shown = script.display().to_string();
-    let text = std::fs::read(script).map_err(|e| CollectError::io(&script_shown, e))?;
-    let script = Script::parse(&text, &script_shown).map_err(CollectError::Script)?;
+    let text = std::fs::read(script).map_err(|e| PredictError::io(&script_shown, e))?;
+    let script = Script::parse(&text, &script_shown).map_err(PredictError::Script)?;
     let files = InputFiles::open(&args)?;
-    let labels = table.labels();
-    let text_pointer = table.has_text_pointer();
+    let labels = &table.labels;
+    let text_pointer = table.text_pointer;
     let references = script.referenced_symbols();
     let link = resolve::resolve(&files, flavour, kind, &references, |machine| {
-        vec![table_object(&labels, text_pointer, machine)]
+        vec![table_object(labels, text_pointer, machine)]
     })?;
-    let layout = Layout::new(&link, &script, flavour).map_err(CollectError::Script)?;
+    let layout = Layout::new(&link, &script, flavour).map_err(PredictError::Script)?;
     let script_symbols =
-        assign::evaluate(&script, &link, &layout, flavour).map_err(CollectError::Script)?;
+        assign::evaluate(&script, &link, &layout, flavour).map_err(PredictError::Script)?;
     // Every object but the table, which comes last, has sections of known size.
     let sized_objects = link.objects.len() - 1;
     let ranges = TextRanges::locate(&script, &link, &layout, flavour, sized_objects);
@@ -152,7 +131,7 @@ pub fn predict(
 /// What `--predict` adds for the kallsyms table: an object with the table's labels in
 /// `.rodata` (as `scripts/kallsyms` emits them: global, in a read-only allocated
 /// section) and a reference to `_text`; with `text_pointer`, an absolute pointer
-/// ([`TableLabels::has_text_pointer`]) that a position-independent link makes a dynamic
+/// ([`TableLabels::text_pointer`]) that a position-independent link makes a dynamic
 /// relocation of.
 fn table_object(labels: &[&'static str], text_pointer: bool, machine: Machine) -> Object<'static> {
     let null_section = InputSection {
@@ -335,7 +314,7 @@ impl<'a> Prediction<'a> {
                 continue;
             }
             let localized = (flavour == LinkerFlavour::Lld && global.is_hidden())
-                || kind.forces_local(global.visibility);
+                || linker::forces_local(kind, global.visibility);
             let binding = |info: u8| {
                 if localized {
                     info & 0xf
@@ -409,9 +388,11 @@ impl<'a> Prediction<'a> {
                         );
                     } else if weak
                         && dynamic_symbols
-                        && link
-                            .kind
-                            .keeps_undefined_weak(link.machine.machine, global.visibility)
+                        && linker::keeps_undefined_weak(
+                            link.kind,
+                            link.machine.machine,
+                            global.visibility,
+                        )
                         && global.name != linker::DYNAMIC_SYMBOL
                     {
                         // nm's `v` (a data object) or `w`. A link keeps no other undefined
@@ -458,7 +439,7 @@ impl<'a> Prediction<'a> {
             let visibility = link
                 .global(symbol.name)
                 .map_or(elf::STV_DEFAULT, |g| g.visibility);
-            let binding = if symbol.hidden || kind.forces_local(visibility) {
+            let binding = if symbol.hidden || linker::forces_local(kind, visibility) {
                 elf::STB_LOCAL
             } else {
                 elf::STB_GLOBAL
@@ -666,80 +647,6 @@ fn undefined_source(name: &[u8], link: &Link) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn table_labels_follow_the_profile() {
-        let labels = |profile, base_relative| {
-            TableLabels {
-                profile,
-                base_relative,
-            }
-            .labels()
-        };
-        let with_offsets = [
-            "kallsyms_num_syms",
-            "kallsyms_names",
-            "kallsyms_markers",
-            "kallsyms_token_table",
-            "kallsyms_token_index",
-            "kallsyms_offsets",
-            "kallsyms_relative_base",
-            "kallsyms_seqs_of_names",
-        ];
-        let sorted = |mut v: Vec<&'static str>| {
-            v.sort_unstable();
-            v
-        };
-        assert_eq!(
-            sorted(labels(&kslink_table::LINUX_6_12, false)),
-            sorted(with_offsets.to_vec())
-        );
-        assert_eq!(
-            sorted(labels(&kslink_table::LINUX_6_1, true)),
-            sorted(with_offsets.to_vec())
-        );
-        // 6.1 without --base-relative: a pointer per symbol instead.
-        assert_eq!(
-            labels(&kslink_table::LINUX_6_1, false),
-            [
-                "kallsyms_addresses",
-                "kallsyms_num_syms",
-                "kallsyms_names",
-                "kallsyms_markers",
-                "kallsyms_seqs_of_names",
-                "kallsyms_token_table",
-                "kallsyms_token_index",
-            ]
-        );
-        // 7.3: offsets without a relative base, in 6.12's order.
-        assert_eq!(
-            labels(&kslink_table::LINUX_7_3, false),
-            [
-                "kallsyms_num_syms",
-                "kallsyms_names",
-                "kallsyms_markers",
-                "kallsyms_token_table",
-                "kallsyms_token_index",
-                "kallsyms_offsets",
-                "kallsyms_seqs_of_names",
-            ]
-        );
-    }
-
-    #[test]
-    fn only_a_relative_base_or_addresses_point_at_text() {
-        let points = |profile, base_relative| {
-            TableLabels {
-                profile,
-                base_relative,
-            }
-            .has_text_pointer()
-        };
-        assert!(points(&kslink_table::LINUX_6_12, false));
-        assert!(points(&kslink_table::LINUX_6_1, false));
-        assert!(points(&kslink_table::LINUX_6_1, true));
-        assert!(!points(&kslink_table::LINUX_7_3, false));
-    }
 
     #[test]
     fn names_sort_as_strcmp_then_input_order() {

@@ -19,7 +19,7 @@
 //!   `.got.plt` three; x86: nothing), and the empty `.plt`, `.data.rel.ro` and `.dynbss`
 //!   that ld creates for copy relocations and PLT entries (kernel scripts name them).
 //!
-//! The symbols change too ([`LinkKind::forces_local`], [`LinkKind::keeps_undefined_weak`]):
+//! The symbols change too ([`forces_local`], [`keeps_undefined_weak`]):
 //! with `-shared`, a global whose most constraining visibility among all its definitions and
 //! references is hidden or internal becomes local (a hidden reference is enough, as
 //! arm64's position-independent startup code makes of `__pi_*` aliases; not `__start_SEC`
@@ -33,47 +33,29 @@
 //! linker's other empty sections (`.gnu.version*`, `.rela.ifunc`, …), which kernel scripts
 //! do not name. Targets without an entry in the table get the common sections only.
 
+use kslink_schema::LinkKind;
 use object::elf;
 
-use crate::layout::Flags;
+use crate::relocatable::Flags;
 use crate::relocatable::{Machine, Object};
 use crate::resolve::Link;
 
-/// The kind of file a final link writes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum LinkKind {
-    /// An executable without dynamic sections (`ld` without `-shared` or `-pie`).
-    #[default]
-    Static,
-    /// A shared object (`ld -shared`, `-Bshareable`).
-    Shared,
-    /// A position-independent executable (`ld -pie`).
-    Pie,
+/// A global with visibility `visibility` (`STV_*`, the most constraining of all its
+/// definitions and references) becomes a local symbol of an output of kind `kind`. Script
+/// symbols made `HIDDEN` or `PROVIDE_HIDDEN` are local in any link.
+pub fn forces_local(kind: LinkKind, visibility: u8) -> bool {
+    kind == LinkKind::Shared && matches!(visibility, elf::STV_HIDDEN | elf::STV_INTERNAL)
 }
 
-impl LinkKind {
-    /// The link creates dynamic sections.
-    pub fn is_dynamic(self) -> bool {
-        self != LinkKind::Static
-    }
-
-    /// A global with visibility `visibility` (`STV_*`, the most constraining of all its
-    /// definitions and references) becomes a local symbol of the output. Script symbols
-    /// made `HIDDEN` or `PROVIDE_HIDDEN` are local in any link.
-    pub fn forces_local(self, visibility: u8) -> bool {
-        self == LinkKind::Shared && matches!(visibility, elf::STV_HIDDEN | elf::STV_INTERNAL)
-    }
-
-    /// The output's dynamic symbol table, and so its symbol table, keeps an undefined weak
-    /// symbol of visibility `visibility` on target `machine` (`e_machine`).
-    pub fn keeps_undefined_weak(self, machine: u16, visibility: u8) -> bool {
-        let keeps = match self {
-            LinkKind::Static => false,
-            LinkKind::Shared => true,
-            LinkKind::Pie => target(machine).is_none_or(|t| t.pie_keeps_undefined_weak),
-        };
-        keeps && visibility == elf::STV_DEFAULT
-    }
+/// The dynamic symbol table of an output of kind `kind`, and so its symbol table, keeps an
+/// undefined weak symbol of visibility `visibility` on target `machine` (`e_machine`).
+pub fn keeps_undefined_weak(kind: LinkKind, machine: u16, visibility: u8) -> bool {
+    let keeps = match kind {
+        LinkKind::Static => false,
+        LinkKind::Shared => true,
+        LinkKind::Pie => target(machine).is_none_or(|t| t.pie_keeps_undefined_weak),
+    };
+    keeps && visibility == elf::STV_DEFAULT
 }
 
 /// The empty dynamic relocation section GNU ld creates in the first input object of any
@@ -385,24 +367,44 @@ mod tests {
     #[test]
     fn only_shared_links_make_hidden_symbols_local() {
         for visibility in [elf::STV_HIDDEN, elf::STV_INTERNAL] {
-            assert!(LinkKind::Shared.forces_local(visibility));
-            assert!(!LinkKind::Pie.forces_local(visibility));
-            assert!(!LinkKind::Static.forces_local(visibility));
+            assert!(forces_local(LinkKind::Shared, visibility));
+            assert!(!forces_local(LinkKind::Pie, visibility));
+            assert!(!forces_local(LinkKind::Static, visibility));
         }
         for visibility in [elf::STV_DEFAULT, elf::STV_PROTECTED] {
-            assert!(!LinkKind::Shared.forces_local(visibility));
+            assert!(!forces_local(LinkKind::Shared, visibility));
         }
     }
 
     #[test]
     fn undefined_weak_symbols_stay_in_dynamic_links_but_x86_pies() {
         let default = elf::STV_DEFAULT;
-        assert!(!LinkKind::Static.keeps_undefined_weak(elf::EM_AARCH64, default));
-        assert!(LinkKind::Shared.keeps_undefined_weak(elf::EM_X86_64, default));
-        assert!(LinkKind::Pie.keeps_undefined_weak(elf::EM_AARCH64, default));
-        assert!(!LinkKind::Pie.keeps_undefined_weak(elf::EM_X86_64, default));
-        assert!(!LinkKind::Pie.keeps_undefined_weak(elf::EM_386, default));
-        assert!(!LinkKind::Shared.keeps_undefined_weak(elf::EM_AARCH64, elf::STV_HIDDEN));
+        assert!(!keeps_undefined_weak(
+            LinkKind::Static,
+            elf::EM_AARCH64,
+            default
+        ));
+        assert!(keeps_undefined_weak(
+            LinkKind::Shared,
+            elf::EM_X86_64,
+            default
+        ));
+        assert!(keeps_undefined_weak(
+            LinkKind::Pie,
+            elf::EM_AARCH64,
+            default
+        ));
+        assert!(!keeps_undefined_weak(
+            LinkKind::Pie,
+            elf::EM_X86_64,
+            default
+        ));
+        assert!(!keeps_undefined_weak(LinkKind::Pie, elf::EM_386, default));
+        assert!(!keeps_undefined_weak(
+            LinkKind::Shared,
+            elf::EM_AARCH64,
+            elf::STV_HIDDEN
+        ));
     }
 
     #[test]

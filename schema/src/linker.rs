@@ -1,9 +1,10 @@
-//! Which linker's rules a prediction follows: GNU ld's or LLVM lld's.
+//! The words processes say about a link: which linker runs it ([`LinkerFlavour`]: GNU ld's
+//! or LLVM lld's rules) and what it writes ([`LinkKind`]).
 //!
 //! Both link a kernel from the same inputs and script to the same symbol names, but they
 //! place script symbols and flag empty output sections by different rules, so `nm` gives
-//! some symbols other letters. [`crate::predict()`] takes the flavour as data and every
-//! stage that differs asks it:
+//! some symbols other letters. the linker model (`kslink-linker-model`'s `predict`) takes the
+//! flavour as data and every stage that differs asks it:
 //!
 //! | | GNU ld 2.40 | lld 14 |
 //! | --- | --- | --- |
@@ -14,16 +15,17 @@
 //! | the linker's own inputs | an empty `.rela.iplt` | `.comment` and the symbol tables |
 //! | empty output section | flags from its name (or none), removed unless `.` moves in it | flags of the previous section with inputs; kept if it has any command but an input description, is named by `ADDR`/`LOADADDR`, or its header names a symbol |
 //! | `x = .` outside sections | the neighbouring section `ld` moves it to | the last output section laid out before it |
-//! | expression sections | [`crate::assign`]'s GNU rules | the first operand in a section, unless made absolute |
+//! | expression sections | the model's `assign` GNU rules | the first operand in a section, unless made absolute |
 //! | hidden input symbols | stay global | become local |
 //! | undefined weak symbols | left out | kept (`v`, `w`) |
 //! | `__start_SEC` | `SEC` an input section name | `SEC` an output section name |
 //! | merge-section locals | `.L…`, `..…` dropped | only `.L…` dropped |
 //!
-//! [`crate::layout`], [`crate::assign`], [`crate::resolve`] and [`mod@crate::predict`] say
-//! where each is modelled.
+//! The model's `layout`, `assign`, `resolve` and `predict` modules say where each is
+//! modelled.
 
 use std::fmt;
+use std::path::Path;
 use std::str::FromStr;
 
 /// The linker a prediction models.
@@ -46,6 +48,29 @@ impl LinkerFlavour {
         match self {
             LinkerFlavour::Gnu => "gnu",
             LinkerFlavour::Lld => "lld",
+        }
+    }
+
+    /// The flavour of a linker by the first line of its `--version`: lld's says `LLD`
+    /// (`Debian LLD 14.0.6 (compatible with GNU linkers)`), GNU ld's `GNU ld`.
+    pub fn from_version_line(text: &str) -> LinkerFlavour {
+        if text.lines().next().is_some_and(|line| line.contains("LLD")) {
+            LinkerFlavour::Lld
+        } else {
+            LinkerFlavour::Gnu
+        }
+    }
+
+    /// The flavour a program's name says: `ld.lld`, `ld.lld-14`, `lld`; else GNU ld.
+    pub fn from_program_name(program: &Path) -> LinkerFlavour {
+        let name = program
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with("ld.lld") || name == "lld" || name.starts_with("lld-") {
+            LinkerFlavour::Lld
+        } else {
+            LinkerFlavour::Gnu
         }
     }
 }
@@ -74,6 +99,35 @@ impl FromStr for LinkerFlavour {
             .ok_or_else(|| {
                 format!("unknown linker {name}: use gnu (GNU ld: ld, ld.bfd) or lld (ld.lld)")
             })
+    }
+}
+
+/// The kind of file a final link writes, which decides what the linker adds to the symbols.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LinkKind {
+    /// An executable without dynamic sections (`ld` without `-shared` or `-pie`).
+    #[default]
+    Static,
+    /// A shared object (`ld -shared`, `-Bshareable`), as arm64 and riscv link a relocatable
+    /// kernel.
+    Shared,
+    /// A position-independent executable (`ld -pie`).
+    Pie,
+}
+
+impl LinkKind {
+    /// The link creates dynamic sections.
+    pub fn is_dynamic(self) -> bool {
+        self != LinkKind::Static
+    }
+
+    /// The option of `kslink-collect --predict` that says so.
+    pub fn predict_flag(self) -> Option<&'static str> {
+        match self {
+            LinkKind::Static => None,
+            LinkKind::Shared => Some("--shared"),
+            LinkKind::Pie => Some("--pie"),
+        }
     }
 }
 

@@ -25,12 +25,12 @@ use std::collections::HashSet;
 use object::elf;
 
 use crate::archive::{Archive, IndexEntry};
-use crate::flavour::LinkerFlavour;
 use crate::inputs::{FileKind, InputArg, InputFiles};
-use crate::linker::LinkKind;
 use crate::relocatable::{InputSymbol, Machine, Object, ObjectName, Place};
-use crate::CollectError;
-use kslink_table::names::{NameMap, NameSet};
+use crate::PredictError;
+use kslink_schema::name_map::{NameMap, NameSet};
+use kslink_schema::LinkKind;
+use kslink_schema::LinkerFlavour;
 
 /// A global symbol's resolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,7 +117,7 @@ pub fn resolve<'data>(
     kind: LinkKind,
     references: &[&'data [u8]],
     extra: impl FnOnce(Machine) -> Vec<Object<'data>>,
-) -> Result<Link<'data>, CollectError> {
+) -> Result<Link<'data>, PredictError> {
     let mut linker = Linker {
         linkonce_is_comdat: flavour == LinkerFlavour::Gnu,
         ..Linker::default()
@@ -137,7 +137,7 @@ pub fn resolve<'data>(
             InputArg::File(index) => {
                 let file = &files.files[index];
                 let shown = file.map.shown();
-                let problem = |message: String| CollectError::Input {
+                let problem = |message: String| PredictError::Input {
                     path: shown.to_owned(),
                     message,
                 };
@@ -190,7 +190,7 @@ pub fn resolve<'data>(
         }
     }
     let Some(machine) = linker.machine else {
-        return Err(CollectError::Link(
+        return Err(PredictError::Link(
             "the link has no objects: no archive member resolves anything, and no object is \
              given"
                 .into(),
@@ -233,10 +233,10 @@ fn load_member<'data>(
     index: usize,
     archive: &Archive<'data>,
     offset: u64,
-) -> Result<Object<'data>, CollectError> {
+) -> Result<Object<'data>, PredictError> {
     let file = &files.files[index];
     let shown = file.map.shown();
-    let problem = |message: String| CollectError::Input {
+    let problem = |message: String| PredictError::Input {
         path: shown.to_owned(),
         message,
     };
@@ -264,7 +264,7 @@ fn load_member<'data>(
         top_level: false,
     };
     let display = name.display.clone();
-    Object::parse(data, name).map_err(|message| CollectError::Input {
+    Object::parse(data, name).map_err(|message| PredictError::Input {
         path: display,
         message,
     })
@@ -289,7 +289,7 @@ impl<'data> Linker<'data> {
         &mut self,
         scan: &mut ArchiveScan<'data>,
         files: &'data InputFiles,
-    ) -> Result<bool, CollectError> {
+    ) -> Result<bool, PredictError> {
         let mut any = false;
         loop {
             let mut added = false;
@@ -327,7 +327,7 @@ impl<'data> Linker<'data> {
         scans: &mut [ArchiveScan<'data>],
         which: &[usize],
         files: &'data InputFiles,
-    ) -> Result<(), CollectError> {
+    ) -> Result<(), PredictError> {
         loop {
             let mut added = false;
             for &i in which {
@@ -375,12 +375,12 @@ impl<'data> Linker<'data> {
     }
 
     /// Adds an object to the link: its COMDAT groups and its global symbols.
-    fn add(&mut self, object: Object<'data>) -> Result<(), CollectError> {
+    fn add(&mut self, object: Object<'data>) -> Result<(), PredictError> {
         match self.machine {
             None => self.machine = Some(object.machine),
             Some(machine) if machine != object.machine => {
                 let first = &self.objects[0].name.display;
-                return Err(CollectError::Input {
+                return Err(PredictError::Input {
                     path: object.name.display.clone(),
                     message: format!(
                         "is for another machine than {first} (e_machine {} vs {}, \
@@ -450,7 +450,7 @@ impl<'data> Linker<'data> {
         slot: usize,
         symbol_index: usize,
         symbol: &InputSymbol<'data>,
-    ) -> Result<(), CollectError> {
+    ) -> Result<(), PredictError> {
         let current = self.globals[slot].resolution;
         let new = match (symbol.place, current) {
             (Place::Undefined, Resolution::Undefined { weak, object: o }) => {
@@ -509,7 +509,7 @@ impl<'data> Linker<'data> {
                         symbol: symbol_index,
                     },
                     (false, false) => {
-                        return Err(CollectError::Link(format!(
+                        return Err(PredictError::Link(format!(
                             "multiple definition of `{}`: in {} and in {} (the link would \
                              fail)",
                             String::from_utf8_lossy(symbol.name),

@@ -11,7 +11,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::archive::{Archive, MAGIC, THIN_MAGIC};
-use crate::{CollectError, MappedFile};
+use crate::PredictError;
+use kslink_schema::fsio::MappedFile;
 
 /// One word of a link's inputs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,7 +33,7 @@ pub enum LinkArg {
 impl LinkArg {
     /// The link arguments of `words`, as `ld` would read them. Any other option is an
     /// error: `--predict` follows only these.
-    pub fn parse_all<S: AsRef<OsStr>>(words: &[S]) -> Result<Vec<LinkArg>, CollectError> {
+    pub fn parse_all<S: AsRef<OsStr>>(words: &[S]) -> Result<Vec<LinkArg>, PredictError> {
         let mut args = Vec::with_capacity(words.len());
         let mut group_open = false;
         for word in words {
@@ -42,7 +43,7 @@ impl LinkArg {
                 Some("--no-whole-archive" | "-no-whole-archive") => LinkArg::NoWholeArchive,
                 Some("--start-group" | "-start-group" | "-(") => {
                     if group_open {
-                        return Err(CollectError::Usage(
+                        return Err(PredictError::Usage(
                             "--start-group inside a group: groups cannot nest".into(),
                         ));
                     }
@@ -51,7 +52,7 @@ impl LinkArg {
                 }
                 Some("--end-group" | "-end-group" | "-)") => {
                     if !group_open {
-                        return Err(CollectError::Usage(
+                        return Err(PredictError::Usage(
                             "--end-group without --start-group".into(),
                         ));
                     }
@@ -59,7 +60,7 @@ impl LinkArg {
                     LinkArg::EndGroup
                 }
                 Some(option) if option.starts_with('-') && option.len() > 1 => {
-                    return Err(CollectError::Usage(format!(
+                    return Err(PredictError::Usage(format!(
                         "unsupported option among the link inputs: {option} (only \
                          --whole-archive, --no-whole-archive, --start-group/-( and \
                          --end-group/-) may appear among INPUTs; put kslink-collect's own \
@@ -71,12 +72,12 @@ impl LinkArg {
             args.push(arg);
         }
         if group_open {
-            return Err(CollectError::Usage(
+            return Err(PredictError::Usage(
                 "--start-group without --end-group".into(),
             ));
         }
         if !args.iter().any(|a| matches!(a, LinkArg::File(_))) {
-            return Err(CollectError::Usage(
+            return Err(PredictError::Usage(
                 "no input files: name the objects and archives the link reads".into(),
             ));
         }
@@ -182,7 +183,7 @@ pub enum InputArg {
 
 impl InputFiles {
     /// Maps every file of `args`, and the members of thin archives.
-    pub fn open(args: &[LinkArg]) -> Result<InputFiles, CollectError> {
+    pub fn open(args: &[LinkArg]) -> Result<InputFiles, PredictError> {
         let mut files = Vec::new();
         let mut numbered = Vec::with_capacity(args.len());
         let words = args.iter().map(LinkArg::to_string).collect();
@@ -206,10 +207,11 @@ impl InputFiles {
     }
 }
 
-fn open_input(path: &Path) -> Result<InputFile, CollectError> {
-    let map = MappedFile::open(path)?;
+fn open_input(path: &Path) -> Result<InputFile, PredictError> {
+    let map =
+        MappedFile::open(path).map_err(|e| PredictError::io(path.display().to_string(), e))?;
     let bytes = map.bytes();
-    let problem = |message: &str| CollectError::Input {
+    let problem = |message: &str| PredictError::Input {
         path: map.shown().to_owned(),
         message: message.to_owned(),
     };
@@ -248,13 +250,8 @@ fn open_input(path: &Path) -> Result<InputFile, CollectError> {
                 dir.join(relative)
             };
             let shown = member_path.display().to_string();
-            let file = MappedFile::open(&member_path).map_err(|err| {
-                let cause = match err {
-                    CollectError::Io { source, .. } => source.to_string(),
-                    other => other.to_string(),
-                };
-                format!("thin archive member {shown}: {cause}")
-            });
+            let file = MappedFile::open(&member_path)
+                .map_err(|err| format!("thin archive member {shown}: {err}"));
             thin_members.insert(member.name.to_vec(), ThinMember { path: shown, file });
         }
     }

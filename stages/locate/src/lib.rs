@@ -27,11 +27,10 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::fs::File;
 use std::io;
 use std::path::Path;
 
-use kslink_schema::fsio::io_reason;
+use kslink_schema::fsio::{io_reason, MappedFile};
 use kslink_schema::{
     ArrayKind, ArtifactError, DataLayout, LocatedArray, LocatedRelocation, LocatedSection, PadSpec,
     TableLocation, TextReference,
@@ -109,22 +108,12 @@ pub fn locate_file(
     frame: &PadSpec,
     placement: Placement,
 ) -> Result<TableLocation, LocateError> {
-    let shown = path.display().to_string();
-    let io_error = |source| LocateError::Io {
-        path: shown.clone(),
+    // A file rewritten underneath gives a location that the patch stage's checks reject.
+    let map = MappedFile::open(path).map_err(|source| LocateError::Io {
+        path: path.display().to_string(),
         source,
-    };
-    let file = File::open(path).map_err(io_error)?;
-    if file.metadata().map_err(io_error)?.is_dir() {
-        return Err(io_error(io::Error::new(
-            io::ErrorKind::IsADirectory,
-            "is a directory",
-        )));
-    }
-    // SAFETY: the map is private and read-only. A file truncated underneath would fault; one
-    // rewritten underneath gives a location that the patch stage's checks reject.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_error)?;
-    locate(&map, &shown, frame, placement)
+    })?;
+    locate(map.bytes(), map.shown(), frame, placement)
 }
 
 /// Locates the table of `frame` in the linked ELF file `data`, named `elf` in the location

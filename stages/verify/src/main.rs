@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use kslink_schema::artifact::{self, ArtifactKind};
-use kslink_schema::fsio::AtomicFile;
+use kslink_schema::fsio::{io_reason, AtomicFile, MappedFile};
 use kslink_schema::KallsymsTable;
 use kslink_verify::{view_artifact, view_elf, write_proc_kallsyms, ElfDecodeOptions};
 
@@ -63,13 +63,12 @@ fn parse_address(text: &str) -> Result<u64, String> {
 
 fn run(cli: &Cli) -> Result<(), String> {
     let shown = cli.file.display();
-    let file = std::fs::File::open(&cli.file).map_err(|e| format!("{shown}: {e}"))?;
-    // SAFETY: the map is read-only and private; a file changed underneath would at worst
-    // decode to garbage, which the checks report.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| format!("{shown}: {e}"))?;
+    // A file changed underneath would at worst decode to garbage, which the checks report.
+    let file = MappedFile::open(&cli.file).map_err(|e| format!("{shown}: {}", io_reason(&e)))?;
+    let map = file.bytes();
     let table: KallsymsTable;
     let elf;
-    let view = match artifact::sniff(&map) {
+    let view = match artifact::sniff(map) {
         Some(kind) => {
             let kind = kind.map_err(|e| format!("{shown}: {e}"))?;
             if kind != ArtifactKind::KallsymsTable {
@@ -77,11 +76,11 @@ fn run(cli: &Cli) -> Result<(), String> {
                     "{shown}: holds a {kind} artifact, expected a KallsymsTable or an ELF file"
                 ));
             }
-            table = artifact::decode(&map).map_err(|e| format!("{shown}: {e}"))?;
+            table = artifact::decode(map).map_err(|e| format!("{shown}: {e}"))?;
             view_artifact(&table)
         }
         None => {
-            elf = object::File::parse(&*map)
+            elf = object::File::parse(map)
                 .map_err(|e| format!("{shown}: not an ELF file or a kslink artifact: {e}"))?;
             let options = ElfDecodeOptions {
                 absolute_percpu: match (cli.absolute_percpu, cli.no_absolute_percpu) {

@@ -13,7 +13,7 @@ use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use kslink_schema::{LinkKind, LinkerFlavour};
+use kslink_schema::{InputSwitch, LinkKind, LinkerFlavour};
 
 /// The argument a user writes where the table's object belongs.
 pub const TABLE_PLACEHOLDER: &str = "{kallsyms}";
@@ -78,16 +78,6 @@ const OPTIONS_WITH_VALUE: &[&str] = &[
     "--wrap",
 ];
 
-/// Switches that change how the inputs after them are read; the prediction needs them.
-const INPUT_SWITCHES: &[&str] = &[
-    "--whole-archive",
-    "--no-whole-archive",
-    "--start-group",
-    "--end-group",
-    "-(",
-    "-)",
-];
-
 /// A linker command line, understood as far as kslink needs.
 #[derive(Clone, Debug)]
 pub struct LinkerCommand {
@@ -145,8 +135,10 @@ impl LinkerCommand {
                      archive's path instead"
                 ));
             }
-            if INPUT_SWITCHES.contains(&text.as_ref()) {
-                inputs.push(arg.clone());
+            // The prediction needs the switches that change how the inputs after them are
+            // read: kept in place, in GNU ld's long spelling.
+            if let Some(switch) = InputSwitch::parse(&text) {
+                inputs.push(OsString::from(switch.name()));
                 continue;
             }
             match text.as_ref() {
@@ -209,7 +201,7 @@ impl LinkerCommand {
     pub fn input_files(&self) -> impl Iterator<Item = &OsStr> {
         self.inputs
             .iter()
-            .filter(|arg| !INPUT_SWITCHES.contains(&arg.to_string_lossy().as_ref()))
+            .filter(|arg| InputSwitch::parse(&arg.to_string_lossy()).is_none())
             .map(OsString::as_os_str)
     }
 
@@ -303,6 +295,40 @@ mod tests {
         let argv = cmd.with_table("t.o".as_ref(), "out".as_ref());
         assert_eq!(argv[1..3], ["-o", "out"]);
         assert_eq!(argv.last().unwrap(), "t.o");
+    }
+
+    #[test]
+    fn input_switches_in_gnu_lds_short_spellings_are_kept() {
+        let cmd = parse(&[
+            "ld",
+            "-whole-archive",
+            "a.a",
+            "-no-whole-archive",
+            "-start-group",
+            "b.a",
+            "-end-group",
+            "-(",
+            "c.a",
+            "-)",
+        ])
+        .unwrap();
+        let inputs: Vec<_> = cmd.inputs.iter().map(|a| a.to_str().unwrap()).collect();
+        assert_eq!(
+            inputs,
+            [
+                "--whole-archive",
+                "a.a",
+                "--no-whole-archive",
+                "--start-group",
+                "b.a",
+                "--end-group",
+                "--start-group",
+                "c.a",
+                "--end-group"
+            ]
+        );
+        let files: Vec<_> = cmd.input_files().map(|f| f.to_str().unwrap()).collect();
+        assert_eq!(files, ["a.a", "b.a", "c.a"]);
     }
 
     #[test]

@@ -19,7 +19,7 @@ mod table;
 
 pub use artifact::{Artifact, ArtifactError, ArtifactKind};
 pub use frame::PadSpec;
-pub use linker::{LinkKind, LinkerFlavour};
+pub use linker::{InputSwitch, LinkKind, LinkerFlavour};
 pub use location::{
     LocatedArray, LocatedRelocation, LocatedSection, PatchReport, PatchedArray, TableLocation,
 };

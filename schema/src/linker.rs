@@ -34,7 +34,7 @@ pub enum LinkerFlavour {
     /// GNU ld (binutils 2.40).
     #[default]
     Gnu,
-    /// LLVM's lld (`ld.lld` 14).
+    /// LLVM's lld (`ld.lld` 14; the 7.3 test kernel links with lld 19 too).
     Lld,
 }
 
@@ -131,9 +131,79 @@ impl LinkKind {
     }
 }
 
+/// A switch among a link's inputs that changes how the archives after it are read. The
+/// driver keeps these in place when it hands the inputs to the prediction, and the
+/// prediction follows them: both read them with [`InputSwitch::parse`], so they agree on
+/// every spelling GNU ld takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputSwitch {
+    /// `--whole-archive`: the following archives are included whole.
+    WholeArchive,
+    /// `--no-whole-archive`.
+    NoWholeArchive,
+    /// `--start-group` or `-(`: the archives up to the end of the group are searched
+    /// repeatedly.
+    StartGroup,
+    /// `--end-group` or `-)`.
+    EndGroup,
+}
+
+impl InputSwitch {
+    /// The switch `word` spells, in any of GNU ld's spellings (`--whole-archive`,
+    /// `-whole-archive`; `--start-group`, `-start-group`, `-(`; ...); `None` for any other
+    /// word.
+    pub fn parse(word: &str) -> Option<InputSwitch> {
+        match word {
+            "--whole-archive" | "-whole-archive" => Some(InputSwitch::WholeArchive),
+            "--no-whole-archive" | "-no-whole-archive" => Some(InputSwitch::NoWholeArchive),
+            "--start-group" | "-start-group" | "-(" => Some(InputSwitch::StartGroup),
+            "--end-group" | "-end-group" | "-)" => Some(InputSwitch::EndGroup),
+            _ => None,
+        }
+    }
+
+    /// GNU ld's long spelling: `--whole-archive`, `--no-whole-archive`, `--start-group`,
+    /// `--end-group`.
+    pub fn name(self) -> &'static str {
+        match self {
+            InputSwitch::WholeArchive => "--whole-archive",
+            InputSwitch::NoWholeArchive => "--no-whole-archive",
+            InputSwitch::StartGroup => "--start-group",
+            InputSwitch::EndGroup => "--end-group",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn input_switches_in_every_spelling() {
+        for (words, switch) in [
+            (
+                &["--whole-archive", "-whole-archive"][..],
+                InputSwitch::WholeArchive,
+            ),
+            (
+                &["--no-whole-archive", "-no-whole-archive"],
+                InputSwitch::NoWholeArchive,
+            ),
+            (
+                &["--start-group", "-start-group", "-("],
+                InputSwitch::StartGroup,
+            ),
+            (&["--end-group", "-end-group", "-)"], InputSwitch::EndGroup),
+        ] {
+            for word in words {
+                assert_eq!(InputSwitch::parse(word), Some(switch), "{word}");
+            }
+            assert_eq!(InputSwitch::parse(switch.name()), Some(switch));
+        }
+        for word in ["--whole", "-(x", "vmlinux.a", "-T"] {
+            assert_eq!(InputSwitch::parse(word), None, "{word}");
+        }
+    }
 
     #[test]
     fn names_parse_back() {

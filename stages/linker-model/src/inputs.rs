@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use crate::archive::{Archive, MAGIC, THIN_MAGIC};
 use crate::PredictError;
 use kslink_schema::fsio::MappedFile;
+use kslink_schema::InputSwitch;
 
 /// One word of a link's inputs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,10 +39,10 @@ impl LinkArg {
         let mut group_open = false;
         for word in words {
             let word = word.as_ref();
-            let arg = match word.to_str() {
-                Some("--whole-archive" | "-whole-archive") => LinkArg::WholeArchive,
-                Some("--no-whole-archive" | "-no-whole-archive") => LinkArg::NoWholeArchive,
-                Some("--start-group" | "-start-group" | "-(") => {
+            let arg = match word.to_str().map(|w| (w, InputSwitch::parse(w))) {
+                Some((_, Some(InputSwitch::WholeArchive))) => LinkArg::WholeArchive,
+                Some((_, Some(InputSwitch::NoWholeArchive))) => LinkArg::NoWholeArchive,
+                Some((_, Some(InputSwitch::StartGroup))) => {
                     if group_open {
                         return Err(PredictError::Usage(
                             "--start-group inside a group: groups cannot nest".into(),
@@ -50,7 +51,7 @@ impl LinkArg {
                     group_open = true;
                     LinkArg::StartGroup
                 }
-                Some("--end-group" | "-end-group" | "-)") => {
+                Some((_, Some(InputSwitch::EndGroup))) => {
                     if !group_open {
                         return Err(PredictError::Usage(
                             "--end-group without --start-group".into(),
@@ -59,7 +60,7 @@ impl LinkArg {
                     group_open = false;
                     LinkArg::EndGroup
                 }
-                Some(option) if option.starts_with('-') && option.len() > 1 => {
+                Some((option, None)) if option.starts_with('-') && option.len() > 1 => {
                     return Err(PredictError::Usage(format!(
                         "unsupported option among the link inputs: {option} (only \
                          --whole-archive, --no-whole-archive, --start-group/-( and \

@@ -79,6 +79,7 @@
 //! `-o`).
 
 use std::collections::{BTreeMap, HashSet};
+use std::ffi::OsString;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -89,6 +90,7 @@ use crate::cache_dir;
 use crate::debian::{self, RemoveDirOnDrop};
 use crate::lock::FileLock;
 use crate::upstream::{run_with_stdin, set_executable, unique_suffix, KernelVersion};
+use kslink_driver::linker::LinkerCommand;
 use kslink_schema::LinkKind;
 
 /// The architecture a test kernel is built for.
@@ -589,36 +591,34 @@ impl LinkLog {
     /// object, which the prediction adds itself.
     pub fn final_link_inputs(&self) -> LinkInputs {
         let words = self.final_link();
-        let script = words
-            .iter()
-            .enumerate()
-            .find_map(|(i, w)| {
-                w.strip_prefix("--script=")
-                    .or_else(|| (w == "-T").then(|| words[i + 1].as_str()))
-            })
-            .unwrap_or_else(|| panic!("no linker script in the final link {words:?}"))
-            .trim_start_matches("./")
-            .to_string();
         let output = words
             .windows(2)
             .position(|p| p[0] == "-o" && p[1] == self.link_output())
             .expect("the final link writes the script's output");
-        let inputs = words[output + 2..]
+        // The driver's reading of a linker command line, which refuses an output of its own.
+        let argv = words[..output]
             .iter()
-            .filter(|w| !(w.contains("kallsyms") && w.ends_with(".o")))
-            .cloned()
+            .chain(&words[output + 2..])
+            .map(OsString::from)
             .collect();
-        let kind = if words.iter().any(|w| w == "-shared") {
-            LinkKind::Shared
-        } else if words.iter().any(|w| w == "-pie") {
-            LinkKind::Pie
-        } else {
-            LinkKind::Static
-        };
+        let command = LinkerCommand::parse(argv)
+            .unwrap_or_else(|e| panic!("the final link {words:?}: {e}"));
+        let script = command
+            .script
+            .unwrap_or_else(|| panic!("no linker script in the final link {words:?}"))
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .to_string();
+        let inputs = command
+            .inputs
+            .iter()
+            .map(|w| w.to_string_lossy().into_owned())
+            .filter(|w| !(w.contains("kallsyms") && w.ends_with(".o")))
+            .collect();
         LinkInputs {
             script,
             inputs,
-            kind,
+            kind: command.kind,
         }
     }
 

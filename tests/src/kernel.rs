@@ -601,8 +601,8 @@ impl LinkLog {
             .chain(&words[output + 2..])
             .map(OsString::from)
             .collect();
-        let command = LinkerCommand::parse(argv)
-            .unwrap_or_else(|e| panic!("the final link {words:?}: {e}"));
+        let command =
+            LinkerCommand::parse(argv).unwrap_or_else(|e| panic!("the final link {words:?}: {e}"));
         let script = command
             .script
             .unwrap_or_else(|| panic!("no linker script in the final link {words:?}"))

@@ -115,3 +115,18 @@ pub fn bin_path(name: &str) -> PathBuf {
     }
     path
 }
+
+/// Leaves `what` out of a test because `missing` is not installed (Debian: `package`), with
+/// a note; or fails, where `KSLINK_CI` is set: `.ci/run` installs every tool the tests use
+/// and sets it, so a skip there would hide a missing install step.
+///
+/// # Panics
+///
+/// If `KSLINK_CI` is set.
+pub fn skip_for_missing_tool(what: &str, missing: &str, package: &str) {
+    assert!(
+        std::env::var_os("KSLINK_CI").is_none(),
+        "{missing} is not installed, and CI must test {what}: add {package} to .ci/run"
+    );
+    eprintln!("note: skipping {what}: {missing} not installed (Debian: {package})");
+}

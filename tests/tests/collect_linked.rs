@@ -245,9 +245,10 @@ impl Target {
         let ok = have(self.assembler) && have(self.linker) && have(self.nm);
         if !ok {
             if self.optional {
-                eprintln!(
-                    "note: skipping {}: {} / {} / {} not installed",
-                    self.name, self.assembler, self.linker, self.nm
+                kslink_tests::skip_for_missing_tool(
+                    self.name,
+                    &format!("{} / {} / {}", self.assembler, self.linker, self.nm),
+                    "binutils for the target",
                 );
             } else {
                 panic!(

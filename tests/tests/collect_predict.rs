@@ -1650,11 +1650,13 @@ fn arm64_and_riscv_kernel_scripts_predict_what_ld_links() {
                 .is_ok_and(|o| o.status.success())
         };
         if !have(&assembler) || !have(&linker) {
-            eprintln!(
-                "note: {assembler} or {linker} missing, skipping the {} script (Debian: \
-                 binutils-{}-linux-gnu)",
-                arch.name(),
-                prefix.trim_end_matches("-linux-gnu-")
+            kslink_tests::skip_for_missing_tool(
+                &format!("the {} script", arch.name()),
+                &format!("{assembler} or {linker}"),
+                &format!(
+                    "binutils-{}-linux-gnu",
+                    prefix.trim_end_matches("-linux-gnu-")
+                ),
             );
             continue;
         }
@@ -2002,9 +2004,10 @@ fn link_and_predict(
 fn dynamic_links_predict_what_ld_links_on_every_target() {
     for target in DYNAMIC_TARGETS {
         if !tool_available(target.assembler) || !tool_available(target.linker) {
-            eprintln!(
-                "note: {} or {} missing, skipping {} (Debian: binutils for the target)",
-                target.assembler, target.linker, target.arch
+            kslink_tests::skip_for_missing_tool(
+                target.arch,
+                &format!("{} or {}", target.assembler, target.linker),
+                "binutils for the target",
             );
             continue;
         }

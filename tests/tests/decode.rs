@@ -710,7 +710,11 @@ fn round_trip_through_upstream_other_arches() {
     let mut tried = 0;
     for arch in [Arch::Aarch64, Arch::Riscv64, Arch::Arm] {
         if !arch_available(arch) {
-            eprintln!("skipping {arch}: install {}", arch.debian_package());
+            kslink_tests::skip_for_missing_tool(
+                &arch.to_string(),
+                "its assembler",
+                arch.debian_package(),
+            );
             continue;
         }
         let bits32 = arch.bits() == 32;

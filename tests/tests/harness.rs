@@ -215,9 +215,10 @@ fn every_available_arch() {
     let mut objects = Vec::new();
     for arch in Arch::ALL {
         if !arch_available(arch) {
-            eprintln!(
-                "skipping {arch}: install {} to test it",
-                arch.debian_package()
+            kslink_tests::skip_for_missing_tool(
+                &arch.to_string(),
+                "its assembler",
+                arch.debian_package(),
             );
             continue;
         }

@@ -936,9 +936,10 @@ fn link_locate_patch(
 fn emit_relocs_records_agree_with_their_fields_on_every_target() {
     for target in TARGETS {
         if !target.available() {
-            eprintln!(
-                "note: {} not found (Debian package binutils-*-linux-gnu*): skipping {}",
-                target.linker, target.arch
+            kslink_tests::skip_for_missing_tool(
+                target.arch,
+                target.linker,
+                "binutils for the target",
             );
             continue;
         }
@@ -992,7 +993,11 @@ fn relocatable_arm64_link_keeps_the_loaders_field_zero() {
         emulation: "aarch64linux",
     };
     if !aarch64.available() {
-        eprintln!("note: aarch64-linux-gnu-ld not found: skipping (binutils-aarch64-linux-gnu)");
+        kslink_tests::skip_for_missing_tool(
+            "aarch64",
+            "aarch64-linux-gnu-ld",
+            "binutils-aarch64-linux-gnu",
+        );
         return;
     }
     link_locate_patch(

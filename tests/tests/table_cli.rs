@@ -144,7 +144,11 @@ fn cli_every_output_agrees_with_upstream_and_library() {
     let mut tested = 0;
     for (i, &(arch, version, flags)) in runs.iter().enumerate() {
         if !kslink_tests::arch_available(arch) {
-            eprintln!("skipping {arch}: install {}", arch.debian_package());
+            kslink_tests::skip_for_missing_tool(
+                &arch.to_string(),
+                "its assembler",
+                arch.debian_package(),
+            );
             continue;
         }
         let width = if arch.bits() == 64 {

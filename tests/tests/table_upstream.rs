@@ -1014,9 +1014,10 @@ fn object_other_arches_match_assembled_upstream() {
     let mut tested = Vec::new();
     for arch in [Arch::I386, Arch::Aarch64, Arch::Riscv64, Arch::Arm] {
         if !arch_available(arch) {
-            eprintln!(
-                "skipping {arch}: install {} to test it",
-                arch.debian_package()
+            kslink_tests::skip_for_missing_tool(
+                &arch.to_string(),
+                "its assembler",
+                arch.debian_package(),
             );
             continue;
         }

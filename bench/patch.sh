@@ -185,7 +185,7 @@ awk 'NR % 10 != 5 || $3 ~ /^(_text|_stext|_etext|_sinittext|_einittext|__per_cpu
 input=$out/input.elf
 cp "$vmlinux" "$input"
 cp "$vmlinux" "$out/in-place.elf"
-"$bin/kslink-locate" --pad "$prep/frame.pad" -o "$prep/location" "$input" ||
+"$bin/kslink-locate" --frame "$prep/frame.pad" -o "$prep/location" "$input" ||
     die "kslink-locate failed"
 
 # ---- the commands ---------------------------------------------------------------------------

@@ -707,7 +707,7 @@ impl Pipeline<'_> {
             // where the first table is in the linked file, and the final one written there
             let argv = vec![
                 self.stage("locate"),
-                "--pad".into(),
+                "--frame".into(),
                 frame.clone().into(),
                 "-o".into(),
                 location.clone().into(),

@@ -21,18 +21,19 @@ use kslink_schema::artifact;
 ///
 /// Examples:
 ///
-///   kslink-locate --pad vmlinux.pad -o vmlinux.location vmlinux
+///   kslink-locate --frame vmlinux.pad -o vmlinux.location vmlinux
 ///
-///   kslink-locate --pad image.pad --section .kallsyms -o image.location image.elf
+///   kslink-locate --frame image.pad --section .kallsyms -o image.location image.elf
 ///
 /// Exit status: 0 on success, 1 when the file cannot be read or does not hold a table of
 /// this frame where it should (one line says which array is where), 2 on a usage error.
 #[derive(Parser, Debug)]
 #[command(name = "kslink-locate", version, verbatim_doc_comment)]
 struct Cli {
-    /// The frame (PadSpec artifact) the table was linked in.
-    #[arg(long = "pad", value_name = "PADSPEC")]
-    pad: PathBuf,
+    /// The frame (PadSpec artifact) the table was linked in, as `kslink-table --frame`
+    /// takes it (`--pad` is the old name).
+    #[arg(long = "frame", alias = "pad", value_name = "PADSPEC")]
+    frame: PathBuf,
     /// The table is at the start of this section, arrays at their frame offsets.
     #[arg(long, value_name = "NAME")]
     section: Option<String>,
@@ -45,7 +46,7 @@ struct Cli {
 }
 
 fn run(cli: &Cli) -> Result<(), LocateError> {
-    let frame = read_frame(&cli.pad)?;
+    let frame = read_frame(&cli.frame)?;
     let placement = match &cli.section {
         Some(name) => Placement::Section(name),
         None => Placement::Labels,

@@ -149,6 +149,88 @@ pub struct DataLayout {
     pub big_endian: bool,
 }
 
+/// Words in the target's byte order: the one home of byte order and word size for every
+/// stage that reads or writes a table, a relocation record or an ELF field.
+impl DataLayout {
+    /// `value` as a pointer-sized word, truncated to 32 bits on a 32-bit target (two's
+    /// complement, so a negative addend stays negative).
+    pub fn encode_pointer(self, value: u64) -> Vec<u8> {
+        match (self.pointer_bytes, self.big_endian) {
+            (8, false) => value.to_le_bytes().to_vec(),
+            (8, true) => value.to_be_bytes().to_vec(),
+            (_, false) => (value as u32).to_le_bytes().to_vec(),
+            (_, true) => (value as u32).to_be_bytes().to_vec(),
+        }
+    }
+
+    /// The pointer-sized word at the start of `bytes`, if they hold one.
+    pub fn decode_pointer(self, bytes: &[u8]) -> Option<u64> {
+        if self.pointer_bytes == 8 {
+            let word = bytes.get(..8)?.try_into().ok()?;
+            Some(if self.big_endian {
+                u64::from_be_bytes(word)
+            } else {
+                u64::from_le_bytes(word)
+            })
+        } else {
+            self.decode_u32(bytes).map(u64::from)
+        }
+    }
+
+    /// `value` cut to the pointer width, as a pointer field holds it.
+    pub fn truncate_pointer(self, value: u64) -> u64 {
+        if self.pointer_bytes == 8 {
+            value
+        } else {
+            value & 0xffff_ffff
+        }
+    }
+
+    /// The 32-bit word at the start of `bytes`, if they hold one.
+    pub fn decode_u32(self, bytes: &[u8]) -> Option<u32> {
+        let word = bytes.get(..4)?.try_into().ok()?;
+        Some(if self.big_endian {
+            u32::from_be_bytes(word)
+        } else {
+            u32::from_le_bytes(word)
+        })
+    }
+
+    /// The 16-bit word at the start of `bytes`, if they hold one.
+    pub fn decode_u16(self, bytes: &[u8]) -> Option<u16> {
+        let word = bytes.get(..2)?.try_into().ok()?;
+        Some(if self.big_endian {
+            u16::from_be_bytes(word)
+        } else {
+            u16::from_le_bytes(word)
+        })
+    }
+
+    /// `value` as a 32-bit word.
+    pub fn encode_u32(self, value: u32) -> [u8; 4] {
+        if self.big_endian {
+            value.to_be_bytes()
+        } else {
+            value.to_le_bytes()
+        }
+    }
+
+    /// `value` as a 16-bit word.
+    pub fn encode_u16(self, value: u16) -> [u8; 2] {
+        if self.big_endian {
+            value.to_be_bytes()
+        } else {
+            value.to_le_bytes()
+        }
+    }
+
+    /// Where the addend sits in an `Elf32_Rela`/`Elf64_Rela` record: after `r_offset` and
+    /// `r_info`, two pointer-sized words.
+    pub fn rela_addend_offset(self) -> u64 {
+        2 * u64::from(self.pointer_bytes)
+    }
+}
+
 impl fmt::Display for DataLayout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let order = if self.big_endian {

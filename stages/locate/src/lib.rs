@@ -504,29 +504,6 @@ fn signed_hex(difference: u64) -> String {
     }
 }
 
-/// `value` cut to the pointer width of `layout`.
-fn truncate(layout: DataLayout, value: u64) -> u64 {
-    if layout.pointer_bytes == 8 {
-        value
-    } else {
-        value & 0xffff_ffff
-    }
-}
-
-/// The `width`-byte word at file offset `at`, if the file has it.
-fn read_word(width: u8, big_endian: bool, data: &[u8], at: u64) -> Option<u64> {
-    let width = usize::from(width);
-    let bytes = data.get(usize::try_from(at).ok()?..)?.get(..width)?;
-    Some(bytes.iter().enumerate().fold(0u64, |value, (i, &byte)| {
-        let shift = if big_endian {
-            8 * (width - 1 - i)
-        } else {
-            8 * i
-        };
-        value | u64::from(byte) << shift
-    }))
-}
-
 /// The relocation records for the table's pointer fields: those of non-allocated relocation
 /// sections for the table's section (`ld --emit-relocs`) and of allocated ones for the
 /// table's section or for all sections (`sh_info` 0: dynamic relocations).
@@ -658,17 +635,21 @@ fn find_relocations<'data, Elf: FileHeader<Endian = Endianness>>(
                 None => true,
                 Some(addend) => {
                     let target = symbol_value.wrapping_add(addend as u64);
-                    let (result, width) = match reference {
-                        TextReference::Pointer => (truncate(layout, target), layout.pointer_bytes),
-                        TextReference::PlaceRelative => {
-                            (target.wrapping_sub(field_address) & 0xffff_ffff, 4)
-                        }
+                    let at = usize::try_from(array.file_offset + within).unwrap_or(usize::MAX);
+                    let bytes = data.get(at..).unwrap_or_default();
+                    let (result, field) = match reference {
+                        TextReference::Pointer => (
+                            layout.truncate_pointer(target),
+                            layout.decode_pointer(bytes),
+                        ),
+                        TextReference::PlaceRelative => (
+                            target.wrapping_sub(field_address) & 0xffff_ffff,
+                            layout.decode_u32(bytes).map(u64::from),
+                        ),
                     };
-                    let field =
-                        read_word(width, layout.big_endian, data, array.file_offset + within)
-                            .ok_or_else(|| {
-                                format!("{} is cut off: malformed ELF file", array.kind.label())
-                            })?;
+                    let field = field.ok_or_else(|| {
+                        format!("{} is cut off: malformed ELF file", array.kind.label())
+                    })?;
                     if field != result && field != 0 {
                         return Err(format!(
                             "relocation record {position} of {name} (file offset \

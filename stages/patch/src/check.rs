@@ -8,7 +8,6 @@ use object::read::elf::{FileHeader, SectionHeader};
 use object::{Endianness, SectionIndex};
 
 use crate::plan::describe;
-use crate::word;
 
 /// Checks that `location` describes the ELF file `data`; the error says what differs.
 pub(crate) fn location_matches(data: &[u8], location: &TableLocation) -> Result<(), String> {
@@ -76,7 +75,7 @@ pub(crate) fn location_matches(data: &[u8], location: &TableLocation) -> Result<
         let r_offset = usize::try_from(record.record_offset)
             .ok()
             .and_then(|at| data.get(at..))
-            .and_then(|bytes| word::decode(location.layout, bytes));
+            .and_then(|bytes| location.layout.decode_pointer(bytes));
         if r_offset != Some(record.field_address) {
             return Err(format!(
                 "no relocation record for {:#x} at file offset {:#x}, where the location \

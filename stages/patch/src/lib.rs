@@ -25,7 +25,6 @@
 mod check;
 mod plan;
 mod readback;
-mod word;
 
 use std::fmt;
 use std::fs::File;

@@ -10,7 +10,7 @@ use kslink_schema::{
     ArrayKind, DataLayout, KallsymsTable, PatchedArray, TableLocation, TextReference,
 };
 
-use crate::{word, PatchError};
+use crate::PatchError;
 
 /// The bytes a patch writes into one linked file, planned from its [`TableLocation`] and the
 /// final [`KallsymsTable`] before anything is written.
@@ -184,8 +184,8 @@ impl Patch {
             if record.rela {
                 let addend = target.wrapping_sub(record.symbol_value);
                 writes.push((
-                    record.record_offset + word::rela_addend_offset(table.layout),
-                    word::encode(table.layout, addend),
+                    record.record_offset + table.layout.rela_addend_offset(),
+                    table.layout.encode_pointer(addend),
                 ));
             }
         }
@@ -314,13 +314,8 @@ fn place(
                 ),
             });
         };
-        let bytes = if table.layout.big_endian {
-            distance.to_be_bytes()
-        } else {
-            distance.to_le_bytes()
-        };
         let at = relocation.offset as usize;
-        placed.data[at..at + 4].copy_from_slice(&bytes);
+        placed.data[at..at + 4].copy_from_slice(&table.layout.encode_u32(distance as u32));
     }
     Ok(Some(placed))
 }

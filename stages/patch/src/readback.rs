@@ -13,8 +13,6 @@ use kslink_schema::{ArrayKind, KallsymsTable, LocatedArray, TableLocation, TextR
 use kslink_system_map::read_linked;
 use kslink_verify::{view_linked_arrays, KernelSymbol};
 
-use crate::word;
-
 /// Checks the patched file `data` against `location` and the final `table`:
 ///
 /// 1. every room holds the final table's array followed by zeros (and zeros in the fields
@@ -56,31 +54,25 @@ pub(crate) fn verify(
         usize::try_from(offset)
             .ok()
             .and_then(|at| data.get(at..))
-            .and_then(|bytes| word::decode(layout, bytes))
+            .and_then(|bytes| layout.decode_pointer(bytes))
     };
     let read_u32 = |offset: u64| {
-        let bytes: [u8; 4] = usize::try_from(offset)
+        usize::try_from(offset)
             .ok()
-            .and_then(|at| data.get(at..at.checked_add(4)?))?
-            .try_into()
-            .ok()?;
-        Some(u64::from(if layout.big_endian {
-            u32::from_be_bytes(bytes)
-        } else {
-            u32::from_le_bytes(bytes)
-        }))
+            .and_then(|at| data.get(at..))
+            .and_then(|bytes| layout.decode_u32(bytes))
+            .map(u64::from)
     };
     // The fields the loader fills, by address, with what their records give.
     let mut loaded: HashMap<u64, u64> = HashMap::new();
     for record in location.relocations.iter().filter(|r| r.rela && !r.applied) {
-        let addend =
-            read(record.record_offset + word::rela_addend_offset(layout)).ok_or_else(|| {
-                format!(
-                    "the relocation record for {:#x} is cut off",
-                    record.field_address
-                )
-            })?;
-        let value = word::truncate(layout, record.symbol_value.wrapping_add(addend));
+        let addend = read(record.record_offset + layout.rela_addend_offset()).ok_or_else(|| {
+            format!(
+                "the relocation record for {:#x} is cut off",
+                record.field_address
+            )
+        })?;
+        let value = layout.truncate_pointer(record.symbol_value.wrapping_add(addend));
         loaded.insert(record.field_address, value);
     }
     for array in &location.arrays {
@@ -95,7 +87,7 @@ pub(crate) fn verify(
                 let end = (within + width).min(array.room);
                 let field_content = &mut expected[within as usize..end as usize];
                 // The record must give what the final table holds there.
-                let value = word::decode(layout, field_content).unwrap_or(0);
+                let value = layout.decode_pointer(field_content).unwrap_or(0);
                 if loaded[&field] != value {
                     return Err(format!(
                         "the relocation records for {:#x} give {:#x}, the final table holds \
@@ -121,7 +113,7 @@ pub(crate) fn verify(
             if within < array.room && array.room - within >= width {
                 let at = within as usize;
                 bytes.to_mut()[at..at + width as usize]
-                    .copy_from_slice(&word::encode(layout, value));
+                    .copy_from_slice(&layout.encode_pointer(value));
             }
         }
         bytes
@@ -259,7 +251,7 @@ pub(crate) fn verify(
             TextReference::Pointer => read(field_offset),
             TextReference::PlaceRelative => read_u32(field_offset),
         };
-        let addend = read(record.record_offset + word::rela_addend_offset(layout));
+        let addend = read(record.record_offset + layout.rela_addend_offset());
         let (Some(field), Some(addend)) = (field, addend) else {
             return Err(format!(
                 "the relocation record for {:#x} is cut off",
@@ -268,7 +260,7 @@ pub(crate) fn verify(
         };
         let target = record.symbol_value.wrapping_add(addend);
         let result = match record.reference {
-            TextReference::Pointer => word::truncate(layout, target),
+            TextReference::Pointer => layout.truncate_pointer(target),
             TextReference::PlaceRelative => target.wrapping_sub(record.field_address) & 0xffff_ffff,
         };
         if result != field {

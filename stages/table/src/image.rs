@@ -24,25 +24,11 @@ impl ImageSink {
     }
 
     fn put_u32(&mut self, value: u32) {
-        let bytes = if self.layout.big_endian {
-            value.to_be_bytes()
-        } else {
-            value.to_le_bytes()
-        };
-        self.put(&bytes);
+        self.put(&self.layout.encode_u32(value));
     }
 
     fn put_pointer(&mut self, value: u64) {
-        let bytes = if self.layout.big_endian {
-            value.to_be_bytes()
-        } else {
-            value.to_le_bytes()
-        };
-        match (self.layout.pointer_bytes, self.layout.big_endian) {
-            (8, _) => self.put(&bytes),
-            (_, true) => self.put(&bytes[4..]),
-            (_, false) => self.put(&bytes[..4]),
-        }
+        self.put(&self.layout.encode_pointer(value));
     }
 }
 
@@ -88,12 +74,7 @@ impl TableSink for ImageSink {
     }
 
     fn token_index(&mut self, offset: u16) -> io::Result<()> {
-        let bytes = if self.layout.big_endian {
-            offset.to_be_bytes()
-        } else {
-            offset.to_le_bytes()
-        };
-        self.put(&bytes);
+        self.put(&self.layout.encode_u16(offset));
         Ok(())
     }
 

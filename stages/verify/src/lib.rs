@@ -116,21 +116,13 @@ impl<'a> TableView<'a> {
     }
 
     fn u16_at(&self, bytes: &[u8], at: usize) -> Result<u16, DecodeError> {
-        let b = bytes_at(bytes, at)?;
-        Ok(if self.layout.big_endian {
-            u16::from_be_bytes(b)
-        } else {
-            u16::from_le_bytes(b)
-        })
+        let word: [u8; 2] = bytes_at(bytes, at)?;
+        Ok(self.layout.decode_u16(&word).expect("two bytes"))
     }
 
     fn u32_at(&self, bytes: &[u8], at: usize) -> Result<u32, DecodeError> {
-        let b = bytes_at(bytes, at)?;
-        Ok(if self.layout.big_endian {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        })
+        let word: [u8; 4] = bytes_at(bytes, at)?;
+        Ok(self.layout.decode_u32(&word).expect("four bytes"))
     }
 
     /// `kallsyms_num_syms`.
@@ -412,15 +404,6 @@ fn mode_for(has_addresses: bool, absolute_percpu: bool) -> AddressMode {
     }
 }
 
-fn read_pointer(layout: DataLayout, bytes: &[u8]) -> Option<u64> {
-    Some(match (layout.pointer_bytes, layout.big_endian) {
-        (8, false) => u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?),
-        (8, true) => u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?),
-        (_, false) => u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as u64,
-        (_, true) => u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?) as u64,
-    })
-}
-
 /// The profile named `name`, or an error naming the known ones.
 fn known_profile(name: &str) -> Result<&'static Profile, DecodeError> {
     Profile::by_name(name).ok_or_else(|| {
@@ -613,7 +596,8 @@ pub fn view_arrays_as<'a>(
         let bytes = arrays
             .get(&kind)
             .ok_or_else(|| DecodeError(format!("no {}", kind.label())))?;
-        read_pointer(layout, bytes)
+        layout
+            .decode_pointer(bytes)
             .ok_or_else(|| DecodeError(format!("{} is cut off", kind.label())))
     };
     let relative_base = if has_addresses || seven {
@@ -633,7 +617,8 @@ pub fn view_arrays_as<'a>(
         Some(
             (0..count)
                 .map(|i| {
-                    read_pointer(layout, bytes.get(i * width..).unwrap_or_default())
+                    layout
+                        .decode_pointer(bytes.get(i * width..).unwrap_or_default())
                         .ok_or_else(|| addresses_cut_off(bytes.len() / width, count))
                 })
                 .collect::<Result<Vec<_>, _>>()?,
@@ -668,15 +653,9 @@ fn addresses_cut_off(held: usize, count: usize) -> DecodeError {
 }
 
 fn u32_of(layout: DataLayout, bytes: &[u8]) -> Result<u32, DecodeError> {
-    let b: [u8; 4] = bytes
-        .get(..4)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| DecodeError("kallsyms_num_syms is cut off".into()))?;
-    Ok(if layout.big_endian {
-        u32::from_be_bytes(b)
-    } else {
-        u32::from_le_bytes(b)
-    })
+    layout
+        .decode_u32(bytes)
+        .ok_or_else(|| DecodeError("kallsyms_num_syms is cut off".into()))
 }
 
 /// Options for reading a table out of an ELF file.
@@ -851,7 +830,7 @@ pub fn view_elf<'a>(
         let bytes = arrays.get(&kind).ok_or_else(missing)?;
         let stored = bytes
             .get(index * width..)
-            .and_then(|field| read_pointer(layout, field))
+            .and_then(|field| layout.decode_pointer(field))
             .ok_or_else(|| match kind {
                 ArrayKind::Addresses => addresses_cut_off(bytes.len() / width, count),
                 _ => DecodeError(format!("{} is cut off", kind.label())),

@@ -130,3 +130,38 @@ pub fn skip_for_missing_tool(what: &str, missing: &str, package: &str) {
     );
     eprintln!("note: skipping {what}: {missing} not installed (Debian: {package})");
 }
+
+/// A scratch directory for a test, removed when dropped.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("kslink-test-")
+        .tempdir()
+        .expect("temporary directory")
+}
+
+/// The file `rel` of the repository (for example `examples/linux/link-vmlinux.sh`).
+pub fn repo_file(rel: &str) -> PathBuf {
+    workspace_root().join(rel)
+}
+
+/// Runs `cmd` to completion (standard input empty) and returns its output; `what` says
+/// what it is for in the message if it fails (and may say what to install).
+///
+/// # Panics
+///
+/// If it cannot run or fails, with `what`, the command, its status, and what it printed.
+pub fn run_checked(cmd: &mut std::process::Command, what: &str) -> std::process::Output {
+    let shown = format!("{what}: {cmd:?}");
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{shown}: cannot run: {e}"));
+    assert!(
+        out.status.success(),
+        "{shown} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

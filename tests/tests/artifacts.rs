@@ -11,14 +11,8 @@ use kslink_schema::{
 };
 use kslink_table::{build, read_map, Arch as TableArch, LINUX_6_1, LINUX_6_12, LINUX_7_3};
 use kslink_tests::gen::Percpu;
+use kslink_tests::tempdir;
 use kslink_tests::{random_map, GenOptions};
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("kslink-artifacts-")
-        .tempdir()
-        .expect("temporary directory")
-}
 
 fn sample_set() -> SymbolSet {
     let symbol = |address, type_letter, name: &[u8], section, source| Symbol {

@@ -35,6 +35,7 @@ use std::process::{Command, Output, Stdio};
 use kslink_schema::{artifact, SymbolOrigin, SymbolSet};
 use kslink_system_map::mksysmap::{deleting_rule, Mksysmap};
 use kslink_system_map::read_linked;
+use kslink_tests::tempdir;
 use kslink_tests::{apply_mksysmap, bin_path, debian_system_map, debian_vmlinux, KernelVersion};
 
 const V6_12: KernelVersion = KernelVersion::V6_12;
@@ -51,13 +52,6 @@ fn profile_of(version: KernelVersion) -> String {
 fn mksysmap_of(version: KernelVersion) -> &'static Mksysmap {
     Mksysmap::of_profile(&profile_of(version))
         .unwrap_or_else(|| panic!("kslink-collect has no mksysmap rules for {version}"))
-}
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("kslink-collect-test-")
-        .tempdir()
-        .expect("temporary directory")
 }
 
 fn run(program: &str, args: &[&str], cwd: &Path) -> Output {

@@ -54,17 +54,11 @@ use kslink_linker_model::{predict, PredictError, TableLabels};
 use kslink_linker_script::{Script, Statement};
 use kslink_schema::{artifact, LinkKind, LinkerFlavour, SymbolOrigin, SymbolSet, TableOptions};
 use kslink_table::{Profile, LINUX_6_1, LINUX_6_12, LINUX_7_3};
+use kslink_tests::tempdir;
 use kslink_tests::{
     apply_mksysmap, bin_path, kernel_linker_script, kernel_tree, kernel_tree_for, KernelArch,
     KernelTree, KernelVersion, LinkInputs, ScriptArch,
 };
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("kslink-predict-test-")
-        .tempdir()
-        .expect("temporary directory")
-}
 
 /// A multiset of (type letter, name).
 type Multiset = BTreeMap<(u8, Vec<u8>), usize>;
@@ -131,19 +125,7 @@ fn assert_same_multiset(expected: &Multiset, actual: &Multiset, what: &str) {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    let shown = format!("{cmd:?}");
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
-    if !out.status.success() {
-        panic!(
-            "{shown} failed ({}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    out
+    kslink_tests::run_checked(cmd, "a step of the test")
 }
 
 // ---------------------------------------------------------------------------------------

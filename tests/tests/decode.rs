@@ -13,6 +13,7 @@ use std::process::{Command, Output, Stdio};
 use kslink_schema::{artifact, ArrayKind, KallsymsTable, TableOptions};
 use kslink_table::{build, read_map, write_object, BuiltTable, Profile};
 use kslink_tests::gen::{corner_cases_described, random_map, AddrWidth, GenOptions, Percpu};
+use kslink_tests::tempdir;
 use kslink_tests::{arch_available, assemble, bin_path, run_upstream, Arch, KernelVersion};
 use kslink_verify::{view_artifact, view_elf, view_linked_arrays, ElfDecodeOptions, KernelSymbol};
 
@@ -484,13 +485,6 @@ fn round_trip_upstream(
         check,
     );
     true
-}
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("kslink-decode-")
-        .tempdir()
-        .expect("temporary directory")
 }
 
 /// The corner cases that upstream and kslink both read for `v`. For 6.1, the blank-address

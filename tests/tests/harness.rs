@@ -6,16 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use kslink_tests::gen::{corner_cases_described, random_map_spec, Percpu};
+use kslink_tests::tempdir;
 use kslink_tests::upstream::{upstream_debian_version, upstream_source_dir};
 use kslink_tests::*;
 use object::{Object, ObjectSection, ObjectSymbol};
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("kslink-harness-")
-        .tempdir()
-        .expect("temporary directory")
-}
 
 /// Runs upstream on `map`, writes the `.S`, assembles it for `arch`, returns the object.
 fn build_object(

@@ -14,6 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kslink_tests::kernel::{kernel_tree_for, required_config, KernelArch, KernelTree};
+use kslink_tests::tempdir;
 use kslink_tests::KernelVersion;
 use object::{Object, ObjectKind, ObjectSymbol};
 
@@ -28,13 +29,6 @@ const KALLSYMS_LABELS: &[&str] = &[
     "kallsyms_offsets",
     "kallsyms_seqs_of_names",
 ];
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("kslink-kernel-test-")
-        .tempdir()
-        .expect("temporary directory")
-}
 
 /// Gets the tree (timing the first call and a cached reuse) and checks that reuse is fast.
 fn tree(version: KernelVersion, arch: KernelArch) -> KernelTree {
@@ -289,14 +283,7 @@ fn check_final_link_rerun(tree: &KernelTree) {
 }
 
 fn run(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    kslink_tests::run_checked(cmd, "a step of the test").stdout
 }
 
 fn assert_same_file(a: &Path, b: &Path, what: &str) {

@@ -20,25 +20,8 @@ use kslink_schema::{artifact, ArrayKind, PatchReport};
 use kslink_tests::kernel::{kernel_tree_for, KernelArch, KernelTree};
 use kslink_tests::KernelVersion;
 use kslink_tests::{bin_path, kallsyms_finder_symbols};
+use kslink_tests::{repo_file, run_checked};
 use object::{Object, ObjectSection, ObjectSymbol};
-
-fn repo_file(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
-}
-
-fn run(cmd: &mut Command, what: &str) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({:?}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// A copy of the fixture tree relinked through the drop-in; returns it, Kbuild's output, and
 /// the `ld` commands that linked vmlinux.
@@ -183,7 +166,7 @@ fn loaded_image(vmlinux: &Path, arch: KernelArch, scratch: &Path, name: &str) ->
     let elf = scratch.join(format!("{name}.elf"));
     let bin = scratch.join(format!("{name}.bin"));
     fs::write(&elf, data).unwrap();
-    run(
+    run_checked(
         Command::new(arch.tool("objcopy"))
             .arg("-O")
             .arg("binary")
@@ -258,7 +241,7 @@ fn initramfs(arch: KernelArch, scratch: &Path) -> PathBuf {
     fs::create_dir_all(root.join("proc")).unwrap();
     let source = scratch.join("init.c");
     fs::write(&source, INIT_C).unwrap();
-    run(
+    run_checked(
         Command::new(arch.tool("gcc"))
             .args(arch.program_cflags())
             .args(["-static", "-O2", "-o"])
@@ -268,7 +251,7 @@ fn initramfs(arch: KernelArch, scratch: &Path) -> PathBuf {
          libc6-dev-arm64-cross; for i386 libc6-dev-i386 and lib32gcc-12-dev)",
     );
     let image = scratch.join(format!("initramfs-{}.cpio", arch.name()));
-    run(
+    run_checked(
         Command::new("sh")
             .arg("-c")
             .arg(format!(
@@ -379,7 +362,7 @@ fn dropin_builds_a_text_only_kernel_in_one_link(version: KernelVersion, arch: Ke
         .tempdir()
         .unwrap();
     let upstream = tree.copy_to(&scratch.path().join("upstream"));
-    run(
+    run_checked(
         Command::new("bash").current_dir(&upstream.dir).args([
             "scripts/config",
             "--file",
@@ -389,13 +372,13 @@ fn dropin_builds_a_text_only_kernel_in_one_link(version: KernelVersion, arch: Ke
         ]),
         "scripts/config -d KALLSYMS_ALL",
     );
-    run(upstream.make().arg("olddefconfig"), "make olddefconfig");
+    run_checked(upstream.make().arg("olddefconfig"), "make olddefconfig");
     assert_eq!(upstream.config_value("CONFIG_KALLSYMS_ALL"), None);
     assert_eq!(
         upstream.config_value("CONFIG_KALLSYMS").as_deref(),
         Some("y")
     );
-    run(
+    run_checked(
         upstream.make().args(["vmlinux", arch.boot_target()]),
         "make vmlinux with the kernel's own link-vmlinux.sh",
     );
@@ -647,7 +630,7 @@ fn dropin_7_3_rebuilds_like_upstream() {
     };
     let upstream = tree.copy_to(&scratch.path().join("upstream"));
     change(&upstream);
-    run(
+    run_checked(
         upstream.make().args(["vmlinux", arch.boot_target()]),
         "make with the kernel's own script after the change",
     );

@@ -10,29 +10,11 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use kslink_tests::kernel::{kernel_tree, KernelTree};
 use kslink_tests::{bin_path, KernelVersion};
+use kslink_tests::{repo_file, run_checked};
 use object::Object;
-
-fn repo_file(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
-}
-
-fn run(cmd: &mut Command, what: &str) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({:?}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// The lld that Linux `version` accepts (`scripts/min-tool-version.sh`: 7.x wants 17.0.1).
 fn lld_for(version: KernelVersion) -> &'static str {
@@ -87,7 +69,7 @@ impl LldTree {
     fn relink(&self, script: &Path, what: &str) -> Vec<String> {
         fs::copy(script, self.copy.dir.join("scripts/link-vmlinux.sh")).unwrap();
         let _ = fs::remove_file(&self.log);
-        run(
+        run_checked(
             self.copy
                 .make()
                 .env("PATH", &self.path)

@@ -32,6 +32,7 @@ use kslink_schema::{
 };
 use kslink_system_map::Mksysmap;
 use kslink_table::{write_object, Arch as TableArch};
+use kslink_tests::tempdir;
 use kslink_tests::{bin_path, debian_vmlinux, exact_frame, kernel_tree, KernelVersion};
 use kslink_verify::{view_artifact, view_elf, ElfDecodeOptions, KernelSymbol};
 use object::{Object, ObjectSection, ObjectSymbol};
@@ -39,13 +40,6 @@ use object::{Object, ObjectSection, ObjectSymbol};
 // ---------------------------------------------------------------------------------------
 // Running the stages
 // ---------------------------------------------------------------------------------------
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("kslink-locate-patch-")
-        .tempdir()
-        .expect("temporary directory")
-}
 
 fn run_stage(name: &str, args: &[&Path]) -> Output {
     Command::new(bin_path(name))

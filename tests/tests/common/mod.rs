@@ -14,15 +14,8 @@ use kslink_schema::{Symbol, SymbolOrigin, SymbolSet, TableOptions};
 use kslink_table::{
     build, read_map, BuiltTable, Profile, TableError, LINUX_6_1, LINUX_6_12, LINUX_7_3,
 };
+pub use kslink_tests::tempdir;
 use kslink_tests::{bin_path, debian_system_map, AddrWidth, KernelTree, KernelVersion};
-
-/// A scratch directory, removed when dropped.
-pub fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("kslink-table-test-")
-        .tempdir()
-        .expect("temporary directory")
-}
 
 /// kslink-table's profile that reproduces upstream's generator of `version`.
 pub fn profile(version: KernelVersion) -> &'static Profile {

@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod demo;
+mod error;
 pub mod interrupt;
 pub mod journal;
 pub mod link;
@@ -19,3 +20,4 @@ pub mod linker;
 pub mod progress;
 pub mod show;
 pub mod stages;
+mod step;

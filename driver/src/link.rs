@@ -21,25 +21,25 @@
 //! (the patch step decodes what it wrote and compares it with the file's own symbols).
 
 use std::collections::HashMap;
-use std::ffi::{OsStr, OsString};
-use std::fmt;
+use std::ffi::OsString;
 use std::fs;
 use std::io;
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::interrupt::{signal_name, Interrupts};
+use crate::interrupt::Interrupts;
 
 use kslink_schema::fsio::io_reason;
 use kslink_schema::{artifact, exit, KallsymsTable, PadSpec, PatchReport, SymbolSet};
 use serde_json::json;
 
-use crate::journal::{Journal, KeyBuilder, RecordedFile, Stamp, StepRecord};
+pub use crate::error::LinkError;
+use crate::journal::Journal;
 use crate::linker::LinkerCommand;
-use crate::progress::{command_line, Progress};
+use crate::progress::Progress;
 use crate::stages::StageSet;
+use crate::step::{Action, Step};
 
 /// The table options, passed on to every `kslink-table` run.
 #[derive(Clone, Debug, Default)]
@@ -141,7 +141,7 @@ impl LinkRequest {
     }
 }
 
-fn beside(file: &Path, name: &str) -> PathBuf {
+pub(crate) fn beside(file: &Path, name: &str) -> PathBuf {
     match file.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.join(name),
         _ => PathBuf::from(name),
@@ -197,204 +197,16 @@ impl LinkSummary {
     }
 }
 
-/// Why a link failed.
-#[derive(Debug)]
-pub enum LinkError {
-    /// The request cannot be carried out as given.
-    Usage(String),
-    /// A file operation of the driver's own failed.
-    Io {
-        /// What was being done.
-        what: String,
-        /// The error.
-        source: io::Error,
-    },
-    /// A stage or the linker failed; its own message says why.
-    StepFailed {
-        /// The step.
-        step: &'static str,
-        /// The program.
-        program: String,
-        /// Its exit status (`None`: killed by a signal, or it could not be started).
-        status: Option<i32>,
-        /// What it said on standard error (its last lines).
-        message: String,
-    },
-    /// The final table still did not fit after the one relink.
-    Misfit(String),
-    /// A signal ended the run; the running step's process was ended with it.
-    Interrupted(i32),
-    /// A step's output is not the artifact the next step needs.
-    BadArtifact {
-        /// The step that wrote it.
-        step: &'static str,
-        /// What is wrong, with the file's name.
-        message: String,
-    },
-}
-
-impl LinkError {
-    /// The process exit status for this error: [`exit::USAGE`], 128 and the signal's number
-    /// for an interrupted run (as a shell reports it), [`exit::FAILURE`] for everything else.
-    pub fn exit_status(&self) -> u8 {
-        match self {
-            LinkError::Usage(_) => exit::USAGE,
-            LinkError::Interrupted(signal) => 128u8.saturating_add(*signal as u8),
-            _ => exit::FAILURE,
-        }
-    }
-
-    fn io(what: impl Into<String>) -> impl FnOnce(io::Error) -> LinkError {
-        let what = what.into();
-        move |source| LinkError::Io { what, source }
-    }
-}
-
-impl fmt::Display for LinkError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LinkError::Usage(message) => write!(f, "{message}"),
-            LinkError::Io { what, source } => write!(f, "{what}: {}", io_reason(source)),
-            LinkError::StepFailed {
-                step,
-                program,
-                status,
-                message,
-            } => {
-                let how = match status {
-                    Some(code) => format!("exit status {code}"),
-                    None => "no exit status".to_string(),
-                };
-                let message = message.trim_end();
-                if message.is_empty() {
-                    write!(f, "step {step} failed: {program} ({how})")
-                } else {
-                    write!(f, "step {step} failed ({program}, {how}): {message}")
-                }
-            }
-            LinkError::BadArtifact { step, message } => {
-                write!(
-                    f,
-                    "step {step} made a file the next step cannot use: {message}"
-                )
-            }
-            LinkError::Interrupted(signal) => write!(
-                f,
-                "interrupted by {}: the running step was ended; the next run resumes from it",
-                signal_name(*signal)
-            ),
-            LinkError::Misfit(message) => write!(
-                f,
-                "the final table does not fit even after relinking with the sizes it needed: \
-                 {message}"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for LinkError {}
-
-/// What a step runs.
-enum Action {
-    /// A program: a stage or the linker.
-    Command(Vec<OsString>),
-    /// The driver's own last step: put the linked file and System.map in place.
-    Install(Vec<(PathBuf, PathBuf)>),
-}
-
-/// One step, as the pipeline describes it.
-struct Step {
-    name: &'static str,
-    tag: &'static str,
-    target: String,
-    action: Action,
-    /// Inputs that no step of this run makes: identified by their stamps.
-    external: Vec<PathBuf>,
-    /// Keys of the steps whose outputs it reads.
-    after: Vec<String>,
-    outputs: Vec<PathBuf>,
-    /// Outputs of earlier steps it rewrites in place.
-    rewrites: Vec<PathBuf>,
-}
-
-impl Step {
-    fn new(name: &'static str, tag: &'static str, target: String, action: Action) -> Step {
-        Step {
-            name,
-            tag,
-            target,
-            action,
-            external: Vec::new(),
-            after: Vec::new(),
-            outputs: Vec::new(),
-            rewrites: Vec::new(),
-        }
-    }
-
-    fn after(mut self, keys: &[&String]) -> Step {
-        self.after.extend(keys.iter().map(|k| (*k).clone()));
-        self
-    }
-
-    fn external(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Step {
-        self.external.extend(paths);
-        self
-    }
-
-    fn outputs(mut self, paths: &[&Path]) -> Step {
-        self.outputs.extend(paths.iter().map(|p| p.to_path_buf()));
-        self
-    }
-
-    fn key(&self) -> Result<String, LinkError> {
-        let mut key = KeyBuilder::default();
-        key.part(self.name.as_bytes());
-        match &self.action {
-            Action::Command(argv) => {
-                for arg in argv {
-                    key.part(arg.as_encoded_bytes());
-                }
-                // A rebuilt stage executable is a changed input.
-                let program = Path::new(&argv[0]);
-                if program.components().count() > 1 {
-                    stamp_part(&mut key, program)?;
-                }
-            }
-            Action::Install(pairs) => {
-                for (from, to) in pairs {
-                    key.part(from.as_os_str().as_encoded_bytes());
-                    key.part(to.as_os_str().as_encoded_bytes());
-                }
-            }
-        }
-        for path in &self.external {
-            key.part(path.as_os_str().as_encoded_bytes());
-            stamp_part(&mut key, path)?;
-        }
-        for after in &self.after {
-            key.part(after.as_bytes());
-        }
-        Ok(key.finish())
-    }
-}
-
-fn stamp_part(key: &mut KeyBuilder, path: &Path) -> Result<(), LinkError> {
-    let stamp = Stamp::of(path).map_err(LinkError::io(format!("{}", path.display())))?;
-    let stamp = serde_json::to_vec(&stamp).expect("a stamp serializes");
-    key.part(&stamp);
-    Ok(())
-}
-
 /// A run of the pipeline.
-struct Pipeline<'a> {
-    request: &'a LinkRequest,
-    script: PathBuf,
-    progress: &'a Progress,
-    interrupts: Interrupts,
-    work: PathBuf,
-    journal: Journal,
-    timings: Vec<StepTiming>,
-    links: u32,
+pub(crate) struct Pipeline<'a> {
+    pub(crate) request: &'a LinkRequest,
+    pub(crate) script: PathBuf,
+    pub(crate) progress: &'a Progress,
+    pub(crate) interrupts: Interrupts,
+    pub(crate) work: PathBuf,
+    pub(crate) journal: Journal,
+    pub(crate) timings: Vec<StepTiming>,
+    pub(crate) links: u32,
 }
 
 /// Links `request.output` once (twice if the table outgrows its frame), reporting progress.
@@ -926,207 +738,6 @@ impl Pipeline<'_> {
         )?;
         Ok(())
     }
-
-    /// Runs a step unless it is up to date; returns its key.
-    fn step(&mut self, step: Step) -> Result<String, LinkError> {
-        let key = step.key()?;
-        let journal_dir = self.work.join("journal");
-        let journal_error =
-            |what: &str| LinkError::io(format!("{what} in {}", journal_dir.display()));
-        if self
-            .journal
-            .is_done(step.name, &key)
-            .map_err(journal_error("cannot check the journal"))?
-        {
-            self.progress.finish(step.tag, &step.target, 0.0, true);
-            self.timings.push(StepTiming {
-                name: step.name.to_string(),
-                seconds: 0.0,
-                skipped: true,
-            });
-            return Ok(key);
-        }
-        let shown = match &step.action {
-            Action::Command(argv) => argv.clone(),
-            Action::Install(pairs) => pairs
-                .iter()
-                .flat_map(|(from, to)| ["cp".into(), from.into(), to.into()])
-                .collect(),
-        };
-        if self.request.dry_run {
-            // One runnable command per line.
-            match &step.action {
-                Action::Command(argv) => self.progress.note(&command_line(argv)),
-                Action::Install(pairs) => {
-                    for (from, to) in pairs {
-                        self.progress
-                            .note(&command_line(&["cp".into(), from.into(), to.into()]));
-                    }
-                }
-            }
-            self.timings.push(StepTiming {
-                name: step.name.to_string(),
-                seconds: 0.0,
-                skipped: false,
-            });
-            return Ok(key);
-        }
-
-        self.progress.start(step.tag, &step.target, &shown);
-        let started = Instant::now();
-        // A step that rewrites a file in place records where it started first, so that the
-        // file still counts as its maker's output if this run is cut short.
-        let rewrites = self.rewrite_stamps(&step)?;
-        self.journal
-            .forget(step.name)
-            .map_err(journal_error("cannot update the journal"))?;
-        if !rewrites.is_empty() {
-            let pending = StepRecord {
-                step: step.name.to_string(),
-                key: key.clone(),
-                finished: false,
-                outputs: Vec::new(),
-                rewrites: rewrites.clone(),
-                seconds: 0.0,
-            };
-            self.journal
-                .store(pending)
-                .map_err(journal_error("cannot update the journal"))?;
-        }
-        match &step.action {
-            Action::Command(argv) => self.execute(&step, argv)?,
-            Action::Install(pairs) => install(pairs)?,
-        }
-        if step.name == "link" {
-            self.links += 1;
-        }
-        let seconds = started.elapsed().as_secs_f64();
-        let mut outputs = Vec::with_capacity(step.outputs.len());
-        for path in &step.outputs {
-            let stamp = Stamp::of(path)
-                .map_err(LinkError::io(path.display().to_string()))?
-                .ok_or_else(|| LinkError::StepFailed {
-                    step: step.name,
-                    program: program_name(&shown),
-                    status: Some(0),
-                    message: format!("it did not write {}", path.display()),
-                })?;
-            outputs.push(RecordedFile {
-                path: path.clone(),
-                stamp,
-            });
-        }
-        self.journal
-            .store(StepRecord {
-                step: step.name.to_string(),
-                key: key.clone(),
-                finished: true,
-                outputs,
-                rewrites,
-                seconds,
-            })
-            .map_err(journal_error("cannot update the journal"))?;
-        self.progress.finish(step.tag, &step.target, seconds, false);
-        self.timings.push(StepTiming {
-            name: step.name.to_string(),
-            seconds,
-            skipped: false,
-        });
-        Ok(key)
-    }
-
-    /// The stamps the files a step rewrites had when the link made them: taken from the
-    /// link's record, not from the files, which an interrupted rewrite may have changed.
-    fn rewrite_stamps(&self, step: &Step) -> Result<Vec<RecordedFile>, LinkError> {
-        step.rewrites
-            .iter()
-            .map(|path| {
-                let recorded = self
-                    .journal
-                    .record("link")
-                    .into_iter()
-                    .flat_map(|record| &record.outputs)
-                    .find(|file| &file.path == path);
-                match recorded {
-                    Some(file) => Ok(file.clone()),
-                    None => Err(LinkError::Usage(format!(
-                        "{} has no record of the link that made it",
-                        path.display()
-                    ))),
-                }
-            })
-            .collect()
-    }
-
-    fn execute(&mut self, step: &Step, argv: &[OsString]) -> Result<(), LinkError> {
-        if step.name == "link" {
-            // The linker makes a new file rather than writing over the old one.
-            for output in &step.outputs {
-                match fs::remove_file(output) {
-                    Err(err) if err.kind() != io::ErrorKind::NotFound => {
-                        return Err(LinkError::io(output.display().to_string())(err))
-                    }
-                    _ => {}
-                }
-            }
-        }
-        let expression = duct::cmd(&argv[0], &argv[1..])
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked();
-        let output = self
-            .interrupts
-            .run(expression)
-            .map_err(LinkError::Interrupted)?
-            .map_err(|err| LinkError::StepFailed {
-                step: step.name,
-                program: program_name(argv),
-                status: None,
-                message: if err.kind() == io::ErrorKind::NotFound {
-                    "not found: build the stages (cargo build --release) or name the program \
-                     with --stage"
-                        .to_string()
-                } else {
-                    format!("cannot start it: {err}")
-                },
-            })?;
-        for text in [&output.stdout, &output.stderr] {
-            let text = String::from_utf8_lossy(text);
-            if output.status.success() && !text.trim().is_empty() {
-                self.progress.note(text.trim_end());
-            }
-        }
-        if output.status.success() {
-            return Ok(());
-        }
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let mut message = stderr.trim_end().to_string();
-        if step.name != "link" {
-            // A stage's message is one line, prefixed with its own name.
-            message = message.lines().last().unwrap_or("").to_string();
-        }
-        if let Some(signal) = output.status.signal() {
-            let killed = format!("killed by {} (signal {signal})", signal_name(signal));
-            message = match message.is_empty() {
-                true => killed,
-                false => format!("{killed}; it said: {message}"),
-            };
-        }
-        Err(LinkError::StepFailed {
-            step: step.name,
-            program: program_name(argv),
-            status: output.status.code(),
-            message,
-        })
-    }
-}
-
-fn program_name(argv: &[OsString]) -> String {
-    Path::new(&argv[0])
-        .file_name()
-        .unwrap_or(OsStr::new("?"))
-        .to_string_lossy()
-        .into_owned()
 }
 
 /// A path as progress lines show it.
@@ -1221,56 +832,4 @@ fn check_table_options(request: &LinkRequest) -> Result<(), LinkError> {
             .unwrap_or("the table stage refused the options")
             .to_string(),
     ))
-}
-
-/// Puts each `from` at `to`: a copy renamed into place, so that `to` changes in one step and
-/// never exists half-written. Not a hard link: what rewrites the installed file in place
-/// (Kbuild's post-link `objcopy` on a relocatable x86 kernel) must not rewrite the work
-/// directory's file that the journal vouches for. (`fs::copy` clones where the file system
-/// can.)
-fn install(pairs: &[(PathBuf, PathBuf)]) -> Result<(), LinkError> {
-    // Every copy first, then the renames: a copy that fails (a full disk, a missing
-    // directory) leaves every destination as it was.
-    let mut temps: Vec<PathBuf> = Vec::new();
-    let mut failure = None;
-    for (from, to) in pairs {
-        let temp = beside(
-            to,
-            &format!(
-                ".{}.kslink-tmp{}",
-                to.file_name()
-                    .unwrap_or(OsStr::new("out"))
-                    .to_string_lossy(),
-                std::process::id()
-            ),
-        );
-        let _ = fs::remove_file(&temp);
-        if let Err(err) = fs::copy(from, &temp) {
-            let _ = fs::remove_file(&temp);
-            failure = Some((from, to, err));
-            break;
-        }
-        temps.push(temp);
-    }
-    if failure.is_none() {
-        for ((from, to), temp) in pairs.iter().zip(&temps) {
-            if let Err(err) = fs::rename(temp, to) {
-                failure = Some((from, to, err));
-                break;
-            }
-        }
-    }
-    match failure {
-        None => Ok(()),
-        Some((from, to, err)) => {
-            for temp in &temps {
-                let _ = fs::remove_file(temp);
-            }
-            Err(LinkError::io(format!(
-                "cannot install {} as {}",
-                from.display(),
-                to.display()
-            ))(err))
-        }
-    }
 }

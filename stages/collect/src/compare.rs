@@ -223,7 +223,7 @@ fn table_cost(
         let list = symbols_from_set(set, profile, what);
         build(list, profile, settings.options)
             .map(|table| table.to_artifact(settings.layout))
-            .map_err(|e| CollectError::Link(format!("building the table from {what}: {e}")))
+            .map_err(|e| CollectError::Table(format!("building the table from {what}: {e}")))
     };
     let from_prediction = built(&with_linked_addresses(predicted, linked), "the prediction")?;
     let from_linked = built(linked, "the linked file")?;

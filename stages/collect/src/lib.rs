@@ -17,7 +17,6 @@ use std::io;
 use std::path::Path;
 
 use kslink_linker_model::{PredictError, TableLabels};
-use kslink_linker_script::ScriptError;
 use kslink_schema::fsio::MappedFile;
 use kslink_schema::{exit, ArrayKind, SymbolOrigin, SymbolSet, TableOptions};
 use kslink_system_map::{read_linked, ElfError, LinkedSymbols, Mksysmap};
@@ -40,31 +39,24 @@ pub enum CollectError {
         /// What is wrong with it.
         source: ElfError,
     },
-    /// An input of a link to predict cannot be read: `path` (a file, or
-    /// `archive(member)`) and what is wrong.
+    /// A prediction to compare is not a `SymbolSet` artifact: `path` and what is wrong.
     Input {
         /// The file, as given.
         path: String,
         /// What is wrong with it.
         message: String,
     },
-    /// The linker script cannot be read or followed (`file:line: what`).
-    Script(ScriptError),
-    /// The inputs cannot be linked (ld would fail too).
-    Link(String),
+    /// The link could not be predicted (the linker model's own words).
+    Predict(PredictError),
+    /// `--compare` could not build a table from a symbol set.
+    Table(String),
     /// The command line does not make sense.
     Usage(String),
 }
 
 impl From<PredictError> for CollectError {
     fn from(err: PredictError) -> CollectError {
-        match err {
-            PredictError::Io { path, source } => CollectError::Io { path, source },
-            PredictError::Input { path, message } => CollectError::Input { path, message },
-            PredictError::Script(err) => CollectError::Script(err),
-            PredictError::Link(message) => CollectError::Link(message),
-            PredictError::Usage(message) => CollectError::Usage(message),
-        }
+        CollectError::Predict(err)
     }
 }
 
@@ -77,11 +69,11 @@ impl CollectError {
         }
     }
 
-    /// The process exit code for this error: [`exit::USAGE`] for a usage error,
-    /// [`exit::FAILURE`] otherwise.
+    /// The process exit code for this error: [`exit::USAGE`] for a usage error (the link's
+    /// inputs and switches included), [`exit::FAILURE`] otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CollectError::Usage(_) => exit::USAGE,
+            CollectError::Usage(_) | CollectError::Predict(PredictError::Usage(_)) => exit::USAGE,
             _ => exit::FAILURE,
         }
     }
@@ -95,8 +87,8 @@ impl fmt::Display for CollectError {
             }
             CollectError::Elf { path, source } => write!(f, "{path}: {source}"),
             CollectError::Input { path, message } => write!(f, "{path}: {message}"),
-            CollectError::Script(err) => write!(f, "{err}"),
-            CollectError::Link(msg) | CollectError::Usage(msg) => f.write_str(msg),
+            CollectError::Predict(err) => write!(f, "{err}"),
+            CollectError::Table(msg) | CollectError::Usage(msg) => f.write_str(msg),
         }
     }
 }

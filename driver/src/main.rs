@@ -87,6 +87,10 @@ enum Command {
     /// Stage: a linked file's table decoded as the kernel reads it, as /proc/kallsyms.
     #[command(disable_help_flag = true, disable_version_flag = true)]
     Verify(StageArgs),
+    /// Stage: the link inputs' view that pahole reads for BTF, and the BTF checked against
+    /// the linked file.
+    #[command(disable_help_flag = true, disable_version_flag = true)]
+    Btf(StageArgs),
     /// Show any artifact of the stages (a SymbolSet, table, frame, location, report) as text.
     ///
     /// The file is decoded and checked as the stage that reads it would, so a file a stage
@@ -103,7 +107,7 @@ enum Command {
     },
     /// Help for kslink, one of its commands, or a stage (`kslink help table`).
     Help {
-        /// A command (link, demo) or a stage (collect, table, pad, locate, patch, verify).
+        /// A command (link, demo) or a stage (collect, table, pad, locate, patch, verify, btf).
         #[arg(value_name = "COMMAND")]
         command: Option<String>,
     },
@@ -122,7 +126,9 @@ struct StageArgs {
 }
 
 /// The stages, by the name `kslink STAGE` takes.
-const STAGES: [&str; 6] = ["collect", "table", "pad", "locate", "patch", "verify"];
+const STAGES: [&str; 7] = [
+    "collect", "table", "pad", "locate", "patch", "verify", "btf",
+];
 
 #[derive(Args, Debug)]
 struct Output {
@@ -391,6 +397,7 @@ fn main() -> ExitCode {
         Command::Locate(stage) => run_stage("locate", &stage.args),
         Command::Patch(stage) => run_stage("patch", &stage.args),
         Command::Verify(stage) => run_stage("verify", &stage.args),
+        Command::Btf(stage) => run_stage("btf", &stage.args),
         Command::Show { file, json } => run_show(&file, json),
         Command::Help { command } => run_help(command),
     }

@@ -9,7 +9,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use kslink_schema::artifact::{self, ArtifactError, Lookalike};
-use kslink_schema::{ArtifactKind, KallsymsTable, PadSpec, PatchReport, SymbolSet, TableLocation};
+use kslink_schema::{
+    ArtifactKind, BtfFit, KallsymsTable, PadSpec, PatchReport, SymbolSet, TableLocation,
+};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -83,6 +85,10 @@ pub fn read_any(path: &Path) -> Result<ShownArtifact, ArtifactError> {
             to_value(serde_json::to_value(artifact::decode::<PatchReport>(
                 &bytes,
             )?)),
+            None,
+        ),
+        ArtifactKind::BtfFit => (
+            to_value(serde_json::to_value(artifact::decode::<BtfFit>(&bytes)?)),
             None,
         ),
     };

@@ -47,16 +47,19 @@ pub enum ArtifactKind {
     TableLocation = 4,
     /// A `PatchReport`: what a patch step wrote.
     PatchReport = 5,
+    /// A `BtfFit`: a linked file's `.BTF`, confirmed against the file.
+    BtfFit = 6,
 }
 
 impl ArtifactKind {
     /// Every kind, for decoding the header field.
-    pub const ALL: [ArtifactKind; 5] = [
+    pub const ALL: [ArtifactKind; 6] = [
         ArtifactKind::SymbolSet,
         ArtifactKind::KallsymsTable,
         ArtifactKind::PadSpec,
         ArtifactKind::TableLocation,
         ArtifactKind::PatchReport,
+        ArtifactKind::BtfFit,
     ];
 
     fn from_u16(value: u16) -> Option<ArtifactKind> {
@@ -71,6 +74,7 @@ impl ArtifactKind {
             ArtifactKind::PadSpec => "PadSpec",
             ArtifactKind::TableLocation => "TableLocation",
             ArtifactKind::PatchReport => "PatchReport",
+            ArtifactKind::BtfFit => "BtfFit",
         }
     }
 }

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod artifact;
+mod btf;
 pub mod exit;
 mod frame;
 pub mod fsio;
@@ -18,6 +19,7 @@ mod symbols;
 mod table;
 
 pub use artifact::{Artifact, ArtifactError, ArtifactKind};
+pub use btf::{BtfFit, DatasecFit};
 pub use frame::PadSpec;
 pub use linker::{InputSwitch, LinkKind, LinkerFlavour};
 pub use location::{

@@ -20,7 +20,9 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-const STAGES: [&str; 6] = ["collect", "table", "pad", "locate", "patch", "verify"];
+const STAGES: [&str; 7] = [
+    "collect", "table", "pad", "locate", "patch", "verify", "btf",
+];
 
 #[test]
 fn the_help_lists_every_command_and_stage_with_its_job() {

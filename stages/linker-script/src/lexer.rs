@@ -195,6 +195,12 @@ impl<'a> Lexer<'a> {
         self.line
     }
 
+    /// The byte offset in the text where the next token's lexing starts (just after the
+    /// last token read).
+    pub fn offset(&self) -> usize {
+        self.pos
+    }
+
     /// The current place.
     pub fn save(&self) -> Position {
         Position {

@@ -186,6 +186,9 @@ pub struct OutputSection {
     pub constraint: Option<Constraint>,
     /// The commands inside the braces.
     pub commands: Vec<SectionCommand>,
+    /// Where those commands are in the script's text: the bytes between the braces, so that
+    /// a tool can copy a statement's contents into a script of its own.
+    pub body: std::ops::Range<usize>,
     /// The line of the section name.
     pub line: u32,
 }

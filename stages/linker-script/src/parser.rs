@@ -403,6 +403,7 @@ impl Parser<'_> {
             subalign: None,
             constraint: None,
             commands: Vec::new(),
+            body: 0..0,
             line,
         };
         // opt_exp_with_type, in EXPRESSION state: [address] [(TYPE)] ':'
@@ -447,7 +448,10 @@ impl Parser<'_> {
                 }
             }
         }
+        let body_start = self.lexer.offset();
         self.section_commands(&mut section)?;
+        // The closing brace is the last byte read.
+        section.body = body_start..self.lexer.offset() - 1;
         // memspec_opt memspec_at_opt phdr_opt fill_opt, in EXPRESSION state.
         loop {
             let token = self.lexer.peek(Mode::Expr)?;

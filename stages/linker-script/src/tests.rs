@@ -282,3 +282,20 @@ fn errors_name_file_and_line() {
         "test.lds:1: `GROUP` is not supported: it adds link inputs"
     );
 }
+
+#[test]
+fn body_is_the_text_between_the_braces() {
+    let text = "SECTIONS {\n . = ALIGN(4096);\n .data..percpu 0 : AT(ADDR(.data..percpu) - 0x10) { __per_cpu_start = .; *(.data..percpu..first) . = ALIGN(64); *(.data..percpu) } :percpu\n /DISCARD/ : {*(.discard)}\n}\n";
+    let script = parse(text);
+    let bodies: Vec<&str> = sections(&script)
+        .iter()
+        .map(|s| &text[s.body.clone()])
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            " __per_cpu_start = .; *(.data..percpu..first) . = ALIGN(64); *(.data..percpu) ",
+            "*(.discard)"
+        ]
+    );
+}

@@ -1,0 +1,149 @@
+//! BTF in one link.
+//!
+//! Upstream links vmlinux once with full debug information only so that pahole can read a
+//! linked file. kslink gives pahole a relocatable link of the same inputs instead (the *BTF
+//! input view*, [`view`]), shaped by the statements of the kernel's own linker script that
+//! change what pahole encodes, and links vmlinux once with the BTF made from it. After the
+//! link, [`fit`] confirms the BTF against the linked file: a BTF that does not fit is
+//! reported, never shipped, and the caller links the kernel's own way.
+//!
+//! [`format`] reads BTF as the kernel's `include/uapi/linux/btf.h` defines it.
+
+#![deny(missing_docs)]
+
+pub mod fit;
+pub mod format;
+pub mod view;
+
+use std::fmt;
+use std::io::Write;
+use std::path::Path;
+
+use kslink_schema::artifact::{self, ArtifactError};
+use kslink_schema::fsio::{io_reason, AtomicFile, MappedFile};
+use kslink_schema::BtfFit;
+
+pub use fit::Misfit;
+
+/// Why a BTF stage failed.
+#[derive(Debug)]
+pub enum BtfError {
+    /// A file could not be read or written.
+    Io {
+        /// The file.
+        path: String,
+        /// What the operating system said.
+        reason: String,
+    },
+    /// The input is not an ELF file that can be read.
+    Elf {
+        /// The file.
+        path: String,
+        /// What the ELF reader said.
+        reason: String,
+    },
+    /// The linked file has no `.BTF` section to check.
+    NoBtf {
+        /// The file.
+        path: String,
+    },
+    /// The linker script could not be turned into the view's script.
+    View(view::ViewError),
+    /// The BTF does not fit the linked file.
+    Misfit {
+        /// The file.
+        path: String,
+        /// How.
+        misfit: Misfit,
+    },
+    /// The report could not be written.
+    Report(ArtifactError),
+}
+
+impl fmt::Display for BtfError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BtfError::Io { path, reason } => write!(f, "{path}: {reason}"),
+            BtfError::Elf { path, reason } => {
+                write!(f, "{path}: not a readable ELF file: {reason}")
+            }
+            BtfError::NoBtf { path } => write!(f, "{path}: no .BTF section to check"),
+            BtfError::View(err) => write!(f, "{err}"),
+            BtfError::Misfit { path, misfit } => {
+                write!(f, "{path}: the BTF does not fit the file: {misfit}")
+            }
+            BtfError::Report(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+impl std::error::Error for BtfError {}
+
+impl BtfError {
+    /// The exit status for this error: [`kslink_schema::exit::MISFIT`] when the BTF does not
+    /// fit (the caller has a known cure: the kernel's own way), else
+    /// [`kslink_schema::exit::FAILURE`].
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            BtfError::Misfit { .. } => kslink_schema::exit::MISFIT,
+            _ => kslink_schema::exit::FAILURE,
+        }
+    }
+}
+
+fn io_error(path: &Path, err: &std::io::Error) -> BtfError {
+    BtfError::Io {
+        path: path.display().to_string(),
+        reason: io_reason(err),
+    }
+}
+
+/// Writes to `output` the script of the BTF input view made from `script`, the kernel's
+/// preprocessed linker script; `output` appears whole or not at all.
+pub fn write_view_script(script: &Path, output: &Path) -> Result<(), BtfError> {
+    let text = MappedFile::open(script).map_err(|e| io_error(script, &e))?;
+    let view = view::view_script(text.bytes(), text.shown()).map_err(BtfError::View)?;
+    let mut file = AtomicFile::create(output).map_err(|e| io_error(output, &e))?;
+    file.write_all(view.as_bytes())
+        .map_err(|e| io_error(output, &e))?;
+    file.commit().map_err(|e| io_error(output, &e))
+}
+
+/// Opens and maps `path` and reads it as ELF.
+fn open_elf(path: &Path) -> Result<MappedFile, BtfError> {
+    let map = MappedFile::open(path).map_err(|e| io_error(path, &e))?;
+    object::File::parse(map.bytes()).map_err(|e| BtfError::Elf {
+        path: map.shown().to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(map)
+}
+
+/// Checks the `.BTF` of the linked file `elf` against the file, and its functions against
+/// `view`, the file pahole read ([`fit::check`]); if it fits and `report` is given, writes
+/// the [`BtfFit`] there.
+pub fn check_file(
+    elf: &Path,
+    view: Option<&Path>,
+    report: Option<&Path>,
+) -> Result<BtfFit, BtfError> {
+    let map = open_elf(elf)?;
+    let file = object::File::parse(map.bytes()).expect("parsed once");
+    let view_map = view.map(open_elf).transpose()?;
+    let view_file = view_map
+        .as_ref()
+        .map(|map| object::File::parse(map.bytes()).expect("parsed once"));
+    let section = object::Object::section_by_name(&file, ".BTF").ok_or(BtfError::NoBtf {
+        path: map.shown().to_string(),
+    })?;
+    let fit = fit::check(&file, &section, map.shown(), view_file.as_ref()).map_err(|misfit| {
+        BtfError::Misfit {
+            path: map.shown().to_string(),
+            misfit,
+        }
+    })?;
+    if let Some(report) = report {
+        artifact::write(report, &fit).map_err(BtfError::Report)?;
+    }
+    Ok(fit)
+}

@@ -1,0 +1,88 @@
+//! `kslink-btf`: the BTF stage's command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// BTF in one link: the relocatable view of a kernel's link inputs that pahole reads instead
+/// of a first linked vmlinux, and the check that the linked file's .BTF fits the file.
+///
+/// The view is `ld -r` of vmlinux.o and the other objects of vmlinux's link, with the script
+/// `kslink-btf view-script` writes: the contents of the kernel's `.data..percpu` and
+/// `/DISCARD/` output sections, copied from the tree's preprocessed linker script, so that
+/// pahole finds the per-cpu variables where the linked vmlinux has them and no symbol that
+/// the link discards. The kernel's own gen-btf.sh then makes the .BTF from the view.
+///
+/// After the link, `kslink-btf check` confirms the .BTF against the linked file: each data
+/// section's size, each variable's offset and size against the symbol table, and (with
+/// --view) each function of the view that it names against the file's function symbols. A
+/// .BTF that does not fit is one line and exit status 3: link the kernel's own way.
+///
+/// Examples:
+///
+///   kslink-btf view-script -T arch/x86/kernel/vmlinux.lds -o .tmp_kslink/btf-view.lds
+///
+///   kslink-btf check --view .tmp_kslink/btf-view --report .tmp_kslink/btf.fit vmlinux.unstripped
+///
+/// Exit status: 0 on success; 1 when an input cannot be read or an output written (nothing is
+/// written then); 2 on a usage error; 3 when the .BTF does not fit the file.
+#[derive(Parser, Debug)]
+#[command(name = "kslink-btf", version, verbatim_doc_comment)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Write the script of the BTF input view from the kernel's preprocessed linker script.
+    ViewScript {
+        /// The kernel's preprocessed linker script (arch/ARCH/kernel/vmlinux.lds).
+        #[arg(short = 'T', long = "script", value_name = "SCRIPT")]
+        script: PathBuf,
+        /// Write the view's script here.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Check that the .BTF of a linked file fits the file.
+    Check {
+        /// The file pahole read (the BTF input view): the BTF's functions that are functions
+        /// of it must be functions of ELF.
+        #[arg(long, value_name = "FILE")]
+        view: Option<PathBuf>,
+        /// Write the BtfFit artifact here (`kslink show` prints it).
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+        /// The linked file.
+        #[arg(value_name = "ELF")]
+        elf: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::ViewScript { script, output } => kslink_btf::write_view_script(script, output),
+        Command::Check { view, report, elf } => {
+            kslink_btf::check_file(elf, view.as_deref(), report.as_deref()).map(|fit| {
+                let variables: u32 = fit.sections.iter().map(|s| s.variables).sum();
+                println!(
+                    "{}: the BTF fits: {} types, {} functions, {} variables in {} sections",
+                    fit.file,
+                    fit.types,
+                    fit.functions,
+                    variables,
+                    fit.sections.len()
+                );
+            })
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("kslink-btf: error: {err}");
+            ExitCode::from(err.exit_status())
+        }
+    }
+}

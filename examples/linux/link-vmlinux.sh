@@ -19,9 +19,10 @@
 # must print what kslink prints for the profile (linux-7.3, linux-6.12, linux-6.1); a tree
 # that matches none is refused, never linked with a guessed format. System.map is made by
 # the tree's own scripts/mksysmap, as upstream makes it, and must equal the map kslink built
-# the table from. CONFIG_DEBUG_INFO_BTF needs a linked file for pahole first: two links
-# then (upstream: three or four). Output follows Kbuild: short lines, the commands with V=1,
-# nothing with make -s.
+# the table from. With CONFIG_DEBUG_INFO_BTF, 7.x's pahole reads a relocatable link of the
+# same inputs (kslink btf), and the BTF is checked against the linked file; 6.x's needs a
+# linked file first: two links then (upstream: three or four). Output follows Kbuild: short
+# lines, the commands with V=1, nothing with make -s.
 
 set -e
 
@@ -201,11 +202,18 @@ case "${WARN_ON_UNUSED_TRACEPOINTS}" in
 	;;
 esac
 
-# BTF is made by pahole from a linked vmlinux with debug info: one link before the real one.
+# BTF is made by pahole. Upstream gives it a first linked vmlinux with debug info; 7.x's
+# drop-in gives it the BTF input view instead, a relocatable link of the same inputs shaped by
+# the kernel's own script (kslink btf view-script), and links vmlinux once with the BTF made
+# from that; kslink btf check then confirms the BTF against the linked file. 6.x, a view that
+# cannot be made and a BTF that does not fit are linked the kernel's own way: a first link
+# for pahole.
 btf_o=
 btf_ids=
-if is_enabled CONFIG_DEBUG_INFO_BTF; then
-	note "CONFIG_DEBUG_INFO_BTF: pahole needs a linked vmlinux first, so this build links twice"
+btf_view=
+
+# The kernel's own way: link .tmp_vmlinux1 with debug info and make its BTF.
+btf_from_first_link() {
 	table0=
 	if is_enabled CONFIG_KALLSYMS && [ "${profile}" != linux-6.1 ]; then
 		# The code refers to the table's labels: link an empty table, as upstream does.
@@ -235,26 +243,83 @@ if is_enabled CONFIG_DEBUG_INFO_BTF; then
 		if is_enabled CONFIG_CPU_BIG_ENDIAN; then et_rel='\0\1'; else et_rel='\1\0'; fi
 		printf "${et_rel}" | dd of="${btf_o}" conv=notrunc bs=1 seek=16 status=none
 	fi
+}
+
+# 7.x: the BTF input view, vmlinux.o and the link's other objects linked -r with the
+# statements of the kernel's script that pahole sees, and the kernel's gen-btf.sh on it.
+btf_from_view() {
+	view=.tmp_kslink/btf-view
+	mkdir -p .tmp_kslink
+	view_objs=vmlinux.o
+	for obj in ${objs}; do
+		case "${obj}" in
+		vmlinux.a | vmlinux.o) ;;
+		*) view_objs="${view_objs} ${obj}" ;;
+		esac
+	done
+	"${KSLINK}" btf view-script -T "${objtree}/${KBUILD_LDS}" -o "${view}.lds" &&
+		info LD "${view}" &&
+		${LD} ${KBUILD_LDFLAGS} -r -o "${view}" -T "${view}.lds" ${view_objs} ${arch_vmlinux_o} &&
+		${CONFIG_SHELL} "${srctree}/scripts/gen-btf.sh" "${view}"
+}
+
+if is_enabled CONFIG_DEBUG_INFO_BTF; then
+	if [ "${kbuild_gen}" = 7 ] && btf_from_view; then
+		btf_view=1
+		btf_o=.tmp_kslink/btf-view.btf.o
+		btf_ids=.tmp_kslink/btf-view.BTF_ids
+	else
+		if [ "${kbuild_gen}" = 7 ]; then
+			note "CONFIG_DEBUG_INFO_BTF: the BTF input view failed (above), so this build links the kernel's own way, twice"
+		else
+			note "CONFIG_DEBUG_INFO_BTF: pahole needs a linked vmlinux first on 6.x, so this build links twice"
+		fi
+		btf_from_first_link
+	fi
 fi
 
-if is_enabled CONFIG_KALLSYMS; then
-	# shellcheck disable=SC2086 # the flags are words
-	set -- --profile "${profile}" --arch "${arch}" ${table_flags}
-	if is_enabled CONFIG_LTO_CLANG; then
-		note "CONFIG_LTO_CLANG: if the link renames symbols, kslink relinks once with the table's real size"
+# The one link of vmlinux (through kslink with CONFIG_KALLSYMS).
+link_vmlinux() {
+	if is_enabled CONFIG_KALLSYMS; then
+		# shellcheck disable=SC2086 # the flags are words
+		set -- --profile "${profile}" --arch "${arch}" ${table_flags}
+		if is_enabled CONFIG_LTO_CLANG; then
+			note "CONFIG_LTO_CLANG: if the link renames symbols, kslink relinks once with the table's real size"
+		fi
+		case "${KBUILD_VERBOSE}${quiet}" in
+		*1*) set -- "$@" --verbose ;;
+		*silent_*) set -- "$@" --quiet ;;
+		esac
+		# kslink prints Kbuild's lines itself (LD vmlinux, and its own steps).
+		"${KSLINK}" link "$@" -o "${VMLINUX}" --map .tmp_kslink/System.map --work-dir .tmp_kslink -- \
+			${LD} ${final_ldflags} --whole-archive ${objs} --no-whole-archive \
+			--start-group ${libs} --end-group {kallsyms} ${btf_o} ${arch_vmlinux_o}
+	else
+		info LD "${VMLINUX}"
+		${LD} ${final_ldflags} -o "${VMLINUX}" --whole-archive ${objs} --no-whole-archive \
+			--start-group ${libs} --end-group ${btf_o} ${arch_vmlinux_o}
 	fi
-	case "${KBUILD_VERBOSE}${quiet}" in
-	*1*) set -- "$@" --verbose ;;
-	*silent_*) set -- "$@" --quiet ;;
-	esac
-	# kslink prints Kbuild's lines itself (LD vmlinux, and its own steps).
-	"${KSLINK}" link "$@" -o "${VMLINUX}" --map .tmp_kslink/System.map --work-dir .tmp_kslink -- \
-		${LD} ${final_ldflags} --whole-archive ${objs} --no-whole-archive \
-		--start-group ${libs} --end-group {kallsyms} ${btf_o} ${arch_vmlinux_o}
-else
-	info LD "${VMLINUX}"
-	${LD} ${final_ldflags} -o "${VMLINUX}" --whole-archive ${objs} --no-whole-archive \
-		--start-group ${libs} --end-group ${btf_o} ${arch_vmlinux_o}
+}
+
+link_vmlinux
+
+# A BTF from the view must fit the linked file (exit status 3 when it does not).
+if [ -n "${btf_view}" ]; then
+	info BTFCHK "${VMLINUX}"
+	if "${KSLINK}" btf check --view .tmp_kslink/btf-view --report .tmp_kslink/btf.fit \
+		"${VMLINUX}" >/dev/null 2>.tmp_kslink/btf.check; then
+		:
+	else
+		status=$?
+		if [ "${status}" != 3 ]; then
+			cat >&2 .tmp_kslink/btf.check
+			exit 1
+		fi
+		note "$(cat .tmp_kslink/btf.check); linking the kernel's own way"
+		rm -f "${VMLINUX}"
+		btf_from_first_link
+		link_vmlinux
+	fi
 fi
 
 if is_enabled CONFIG_DEBUG_INFO_BTF; then

@@ -142,9 +142,11 @@ impl KernelArch {
 
     /// The options `scripts/config -e` enables on top of `tinyconfig` for `version`, in
     /// order: kallsyms with every symbol, its self-test, a serial console, /proc and an
-    /// initramfs; for Linux 7.3 on x86_64 also a relocatable kernel with KASLR, as every
-    /// distribution builds it (so the link keeps `--emit-relocs` records and Kbuild makes
-    /// `vmlinux.relocs`).
+    /// initramfs; for Linux 7.3 on x86_64 also what every distribution builds: a relocatable
+    /// kernel with KASLR (so the link keeps `--emit-relocs` records and Kbuild makes
+    /// `vmlinux.relocs`) and BTF (sysfs to show it, SMP for a per-cpu section, debug
+    /// information for pahole, the BPF system call BTF depends on;
+    /// [`KernelArch::config_disabled`] turns off the choice of no debug information).
     pub fn config_options(self, version: KernelVersion) -> Vec<&'static str> {
         let mut options: Vec<&'static str> = match self {
             KernelArch::X86_64 => std::iter::once("64BIT")
@@ -157,8 +159,18 @@ impl KernelArch {
         };
         if version == KernelVersion::V7_3 && self == KernelArch::X86_64 {
             options.extend(["RELOCATABLE", "RANDOMIZE_BASE"]);
+            options.extend(BTF_CONFIG);
         }
         options
+    }
+
+    /// The options `scripts/config -d` turns off after [`KernelArch::config_options`].
+    pub fn config_disabled(self, version: KernelVersion) -> Vec<&'static str> {
+        if version == KernelVersion::V7_3 && self == KernelArch::X86_64 {
+            vec!["DEBUG_INFO_NONE"]
+        } else {
+            Vec::new()
+        }
     }
 
     /// The boot image's make target.
@@ -192,6 +204,7 @@ impl KernelArch {
             KernelArch::X86_64 | KernelArch::I386 => &[
                 "arch/x86",
                 "tools/objtool",
+                "tools/bpf",
                 "tools/build",
                 "tools/include",
                 "tools/lib",
@@ -236,6 +249,16 @@ const X86_CONFIG: &[&str] = &[
     "BINFMT_ELF",
     "BINFMT_SCRIPT",
     "DEVTMPFS",
+];
+
+/// The options of a kernel with BTF, as distributions build it (`CONFIG_DEBUG_INFO_BTF`,
+/// made by Debian's pahole), which it shows in /sys/kernel/btf/vmlinux.
+const BTF_CONFIG: &[&str] = &[
+    "SYSFS",
+    "SMP",
+    "DEBUG_INFO_DWARF_TOOLCHAIN_DEFAULT",
+    "BPF_SYSCALL",
+    "DEBUG_INFO_BTF",
 ];
 
 /// arm64's options on top of `tinyconfig`.
@@ -284,8 +307,12 @@ fn recipe(version: KernelVersion, arch: KernelArch) -> String {
         "" => String::new(),
         prefix => format!(" cross={prefix}"),
     };
+    let disable = match arch.config_disabled(version).join(",") {
+        none if none.is_empty() => none,
+        list => format!(" disable={list}"),
+    };
     format!(
-        "format={FORMAT} arch={}{cross} tinyconfig enable={} targets=vmlinux,{} env={}",
+        "format={FORMAT} arch={}{cross} tinyconfig enable={}{disable} targets=vmlinux,{} env={}",
         arch.name(),
         arch.config_options(version).join(","),
         arch.boot_target(),
@@ -829,13 +856,15 @@ fn cross_tools(arch: KernelArch) -> Vec<(String, &'static str)> {
 
 /// Panics, naming the Debian packages, if a tool or header the build for `arch` needs is
 /// missing.
-fn check_tools(arch: KernelArch) {
+fn check_tools(version: KernelVersion, arch: KernelArch) {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let on_path = |prog: &str| std::env::split_paths(&path).any(|d| d.join(prog).is_file());
+    let btf = arch.config_options(version).contains(&"DEBUG_INFO_BTF");
     let mut missing: Vec<&str> = TOOLS
         .iter()
         .map(|&(prog, pkg)| (prog.to_string(), pkg))
         .chain(cross_tools(arch))
+        .chain(btf.then(|| ("pahole".to_string(), "dwarves")))
         .filter(|(prog, _)| !on_path(prog))
         .map(|(_, pkg)| pkg)
         .collect();
@@ -849,7 +878,7 @@ fn check_tools(arch: KernelArch) {
             "building the test kernels needs Debian packages that are missing: {}\n\
              install them with `apt-get install -y {}` (the full list, as in .ci/run: \
              flex bison bc libelf-dev libssl-dev make gcc binutils xz-utils dpkg \
-             gcc-aarch64-linux-gnu)",
+             gcc-aarch64-linux-gnu dwarves)",
             missing.join(", "),
             missing.join(" ")
         );
@@ -953,7 +982,7 @@ fn run_logged(cmd: &mut Command, log: &Path, keep: &Path) {
 /// Builds the tree of `version` for `arch` into `dir`; the caller holds its lock.
 fn build(version: KernelVersion, arch: KernelArch, cache: &Path, dir: &Path) {
     let started = Instant::now();
-    check_tools(arch);
+    check_tools(version, arch);
     let name = arch.cache_name(version);
     let work = cache.join(format!("{name}.tmp"));
     for stale in [work.as_path(), dir] {
@@ -1023,6 +1052,9 @@ fn build(version: KernelVersion, arch: KernelArch, cache: &Path, dir: &Path) {
     let mut config = kbuild_command(src.join("scripts/config"), &src, arch);
     for option in arch.config_options(version) {
         config.arg("-e").arg(option);
+    }
+    for option in arch.config_disabled(version) {
+        config.arg("-d").arg(option);
     }
     run_logged(&mut config, &log, &failed_log);
     run_logged(

@@ -263,6 +263,16 @@ fn check_final_link_rerun(tree: &KernelTree) {
     run(Command::new(&words[0])
         .args(&words[1..])
         .current_dir(&tree.dir));
+    // 7.x writes the .BTF_ids that resolve_btfids made from the first link's BTF after the
+    // final one.
+    if tree.config_value("CONFIG_DEBUG_INFO_BTF").as_deref() == Some("y") {
+        run(
+            Command::new(tree.dir.join("tools/bpf/resolve_btfids/resolve_btfids"))
+                .arg("--patch_btfids")
+                .arg(tree.dir.join(".tmp_vmlinux1.BTF_ids"))
+                .arg(&out),
+        );
+    }
     let sorttable = tree.dir.join("scripts/sorttable");
     match v {
         KernelVersion::V7_3 | KernelVersion::V6_12 => {

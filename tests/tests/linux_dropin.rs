@@ -16,7 +16,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use kslink_schema::{artifact, ArrayKind, PatchReport};
+use kslink_schema::{artifact, ArrayKind, BtfFit, PatchReport};
 use kslink_tests::kernel::{kernel_tree_for, KernelArch, KernelTree};
 use kslink_tests::KernelVersion;
 use kslink_tests::{bin_path, kallsyms_finder_symbols};
@@ -180,8 +180,9 @@ fn loaded_image(vmlinux: &Path, arch: KernelArch, scratch: &Path, name: &str) ->
 /// The initramfs's `/init`, a static program for any target: it waits for the kallsyms
 /// self-test (if the kernel command line says `kslink_wait_selftest`; until qemu's timeout,
 /// since on i386 under qemu's emulation `usleep` can return at once),
-/// prints the self-test's lines from the kernel log and /proc/kallsyms between markers, and
-/// reboots (qemu exits: -no-reboot).
+/// prints the self-test's lines from the kernel log, /proc/kallsyms, and the size and
+/// FNV-1a hash of /sys/kernel/btf/vmlinux (the kernel's own BTF, `none` without it) between
+/// markers, and reboots (qemu exits: -no-reboot).
 const INIT_C: &str = r#"
 #include <fcntl.h>
 #include <stdio.h>
@@ -226,6 +227,20 @@ int main(void)
 	printf("==KALLSYMS==\n");
 	fflush(stdout);
 	cat("/proc/kallsyms");
+	printf("==BTF==\n");
+	mount("sysfs", "/sys", "sysfs", 0, NULL);
+	fd = open("/sys/kernel/btf/vmlinux", O_RDONLY);
+	if (fd < 0) {
+		printf("none\n");
+	} else {
+		unsigned long long hash = 0xcbf29ce484222325ULL, size = 0;
+		unsigned char chunk[65536];
+		ssize_t got;
+		while ((got = read(fd, chunk, sizeof chunk)) > 0)
+			for (ssize_t i = 0; i < got; i++, size++)
+				hash = (hash ^ chunk[i]) * 0x100000001b3ULL;
+		printf("%llu %016llx\n", size, hash);
+	}
 	printf("==END==\n");
 	fflush(stdout);
 	sync();
@@ -239,6 +254,7 @@ int main(void)
 fn initramfs(arch: KernelArch, scratch: &Path) -> PathBuf {
     let root = scratch.join(format!("initramfs-{}", arch.name()));
     fs::create_dir_all(root.join("proc")).unwrap();
+    fs::create_dir_all(root.join("sys")).unwrap();
     let source = scratch.join("init.c");
     fs::write(&source, INIT_C).unwrap();
     run_checked(
@@ -286,14 +302,38 @@ enum Placement {
     Randomized,
 }
 
-/// Boots `image`, a kernel for `arch`, and returns (the self-test's lines, /proc/kallsyms).
+/// The line [`INIT_C`] prints for a BTF blob: its size and FNV-1a hash.
+fn btf_digest(btf: &[u8]) -> String {
+    let hash = btf.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{} {hash:016x}", btf.len())
+}
+
+/// The contents of section `name` of `elf`, if it has one.
+fn section_bytes(elf: &Path, name: &str) -> Option<Vec<u8>> {
+    let data = fs::read(elf).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let section = file.section_by_name(name)?;
+    Some(section.data().unwrap().to_vec())
+}
+
+/// What a boot printed: the self-test's lines, /proc/kallsyms, and the digest of
+/// /sys/kernel/btf/vmlinux ([`btf_digest`], or `none`).
+struct Booted {
+    selftest: String,
+    kallsyms: String,
+    btf: String,
+}
+
+/// Boots `image`, a kernel for `arch`, and returns what its init printed.
 fn boot(
     arch: KernelArch,
     image: &Path,
     initramfs: &Path,
     wait_selftest: bool,
     placement: Placement,
-) -> (String, String) {
+) -> Booted {
     let (program, machine, console) = qemu(arch);
     let mut append = format!("console={console} panic=-1 quiet");
     if wait_selftest {
@@ -334,10 +374,11 @@ fn boot(
         let end = console[start..].find(to).expect(to) + start;
         console[start..end].trim_start_matches('\n').to_string()
     };
-    (
-        section("==SELFTEST==", "==KALLSYMS=="),
-        section("==KALLSYMS==", "==END=="),
-    )
+    Booted {
+        selftest: section("==SELFTEST==", "==KALLSYMS=="),
+        kallsyms: section("==KALLSYMS==", "==BTF=="),
+        btf: section("==BTF==", "==END==").trim().to_string(),
+    }
 }
 
 /// Relinks the fixture of `version` for `arch` with the drop-in, compares, and boots both
@@ -434,23 +475,58 @@ fn check_dropin(tree: &KernelTree, scratch: &Path) {
         .expect("the patch step's report");
     assert_eq!(report.pad_waste, 0, "{report:?}");
 
+    // BTF: made from the link's inputs, upstream's bytes, and checked against the link.
+    let btf = copy.config_value("CONFIG_DEBUG_INFO_BTF").as_deref() == Some("y");
+    let upstream_btf = section_bytes(&tree.vmlinux(), ".BTF");
+    assert_eq!(upstream_btf.is_some(), btf, "upstream's .BTF");
+    for name in [".BTF", ".BTF_ids"] {
+        let ours = section_bytes(&copy.vmlinux(), name);
+        assert!(
+            ours == section_bytes(&tree.vmlinux(), name),
+            "{name} differs"
+        );
+    }
+    if btf {
+        assert!(
+            output.contains("  LD      .tmp_kslink/btf-view"),
+            "the BTF input view: {output}"
+        );
+        assert!(!output.contains("kslink: "), "a fallback: {output}");
+        let fit: BtfFit =
+            artifact::read(&copy.dir.join(".tmp_kslink/btf.fit")).expect("the BTF check's report");
+        assert!(fit.functions > 1000, "{fit:?}");
+        assert!(
+            fit.sections
+                .iter()
+                .any(|s| s.name == ".data..percpu" && s.variables > 50),
+            "{fit:?}"
+        );
+    }
+
     let initramfs = initramfs(arch, scratch);
     let has_selftest = version != KernelVersion::V6_1;
-    let (selftest, kallsyms) = boot(
+    let ours = boot(
         arch,
         &copy.boot_image(),
         &initramfs,
         has_selftest,
         Placement::Linked,
     );
-    let (_, upstream_kallsyms) = boot(
+    let upstream = boot(
         arch,
         &tree.boot_image(),
         &initramfs,
         false,
         Placement::Linked,
     );
-    assert_eq!(kallsyms, upstream_kallsyms, "/proc/kallsyms");
+    let (selftest, kallsyms) = (ours.selftest, ours.kallsyms);
+    assert_eq!(kallsyms, upstream.kallsyms, "/proc/kallsyms");
+    assert_eq!(ours.btf, upstream.btf, "/sys/kernel/btf/vmlinux");
+    let expected_btf = upstream_btf.map_or("none".to_string(), |bytes| btf_digest(&bytes));
+    assert_eq!(
+        ours.btf, expected_btf,
+        "/sys/kernel/btf/vmlinux against upstream's .BTF"
+    );
     assert!(
         kallsyms.lines().count() > 10_000,
         "{} lines",
@@ -461,7 +537,11 @@ fn check_dropin(tree: &KernelTree, scratch: &Path) {
         assert!(!selftest.contains("failed"), "{selftest}");
     }
     if copy.config_value("CONFIG_RANDOMIZE_BASE").as_deref() == Some("y") {
-        let (selftest, randomized) = boot(
+        let Booted {
+            selftest,
+            kallsyms: randomized,
+            ..
+        } = boot(
             arch,
             &copy.boot_image(),
             &initramfs,

@@ -19,10 +19,10 @@
 # must print what kslink prints for the profile (linux-7.3, linux-6.12, linux-6.1); a tree
 # that matches none is refused, never linked with a guessed format. System.map is made by
 # the tree's own scripts/mksysmap, as upstream makes it, and must equal the map kslink built
-# the table from. With CONFIG_DEBUG_INFO_BTF, 7.x's pahole reads a relocatable link of the
-# same inputs (kslink btf), and the BTF is checked against the linked file; 6.x's needs a
-# linked file first: two links then (upstream: three or four). Output follows Kbuild: short
-# lines, the commands with V=1, nothing with make -s.
+# the table from. With CONFIG_DEBUG_INFO_BTF, pahole reads a relocatable link of the same
+# inputs (kslink btf; 7.x and 6.12), and the BTF is checked against the linked file; 6.1's
+# reads a linked file first: two links then (upstream: three or four). Output follows
+# Kbuild: short lines, the commands with V=1, nothing with make -s.
 
 set -e
 
@@ -202,15 +202,33 @@ case "${WARN_ON_UNUSED_TRACEPOINTS}" in
 	;;
 esac
 
-# BTF is made by pahole. Upstream gives it a first linked vmlinux with debug info; 7.x's
-# drop-in gives it the BTF input view instead, a relocatable link of the same inputs shaped by
-# the kernel's own script (kslink btf view-script), and links vmlinux once with the BTF made
-# from that; kslink btf check then confirms the BTF against the linked file. 6.x, a view that
-# cannot be made and a BTF that does not fit are linked the kernel's own way: a first link
-# for pahole.
+# BTF is made by pahole. Upstream gives it a first linked vmlinux with debug info; for 7.x
+# and 6.12 the drop-in gives it the BTF input view instead, a relocatable link of the same
+# inputs shaped by the kernel's own script (kslink btf view-script), and links vmlinux once
+# with the BTF made from that; kslink btf check then confirms the BTF against the linked
+# file. Other versions, a view that cannot be made and a BTF that does not fit are linked the
+# kernel's own way: a first link for pahole.
 btf_o=
 btf_ids=
 btf_view=
+
+# The version's BTF steps on the linked or relocatable file $1: its .btf.o for the link (and
+# on 7.x the .BTF_ids that resolve_btfids writes after it).
+btf_of() {
+	btf_o=$1.btf.o
+	if [ "${kbuild_gen}" = 7 ]; then
+		${CONFIG_SHELL} "${srctree}/scripts/gen-btf.sh" "$1" || return 1
+		btf_ids=$1.BTF_ids
+	else
+		info BTF "${btf_o}"
+		LLVM_OBJCOPY="${OBJCOPY}" ${PAHOLE} -J ${PAHOLE_FLAGS} "$1" || return 1
+		${OBJCOPY} --only-section=.BTF --set-section-flags .BTF=alloc,readonly \
+			--strip-all "$1" "${btf_o}" 2>/dev/null || return 1
+		# ld takes only ET_REL inputs: mark the object as one.
+		if is_enabled CONFIG_CPU_BIG_ENDIAN; then et_rel='\0\1'; else et_rel='\1\0'; fi
+		printf "${et_rel}" | dd of="${btf_o}" conv=notrunc bs=1 seek=16 status=none
+	fi
+}
 
 # The kernel's own way: link .tmp_vmlinux1 with debug info and make its BTF.
 btf_from_first_link() {
@@ -225,28 +243,18 @@ btf_from_first_link() {
 	info LD .tmp_vmlinux1
 	${LD} ${ldflags} -o .tmp_vmlinux1 --whole-archive ${objs} --no-whole-archive \
 		--start-group ${libs} --end-group ${table0} ${arch_vmlinux_o}
-	btf_o=.tmp_vmlinux1.btf.o
 	if [ "${kbuild_gen}" = 7 ]; then
 		info BTF .tmp_vmlinux1
-		if ! ${CONFIG_SHELL} "${srctree}/scripts/gen-btf.sh" .tmp_vmlinux1; then
-			echo >&2 "Failed to generate BTF for vmlinux"
-			echo >&2 "Try to disable CONFIG_DEBUG_INFO_BTF"
-			exit 1
-		fi
-		btf_ids=.tmp_vmlinux1.BTF_ids
-	else
-		info BTF "${btf_o}"
-		LLVM_OBJCOPY="${OBJCOPY}" ${PAHOLE} -J ${PAHOLE_FLAGS} .tmp_vmlinux1
-		${OBJCOPY} --only-section=.BTF --set-section-flags .BTF=alloc,readonly \
-			--strip-all .tmp_vmlinux1 "${btf_o}" 2>/dev/null
-		# ld takes only ET_REL inputs: mark the object as one.
-		if is_enabled CONFIG_CPU_BIG_ENDIAN; then et_rel='\0\1'; else et_rel='\1\0'; fi
-		printf "${et_rel}" | dd of="${btf_o}" conv=notrunc bs=1 seek=16 status=none
+	fi
+	if ! btf_of .tmp_vmlinux1; then
+		echo >&2 "Failed to generate BTF for vmlinux"
+		echo >&2 "Try to disable CONFIG_DEBUG_INFO_BTF"
+		exit 1
 	fi
 }
 
-# 7.x: the BTF input view, vmlinux.o and the link's other objects linked -r with the
-# statements of the kernel's script that pahole sees, and the kernel's gen-btf.sh on it.
+# The BTF input view: vmlinux.o and the link's other objects linked -r with the statements
+# of the kernel's script that pahole sees, and the version's BTF steps on it.
 btf_from_view() {
 	view=.tmp_kslink/btf-view
 	mkdir -p .tmp_kslink
@@ -260,22 +268,24 @@ btf_from_view() {
 	"${KSLINK}" btf view-script -T "${objtree}/${KBUILD_LDS}" -o "${view}.lds" &&
 		info LD "${view}" &&
 		${LD} ${KBUILD_LDFLAGS} -r -o "${view}" -T "${view}.lds" ${view_objs} ${arch_vmlinux_o} &&
-		${CONFIG_SHELL} "${srctree}/scripts/gen-btf.sh" "${view}"
+		btf_of "${view}"
 }
 
 if is_enabled CONFIG_DEBUG_INFO_BTF; then
-	if [ "${kbuild_gen}" = 7 ] && btf_from_view; then
-		btf_view=1
-		btf_o=.tmp_kslink/btf-view.btf.o
-		btf_ids=.tmp_kslink/btf-view.BTF_ids
-	else
-		if [ "${kbuild_gen}" = 7 ]; then
-			note "CONFIG_DEBUG_INFO_BTF: the BTF input view failed (above), so this build links the kernel's own way, twice"
+	case "${kbuild_gen}:${profile:-}" in
+	7:* | 6:linux-6.12)
+		if btf_from_view; then
+			btf_view=1
 		else
-			note "CONFIG_DEBUG_INFO_BTF: pahole needs a linked vmlinux first on 6.x, so this build links twice"
+			note "CONFIG_DEBUG_INFO_BTF: the BTF input view failed (above), so this build links the kernel's own way, twice"
+			btf_from_first_link
 		fi
+		;;
+	*)
+		note "CONFIG_DEBUG_INFO_BTF: pahole reads a linked vmlinux on this version, so this build links twice"
 		btf_from_first_link
-	fi
+		;;
+	esac
 fi
 
 # The one link of vmlinux (through kslink with CONFIG_KALLSYMS).

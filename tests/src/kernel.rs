@@ -142,11 +142,12 @@ impl KernelArch {
 
     /// The options `scripts/config -e` enables on top of `tinyconfig` for `version`, in
     /// order: kallsyms with every symbol, its self-test, a serial console, /proc and an
-    /// initramfs; for Linux 7.3 on x86_64 also what every distribution builds: a relocatable
-    /// kernel with KASLR (so the link keeps `--emit-relocs` records and Kbuild makes
-    /// `vmlinux.relocs`) and BTF (sysfs to show it, SMP for a per-cpu section, debug
-    /// information for pahole, the BPF system call BTF depends on;
-    /// [`KernelArch::config_disabled`] turns off the choice of no debug information).
+    /// initramfs; for Linux 7.3 on x86_64 also a relocatable kernel with KASLR, as every
+    /// distribution builds it (so the link keeps `--emit-relocs` records and Kbuild makes
+    /// `vmlinux.relocs`); for 7.3 and 6.12 on x86_64 BTF, as every distribution builds it
+    /// too (sysfs to show it, SMP for a per-cpu section, debug information for pahole, the
+    /// BPF system call BTF depends on; [`KernelArch::config_disabled`] turns off the choice
+    /// of no debug information).
     pub fn config_options(self, version: KernelVersion) -> Vec<&'static str> {
         let mut options: Vec<&'static str> = match self {
             KernelArch::X86_64 => std::iter::once("64BIT")
@@ -159,14 +160,21 @@ impl KernelArch {
         };
         if version == KernelVersion::V7_3 && self == KernelArch::X86_64 {
             options.extend(["RELOCATABLE", "RANDOMIZE_BASE"]);
+        }
+        if self.has_btf(version) {
             options.extend(BTF_CONFIG);
         }
         options
     }
 
+    /// True for the kernels built with BTF: x86_64 7.3 and 6.12.
+    fn has_btf(self, version: KernelVersion) -> bool {
+        self == KernelArch::X86_64 && matches!(version, KernelVersion::V7_3 | KernelVersion::V6_12)
+    }
+
     /// The options `scripts/config -d` turns off after [`KernelArch::config_options`].
     pub fn config_disabled(self, version: KernelVersion) -> Vec<&'static str> {
-        if version == KernelVersion::V7_3 && self == KernelArch::X86_64 {
+        if self.has_btf(version) {
             vec!["DEBUG_INFO_NONE"]
         } else {
             Vec::new()
@@ -466,8 +474,68 @@ impl KernelTree {
         LinkLog::read(&self.dir)
     }
 
+    /// This tree reconfigured without `CONFIG_KALLSYMS_ALL`, as `x86_64_defconfig` and most
+    /// developers' configurations are (a table of text symbols only), and rebuilt by Kbuild
+    /// with the kernel's own script: only what the option touches recompiles. It is kept in
+    /// the cache beside this tree (`NAME-text-only`), made once from a copy; its marker
+    /// holds this tree's, so that a rebuilt tree makes it again.
+    pub fn text_only(&self) -> KernelTree {
+        let name = self
+            .dir
+            .file_name()
+            .expect("a cached tree has a name")
+            .to_string_lossy()
+            .into_owned();
+        let cache = self.dir.parent().expect("a cached tree has a cache");
+        let dir = cache.join(format!("{name}-text-only"));
+        let source = read_string(&self.dir.join(".kslink/complete"));
+        let marker = dir.join(".kslink/text-only");
+        let tree = KernelTree {
+            dir: dir.clone(),
+            ..self.clone()
+        };
+        let finished = || fs::read_to_string(&marker).is_ok_and(|m| m == source);
+        if finished() {
+            return tree;
+        }
+        let _lock = FileLock::acquire(&cache.join(format!("lock-{name}-text-only")));
+        if finished() {
+            return tree;
+        }
+        if dir.exists() {
+            fs::remove_dir_all(&dir)
+                .unwrap_or_else(|e| panic!("cannot remove stale {}: {e}", dir.display()));
+        }
+        let started = Instant::now();
+        let copy = self.copy_to(&dir);
+        debian::run_checked(
+            kbuild_command("bash", &copy.dir, copy.arch).args([
+                "scripts/config",
+                "--file",
+                ".config",
+                "-d",
+                "KALLSYMS_ALL",
+            ]),
+            "scripts/config -d KALLSYMS_ALL",
+        );
+        debian::run_checked(copy.make().arg("olddefconfig"), "make olddefconfig");
+        debian::run_checked(
+            copy.make().args(["vmlinux", copy.arch.boot_target()]),
+            "make vmlinux with the kernel's own link-vmlinux.sh",
+        );
+        fs::write(&marker, &source)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", marker.display()));
+        eprintln!(
+            "kslink-tests: rebuilt {} without CONFIG_KALLSYMS_ALL in {:.0} s: {}",
+            name,
+            started.elapsed().as_secs_f64(),
+            copy.dir.display()
+        );
+        copy
+    }
+
     /// Copies the tree to `dest` (which must not exist) with `cp -a`, for a test that relinks
-    /// or rebuilds: the cached tree itself must stay as it is. About 0.25 GB, a few seconds.
+    /// or rebuilds: the cached tree itself must stay as it is. About 0.25 GB (0.85 GB with debug information), a few seconds.
     ///
     /// Some build records hold absolute paths (objtool's; arm64's vDSO objects include a
     /// source by its absolute path); the copy's records are rewritten to its own path, so
@@ -859,7 +927,7 @@ fn cross_tools(arch: KernelArch) -> Vec<(String, &'static str)> {
 fn check_tools(version: KernelVersion, arch: KernelArch) {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let on_path = |prog: &str| std::env::split_paths(&path).any(|d| d.join(prog).is_file());
-    let btf = arch.config_options(version).contains(&"DEBUG_INFO_BTF");
+    let btf = arch.has_btf(version);
     let mut missing: Vec<&str> = TOOLS
         .iter()
         .map(|&(prog, pkg)| (prog.to_string(), pkg))

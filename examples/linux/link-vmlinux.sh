@@ -19,10 +19,10 @@
 # must print what kslink prints for the profile (linux-7.3, linux-6.12, linux-6.1); a tree
 # that matches none is refused, never linked with a guessed format. System.map is made by
 # the tree's own scripts/mksysmap, as upstream makes it, and must equal the map kslink built
-# the table from. With CONFIG_DEBUG_INFO_BTF, pahole reads a relocatable link of the same
-# inputs (kslink btf; 7.x and 6.12), and the BTF is checked against the linked file; 6.1's
-# reads a linked file first: two links then (upstream: three or four). Output follows
-# Kbuild: short lines, the commands with V=1, nothing with make -s.
+# the table from. With CONFIG_DEBUG_INFO_BTF, 7.x's pahole reads a relocatable link of the
+# same inputs (kslink btf), and the BTF is checked against the linked file; 6.x's reads a
+# linked file first: two links then (upstream: three or four). Output follows Kbuild: short
+# lines, the commands with V=1, nothing with make -s.
 
 set -e
 
@@ -203,11 +203,12 @@ case "${WARN_ON_UNUSED_TRACEPOINTS}" in
 esac
 
 # BTF is made by pahole. Upstream gives it a first linked vmlinux with debug info; for 7.x
-# and 6.12 the drop-in gives it the BTF input view instead, a relocatable link of the same
-# inputs shaped by the kernel's own script (kslink btf view-script), and links vmlinux once
-# with the BTF made from that; kslink btf check then confirms the BTF against the linked
-# file. Other versions, a view that cannot be made and a BTF that does not fit are linked the
-# kernel's own way: a first link for pahole.
+# the drop-in gives it the BTF input view instead, a relocatable link of the same inputs
+# shaped by the kernel's own script (kslink btf view-script), and links vmlinux once with the
+# BTF made from that; kslink btf check then confirms the BTF against the linked file. 6.x (on
+# x86_64 6.12 with SMP, pahole encodes a variable at offset 0 of the zero-based per-cpu
+# section from the view that it leaves out from a linked file), a view that cannot be made
+# and a BTF that does not fit are linked the kernel's own way: a first link for pahole.
 btf_o=
 btf_ids=
 btf_view=
@@ -272,8 +273,8 @@ btf_from_view() {
 }
 
 if is_enabled CONFIG_DEBUG_INFO_BTF; then
-	case "${kbuild_gen}:${profile:-}" in
-	7:* | 6:linux-6.12)
+	case "${kbuild_gen}" in
+	7)
 		if btf_from_view; then
 			btf_view=1
 		else
@@ -282,7 +283,7 @@ if is_enabled CONFIG_DEBUG_INFO_BTF; then
 		fi
 		;;
 	*)
-		note "CONFIG_DEBUG_INFO_BTF: pahole reads a linked vmlinux on this version, so this build links twice"
+		note "CONFIG_DEBUG_INFO_BTF: pahole reads a linked vmlinux on 6.x, so this build links twice"
 		btf_from_first_link
 		;;
 	esac

@@ -263,16 +263,15 @@ fn check_final_link_rerun(tree: &KernelTree) {
     run(Command::new(&words[0])
         .args(&words[1..])
         .current_dir(&tree.dir));
-    // resolve_btfids writes the .BTF_ids after the final link: 7.x those it made from the
-    // first link's BTF, 6.x from the linked file's own.
+    // 7.x writes the .BTF_ids that resolve_btfids made from the first link's BTF after the
+    // final one.
     if tree.config_value("CONFIG_DEBUG_INFO_BTF").as_deref() == Some("y") {
-        let mut resolve = Command::new(tree.dir.join("tools/bpf/resolve_btfids/resolve_btfids"));
-        if v == KernelVersion::V7_3 {
-            resolve
+        run(
+            Command::new(tree.dir.join("tools/bpf/resolve_btfids/resolve_btfids"))
                 .arg("--patch_btfids")
-                .arg(tree.dir.join(".tmp_vmlinux1.BTF_ids"));
-        }
-        run(resolve.arg(&out));
+                .arg(tree.dir.join(".tmp_vmlinux1.BTF_ids"))
+                .arg(&out),
+        );
     }
     let sorttable = tree.dir.join("scripts/sorttable");
     match v {

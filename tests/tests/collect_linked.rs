@@ -54,22 +54,9 @@ fn mksysmap_of(version: KernelVersion) -> &'static Mksysmap {
         .unwrap_or_else(|| panic!("kslink-collect has no mksysmap rules for {version}"))
 }
 
+/// `program args` in `cwd`, which must succeed ([`kslink_tests::run_checked`]).
 fn run(program: &str, args: &[&str], cwd: &Path) -> Output {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    if !out.status.success() {
-        panic!(
-            "{program} {} failed: {}\n{}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    out
+    kslink_tests::run_checked(Command::new(program).args(args).current_dir(cwd), program)
 }
 
 fn have(program: &str) -> bool {

@@ -58,7 +58,7 @@ fn make_with_dropin(
     .unwrap();
     // The kernel's `ld` first on PATH, logging where and what it links.
     let wrappers = scratch.join("bin");
-    fs::create_dir(&wrappers).unwrap();
+    fs::create_dir_all(&wrappers).unwrap();
     let ld_name = tree.arch.tool("ld");
     let ld = wrappers.join(&ld_name);
     fs::write(
@@ -750,4 +750,80 @@ fn dropin_7_3_rebuilds_like_upstream() {
     let report: PatchReport = artifact::read(&copy.dir.join(".tmp_kslink/patch.report"))
         .expect("the patch step's report");
     assert_eq!(report.pad_waste, 0, "{report:?}");
+}
+
+/// A BTF input view that disagrees with the link is caught and the kernel linked the
+/// kernel's own way. The view's stage is swapped for one that leaves the per-cpu statement
+/// out of the view's script (a `kslink` first on PATH that edits what `kslink btf
+/// view-script` wrote), so that pahole's per-cpu variables are not where the link puts
+/// them. The check says so in one line, and the drop-in links `.tmp_vmlinux1` for pahole and
+/// then vmlinux again: upstream's BTF, and upstream's kernel.
+#[test]
+fn dropin_7_3_links_the_kernels_way_when_the_btf_does_not_fit() {
+    let tree = kernel_tree_for(KernelVersion::V7_3, KernelArch::X86_64);
+    assert_eq!(
+        tree.config_value("CONFIG_DEBUG_INFO_BTF").as_deref(),
+        Some("y")
+    );
+    let scratch = tempfile::Builder::new()
+        .prefix("kslink-dropin-misfit-")
+        .tempdir()
+        .unwrap();
+    let wrappers = scratch.path().join("bin");
+    fs::create_dir(&wrappers).unwrap();
+    let faulty = wrappers.join("kslink");
+    fs::write(
+        &faulty,
+        format!(
+            "#!/bin/sh
+             if [ \"$1 $2\" = \"btf view-script\" ]; then
+             \t'{real}' \"$@\" || exit
+             \tshift 5
+             \tsed -i '/^  \\.data\\.\\.percpu /d' \"$1\"
+             \texit
+             fi
+             exec '{real}' \"$@\"
+",
+            real = bin_path("kslink").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&faulty, fs::Permissions::from_mode(0o755)).unwrap();
+    let (copy, output, links) = make_with_dropin(&tree, scratch.path(), |_| {});
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let view = fs::read_to_string(copy.dir.join(".tmp_kslink/btf-view.lds")).unwrap();
+    assert!(!view.contains(".data..percpu :"), "{view}");
+    let misfit: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("the BTF does not fit"))
+        .collect();
+    assert_eq!(misfit.len(), 1, "{stdout}");
+    assert!(
+        misfit[0].contains(".data..percpu") && misfit[0].ends_with("linking the kernel's own way"),
+        "{}",
+        misfit[0]
+    );
+    assert_eq!(links.len(), 3, "vmlinux links: {links:#?}");
+    assert!(links[1].contains("-o .tmp_vmlinux1"), "{links:#?}");
+    for name in [".BTF", ".BTF_ids"] {
+        assert!(
+            section_bytes(&copy.vmlinux(), name) == section_bytes(&tree.vmlinux(), name),
+            "{name} differs"
+        );
+    }
+    assert_eq!(
+        fs::read(copy.system_map()).unwrap(),
+        fs::read(tree.system_map()).unwrap(),
+        "System.map"
+    );
+    assert!(
+        loaded_image(&copy.vmlinux(), copy.arch, scratch.path(), "dropin")
+            == loaded_image(&tree.vmlinux(), tree.arch, scratch.path(), "upstream"),
+        "the loaded images differ beyond the build-id"
+    );
 }

@@ -775,15 +775,14 @@ fn dropin_7_3_links_the_kernels_way_when_the_btf_does_not_fit() {
     fs::write(
         &faulty,
         format!(
-            "#!/bin/sh
-             if [ \"$1 $2\" = \"btf view-script\" ]; then
-             \t'{real}' \"$@\" || exit
-             \tshift 5
-             \tsed -i '/^  \\.data\\.\\.percpu /d' \"$1\"
-             \texit
-             fi
-             exec '{real}' \"$@\"
-",
+            "#!/bin/sh\n\
+             if [ \"$1 $2\" = \"btf view-script\" ]; then\n\
+             \t'{real}' \"$@\" || exit\n\
+             \tshift 5\n\
+             \tsed -i '/^  \\.data\\.\\.percpu /d' \"$1\"\n\
+             \texit\n\
+             fi\n\
+             exec '{real}' \"$@\"\n",
             real = bin_path("kslink").display()
         ),
     )

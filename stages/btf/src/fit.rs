@@ -129,7 +129,6 @@ pub fn check(
         .map_err(|e| Misfit::Format(FormatError::from_object(e)))?;
     let btf = Btf::parse(data).map_err(Misfit::Format)?;
 
-    let functions = function_names(elf);
     let mut objects: HashMap<(object::SectionIndex, &[u8]), Places> = HashMap::new();
     let section_addresses: HashMap<object::SectionIndex, u64> =
         elf.sections().map(|s| (s.index(), s.address())).collect();
@@ -170,8 +169,7 @@ pub fn check(
             })?;
             let found = objects
                 .get(&(file_section.index(), var_name))
-                .cloned()
-                .unwrap_or_default();
+                .map_or(&[][..], Vec::as_slice);
             let wanted = (u64::from(var.offset), u64::from(var.size));
             if !found.contains(&wanted) {
                 return Err(Misfit::Variable {
@@ -179,7 +177,7 @@ pub fn check(
                     name: String::from_utf8_lossy(var_name).into_owned(),
                     offset: var.offset,
                     size: var.size,
-                    found,
+                    found: found.to_vec(),
                 });
             }
         }
@@ -194,7 +192,7 @@ pub fn check(
     // a function symbol the linked file must have too.
     let mut function_count = 0;
     if let Some(view) = view {
-        let view_functions = function_names(view);
+        let (functions, view_functions) = (function_names(elf), function_names(view));
         for name in btf.functions() {
             if view_functions.contains(name) {
                 if !functions.contains(name) {

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use object::{Endian, Endianness};
+
 /// `BTF_MAGIC`, in the file's byte order.
 const MAGIC: u16 = 0xeb9f;
 /// The only `version` there is.
@@ -74,8 +76,13 @@ pub struct VarSecinfo {
 /// A parsed BTF blob: its types, by id.
 #[derive(Debug)]
 pub struct Btf<'d> {
-    big_endian: bool,
+    endian: Endianness,
     types: Vec<BtfType<'d>>,
+}
+
+/// The 32-bit word at `at` of `bytes`, which must hold it, in `endian`.
+fn u32_at(endian: Endianness, bytes: &[u8], at: usize) -> u32 {
+    endian.read_u32_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
 }
 
 impl<'d> Btf<'d> {
@@ -87,9 +94,9 @@ impl<'d> Btf<'d> {
                 data.len()
             )));
         }
-        let big_endian = match [data[0], data[1]] {
-            m if u16::from_le_bytes(m) == MAGIC => false,
-            m if u16::from_be_bytes(m) == MAGIC => true,
+        let endian = match [data[0], data[1]] {
+            m if u16::from_le_bytes(m) == MAGIC => Endianness::Little,
+            m if u16::from_be_bytes(m) == MAGIC => Endianness::Big,
             m => {
                 return Err(error(format!(
                     "no BTF magic (found {:02x}{:02x})",
@@ -103,14 +110,7 @@ impl<'d> Btf<'d> {
                 data[2]
             )));
         }
-        let word = |at: usize| -> u32 {
-            let bytes: [u8; 4] = data[at..at + 4].try_into().expect("4 bytes");
-            if big_endian {
-                u32::from_be_bytes(bytes)
-            } else {
-                u32::from_le_bytes(bytes)
-            }
-        };
+        let word = |at: usize| u32_at(endian, data, at);
         let hdr_len = word(4) as usize;
         if hdr_len < HEADER_LEN || hdr_len > data.len() {
             return Err(error(format!("BTF header length {hdr_len} does not fit")));
@@ -145,14 +145,7 @@ impl<'d> Btf<'d> {
             let common = type_data
                 .get(at..at + TYPE_LEN)
                 .ok_or_else(|| error(format!("type {id} is cut short")))?;
-            let field = |i: usize| {
-                let bytes: [u8; 4] = common[i * 4..i * 4 + 4].try_into().expect("4 bytes");
-                if big_endian {
-                    u32::from_be_bytes(bytes)
-                } else {
-                    u32::from_le_bytes(bytes)
-                }
-            };
+            let field = |i: usize| u32_at(endian, common, i * 4);
             let info = field(1);
             let kind = ((info >> 24) & 0x1f) as u8;
             let vlen = (info & 0xffff) as u16;
@@ -174,7 +167,7 @@ impl<'d> Btf<'d> {
             });
             at = start + extra;
         }
-        Ok(Btf { big_endian, types })
+        Ok(Btf { endian, types })
     }
 
     /// The number of types (the largest id).
@@ -218,14 +211,7 @@ impl<'d> Btf<'d> {
             .data
             .chunks_exact(12)
             .map(|chunk| {
-                let field = |i: usize| {
-                    let bytes: [u8; 4] = chunk[i * 4..i * 4 + 4].try_into().expect("4 bytes");
-                    if self.big_endian {
-                        u32::from_be_bytes(bytes)
-                    } else {
-                        u32::from_le_bytes(bytes)
-                    }
-                };
+                let field = |i: usize| u32_at(self.endian, chunk, i * 4);
                 VarSecinfo {
                     var: field(0),
                     offset: field(1),

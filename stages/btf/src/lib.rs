@@ -109,14 +109,12 @@ pub fn write_view_script(script: &Path, output: &Path) -> Result<(), BtfError> {
     file.commit().map_err(|e| io_error(output, &e))
 }
 
-/// Opens and maps `path` and reads it as ELF.
-fn open_elf(path: &Path) -> Result<MappedFile, BtfError> {
-    let map = MappedFile::open(path).map_err(|e| io_error(path, &e))?;
+/// `map` read as ELF.
+fn parse_elf(map: &MappedFile) -> Result<object::File<'_>, BtfError> {
     object::File::parse(map.bytes()).map_err(|e| BtfError::Elf {
         path: map.shown().to_string(),
         reason: e.to_string(),
-    })?;
-    Ok(map)
+    })
 }
 
 /// Checks the `.BTF` of the linked file `elf` against the file, and its functions against
@@ -127,12 +125,12 @@ pub fn check_file(
     view: Option<&Path>,
     report: Option<&Path>,
 ) -> Result<BtfFit, BtfError> {
-    let map = open_elf(elf)?;
-    let file = object::File::parse(map.bytes()).expect("parsed once");
-    let view_map = view.map(open_elf).transpose()?;
-    let view_file = view_map
-        .as_ref()
-        .map(|map| object::File::parse(map.bytes()).expect("parsed once"));
+    let map = MappedFile::open(elf).map_err(|e| io_error(elf, &e))?;
+    let file = parse_elf(&map)?;
+    let view_map = view
+        .map(|path| MappedFile::open(path).map_err(|e| io_error(path, &e)))
+        .transpose()?;
+    let view_file = view_map.as_ref().map(parse_elf).transpose()?;
     let section = object::Object::section_by_name(&file, ".BTF").ok_or(BtfError::NoBtf {
         path: map.shown().to_string(),
     })?;

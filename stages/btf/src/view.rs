@@ -47,6 +47,15 @@ pub fn view_script(text: &[u8], file: &str) -> Result<String, ViewError> {
         }
         if section.name == PERCPU_SECTION {
             percpu += 1;
+            // pahole sets a variable at address 0 apart: from a zero-based per-cpu section
+            // (x86_64 6.x) it encodes one more variable from the view than from vmlinux.
+            if section.address.as_ref().and_then(|a| a.constant()) == Some(0) {
+                return Err(ViewError(format!(
+                    "{file}:{}: the per-cpu section is zero-based, where pahole reads the view \
+                     otherwise than the linked vmlinux; link the kernel's own way",
+                    section.line
+                )));
+            }
         }
         let body = std::str::from_utf8(&text[section.body.clone()]).map_err(|_| {
             ViewError(format!(
@@ -82,6 +91,16 @@ mod tests {
         assert_eq!(
             view,
             "/* The statements of vmlinux.lds that shape what pahole reads, for kslink's BTF input view. */\nSECTIONS\n{\n  .data..percpu : {__per_cpu_start = .; . = ALIGN(((1 << 12))); *(.data..percpu..page_aligned) . = ALIGN(64); *(.data..percpu) __per_cpu_end = .;}\n  /DISCARD/ : {*(.discard) *(.discard.*)}\n}\n"
+        );
+    }
+
+    #[test]
+    fn a_zero_based_percpu_section_is_refused() {
+        let script = b"SECTIONS {\n .data..percpu 0 : AT(0x1000) { *(.data..percpu) } :percpu\n}\n";
+        let err = view_script(script, "vmlinux.lds").unwrap_err().to_string();
+        assert!(
+            err.starts_with("vmlinux.lds:2: the per-cpu section is zero-based"),
+            "{err}"
         );
     }
 

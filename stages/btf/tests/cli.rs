@@ -223,7 +223,7 @@ fn the_view_script_holds_the_kernels_percpu_and_discard_statements() {
     let script = dir.path().join("vmlinux.lds");
     fs::write(
         &script,
-        "SECTIONS {\n .text : { *(.text) } :text\n .data..percpu 0 : AT(0x1000) { *(.data..percpu..first) . = ALIGN(64); *(.data..percpu) } :percpu\n /DISCARD/ : { *(.exit.text) }\n}\n",
+        "SECTIONS {\n .text : { *(.text) } :text\n .data..percpu 0x1000 : AT(0x1000) { *(.data..percpu..first) . = ALIGN(64); *(.data..percpu) } :percpu\n /DISCARD/ : { *(.exit.text) }\n}\n",
     )
     .unwrap();
     let view = dir.path().join("view.lds");

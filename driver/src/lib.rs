@@ -17,6 +17,7 @@ pub mod interrupt;
 pub mod journal;
 pub mod link;
 pub mod linker;
+pub mod plan;
 pub mod progress;
 pub mod show;
 pub mod stages;

@@ -1,6 +1,7 @@
 //! `kslink link`: one link, with the table patched in place afterwards.
 //!
-//! The steps, each a stage executable (or the linker) exchanging files in the work directory:
+//! The steps, each a stage executable (or the linker) exchanging files in the work directory
+//! (the plan, and what each step runs, reads and writes, is [`crate::plan`]):
 //!
 //! | step | runs | writes |
 //! | --- | --- | --- |
@@ -20,7 +21,7 @@
 //! links once more: never more than two links, and never an output whose table is wrong
 //! (the patch step decodes what it wrote and compares it with the file's own symbols).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
 use std::fs;
 use std::io;
@@ -37,9 +38,9 @@ use serde_json::json;
 pub use crate::error::LinkError;
 use crate::journal::Journal;
 use crate::linker::LinkerCommand;
+use crate::plan::{Plan, StepKind, WorkFiles, FRAMED, ONE_LINK, RELINK};
 use crate::progress::Progress;
 use crate::stages::StageSet;
-use crate::step::{Action, Step};
 
 /// The table options, passed on to every `kslink-table` run.
 #[derive(Clone, Debug, Default)]
@@ -59,7 +60,7 @@ pub struct TableFlags {
 }
 
 impl TableFlags {
-    fn table_args(&self) -> Vec<OsString> {
+    pub(crate) fn table_args(&self) -> Vec<OsString> {
         let mut args: Vec<OsString> = Vec::new();
         if let Some(profile) = &self.profile {
             args.extend(["--profile".into(), profile.into()]);
@@ -81,14 +82,14 @@ impl TableFlags {
     }
 
     /// The profile, for `kslink-collect --linked`: System.map's rules are the version's.
-    fn linked_args(&self) -> Vec<OsString> {
+    pub(crate) fn linked_args(&self) -> Vec<OsString> {
         match &self.profile {
             Some(profile) => vec!["--profile".into(), profile.into()],
             None => Vec::new(),
         }
     }
 
-    fn predict_args(&self) -> Vec<OsString> {
+    pub(crate) fn predict_args(&self) -> Vec<OsString> {
         let mut args: Vec<OsString> = Vec::new();
         if let Some(profile) = &self.profile {
             args.extend(["--profile".into(), profile.into()]);
@@ -200,11 +201,13 @@ impl LinkSummary {
 /// A run of the pipeline.
 pub(crate) struct Pipeline<'a> {
     pub(crate) request: &'a LinkRequest,
-    pub(crate) script: PathBuf,
+    pub(crate) plan: Plan<'a>,
     pub(crate) progress: &'a Progress,
     pub(crate) interrupts: Interrupts,
     pub(crate) work: PathBuf,
     pub(crate) journal: Journal,
+    /// The key of each step that has run, or was up to date, in this run.
+    pub(crate) keys: HashMap<StepKind, String>,
     pub(crate) timings: Vec<StepTiming>,
     pub(crate) links: u32,
 }
@@ -250,11 +253,16 @@ pub fn link(request: &LinkRequest, progress: &Progress) -> Result<LinkSummary, L
     )))?;
     let mut pipeline = Pipeline {
         request,
-        script,
+        plan: Plan {
+            request,
+            script,
+            files: WorkFiles::in_dir(&work),
+        },
         progress,
         interrupts,
         work,
         journal,
+        keys: HashMap::new(),
         timings: Vec::new(),
         links: 0,
     };
@@ -308,332 +316,153 @@ fn lock_work_dir(
     }
 }
 
-/// The number of steps of a link without a relink, for the progress bar: predict, table,
-/// pad, link, collect, final, locate, patch, install (the object step, which runs only for a
-/// frame larger than the first table, adds itself).
-pub const STEPS: u64 = 9;
+/// The number of steps of a link without a relink, for the progress bar: the plan's length
+/// ([`ONE_LINK`]); a step the plan adds on the way adds itself.
+pub const STEPS: u64 = ONE_LINK.len() as u64;
 
 impl Pipeline<'_> {
-    fn file(&self, name: &str) -> PathBuf {
-        self.work.join(name)
-    }
-
-    fn stage(&self, name: &str) -> OsString {
-        self.request.stages.executable(name).as_os_str().to_owned()
-    }
-
     fn run(&mut self) -> Result<LinkSummary, LinkError> {
         let request = self.request;
-        let script = self.script.clone();
         let output_name = request.output.display().to_string();
-        let predicted = self.file("predicted.symbols");
-        let first_table = self.file("first.table");
-        let first_object = self.file("first.o");
-        let linked = self.file("linked");
-        let final_symbols = self.file("final.symbols");
-        let work_map = self.file("System.map");
-        let final_table = self.file("final.table");
-        let location = self.file("location");
-        let report = self.file("patch.report");
-        let remembered = self.file("remembered.pad");
-        let expired = self.file("remembered.expired");
-        let flags = request.flags.table_args();
+        let mut plan: VecDeque<StepKind> = ONE_LINK.into();
+        let mut framed = false;
+        let mut relinked = false;
+        let mut misfit = String::new();
+        while let Some(kind) = plan.pop_front() {
+            let step = self.plan.step(kind, framed);
+            match (kind, self.step(step)) {
+                (
+                    StepKind::Final,
+                    Err(LinkError::StepFailed {
+                        status: Some(status),
+                        message,
+                        ..
+                    }),
+                ) if status == i32::from(exit::MISFIT) => {
+                    if relinked {
+                        return Err(LinkError::Misfit(message.trim_end().to_string()));
+                    }
+                    relinked = true;
+                    misfit = message;
+                    let expired = &self.plan.files.expired;
+                    if expired.exists() {
+                        fs::remove_file(expired)
+                            .map_err(LinkError::io(expired.display().to_string()))?;
+                    }
+                    // The final step that failed did not finish: the relink's steps take
+                    // its place.
+                    self.run_next(&mut plan, &RELINK);
+                }
+                (_, result) => result?,
+            }
+            match kind {
+                StepKind::Table => self.expire_remembered(&output_name)?,
+                StepKind::Pad => {
+                    framed = !self.frame_is_tables_own()?;
+                    if framed {
+                        self.run_next(&mut plan, &FRAMED);
+                    } else {
+                        self.keys.remove(&StepKind::Object);
+                    }
+                }
+                StepKind::Remember => self.warn_misfit(&output_name, &misfit)?,
+                _ => {}
+            }
+        }
 
-        // predict, by the rules of the linker that will link
-        let mut argv = vec![self.stage("collect"), "--predict".into(), "-T".into()];
-        argv.push(script.clone().into());
-        argv.extend(request.flags.predict_args());
-        let flavour = request.linker.flavour();
-        argv.extend(["--linker".into(), flavour.name().into()]);
-        argv.extend(request.linker.kind.predict_flag().map(OsString::from));
-        argv.extend(["-o".into(), predicted.clone().into()]);
-        argv.extend(request.linker.inputs.iter().cloned());
-        let inputs: Vec<PathBuf> = std::iter::once(script.clone())
-            .chain(request.linker.input_files().map(PathBuf::from))
-            .collect();
-        let predict = self.step(
-            Step::new(
-                "predict",
-                "KSYMS",
-                format!("{output_name} (predicted)"),
-                Action::Command(argv),
-            )
-            .external(inputs.clone())
-            .outputs(&[&predicted]),
-        )?;
+        let files = &self.plan.files;
+        let (symbols, pad_waste) = if request.dry_run {
+            (0, 0)
+        } else {
+            let report: PatchReport =
+                artifact::read(&files.report).map_err(|e| LinkError::BadArtifact {
+                    step: StepKind::Patch.name(),
+                    message: format!("{}: {e}", files.report.display()),
+                })?;
+            (report.num_syms, report.pad_waste)
+        };
+        if !request.dry_run && !relinked && files.remembered.exists() {
+            self.judge_remembered(pad_waste)?;
+        }
+        Ok(LinkSummary {
+            output: request.output.clone(),
+            map: request.map_path(),
+            links: self.links,
+            relinked,
+            symbols,
+            pad_waste,
+            steps: std::mem::take(&mut self.timings),
+        })
+    }
 
-        // the first table, and its object in its own frame
-        let mut argv = vec![self.stage("table")];
-        argv.extend(flags.iter().cloned());
-        argv.extend(["-o".into(), first_table.clone().into()]);
-        argv.extend(["--emit-object".into(), first_object.clone().into()]);
-        argv.push(predicted.clone().into());
-        let table = self.step(
-            Step::new(
-                "table",
-                "KSYMS",
-                shown(&first_object),
-                Action::Command(argv),
-            )
-            .after(&[&predict])
-            .outputs(&[&first_table, &first_object]),
-        )?;
+    /// Puts `steps` at the front of the plan, and counts them on the progress bar.
+    fn run_next(&self, plan: &mut VecDeque<StepKind>, steps: &[StepKind]) {
+        for kind in steps.iter().rev() {
+            plan.push_front(*kind);
+        }
+        self.progress.expect(plan.len() as u64);
+    }
 
-        // A remembered frame goes at the first build that changes an input after a build whose
-        // table fitted the prediction's own sizes: an unchanged rerun keeps its layout.
+    /// A remembered frame goes at the first build that changes an input after a build whose
+    /// table fitted the prediction's own sizes: an unchanged rerun keeps its layout.
+    fn expire_remembered(&self, output_name: &str) -> Result<(), LinkError> {
+        let files = &self.plan.files;
         let predicted_again = self
             .timings
             .iter()
-            .any(|t| t.name == "predict" && !t.skipped);
-        if predicted_again && remembered.exists() && expired.exists() && !request.dry_run {
-            for file in [&remembered, &expired] {
-                fs::remove_file(file)
-                    .map_err(LinkError::io(format!("cannot remove {}", file.display())))?;
-            }
-            self.progress.note(&format!(
-                "kslink: {output_name}: dropped the frame remembered in {}: the last build's \
-                 table fitted without it",
-                remembered.display()
-            ));
+            .any(|t| t.name == StepKind::Predict.name() && !t.skipped);
+        if !predicted_again
+            || !files.remembered.exists()
+            || !files.expired.exists()
+            || self.request.dry_run
+        {
+            return Ok(());
         }
-
-        let mut relinked = false;
-        loop {
-            // the frame: the first table's sizes, or more where a previous build needed more
-            let frame = self.file("frame.pad");
-            let mut argv = vec![self.stage("pad")];
-            let mut pad_inputs = Vec::new();
-            if remembered.exists() {
-                argv.extend(["--at-least".into(), remembered.clone().into()]);
-                pad_inputs.push(remembered.clone());
-            }
-            argv.extend([
-                "-o".into(),
-                frame.clone().into(),
-                first_table.clone().into(),
-            ]);
-            let pad = self.step(
-                Step::new("pad", "PAD", shown(&frame), Action::Command(argv))
-                    .after(&[&table])
-                    .external(pad_inputs)
-                    .outputs(&[&frame]),
-            )?;
-
-            // the object to link: the first table's own, unless the frame is larger
-            let (object, object_key) = if self.frame_is_tables_own(&frame, &first_table)? {
-                (first_object.clone(), pad.clone())
-            } else {
-                let framed = self.file("kallsyms.o");
-                self.progress.add_steps(1);
-                let mut argv = vec![self.stage("table")];
-                argv.extend(flags.iter().cloned());
-                argv.extend(["--frame".into(), frame.clone().into()]);
-                argv.extend(["--emit-object".into(), framed.clone().into()]);
-                argv.push(predicted.clone().into());
-                let key = self.step(
-                    Step::new("object", "KSYMS", shown(&framed), Action::Command(argv))
-                        .after(&[&pad, &predict])
-                        .outputs(&[&framed]),
-                )?;
-                (framed, key)
-            };
-
-            // the one link
-            let argv = request
-                .linker
-                .with_table(object.as_os_str(), linked.as_os_str());
-            let link = self.step(
-                Step::new("link", "LD", output_name.clone(), Action::Command(argv))
-                    .after(&[&object_key])
-                    .external(inputs.iter().skip(1).cloned())
-                    .outputs(&[&linked]),
-            )?;
-
-            // the linked file's own symbols
-            let mut argv = vec![self.stage("collect")];
-            argv.extend(self.request.flags.linked_args());
-            argv.extend([
-                "--linked".into(),
-                linked.clone().into(),
-                "-o".into(),
-                final_symbols.clone().into(),
-                "--emit-map".into(),
-                work_map.clone().into(),
-            ]);
-            let collect = self.step(
-                Step::new("collect", "NM", shown(&work_map), Action::Command(argv))
-                    .after(&[&link])
-                    .outputs(&[&final_symbols, &work_map]),
-            )?;
-
-            // the final table, in the frame
-            let mut argv = vec![self.stage("table")];
-            argv.extend(flags.iter().cloned());
-            argv.extend(["--frame".into(), frame.clone().into()]);
-            // After an exact prediction the first table's compression is the final one's.
-            argv.extend(["--tokens-from".into(), first_table.clone().into()]);
-            argv.extend(["-o".into(), final_table.clone().into()]);
-            argv.push(final_symbols.clone().into());
-            let fitted = self.step(
-                Step::new("final", "KSYMS", shown(&final_table), Action::Command(argv))
-                    .after(&[&collect, &pad, &table])
-                    .outputs(&[&final_table]),
-            );
-            let fitted = match fitted {
-                Err(LinkError::StepFailed {
-                    status: Some(status),
-                    message,
-                    ..
-                }) if status == i32::from(exit::MISFIT) && !relinked => {
-                    self.remember_sizes(&flags, &final_symbols, &first_table, &remembered)?;
-                    if expired.exists() {
-                        fs::remove_file(&expired)
-                            .map_err(LinkError::io(expired.display().to_string()))?;
-                    }
-                    let (missed, short) =
-                        self.misfit_figures(&predicted, &final_symbols, &frame)?;
-                    self.progress.warn(&format!(
-                        "kslink: warning: {output_name}: the prediction missed {missed} symbols \
-                         ({short} bytes more table than its frame); linking once more, with the \
-                         frame remembered in {} for the next builds",
-                        remembered.display()
-                    ));
-                    self.progress
-                        .detail(&format!("kslink: {}", message.trim_end()));
-                    // measure and remember, then pad, link, collect and final again (the
-                    // final that failed is not counted: it did not finish).
-                    self.progress.add_steps(5);
-                    relinked = true;
-                    continue;
-                }
-                Err(LinkError::StepFailed {
-                    status: Some(status),
-                    message,
-                    ..
-                }) if status == i32::from(exit::MISFIT) => {
-                    return Err(LinkError::Misfit(message.trim_end().to_string()))
-                }
-                other => other?,
-            };
-
-            // where the first table is in the linked file, and the final one written there
-            let argv = vec![
-                self.stage("locate"),
-                "--frame".into(),
-                frame.clone().into(),
-                "-o".into(),
-                location.clone().into(),
-                linked.clone().into(),
-            ];
-            let locate = self.step(
-                Step::new(
-                    "locate",
-                    "LOCATE",
-                    output_name.clone(),
-                    Action::Command(argv),
-                )
-                .after(&[&link, &pad])
-                .outputs(&[&location]),
-            )?;
-            let argv = vec![
-                self.stage("patch"),
-                "--location".into(),
-                location.clone().into(),
-                "--table".into(),
-                final_table.clone().into(),
-                "--report".into(),
-                report.clone().into(),
-                "--in-place".into(),
-                linked.clone().into(),
-            ];
-            let mut step = Step::new("patch", "PATCH", output_name.clone(), Action::Command(argv))
-                .after(&[&locate, &fitted, &link])
-                .outputs(&[&linked, &report]);
-            step.rewrites.push(linked.clone());
-            // The patch step reads its result back and checks it, as the kernel will read
-            // it, against the file's own symbols: nothing is left to verify before install.
-            let patch = self.step(step)?;
-
-            let map = request.map_path();
-            let pairs = vec![
-                (linked.clone(), request.output.clone()),
-                (work_map.clone(), map.clone()),
-            ];
-            self.step(
-                Step::new(
-                    "install",
-                    "INSTALL",
-                    output_name.clone(),
-                    Action::Install(pairs),
-                )
-                .after(&[&patch, &collect])
-                .outputs(&[&request.output, &map]),
-            )?;
-
-            let (symbols, pad_waste) = if request.dry_run {
-                (0, 0)
-            } else {
-                let report: PatchReport =
-                    artifact::read(&report).map_err(|e| LinkError::BadArtifact {
-                        step: "patch",
-                        message: format!("{}: {e}", report.display()),
-                    })?;
-                (report.num_syms, report.pad_waste)
-            };
-            if !request.dry_run && !relinked && remembered.exists() {
-                self.judge_remembered(&first_table, &final_table, &expired, pad_waste)?;
-            }
-            return Ok(LinkSummary {
-                output: request.output.clone(),
-                map,
-                links: self.links,
-                relinked,
-                symbols,
-                pad_waste,
-                steps: std::mem::take(&mut self.timings),
-            });
+        for file in [&files.remembered, &files.expired] {
+            fs::remove_file(file)
+                .map_err(LinkError::io(format!("cannot remove {}", file.display())))?;
         }
+        self.progress.note(&format!(
+            "kslink: {output_name}: dropped the frame remembered in {}: the last build's \
+             table fitted without it",
+            files.remembered.display()
+        ));
+        Ok(())
+    }
+
+    /// After a misfit, once the frame it needs is remembered: what the prediction missed.
+    fn warn_misfit(&self, output_name: &str, message: &str) -> Result<(), LinkError> {
+        let (missed, short) = self.misfit_figures()?;
+        self.progress.warn(&format!(
+            "kslink: warning: {output_name}: the prediction missed {missed} symbols \
+             ({short} bytes more table than its frame); linking once more, with the \
+             frame remembered in {} for the next builds",
+            self.plan.files.remembered.display()
+        ));
+        self.progress
+            .detail(&format!("kslink: {}", message.trim_end()));
+        Ok(())
     }
 
     /// True if the frame is exactly the first table's layout, so that the object the table
     /// step made already honours it.
-    fn frame_is_tables_own(&self, frame: &Path, table: &Path) -> Result<bool, LinkError> {
-        if self.request.dry_run && !(frame.exists() && table.exists()) {
+    fn frame_is_tables_own(&self) -> Result<bool, LinkError> {
+        let files = &self.plan.files;
+        if self.request.dry_run && !(files.frame.exists() && files.first_table.exists()) {
             return Ok(true);
         }
-        let read_error = |step: &'static str, path: &Path| {
-            let path = path.display().to_string();
-            move |e: artifact::ArtifactError| LinkError::BadArtifact {
-                step,
-                message: format!("{path}: {e}"),
-            }
-        };
-        let frame: PadSpec = artifact::read(frame).map_err(read_error("pad", frame))?;
-        let table: KallsymsTable = artifact::read(table).map_err(read_error("table", table))?;
+        let frame: PadSpec = read_artifact(StepKind::Pad, &files.frame)?;
+        let table: KallsymsTable = read_artifact(StepKind::Table, &files.first_table)?;
         Ok(frame.arrays == table.arrays && frame.size == table.data.len() as u64)
     }
 
     /// After a misfit: how many of the linked file's symbols the prediction did not have
     /// (as names, counted with their repeats), and by how many bytes the table that holds
     /// them (`needed.table`) outgrows the frame, all arrays together.
-    fn misfit_figures(
-        &self,
-        predicted: &Path,
-        final_symbols: &Path,
-        frame: &Path,
-    ) -> Result<(u64, u64), LinkError> {
-        let needed = self.file("needed.table");
-        let bad = |step: &'static str, path: &Path| {
-            let path = path.display().to_string();
-            move |e: artifact::ArtifactError| LinkError::BadArtifact {
-                step,
-                message: format!("{path}: {e}"),
-            }
-        };
-        let predicted_set: SymbolSet =
-            artifact::read(predicted).map_err(bad("predict", predicted))?;
-        let final_set: SymbolSet =
-            artifact::read(final_symbols).map_err(bad("collect", final_symbols))?;
+    fn misfit_figures(&self) -> Result<(u64, u64), LinkError> {
+        let files = &self.plan.files;
+        let predicted_set: SymbolSet = read_artifact(StepKind::Predict, &files.predicted)?;
+        let final_set: SymbolSet = read_artifact(StepKind::Collect, &files.final_symbols)?;
         let mut counts: HashMap<&[u8], i64> = HashMap::new();
         for symbol in &predicted_set.symbols {
             *counts.entry(&symbol.name).or_default() += 1;
@@ -646,8 +475,8 @@ impl Pipeline<'_> {
                 missed += 1;
             }
         }
-        let frame: PadSpec = artifact::read(frame).map_err(bad("pad", frame))?;
-        let needed: KallsymsTable = artifact::read(&needed).map_err(bad("measure", &needed))?;
+        let frame: PadSpec = read_artifact(StepKind::Pad, &files.frame)?;
+        let needed: KallsymsTable = read_artifact(StepKind::Measure, &files.needed)?;
         let short = needed
             .arrays
             .iter()
@@ -666,27 +495,16 @@ impl Pipeline<'_> {
     /// After a build with a remembered frame: if the final table fits the first table's own
     /// sizes, the frame is no longer needed, and `expired` says so (the next build that
     /// changes an input drops it); otherwise it still is, and `expired` goes.
-    fn judge_remembered(
-        &self,
-        first_table: &Path,
-        final_table: &Path,
-        expired: &Path,
-        pad_waste: u64,
-    ) -> Result<(), LinkError> {
-        let read = |step: &'static str, path: &Path| {
-            artifact::read::<KallsymsTable>(path).map_err(|e| LinkError::BadArtifact {
-                step,
-                message: format!("{}: {e}", path.display()),
-            })
-        };
-        let first = read("table", first_table)?;
-        let last = read("final", final_table)?;
+    fn judge_remembered(&self, pad_waste: u64) -> Result<(), LinkError> {
+        let files = &self.plan.files;
+        let first: KallsymsTable = read_artifact(StepKind::Table, &files.first_table)?;
+        let last: KallsymsTable = read_artifact(StepKind::Final, &files.final_table)?;
         let fits = last.arrays.iter().all(|array| {
             first
                 .array(array.kind)
                 .is_some_and(|own| array.size <= own.size)
         });
-        let remembered = expired.with_file_name("remembered.pad");
+        let expired = &files.expired;
         if fits {
             fs::write(expired, "").map_err(LinkError::io(expired.display().to_string()))?;
             self.progress.note(&format!(
@@ -694,55 +512,21 @@ impl Pipeline<'_> {
                  remembered in {} ({pad_waste} bytes of padding here) goes at the next build \
                  that changes an input",
                 self.request.output.display(),
-                remembered.display()
+                files.remembered.display()
             ));
         } else if expired.exists() {
             fs::remove_file(expired).map_err(LinkError::io(expired.display().to_string()))?;
         }
         Ok(())
     }
-
-    /// After a misfit: a frame at least as large as the final table needs, kept for the
-    /// relink and for later builds.
-    fn remember_sizes(
-        &mut self,
-        flags: &[OsString],
-        final_symbols: &Path,
-        first_table: &Path,
-        remembered: &Path,
-    ) -> Result<(), LinkError> {
-        let needed = self.file("needed.table");
-        let mut argv = vec![self.stage("table")];
-        argv.extend(flags.iter().cloned());
-        argv.extend(["-o".into(), needed.clone().into(), final_symbols.into()]);
-        self.step(
-            Step::new("measure", "KSYMS", shown(&needed), Action::Command(argv))
-                .external([final_symbols.to_path_buf()])
-                .outputs(&[&needed]),
-        )?;
-        let mut argv = vec![
-            self.stage("pad"),
-            "--at-least".into(),
-            needed.clone().into(),
-        ];
-        let mut inputs = vec![needed.clone(), first_table.to_path_buf()];
-        if remembered.exists() {
-            argv.extend(["--at-least".into(), remembered.into()]);
-            inputs.push(remembered.to_path_buf());
-        }
-        argv.extend(["-o".into(), remembered.into(), first_table.into()]);
-        self.step(
-            Step::new("remember", "PAD", shown(remembered), Action::Command(argv))
-                .external(inputs)
-                .outputs(&[remembered]),
-        )?;
-        Ok(())
-    }
 }
 
-/// A path as progress lines show it.
-fn shown(path: &Path) -> String {
-    path.display().to_string()
+/// The artifact that step `maker` wrote at `path`.
+fn read_artifact<T: artifact::Artifact>(maker: StepKind, path: &Path) -> Result<T, LinkError> {
+    artifact::read(path).map_err(|e| LinkError::BadArtifact {
+        step: maker.name(),
+        message: format!("{}: {e}", path.display()),
+    })
 }
 
 /// Refuses, before anything is made, an output, map or work directory in a directory that

@@ -100,10 +100,11 @@ impl Progress {
         }
     }
 
-    /// The number of steps changed (a relink adds some).
-    pub fn add_steps(&self, steps: u64) {
+    /// The steps left to run changed (a relink adds some): the bar counts `remaining` more
+    /// than have finished.
+    pub fn expect(&self, remaining: u64) {
         if let Some(bar) = &self.bar {
-            bar.inc_length(steps);
+            bar.set_length(bar.position() + remaining);
         }
     }
 

@@ -1,7 +1,8 @@
-//! The step runner: what a step is ([`Step`], built by the pipeline), its key (its command,
-//! its inputs' stamps and the keys of the steps it follows), and running it unless the journal
+//! The step runner: what a step is ([`Step`], built by the plan), its key (its command, its
+//! inputs' stamps and the keys of the steps it follows), and running it unless the journal
 //! says it is done with that key; the driver's own install step.
 
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
@@ -13,6 +14,7 @@ use crate::error::LinkError;
 use crate::interrupt::signal_name;
 use crate::journal::{KeyBuilder, RecordedFile, Stamp, StepRecord};
 use crate::link::{beside, Pipeline, StepTiming};
+use crate::plan::StepKind;
 use crate::progress::command_line;
 
 /// What a step runs.
@@ -23,30 +25,27 @@ pub(crate) enum Action {
     Install(Vec<(PathBuf, PathBuf)>),
 }
 
-/// One step, as the pipeline describes it.
+/// One step, as the plan describes it.
 pub(crate) struct Step {
+    kind: StepKind,
     name: &'static str,
     tag: &'static str,
     target: String,
     action: Action,
     /// Inputs that no step of this run makes: identified by their stamps.
     external: Vec<PathBuf>,
-    /// Keys of the steps whose outputs it reads.
-    after: Vec<String>,
+    /// The steps whose outputs it reads: their keys are part of its own.
+    after: Vec<StepKind>,
     outputs: Vec<PathBuf>,
     /// Outputs of earlier steps it rewrites in place.
-    pub(crate) rewrites: Vec<PathBuf>,
+    rewrites: Vec<PathBuf>,
 }
 
 impl Step {
-    pub(crate) fn new(
-        name: &'static str,
-        tag: &'static str,
-        target: String,
-        action: Action,
-    ) -> Step {
+    pub(crate) fn new(kind: StepKind, tag: &'static str, target: String, action: Action) -> Step {
         Step {
-            name,
+            kind,
+            name: kind.name(),
             tag,
             target,
             action,
@@ -57,8 +56,8 @@ impl Step {
         }
     }
 
-    pub(crate) fn after(mut self, keys: &[&String]) -> Step {
-        self.after.extend(keys.iter().map(|k| (*k).clone()));
+    pub(crate) fn after(mut self, steps: &[StepKind]) -> Step {
+        self.after.extend(steps);
         self
     }
 
@@ -72,7 +71,15 @@ impl Step {
         self
     }
 
-    pub(crate) fn key(&self) -> Result<String, LinkError> {
+    /// An output of an earlier step that this one rewrites in place.
+    pub(crate) fn rewrites(mut self, path: &Path) -> Step {
+        self.rewrites.push(path.to_path_buf());
+        self
+    }
+
+    /// The step's key: its command, its external inputs' stamps, and `keys` of the steps it
+    /// follows (each of which has run, or been found up to date, in this run).
+    fn key(&self, keys: &HashMap<StepKind, String>) -> Result<String, LinkError> {
         let mut key = KeyBuilder::default();
         key.part(self.name.as_bytes());
         match &self.action {
@@ -98,6 +105,9 @@ impl Step {
             stamp_part(&mut key, path)?;
         }
         for after in &self.after {
+            let Some(after) = keys.get(after) else {
+                panic!("the plan runs {} before {}", self.name, after.name());
+            };
             key.part(after.as_bytes());
         }
         Ok(key.finish())
@@ -112,9 +122,9 @@ fn stamp_part(key: &mut KeyBuilder, path: &Path) -> Result<(), LinkError> {
 }
 
 impl Pipeline<'_> {
-    /// Runs a step unless it is up to date; returns its key.
-    pub(crate) fn step(&mut self, step: Step) -> Result<String, LinkError> {
-        let key = step.key()?;
+    /// Runs a step unless it is up to date, and keeps its key for the steps that follow it.
+    pub(crate) fn step(&mut self, step: Step) -> Result<(), LinkError> {
+        let key = step.key(&self.keys)?;
         let journal_dir = self.work.join("journal");
         let journal_error =
             |what: &str| LinkError::io(format!("{what} in {}", journal_dir.display()));
@@ -129,7 +139,8 @@ impl Pipeline<'_> {
                 seconds: 0.0,
                 skipped: true,
             });
-            return Ok(key);
+            self.keys.insert(step.kind, key);
+            return Ok(());
         }
         let shown = match &step.action {
             Action::Command(argv) => argv.clone(),
@@ -154,7 +165,8 @@ impl Pipeline<'_> {
                 seconds: 0.0,
                 skipped: false,
             });
-            return Ok(key);
+            self.keys.insert(step.kind, key);
+            return Ok(());
         }
 
         self.progress.start(step.tag, &step.target, &shown);
@@ -182,7 +194,7 @@ impl Pipeline<'_> {
             Action::Command(argv) => self.execute(&step, argv)?,
             Action::Install(pairs) => install(pairs)?,
         }
-        if step.name == "link" {
+        if step.kind == StepKind::Link {
             self.links += 1;
         }
         let seconds = started.elapsed().as_secs_f64();
@@ -217,7 +229,8 @@ impl Pipeline<'_> {
             seconds,
             skipped: false,
         });
-        Ok(key)
+        self.keys.insert(step.kind, key);
+        Ok(())
     }
 
     /// The stamps the files a step rewrites had when the link made them: taken from the
@@ -228,7 +241,7 @@ impl Pipeline<'_> {
             .map(|path| {
                 let recorded = self
                     .journal
-                    .record("link")
+                    .record(StepKind::Link.name())
                     .into_iter()
                     .flat_map(|record| &record.outputs)
                     .find(|file| &file.path == path);
@@ -244,7 +257,7 @@ impl Pipeline<'_> {
     }
 
     fn execute(&mut self, step: &Step, argv: &[OsString]) -> Result<(), LinkError> {
-        if step.name == "link" {
+        if step.kind == StepKind::Link {
             // The linker makes a new file rather than writing over the old one.
             for output in &step.outputs {
                 match fs::remove_file(output) {
@@ -286,7 +299,7 @@ impl Pipeline<'_> {
         }
         let stderr = String::from_utf8_lossy(&output.stderr);
         let mut message = stderr.trim_end().to_string();
-        if step.name != "link" {
+        if step.kind != StepKind::Link {
             // A stage's message is one line, prefixed with its own name.
             message = message.lines().last().unwrap_or("").to_string();
         }

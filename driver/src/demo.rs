@@ -134,6 +134,7 @@ pub fn demo(request: &DemoRequest, progress: &Progress) -> Result<DemoOutcome, L
         stages: request.stages.clone(),
         dry_run: false,
         linker,
+        btf_view: None,
     };
     let summary = link(&link_request, progress)?;
 

@@ -34,6 +34,9 @@ pub enum LinkError {
     },
     /// The final table still did not fit after the one relink.
     Misfit(String),
+    /// The linked file's BTF does not fit it (the BTF step's one line): the output was not
+    /// installed.
+    BtfMisfit(String),
     /// A signal ended the run; the running step's process was ended with it.
     Interrupted(i32),
     /// A step's output is not the artifact the next step needs.
@@ -46,11 +49,13 @@ pub enum LinkError {
 }
 
 impl LinkError {
-    /// The process exit status for this error: [`exit::USAGE`], 128 and the signal's number
-    /// for an interrupted run (as a shell reports it), [`exit::FAILURE`] for everything else.
+    /// The process exit status for this error: [`exit::USAGE`], [`exit::MISFIT`] for a BTF
+    /// that does not fit, 128 and the signal's number for an interrupted run (as a shell
+    /// reports it), [`exit::FAILURE`] for everything else.
     pub fn exit_status(&self) -> u8 {
         match self {
             LinkError::Usage(_) => exit::USAGE,
+            LinkError::BtfMisfit(_) => exit::MISFIT,
             LinkError::Interrupted(signal) => 128u8.saturating_add(*signal as u8),
             _ => exit::FAILURE,
         }
@@ -100,6 +105,11 @@ impl fmt::Display for LinkError {
                 f,
                 "the final table does not fit even after relinking with the sizes it needed: \
                  {message}"
+            ),
+            LinkError::BtfMisfit(message) => write!(
+                f,
+                "not installed, as its BTF does not fit it (make the BTF from a linked file, \
+                 the kernel's own way): {message}"
             ),
         }
     }

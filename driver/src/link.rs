@@ -14,6 +14,7 @@
 //! | final | `kslink-table --frame --tokens-from first.table` | `final.table` |
 //! | locate | `kslink-locate` | `location` |
 //! | patch | `kslink-patch --in-place` | `linked` (rewritten), `patch.report` |
+//! | btf | `kslink-btf check --view` (only with `--btf-view`) | `btf.fit` |
 //! | install | (the driver) | the output and its System.map |
 //!
 //! If the final table does not fit the frame (the prediction missed symbols), the driver
@@ -38,7 +39,7 @@ use serde_json::json;
 pub use crate::error::LinkError;
 use crate::journal::Journal;
 use crate::linker::LinkerCommand;
-use crate::plan::{Plan, StepKind, WorkFiles, FRAMED, ONE_LINK, RELINK};
+use crate::plan::{Plan, StepKind, WorkFiles, BTF, FRAMED, ONE_LINK, RELINK};
 use crate::progress::Progress;
 use crate::stages::StageSet;
 
@@ -120,6 +121,9 @@ pub struct LinkRequest {
     pub dry_run: bool,
     /// The linker command.
     pub linker: LinkerCommand,
+    /// The file pahole read for the BTF the link carries (the BTF input view, `kslink btf
+    /// view-script`): with it, the linked file's BTF is checked before it is installed.
+    pub btf_view: Option<PathBuf>,
 }
 
 impl LinkRequest {
@@ -325,6 +329,13 @@ impl Pipeline<'_> {
         let request = self.request;
         let output_name = request.output.display().to_string();
         let mut plan: VecDeque<StepKind> = ONE_LINK.into();
+        if request.btf_view.is_some() {
+            let install = plan.len() - 1;
+            for (at, kind) in BTF.into_iter().enumerate() {
+                plan.insert(install + at, kind);
+            }
+        }
+        self.progress.expect(plan.len() as u64);
         let mut framed = false;
         let mut relinked = false;
         let mut misfit = String::new();
@@ -352,6 +363,16 @@ impl Pipeline<'_> {
                     // The final step that failed did not finish: the relink's steps take
                     // its place.
                     self.run_next(&mut plan, &RELINK);
+                }
+                (
+                    StepKind::Btf,
+                    Err(LinkError::StepFailed {
+                        status: Some(status),
+                        message,
+                        ..
+                    }),
+                ) if status == i32::from(exit::MISFIT) => {
+                    return Err(LinkError::BtfMisfit(message.trim_end().to_string()))
                 }
                 (_, result) => result?,
             }

@@ -142,7 +142,7 @@ struct Output {
     /// Print every command instead of the short lines (Kbuild's V=1).
     #[arg(short, long)]
     verbose: bool,
-    /// Run another executable for a stage (collect, table, pad, locate, patch); it
+    /// Run another executable for a stage (collect, table, pad, locate, patch, btf); it
     /// reads and writes the same artifacts. Repeatable.
     #[arg(long = "stage", value_name = "NAME=EXE", value_parser = parse_override)]
     stages: Vec<(String, PathBuf)>,
@@ -197,6 +197,12 @@ struct LinkArgs {
     /// Print the commands that would run, and run none.
     #[arg(long)]
     dry_run: bool,
+    /// The file pahole read for the .BTF the link carries (the BTF input view: `kslink btf
+    /// view-script`, then `ld -r`). The linked file's BTF is checked against it and the
+    /// file itself before it is installed; a BTF that does not fit exits 3 and installs
+    /// nothing (make the BTF from a linked file then, the kernel's own way).
+    #[arg(long, value_name = "VIEW")]
+    btf_view: Option<PathBuf>,
     #[command(flatten)]
     output_options: Output,
     /// The linker and its arguments, after `--`.
@@ -257,6 +263,7 @@ fn run_link(args: LinkArgs) -> ExitCode {
         stages,
         dry_run: args.dry_run,
         linker,
+        btf_view: args.btf_view,
     };
     let options = &args.output_options;
     let progress = Progress::new(STEPS, options.verbosity(), options.json);

@@ -36,6 +36,9 @@ pub enum StepKind {
     Measure,
     /// After a misfit: a frame that holds it, kept for later builds (`kslink-pad`).
     Remember,
+    /// The BTF made from the link's inputs, confirmed against the linked file (`kslink-btf
+    /// check`): only with `--btf-view`.
+    Btf,
 }
 
 use StepKind::*;
@@ -44,6 +47,10 @@ use StepKind::*;
 pub const ONE_LINK: [StepKind; 9] = [
     Predict, Table, Pad, Link, Collect, Final, Locate, Patch, Install,
 ];
+
+/// What runs before the install when the link carries a BTF made from its inputs: the check
+/// of the file that would be installed.
+pub const BTF: [StepKind; 1] = [Btf];
 
 /// What runs after a pad step whose frame is larger than the first table.
 pub const FRAMED: [StepKind; 1] = [Object];
@@ -68,6 +75,7 @@ impl StepKind {
             Install => "install",
             Measure => "measure",
             Remember => "remember",
+            Btf => "btf",
         }
     }
 }
@@ -102,6 +110,8 @@ pub(crate) struct WorkFiles {
     pub(crate) expired: PathBuf,
     /// After a misfit: the table the linked file's symbols need (`KallsymsTable`).
     pub(crate) needed: PathBuf,
+    /// What the BTF check found (`BtfFit`).
+    pub(crate) btf_fit: PathBuf,
 }
 
 impl WorkFiles {
@@ -122,6 +132,7 @@ impl WorkFiles {
             remembered: work.join("remembered.pad"),
             expired: work.join("remembered.expired"),
             needed: work.join("needed.table"),
+            btf_fit: work.join("btf.fit"),
         }
     }
 }
@@ -174,6 +185,7 @@ impl Plan<'_> {
             Install => self.install(),
             Measure => self.measure(),
             Remember => self.remember(),
+            Btf => self.btf(),
         }
     }
 
@@ -364,6 +376,32 @@ impl Plan<'_> {
         )
         .after(&[Patch, Collect])
         .outputs(&[&request.output, &map])
+    }
+
+    /// The BTF check of the file that will be installed, against the view pahole read.
+    fn btf(&self) -> Step {
+        let files = &self.files;
+        let view = self
+            .request
+            .btf_view
+            .clone()
+            .expect("the BTF step is planned only with a view");
+        let argv = self.stage_command(
+            "btf",
+            [
+                "check".into(),
+                "--quiet".into(),
+                "--view".into(),
+                view.clone().into(),
+                "--report".into(),
+                files.btf_fit.clone().into(),
+                files.linked.clone().into(),
+            ] as [OsString; 7],
+        );
+        Step::new(Btf, "BTFCHK", self.output_name(), Action::Command(argv))
+            .after(&[Patch])
+            .external([view])
+            .outputs(&[&files.btf_fit])
     }
 
     /// After a misfit: the table the linked file's symbols need, at its own sizes.

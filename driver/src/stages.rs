@@ -10,7 +10,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 /// The stages the driver runs, by the names `--stage` takes.
-pub const STAGE_NAMES: [&str; 5] = ["collect", "table", "pad", "locate", "patch"];
+pub const STAGE_NAMES: [&str; 6] = ["collect", "table", "pad", "locate", "patch", "btf"];
 
 /// The executable of every stage.
 #[derive(Clone, Debug)]

@@ -205,7 +205,8 @@ esac
 # BTF is made by pahole. Upstream gives it a first linked vmlinux with debug info; for 7.x
 # the drop-in gives it the BTF input view instead, a relocatable link of the same inputs
 # shaped by the kernel's own script (kslink btf view-script), and links vmlinux once with the
-# BTF made from that; kslink btf check then confirms the BTF against the linked file. 6.x (on
+# BTF made from that; kslink link's btf step (kslink btf check) confirms the BTF against the
+# linked file before it installs vmlinux. 6.x (on
 # x86_64 6.12 with SMP, pahole encodes a variable at offset 0 of the zero-based per-cpu
 # section from the view that it leaves out from a linked file), a view that cannot be made
 # and a BTF that does not fit are linked the kernel's own way: a first link for pahole.
@@ -276,7 +277,7 @@ if is_enabled CONFIG_DEBUG_INFO_BTF; then
 	case "${kbuild_gen}" in
 	7)
 		if btf_from_view; then
-			btf_view=1
+			btf_view=.tmp_kslink/btf-view
 		else
 			note "CONFIG_DEBUG_INFO_BTF: the BTF input view failed (above), so this build links the kernel's own way, twice"
 			btf_from_first_link
@@ -289,11 +290,16 @@ if is_enabled CONFIG_DEBUG_INFO_BTF; then
 	esac
 fi
 
-# The one link of vmlinux (through kslink with CONFIG_KALLSYMS).
+# The one link of vmlinux (through kslink with CONFIG_KALLSYMS). A BTF made from the view
+# is checked against the linked file before it is installed: exit status 3 when it does not
+# fit, and no vmlinux.
 link_vmlinux() {
 	if is_enabled CONFIG_KALLSYMS; then
 		# shellcheck disable=SC2086 # the flags are words
 		set -- --profile "${profile}" --arch "${arch}" ${table_flags}
+		if [ -n "${btf_view}" ]; then
+			set -- "$@" --btf-view "${btf_view}"
+		fi
 		if is_enabled CONFIG_LTO_CLANG; then
 			note "CONFIG_LTO_CLANG: if the link renames symbols, kslink relinks once with the table's real size"
 		fi
@@ -308,29 +314,30 @@ link_vmlinux() {
 	else
 		info LD "${VMLINUX}"
 		${LD} ${final_ldflags} -o "${VMLINUX}" --whole-archive ${objs} --no-whole-archive \
-			--start-group ${libs} --end-group ${btf_o} ${arch_vmlinux_o}
+			--start-group ${libs} --end-group ${btf_o} ${arch_vmlinux_o} || return
+		if [ -n "${btf_view}" ]; then
+			info BTFCHK "${VMLINUX}"
+			"${KSLINK}" btf check --view "${btf_view}" --report .tmp_kslink/btf.fit \
+				"${VMLINUX}" >/dev/null || {
+				status=$?
+				rm -f "${VMLINUX}"
+				return "${status}"
+			}
+		fi
 	fi
 }
 
-link_vmlinux
-
-# A BTF from the view must fit the linked file (exit status 3 when it does not).
-if [ -n "${btf_view}" ]; then
-	info BTFCHK "${VMLINUX}"
-	if "${KSLINK}" btf check --view .tmp_kslink/btf-view --report .tmp_kslink/btf.fit \
-		"${VMLINUX}" >/dev/null 2>.tmp_kslink/btf.check; then
-		:
-	else
-		status=$?
-		if [ "${status}" != 3 ]; then
-			cat >&2 .tmp_kslink/btf.check
-			exit 1
-		fi
-		note "$(cat .tmp_kslink/btf.check); linking the kernel's own way"
-		rm -f "${VMLINUX}"
-		btf_from_first_link
-		link_vmlinux
+if link_vmlinux; then
+	:
+else
+	status=$?
+	if [ "${status}" != 3 ] || [ -z "${btf_view}" ]; then
+		exit "${status}"
 	fi
+	note "CONFIG_DEBUG_INFO_BTF: the BTF made from the view does not fit vmlinux (above); linking the kernel's own way"
+	btf_view=
+	btf_from_first_link
+	link_vmlinux
 fi
 
 if is_enabled CONFIG_DEBUG_INFO_BTF; then

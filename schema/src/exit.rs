@@ -7,7 +7,8 @@ pub const FAILURE: u8 = 1;
 /// The command line does not make sense (clap's own status for a usage error).
 pub const USAGE: u8 = 2;
 
-/// The final table does not fit the frame it must fill: distinct from other failures because
-/// the cure is known (link again with a frame sized from this table, `kslink-pad
-/// --at-least`), and the driver acts on it.
+/// The output does not fit what it must: the final table its frame, or a BTF the linked file
+/// (`kslink-btf check`). Distinct from other failures because the cure is known, and the
+/// caller acts on it: link again with a frame sized from this table (`kslink-pad
+/// --at-least`), or make the BTF the kernel's own way, from a linked file.
 pub const MISFIT: u8 = 3;

@@ -1,6 +1,7 @@
 //! `kslink link` and `kslink demo` on the embedded example, with the real stage executables,
 //! the system's cc, GNU ld and lld: one link, a table that decodes to the linked file's own
-//! symbols, resume after SIGKILL at every step, swapped stages, a forced misfit, bad input.
+//! symbols, resume after SIGKILL at every step, swapped stages, a forced misfit, the BTF
+//! check with the real pahole, bad input.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -11,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use kslink_driver::demo::DEMO_CFLAGS;
 use kslink_schema::artifact;
-use kslink_schema::{DataLayout, KallsymsTable, TableOptions};
+use kslink_schema::{BtfFit, DataLayout, DatasecFit, KallsymsTable, TableOptions};
 use kslink_table::{build, symbols_from_set, LINUX_6_12};
-use kslink_tests::bin_path;
+use kslink_tests::{bin_path, run_checked};
 use kslink_verify::ElfDecodeOptions;
 
 /// The example's sources, from the repository.
@@ -304,6 +305,97 @@ fn a_swapped_stage_is_the_one_used() {
     );
     assert!(logged.contains("--frame"), "{logged}");
     assert_success(&Command::new(bench.path("demo")).output().unwrap(), "demo");
+}
+
+/// `--btf-view`: the btf step confirms the linked file's `.BTF`, made by the real pahole from
+/// an object with variables in the kernel's per-cpu section, against the file before it
+/// installs it, and is journaled like the other steps. A link that moves those variables (an
+/// object without BTF puts its own per-cpu variable first) exits 3 with one line that names
+/// the section, and installs nothing.
+#[test]
+fn the_btf_step_checks_the_btf_before_the_install() {
+    let bench = Bench::new();
+    fs::write(
+        bench.path("percpu.c"),
+        "__attribute__((section(\".data..percpu\"))) int percpu_first = 1;\n\
+         __attribute__((section(\".data..percpu\"))) long percpu_second = 2;\n\
+         int percpu_sum(void) { return percpu_first + (int)percpu_second; }\n",
+    )
+    .unwrap();
+    fs::write(
+        bench.path("shift.c"),
+        "__attribute__((section(\".data..percpu\"))) long percpu_shift = 3;\n",
+    )
+    .unwrap();
+    for (source, debug) in [("percpu.c", true), ("shift.c", false)] {
+        let mut cc = Command::new("cc");
+        cc.args(DEMO_CFLAGS).args(debug.then_some("-g")).arg("-c");
+        run_checked(cc.arg(source).current_dir(bench.dir.path()), "cc");
+    }
+    run_checked(
+        Command::new("pahole")
+            .args(["-J", "percpu.o"])
+            .current_dir(bench.dir.path()),
+        "pahole (Debian's dwarves)",
+    );
+    let script = fs::read_to_string(bench.path("demo.lds")).unwrap();
+    let script = script.replacen(
+        "\t.data : {",
+        "\t.data..percpu : { *(.data..percpu) }\n\t.data : {",
+        1,
+    );
+    assert!(script.contains(".data..percpu :"), "{script}");
+    fs::write(bench.path("btf.lds"), script).unwrap();
+    let link = |out: &str, objects: &[&str]| {
+        kslink()
+            .current_dir(bench.dir.path())
+            .args(["link", "--all-symbols", "--json", "--btf-view", "percpu.o"])
+            .args(["-o", out, "--", "ld", "-T", "btf.lds", "demo.o"])
+            .args(objects)
+            .output()
+            .unwrap()
+    };
+
+    let out = link("demo", &["percpu.o"]);
+    assert_success(&out, "link with --btf-view");
+    let steps = step_skipped(&json_line(&out));
+    let names: Vec<&str> = steps.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        &names[names.len() - 3..],
+        ["patch", "btf", "install"],
+        "{steps:?}"
+    );
+    let fit: BtfFit = artifact::read(&bench.path(".kslink-demo/btf.fit")).unwrap();
+    assert_eq!(
+        fit.sections,
+        [DatasecFit {
+            name: ".data..percpu".to_string(),
+            size: 12,
+            variables: 2
+        }]
+    );
+    assert_eq!(fit.functions, 1);
+    assert_success(&Command::new(bench.path("demo")).output().unwrap(), "demo");
+    let again = link("demo", &["percpu.o"]);
+    assert_success(&again, "the same link again");
+    let steps = step_skipped(&json_line(&again));
+    assert!(steps.iter().all(|(_, skipped)| *skipped), "{steps:?}");
+
+    let out = link("moved", &["shift.o", "percpu.o"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Standard error has the progress lines (standard output has the JSON) and one error.
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("kslink: "))
+        .collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].starts_with("kslink: moved: not installed")
+            && lines[0].contains("the BTF gives .data..percpu 12 bytes, the file 20"),
+        "{stderr}"
+    );
+    assert!(!bench.path("moved").exists());
 }
 
 /// The prediction follows the linker the command runs: `--linker gnu` for `ld`, `--linker

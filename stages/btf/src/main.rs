@@ -54,6 +54,9 @@ enum Command {
         /// Write the BtfFit artifact here (`kslink show` prints it).
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
+        /// Say nothing when the BTF fits (`kslink link`'s btf step: its report says it).
+        #[arg(short, long)]
+        quiet: bool,
         /// The linked file.
         #[arg(value_name = "ELF")]
         elf: PathBuf,
@@ -64,8 +67,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::ViewScript { script, output } => kslink_btf::write_view_script(script, output),
-        Command::Check { view, report, elf } => {
-            kslink_btf::check_file(elf, view.as_deref(), report.as_deref()).map(|fit| {
+        Command::Check {
+            view,
+            report,
+            quiet,
+            elf,
+        } => kslink_btf::check_file(elf, view.as_deref(), report.as_deref()).map(|fit| {
+            if !quiet {
                 let variables: u32 = fit.sections.iter().map(|s| s.variables).sum();
                 println!(
                     "{}: the BTF fits: {} types, {} functions, {} variables in {} sections",
@@ -75,8 +83,8 @@ fn main() -> ExitCode {
                     variables,
                     fit.sections.len()
                 );
-            })
-        }
+            }
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -137,6 +137,15 @@ fn a_btf_that_fits_is_confirmed_and_reported() {
     );
     let fit: BtfFit = artifact::read(&report).unwrap();
     assert_eq!(fit.functions, 1);
+    let quiet = kslink_btf(&[
+        Path::new("check"),
+        Path::new("--quiet"),
+        Path::new("--view"),
+        &view,
+        &file,
+    ]);
+    assert!(quiet.status.success(), "{}", stderr(&quiet));
+    assert!(quiet.stdout.is_empty(), "{quiet:?}");
     assert_eq!(
         fit.sections,
         [DatasecFit {

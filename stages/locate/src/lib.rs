@@ -25,7 +25,6 @@
 
 #![deny(missing_docs)]
 
-use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::path::Path;
@@ -35,9 +34,10 @@ use kslink_schema::{
     ArrayKind, ArtifactError, DataLayout, LocatedArray, LocatedRelocation, LocatedSection, PadSpec,
     TableLocation, TextReference,
 };
+use kslink_table_labels::{relocation_records, Defined, Place, RelocationRecord, TableLabels};
 use object::elf;
-use object::read::elf::{FileHeader, Rel, Rela, SectionHeader, SectionTable, Sym, SymbolTable};
-use object::{Endianness, SectionIndex, SymbolIndex};
+use object::read::elf::{FileHeader, SectionHeader, SectionTable, Sym};
+use object::{Endianness, SectionIndex};
 
 /// How the table's arrays are found in the linked file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,112 +155,6 @@ fn describe(layout: DataLayout) -> String {
     )
 }
 
-/// Where a symbol is defined, as far as locating cares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Place {
-    /// In the section of this index.
-    Section(usize),
-    /// `SHN_ABS` or another reserved index: in no section.
-    NoSection,
-}
-
-/// A defined symbol with one of the names the locate stage looks for.
-#[derive(Clone, Copy, Debug)]
-struct Defined {
-    value: u64,
-    place: Place,
-    global: bool,
-}
-
-/// The defined symbols named like the table's labels and `_text`, from one pass over the
-/// symbol table.
-struct NamedSymbols {
-    labels: HashMap<ArrayKind, Vec<Defined>>,
-    text: Vec<Defined>,
-}
-
-impl NamedSymbols {
-    fn read<'data, Elf: FileHeader<Endian = Endianness>>(
-        symbols: &SymbolTable<'data, Elf, &'data [u8]>,
-        endian: Endianness,
-    ) -> Result<NamedSymbols, String> {
-        let mut named = NamedSymbols {
-            labels: HashMap::new(),
-            text: Vec::new(),
-        };
-        for (index, symbol) in symbols.enumerate() {
-            if symbol.st_shndx(endian) == elf::SHN_UNDEF {
-                continue;
-            }
-            let name = symbols.symbol_name(endian, symbol).map_err(|_| {
-                format!(
-                    "malformed ELF file: symbol {}: name outside the string table",
-                    index.0
-                )
-            })?;
-            let list = if name == b"_text" {
-                &mut named.text
-            } else if let Some(kind) = std::str::from_utf8(name)
-                .ok()
-                .and_then(ArrayKind::from_label)
-            {
-                named.labels.entry(kind).or_default()
-            } else {
-                continue;
-            };
-            list.push(Defined {
-                value: symbol.st_value(endian).into(),
-                place: place_of(symbols, endian, index, symbol),
-                global: symbol.st_bind() != elf::STB_LOCAL,
-            });
-        }
-        Ok(named)
-    }
-
-    /// The label of `kind`, if the file defines it.
-    fn label(&self, kind: ArrayKind) -> Result<Option<Defined>, String> {
-        pick(
-            kind.label(),
-            self.labels.get(&kind).map_or(&[][..], Vec::as_slice),
-        )
-    }
-}
-
-fn place_of<'data, Elf: FileHeader<Endian = Endianness>>(
-    symbols: &SymbolTable<'data, Elf, &'data [u8]>,
-    endian: Endianness,
-    index: SymbolIndex,
-    symbol: &Elf::Sym,
-) -> Place {
-    match symbol.st_shndx(endian) {
-        elf::SHN_XINDEX => symbols
-            .shndx(endian, index)
-            .map_or(Place::NoSection, |shndx| Place::Section(shndx as usize)),
-        shndx if shndx >= elf::SHN_LORESERVE => Place::NoSection,
-        shndx => Place::Section(shndx.into()),
-    }
-}
-
-/// The one definition of `name` among `candidates`: a global one if there is one (a local
-/// symbol of the same name is some file's static variable), and all of them at one value.
-fn pick(name: &str, candidates: &[Defined]) -> Result<Option<Defined>, String> {
-    let global = candidates.iter().any(|symbol| symbol.global);
-    let mut chosen = candidates
-        .iter()
-        .filter(|symbol| symbol.global == global)
-        .copied();
-    let Some(first) = chosen.next() else {
-        return Ok(None);
-    };
-    if let Some(other) = chosen.find(|symbol| symbol.value != first.value) {
-        return Err(format!(
-            "{name} is defined twice, at {:#x} and at {:#x}: cannot tell which is the table's",
-            first.value, other.value
-        ));
-    }
-    Ok(Some(first))
-}
-
 fn locate_in<Elf: FileHeader<Endian = Endianness>>(
     data: &[u8],
     elf: &str,
@@ -311,7 +205,7 @@ fn locate_in<Elf: FileHeader<Endian = Endianness>>(
                 .to_string(),
         );
     }
-    let named = NamedSymbols::read(&symbols, endian)?;
+    let named = TableLabels::read(&symbols, endian)?;
 
     // Labels of arrays the frame does not have mean a table of another layout, whose extra
     // array the kernel would read unpatched.
@@ -337,7 +231,7 @@ fn locate_in<Elf: FileHeader<Endian = Endianness>>(
                     )
                 })?;
                 match symbol.place {
-                    Place::Section(index) if index != 0 => Ok((symbol, index)),
+                    Place::Section(index) if index.0 != 0 => Ok((symbol, index.0)),
                     _ => Err(format!(
                         "{} is not defined in a section (an absolute symbol): its address \
                          cannot be mapped to the file",
@@ -449,7 +343,8 @@ fn locate_in<Elf: FileHeader<Endian = Endianness>>(
         });
     }
 
-    let text_address = pick("_text", &named.text)?
+    let text_address = named
+        .text()?
         .ok_or(
             "no symbol _text: the table's pointers are relative to it, so the link must define it",
         )?
@@ -523,7 +418,6 @@ fn find_relocations<'data, Elf: FileHeader<Endian = Endianness>>(
     layout: DataLayout,
 ) -> Result<Vec<LocatedRelocation>, String> {
     let pointer = u64::from(layout.pointer_bytes);
-    let is_mips64el = header.is_mips64el(endian);
     let mut found = Vec::new();
     for (index, section) in sections.enumerate() {
         let sh_type = section.sh_type(endian);
@@ -559,34 +453,16 @@ fn find_relocations<'data, Elf: FileHeader<Endian = Endianness>>(
                 .and_then(|symtab| symtab.data_as_array(endian, data))
                 .map_err(malformed)?
         };
-        // (r_offset, r_sym, r_addend) of each record, in order (REL: no addend).
-        let records: Vec<(u64, u32, Option<i64>)> = if rela {
-            let (entries, _) = section
-                .rela(endian, data)
-                .map_err(malformed)?
-                .expect("a RELA section");
-            entries
-                .iter()
-                .map(|r| {
-                    (
-                        r.r_offset(endian).into(),
-                        r.r_sym(endian, is_mips64el),
-                        Some(r.r_addend(endian).into()),
-                    )
-                })
-                .collect()
-        } else {
-            let (entries, _) = section
-                .rel(endian, data)
-                .map_err(malformed)?
-                .expect("a REL section");
-            entries
-                .iter()
-                .map(|r| (r.r_offset(endian).into(), r.r_sym(endian), None))
-                .collect()
-        };
+        let records = relocation_records(header, section, endian, data)
+            .map_err(malformed)?
+            .expect("a REL or RELA section");
         let section_offset: u64 = section.sh_offset(endian).into();
-        for (position, (field_address, symbol, addend)) in records.into_iter().enumerate() {
+        for (position, record) in records.into_iter().enumerate() {
+            let RelocationRecord {
+                offset: field_address,
+                symbol,
+                addend,
+            } = record;
             let Some(array) = arrays
                 .iter()
                 .find(|array| field_address.wrapping_sub(array.address) < array.room)

@@ -21,7 +21,8 @@ use std::fmt;
 
 use kslink_schema::{ArrayKind, DataLayout, KallsymsTable, TableOptions};
 use kslink_table::{OffsetsEncoding, Profile};
-use object::read::elf::{ElfFile, FileHeader, Rela, SectionHeader};
+use kslink_table_labels::{relocation_records, Place, TableLabels};
+use object::read::elf::{ElfFile, FileHeader, SectionHeader};
 use object::read::{Object, ObjectSection, ObjectSymbol};
 use object::{Endianness, ObjectKind, RelocationTarget};
 
@@ -692,16 +693,13 @@ pub fn view_elf<'a>(
     let relocatable = elf.kind() == ObjectKind::Relocatable;
     let mut sections: HashMap<object::SectionIndex, &'a [u8]> = HashMap::new();
     let mut placed: HashMap<ArrayKind, (object::SectionIndex, u64)> = HashMap::new();
-    for symbol in elf.symbols() {
-        let Ok(name) = symbol.name() else { continue };
-        let Some(kind) = ArrayKind::from_label(name) else {
+    let labels = TableLabels::of_file(elf).map_err(DecodeError)?;
+    for kind in ArrayKind::ALL {
+        let Some(symbol) = labels.label(kind).map_err(DecodeError)? else {
             continue;
         };
-        // Assembler labels are NOTYPE with size 0, which `is_definition` does not count.
-        if symbol.is_undefined() {
-            continue;
-        }
-        let Some(section_index) = symbol.section_index() else {
+        let name = kind.label();
+        let Place::Section(section_index) = symbol.place else {
             return err(format!("{name} is not defined in a section"));
         };
         let section = elf
@@ -720,9 +718,9 @@ pub fn view_elf<'a>(
             ));
         }
         let offset = if relocatable {
-            symbol.address()
+            symbol.value
         } else {
-            symbol.address().wrapping_sub(section.address())
+            symbol.value.wrapping_sub(section.address())
         };
         if offset > data.len() as u64 {
             return err(format!("{name} lies outside its section"));
@@ -1018,20 +1016,20 @@ fn relative_relocations(elf: &object::File) -> HashMap<u64, u64> {
         file: &ElfFile<'data, Elf>,
     ) -> HashMap<u64, u64> {
         let endian = file.endian();
-        let is_mips64el = file.elf_header().is_mips64el(endian);
         let mut out = HashMap::new();
         for section in file.elf_section_table().iter() {
             let flags: u64 = section.sh_flags(endian).into();
             if flags & u64::from(object::elf::SHF_ALLOC) == 0 {
                 continue;
             }
-            let Ok(Some((records, _))) = section.rela(endian, file.data()) else {
+            let Ok(Some(records)) =
+                relocation_records(file.elf_header(), section, endian, file.data())
+            else {
                 continue;
             };
             for record in records {
-                if record.r_sym(endian, is_mips64el) == 0 {
-                    let addend: i64 = record.r_addend(endian).into();
-                    out.insert(record.r_offset(endian).into(), addend as u64);
+                if let (0, Some(addend)) = (record.symbol, record.addend) {
+                    out.insert(record.offset, addend as u64);
                 }
             }
         }

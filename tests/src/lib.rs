@@ -144,6 +144,17 @@ pub fn repo_file(rel: &str) -> PathBuf {
     workspace_root().join(rel)
 }
 
+/// Writes `text` to `path` as an executable (mode 0755): the wrapper programs that tests put
+/// in the place of a stage or a tool.
+///
+/// # Panics
+///
+/// If it cannot be written, with the path.
+pub fn write_executable(path: &Path, text: impl AsRef<[u8]>) {
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    upstream::set_executable(path);
+}
+
 /// Runs `cmd` to completion (standard input empty) and returns its output; `what` says
 /// what it is for in the message if it fails (and may say what to install).
 ///

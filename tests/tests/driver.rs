@@ -4,7 +4,6 @@
 //! check with the real pahole, bad input.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -14,7 +13,7 @@ use kslink_driver::demo::DEMO_CFLAGS;
 use kslink_schema::artifact;
 use kslink_schema::{BtfFit, DataLayout, DatasecFit, KallsymsTable, TableOptions};
 use kslink_table::{build, symbols_from_set, LINUX_6_12};
-use kslink_tests::{bin_path, run_checked};
+use kslink_tests::{bin_path, run_checked, write_executable};
 use kslink_verify::ElfDecodeOptions;
 
 /// The example's sources, from the repository.
@@ -159,8 +158,7 @@ impl Bench {
             runs = runs.display(),
             real = real.display()
         );
-        fs::write(&path, script).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        write_executable(&path, script);
     }
 
     /// `kslink link` of the example into `out`, through the wrappers.
@@ -278,16 +276,14 @@ fn a_swapped_stage_is_the_one_used() {
     let bench = Bench::new();
     let log = bench.path("swapped.log");
     let swapped = bench.path("my-table");
-    fs::write(
+    write_executable(
         &swapped,
         format!(
             "#!/bin/sh\necho \"my-table $*\" >> '{}'\nexec '{}' \"$@\"\n",
             log.display(),
             bin_path("kslink-table").display()
         ),
-    )
-    .unwrap();
-    fs::set_permissions(&swapped, fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let out = kslink()
         .current_dir(bench.dir.path())
         .args(["link", "--all-symbols", "-o", "demo", "--stage"])
@@ -406,20 +402,17 @@ fn the_prediction_follows_the_linker() {
     let bench = Bench::new();
     let log = bench.path("collect.log");
     let logging = bench.path("logging-collect");
-    fs::write(
+    write_executable(
         &logging,
         format!(
             "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
             log.display(),
             bin_path("kslink-collect").display()
         ),
-    )
-    .unwrap();
-    fs::set_permissions(&logging, fs::Permissions::from_mode(0o755)).unwrap();
+    );
     // lld under a name that does not say so: its --version does.
     let lld = bench.path("linker");
-    fs::write(&lld, "#!/bin/sh\nexec ld.lld \"$@\"\n").unwrap();
-    fs::set_permissions(&lld, fs::Permissions::from_mode(0o755)).unwrap();
+    write_executable(&lld, "#!/bin/sh\nexec ld.lld \"$@\"\n");
     for (linker, flavour) in [("ld", "gnu"), ("./linker", "lld"), ("ld", "gnu")] {
         let _ = fs::remove_file(&log);
         let out = kslink()
@@ -469,16 +462,14 @@ fn a_missed_prediction_relinks_once_and_is_remembered() {
     assert!(status.success());
     // A collect stage whose prediction leaves out extra.o.
     let blind = bench.path("blind-collect");
-    fs::write(
+    write_executable(
         &blind,
         format!(
             "#!/bin/bash\nargs=()\nfor a in \"$@\"; do [ \"$a\" = extra.o ] || args+=(\"$a\"); done\n\
              exec '{}' \"${{args[@]}}\"\n",
             bin_path("kslink-collect").display()
         ),
-    )
-    .unwrap();
-    fs::set_permissions(&blind, fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let link = || {
         let mut cmd = kslink();
         cmd.current_dir(bench.dir.path())
@@ -580,8 +571,7 @@ fn bad_input_fails_cleanly_and_keeps_the_previous_output() {
 
     let fake = |name: &str, body: &str| {
         let path = bench.path(name);
-        fs::write(&path, format!("#!/bin/bash\n{body}\n")).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        write_executable(&path, format!("#!/bin/bash\n{body}\n"));
         path
     };
     let wrong_kind = fake(
@@ -765,15 +755,13 @@ fn the_output_may_be_neither_an_input_nor_a_directory() {
 fn sigterm_ends_the_running_linker_and_the_next_run_resumes() {
     let bench = Bench::new();
     let slow = bench.path("slow-ld");
-    fs::write(
+    write_executable(
         &slow,
         "#!/bin/sh\n\
          if [ \"$1\" = --version ]; then exec /usr/bin/ld --version; fi\n\
          echo $$ > ld.pid\n\
          exec sleep 60\n",
-    )
-    .unwrap();
-    fs::set_permissions(&slow, fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let child = kslink()
         .current_dir(bench.path(""))
         .args(["link", "--all-symbols", "-o", "prog", "--work-dir", "work"])

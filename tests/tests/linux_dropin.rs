@@ -12,14 +12,13 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use kslink_schema::{artifact, ArrayKind, BtfFit, PatchReport};
 use kslink_tests::kernel::{kernel_tree_for, KernelArch, KernelTree};
 use kslink_tests::KernelVersion;
-use kslink_tests::{bin_path, kallsyms_finder_symbols};
+use kslink_tests::{bin_path, kallsyms_finder_symbols, write_executable};
 use kslink_tests::{repo_file, run_checked};
 use object::{Object, ObjectSection, ObjectSymbol};
 
@@ -61,15 +60,13 @@ fn make_with_dropin(
     fs::create_dir_all(&wrappers).unwrap();
     let ld_name = tree.arch.tool("ld");
     let ld = wrappers.join(&ld_name);
-    fs::write(
+    write_executable(
         &ld,
         format!(
             "#!/bin/sh\necho \"$PWD|$*\" >> '{}'\nexec /usr/bin/{ld_name} \"$@\"\n",
             scratch.join("ld.log").display()
         ),
-    )
-    .unwrap();
-    fs::set_permissions(&ld, fs::Permissions::from_mode(0o755)).unwrap();
+    );
     // The script is a prerequisite of vmlinux: replacing it makes Kbuild relink.
     let (output, links) = make_again(&copy, scratch);
     (copy, output, links)
@@ -584,15 +581,13 @@ fn dropin_refuses_a_tree_whose_generator_no_profile_reproduces() {
         let tool = copy.dir.join("scripts/kallsyms");
         let real = copy.dir.join("scripts/kallsyms.real");
         fs::rename(&tool, &real).unwrap();
-        fs::write(
+        write_executable(
             &tool,
             format!(
                 "#!/bin/sh\n'{}' \"$@\" | sed 's/^\\t\\.balign 4$/\\t.balign 8/'\n",
                 real.display()
             ),
-        )
-        .unwrap();
-        fs::set_permissions(&tool, fs::Permissions::from_mode(0o755)).unwrap();
+        );
     });
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "make succeeded:\n{stderr}");
@@ -773,7 +768,7 @@ fn dropin_7_3_links_the_kernels_way_when_the_btf_does_not_fit() {
     let wrappers = scratch.path().join("bin");
     fs::create_dir(&wrappers).unwrap();
     let faulty = wrappers.join("kslink");
-    fs::write(
+    write_executable(
         &faulty,
         format!(
             "#!/bin/sh\n\
@@ -786,9 +781,7 @@ fn dropin_7_3_links_the_kernels_way_when_the_btf_does_not_fit() {
              exec '{real}' \"$@\"\n",
             real = bin_path("kslink").display()
         ),
-    )
-    .unwrap();
-    fs::set_permissions(&faulty, fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let (copy, output, links) = make_with_dropin(&tree, scratch.path(), |_| {});
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(

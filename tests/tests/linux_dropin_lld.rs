@@ -8,12 +8,11 @@
 //! Debian's `lld-19`.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use kslink_tests::kernel::{kernel_tree, KernelTree};
 use kslink_tests::{bin_path, KernelVersion};
-use kslink_tests::{repo_file, run_checked};
+use kslink_tests::{repo_file, run_checked, write_executable};
 use object::Object;
 
 /// The lld that Linux `version` accepts (`scripts/min-tool-version.sh`: 7.x wants 17.0.1).
@@ -40,15 +39,13 @@ impl LldTree {
         fs::create_dir(&wrappers).unwrap();
         let log = scratch.join("ld.log");
         let ld = wrappers.join("ld.lld");
-        fs::write(
+        write_executable(
             &ld,
             format!(
                 "#!/bin/sh\necho \"$PWD|$*\" >> '{}'\nexec {lld} \"$@\"\n",
                 log.display()
             ),
-        )
-        .unwrap();
-        fs::set_permissions(&ld, fs::Permissions::from_mode(0o755)).unwrap();
+        );
         let kbuild_path = copy
             .make()
             .get_envs()

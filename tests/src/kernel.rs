@@ -144,7 +144,7 @@ impl KernelArch {
     /// order: kallsyms with every symbol, its self-test, a serial console, /proc and an
     /// initramfs; for Linux 7.3 on x86_64 also a relocatable kernel with KASLR, as every
     /// distribution builds it (so the link keeps `--emit-relocs` records and Kbuild makes
-    /// `vmlinux.relocs`), and BTF, as every distribution builds it too (sysfs to show it,
+    /// `vmlinux.relocs`), and on x86_64 and arm64 BTF, as every distribution builds it too (sysfs to show it,
     /// SMP for a per-cpu section, debug information for pahole, the BPF system call BTF
     /// depends on; [`KernelArch::config_disabled`] turns off the choice of no debug
     /// information).
@@ -167,9 +167,9 @@ impl KernelArch {
         options
     }
 
-    /// True for the kernel built with BTF: x86_64 7.3.
+    /// True for the kernels built with BTF: 7.3 on x86_64 and on arm64.
     fn has_btf(self, version: KernelVersion) -> bool {
-        self == KernelArch::X86_64 && version == KernelVersion::V7_3
+        version == KernelVersion::V7_3 && matches!(self, KernelArch::X86_64 | KernelArch::Arm64)
     }
 
     /// The options `scripts/config -d` turns off after [`KernelArch::config_options`].
@@ -206,7 +206,7 @@ impl KernelArch {
     }
 
     /// Source directories kept whole besides [`COMMON_KEEP_DIRS`]: the architecture's own,
-    /// and on x86 what objtool builds from.
+    /// what `resolve_btfids` builds from (BTF), and on x86 what objtool builds from.
     fn keep_dirs(self) -> &'static [&'static str] {
         match self {
             KernelArch::X86_64 | KernelArch::I386 => &[
@@ -219,16 +219,25 @@ impl KernelArch {
                 "tools/scripts",
                 "tools/arch/x86",
             ],
-            KernelArch::Arm64 => &["arch/arm64"],
+            KernelArch::Arm64 => &[
+                "arch/arm64",
+                "tools/bpf",
+                "tools/build",
+                "tools/include",
+                "tools/lib",
+                "tools/scripts",
+                "tools/arch/arm64",
+            ],
         }
     }
 
-    /// Where Kbuild's build records hold absolute paths: objtool's build (x86); arm64's
-    /// vDSO, which includes `lib/vdso/gettimeofday.c` by its absolute path.
+    /// Where Kbuild's build records hold absolute paths: the host tools' builds (objtool on
+    /// x86, resolve_btfids with BTF); arm64's vDSO, which includes
+    /// `lib/vdso/gettimeofday.c` by its absolute path.
     fn absolute_path_dirs(self) -> &'static [&'static str] {
         match self {
             KernelArch::X86_64 | KernelArch::I386 => &["tools"],
-            KernelArch::Arm64 => &["arch/arm64/kernel/vdso"],
+            KernelArch::Arm64 => &["arch/arm64/kernel/vdso", "tools"],
         }
     }
 

@@ -310,6 +310,10 @@ fn a_swapped_stage_is_the_one_used() {
 /// the section, and installs nothing.
 #[test]
 fn the_btf_step_checks_the_btf_before_the_install() {
+    if Command::new("pahole").arg("--version").output().is_err() {
+        kslink_tests::skip_for_missing_tool("the BTF step", "pahole", "dwarves");
+        return;
+    }
     let bench = Bench::new();
     fs::write(
         bench.path("percpu.c"),

@@ -9,7 +9,9 @@
 //! between them), which a relocatable link would otherwise keep apart, and `/DISCARD/`,
 //! whose input sections take their symbols out of the linked file. The view's script holds
 //! those statements' contents, copied from the tree's own preprocessed script; nothing else
-//! of it (addresses, load addresses and program headers have no meaning in `ld -r`).
+//! of it (addresses, load addresses and program headers have no meaning in `ld -r`), but an
+//! address for the per-cpu section that aligns its contents as the linked file's
+//! ([`PERCPU_VIEW_ADDRESS`]).
 
 use std::fmt;
 
@@ -17,6 +19,10 @@ use kslink_linker_script::{Script, Statement};
 
 /// The output section whose layout pahole encodes (its `PERCPU_SECTION`).
 pub const PERCPU_SECTION: &[u8] = b".data..percpu";
+
+/// Where the view's per-cpu section starts: a multiple of every page size (4 KiB to 64 KiB)
+/// and of the 2 MiB of a huge page, and not 0.
+pub const PERCPU_VIEW_ADDRESS: u64 = 0x20_0000;
 
 /// Why the view's script could not be made.
 #[derive(Debug)]
@@ -64,8 +70,17 @@ pub fn view_script(text: &[u8], file: &str) -> Result<String, ViewError> {
                 String::from_utf8_lossy(&section.name)
             ))
         })?;
+        // The kernel's script aligns the per-cpu section's start to a page, and its body
+        // aligns within it to absolute addresses: the view's section starts at an address
+        // aligned to any page size, so that its padding is the linked file's. (`ld -r` would
+        // start it wherever its other sections end; at 0, pahole sets the first variable
+        // apart, as above.)
+        let address = match section.name == PERCPU_SECTION {
+            true => format!(" {PERCPU_VIEW_ADDRESS:#x}"),
+            false => String::new(),
+        };
         out.push_str(&format!(
-            "  {} : {{{}}}\n",
+            "  {}{address} : {{{}}}\n",
             String::from_utf8_lossy(&section.name),
             body.trim()
         ));
@@ -90,7 +105,7 @@ mod tests {
         let view = view_script(script, "vmlinux.lds").unwrap();
         assert_eq!(
             view,
-            "/* The statements of vmlinux.lds that shape what pahole reads, for kslink's BTF input view. */\nSECTIONS\n{\n  .data..percpu : {__per_cpu_start = .; . = ALIGN(((1 << 12))); *(.data..percpu..page_aligned) . = ALIGN(64); *(.data..percpu) __per_cpu_end = .;}\n  /DISCARD/ : {*(.discard) *(.discard.*)}\n}\n"
+            "/* The statements of vmlinux.lds that shape what pahole reads, for kslink's BTF input view. */\nSECTIONS\n{\n  .data..percpu 0x200000 : {__per_cpu_start = .; . = ALIGN(((1 << 12))); *(.data..percpu..page_aligned) . = ALIGN(64); *(.data..percpu) __per_cpu_end = .;}\n  /DISCARD/ : {*(.discard) *(.discard.*)}\n}\n"
         );
     }
 

@@ -27,6 +27,8 @@
 
 set -euo pipefail
 export LC_ALL=C
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
     cat <<'EOF'
@@ -48,71 +50,17 @@ Exit status: 0 target met, 1 target missed, 2 error (setup, or outputs differ).
 EOF
 }
 
-die() {
-    echo "bench/collect.sh: error: $*" >&2
-    exit 2
-}
-
 rounds=7
-keep=0
 vmlinux=
-while (($#)); do
-    case $1 in
-    --rounds)
-        (($# >= 2)) || die "--rounds needs a number"
-        rounds=$2
-        shift 2
-        ;;
-    --rounds=*)
-        rounds=${1#--rounds=}
-        shift
-        ;;
-    --vmlinux)
-        (($# >= 2)) || die "--vmlinux needs a file"
-        vmlinux=$2
-        shift 2
-        ;;
-    --vmlinux=*)
-        vmlinux=${1#--vmlinux=}
-        shift
-        ;;
-    --keep)
-        keep=1
-        shift
-        ;;
-    -h | --help)
-        usage
-        exit 0
-        ;;
-    *)
-        usage >&2
-        exit 2
-        ;;
-    esac
-done
-[[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds wants a positive integer, not '$rounds'"
+value_options=([--vmlinux]=vmlinux)
+parse_options "$@"
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-gnu_time=/usr/bin/time
 cache=${KSLINK_CACHE:-$root/target/kslink-cache}
 
-for tool in cargo nm sed cmp awk sort; do
-    command -v "$tool" >/dev/null || die "'$tool' not found in PATH"
-done
-[[ -x $gnu_time ]] && "$gnu_time" -f %M true >/dev/null 2>&1 ||
-    die "GNU time not found at $gnu_time (apt-get install time)"
+need cargo nm sed cmp awk sort
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kslink-bench.XXXXXX")
-cleanup() {
-    if ((keep)); then
-        echo "kept $tmp" >&2
-    else
-        rm -rf "$tmp"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+make_tmp
 mkdir -p "$tmp/bin" "$tmp/out"
 
 # ---- the vmlinux --------------------------------------------------------------------------
@@ -176,10 +124,6 @@ fi
 # ---- the commands -----------------------------------------------------------------------------
 
 out=$tmp/out
-errlog=$tmp/stderr.txt
-
-# shellcheck source=bench/lib.sh
-source "$(dirname "$0")/lib.sh"
 
 # The cases, one run each. `outputs` lists what each writes (removed before its run).
 declare -A outputs=(
@@ -195,21 +139,6 @@ ks_set() { measure "$ks" --linked "$vmlinux" -o "$out/ks.symbols"; }
 up_nm() { measure "$nm_path" -n "$vmlinux" >"$out/up.nm"; }
 ks_nm() { measure "$ks" --linked "$vmlinux" --emit-nm "$out/ks.nm"; }
 
-# timed CASE: runs CASE once; sets elapsed (wall, µs), cpu (ms) and rss (KiB).
-timed() {
-    local f t0 c0
-    for f in ${outputs[$1]}; do rm -f "$out/$f"; done
-    cpu_ms
-    c0=$cpu_now
-    now_us
-    t0=$now
-    "$1"
-    now_us
-    elapsed=$((now - t0))
-    cpu_ms
-    cpu=$((cpu_now - c0))
-    rss=$(tail -n 1 "$tmp/rss")
-}
 
 cases=(up_map ks_map up_set ks_set up_nm ks_nm)
 

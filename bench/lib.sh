@@ -1,9 +1,103 @@
 #!/usr/bin/env bash
-# Shared by the bench scripts: measuring one command, alternating timed rounds and the report
-# lines. The sourcing script defines `die`, `tmp` (its temporary directory), `errlog` and
-# `gnu_time` (GNU time's path) before it measures; for the rounds, `cases` (pairs: upstream
-# case, kslink case), `rounds`, and `timed CASE`, which runs one case and sets `elapsed`
-# (microseconds), `cpu` and `rss` (KiB); it may set `label_width` for the report.
+# Shared by the bench scripts: their options and setup, measuring one command, alternating
+# timed rounds and the report lines. The sourcing script sources this first, defines `usage`,
+# and sets the defaults of its options (`rounds`) before `parse_options`; for the rounds it
+# defines `cases` (pairs: upstream case, kslink case), the functions that run them, and may
+# set `outputs` (the files in `$out` each case writes, removed before it runs) and
+# `label_width` for the report.
+
+bench=bench/${0##*/}
+gnu_time=/usr/bin/time
+keep=0
+declare -A value_options=()
+declare -A outputs=()
+
+die() {
+    echo "$bench: error: $*" >&2
+    exit 2
+}
+
+# parse_options ARGS...: --rounds N, --keep, -h/--help (the script's `usage`), and every
+# option named in `value_options` (`[--NAME]=variable`), each as `--NAME X` or `--NAME=X`;
+# if `positional` names a variable, one word that is no option goes there. Anything else is
+# a usage error (exit 2).
+parse_options() {
+    local option value var
+    while (($#)); do
+        option=$1
+        case $option in
+        -h | --help)
+            usage
+            exit 0
+            ;;
+        --keep)
+            keep=1
+            shift
+            continue
+            ;;
+        --*=*)
+            value=${option#*=}
+            option=${option%%=*}
+            ;;
+        -*) value= ;;
+        *)
+            [[ -n ${positional:-} ]] || {
+                usage >&2
+                exit 2
+            }
+            printf -v "$positional" '%s' "$option"
+            shift
+            continue
+            ;;
+        esac
+        case $option in
+        --rounds) var=rounds ;;
+        *) var=${value_options[$option]:-} ;;
+        esac
+        [[ -n $var ]] || {
+            usage >&2
+            exit 2
+        }
+        if [[ $1 != *=* ]]; then
+            (($# >= 2)) || die "$option needs a value"
+            value=$2
+            shift
+        fi
+        printf -v "$var" '%s' "$value"
+        shift
+    done
+    [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds wants a positive integer, not '$rounds'"
+}
+
+# need TOOL...: each on PATH, and GNU time at $gnu_time.
+need() {
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || die "'$tool' not found in PATH"
+    done
+    [[ -x $gnu_time ]] && "$gnu_time" -f %M true >/dev/null 2>&1 ||
+        die "GNU time not found at $gnu_time (apt-get install time)"
+}
+
+# make_tmp: the temporary directory `tmp` (in $TMPDIR, default /tmp), removed on exit unless
+# --keep, after the script's `at_exit` if it defines one; INT and TERM end the script as a
+# shell reports them.
+make_tmp() {
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/kslink-bench.XXXXXX")
+    errlog=$tmp/stderr.txt
+    trap cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+cleanup() {
+    if declare -F at_exit >/dev/null; then at_exit; fi
+    if ((keep)); then
+        echo "kept $tmp${work:+ and $work}" >&2
+    else
+        rm -rf "$tmp"
+        [[ -z ${work:-} ]] || rm -rf "$work"
+    fi
+}
 
 # now_us: wall clock in microseconds, into $now.
 if [[ -n ${EPOCHREALTIME:-} ]]; then
@@ -33,10 +127,27 @@ to_ms() { # 1m2.345s -> 62345
 # with CMD's stderr if it fails.
 measure() {
     if ! "$gnu_time" -f %M -o "$tmp/rss" "$@" 2>"$errlog"; then
-        echo "$0: command failed: $*" >&2
+        echo "$bench: command failed: $*" >&2
         sed -n 1,40p "$errlog" >&2
         exit 2
     fi
+}
+
+# timed CASE: runs the case function CASE once, its `outputs` removed first; sets elapsed
+# (microseconds), cpu (ms) and rss (KiB, of the last command it measured).
+timed() {
+    local f t0 c0
+    for f in ${outputs[$1]:-}; do rm -f "$out/$f"; done
+    cpu_ms
+    c0=$cpu_now
+    now_us
+    t0=$now
+    "$1"
+    now_us
+    elapsed=$((now - t0))
+    cpu_ms
+    cpu=$((cpu_now - c0))
+    rss=$(tail -n 1 "$tmp/rss")
 }
 
 # run_rounds: times every case `rounds` times, alternating upstream and kslink and swapping

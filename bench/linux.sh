@@ -16,37 +16,29 @@
 
 set -euo pipefail
 export LC_ALL=C
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
     cat <<'EOF'
-usage: bench/linux.sh [--rounds N] [--ld LD] TREE
+usage: bench/linux.sh [--rounds N] [--ld LD] [--keep] TREE
 
 Times TREE's own scripts/link-vmlinux.sh against kslink's drop-in, N alternating rounds
 (default 5) of `rm vmlinux; make -s vmlinux`, and prints the median time of the script
 alone, the vmlinux links each made, and the ratio. TREE is a built Linux 7.3, 6.12 or 6.1 tree
 (`make vmlinux` done) whose scripts/link-vmlinux.sh is upstream's; it is restored on exit.
 --ld ld.lld links with LLVM's lld (`make LD=ld.lld`: Kbuild first reconfigures and rebuilds
-what depends on the linker, once); the default is GNU ld, Kbuild's own default.
+what depends on the linker, once); the default is GNU ld, Kbuild's own default. --keep
+keeps the temporary directory (the scripts and the round logs) and prints its path.
 EOF
-}
-
-die() {
-    echo "bench/linux.sh: error: $*" >&2
-    exit 2
 }
 
 rounds=5
 ld=ld
 tree=
-while (($#)); do
-    case $1 in
-    --rounds) rounds=${2:?}; shift 2 ;;
-    --ld) ld=${2:?}; shift 2 ;;
-    -h | --help) usage; exit 0 ;;
-    -*) usage >&2; exit 2 ;;
-    *) tree=$1; shift ;;
-    esac
-done
+value_options=([--ld]=ld)
+positional=tree
+parse_options "$@"
 [[ -n $tree ]] || { usage >&2; exit 2; }
 tree=$(cd "$tree" && pwd) || die "no tree at $tree"
 script=$tree/scripts/link-vmlinux.sh
@@ -56,16 +48,12 @@ grep -q kslink "$script" && die "$script is not upstream's (it mentions kslink):
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 (cd "$repo" && cargo build --release --workspace --bins -q) || die "cargo build failed"
-bin=$repo/target/release
+bin=${CARGO_TARGET_DIR:-$repo/target}/release
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kslink-bench-linux.XXXXXX")
+make_tmp
 cp -p "$script" "$tmp/upstream-link-vmlinux.sh"
 cp "$repo/examples/linux/link-vmlinux.sh" "$tmp/dropin-link-vmlinux.sh"
-restore() {
-    cp -p "$tmp/upstream-link-vmlinux.sh" "$script"
-    rm -rf "$tmp"
-}
-trap restore EXIT
+at_exit() { cp -p "$tmp/upstream-link-vmlinux.sh" "$script"; }
 
 mkdir "$tmp/bin"
 cat >"$tmp/bin/$ld" <<EOF

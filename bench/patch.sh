@@ -26,6 +26,8 @@
 
 set -euo pipefail
 export LC_ALL=C
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
     cat <<'EOF'
@@ -50,82 +52,18 @@ Exit status: 0 done, 2 error (setup, or a patched file is wrong).
 EOF
 }
 
-die() {
-    echo "bench/patch.sh: error: $*" >&2
-    exit 2
-}
-
 rounds=7
-keep=0
 vmlinux=
 outdir=
-while (($#)); do
-    case $1 in
-    --rounds)
-        (($# >= 2)) || die "--rounds needs a number"
-        rounds=$2
-        shift 2
-        ;;
-    --rounds=*)
-        rounds=${1#--rounds=}
-        shift
-        ;;
-    --vmlinux)
-        (($# >= 2)) || die "--vmlinux needs a file"
-        vmlinux=$2
-        shift 2
-        ;;
-    --vmlinux=*)
-        vmlinux=${1#--vmlinux=}
-        shift
-        ;;
-    --dir)
-        (($# >= 2)) || die "--dir needs a directory"
-        outdir=$2
-        shift 2
-        ;;
-    --dir=*)
-        outdir=${1#--dir=}
-        shift
-        ;;
-    --keep)
-        keep=1
-        shift
-        ;;
-    -h | --help)
-        usage
-        exit 0
-        ;;
-    *)
-        usage >&2
-        exit 2
-        ;;
-    esac
-done
-[[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds wants a positive integer, not '$rounds'"
+value_options=([--vmlinux]=vmlinux [--dir]=outdir)
+parse_options "$@"
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-gnu_time=/usr/bin/time
 
-for tool in cargo cmp cp awk sort stat; do
-    command -v "$tool" >/dev/null || die "'$tool' not found in PATH"
-done
-[[ -x $gnu_time ]] && "$gnu_time" -f %M true >/dev/null 2>&1 ||
-    die "GNU time not found at $gnu_time (apt-get install time)"
+need cargo cmp cp awk sort stat
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kslink-bench.XXXXXX")
 work=
-cleanup() {
-    if ((keep)); then
-        echo "kept $tmp${work:+ and $work}" >&2
-    else
-        rm -rf "$tmp"
-        [[ -z $work ]] || rm -rf "$work"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+make_tmp
 mkdir -p "$tmp/bin" "$tmp/prep"
 if [[ -n $outdir ]]; then
     [[ -d $outdir ]] || die "no such directory: $outdir"
@@ -135,10 +73,6 @@ else
     out=$tmp/out
     mkdir -p "$out"
 fi
-
-# shellcheck source=bench/lib.sh
-source "$(dirname "$0")/lib.sh"
-errlog=$tmp/stderr.txt
 
 # ---- build ----------------------------------------------------------------------------------
 
@@ -212,21 +146,6 @@ copy_only() { measure cp "$input" "$out/copy.elf"; }
 # What each case writes anew, removed before its run.
 declare -A outputs=([in_place]="" [copy_o]="patched.elf" [copy_only]="copy.elf")
 
-# timed CASE: runs CASE once; sets elapsed (wall, µs), cpu (ms) and rss (KiB).
-timed() {
-    local f t0 c0
-    for f in ${outputs[$1]}; do rm -f "$out/$f"; done
-    cpu_ms
-    c0=$cpu_now
-    now_us
-    t0=$now
-    "$1"
-    now_us
-    elapsed=$((now - t0))
-    cpu_ms
-    cpu=$((cpu_now - c0))
-    rss=$(tail -n 1 "$tmp/rss")
-}
 
 # ---- verify once ----------------------------------------------------------------------------
 

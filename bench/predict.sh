@@ -22,6 +22,8 @@
 
 set -euo pipefail
 export LC_ALL=C
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
     cat <<'EOF'
@@ -41,113 +43,33 @@ Exit status: 0 target met, 1 target missed, 2 error (setup, or the prediction di
 EOF
 }
 
-die() {
-    echo "bench/predict.sh: error: $*" >&2
-    exit 2
-}
-
 rounds=7
-keep=0
-while (($#)); do
-    case $1 in
-    --rounds)
-        (($# >= 2)) || die "--rounds needs a number"
-        rounds=$2
-        shift 2
-        ;;
-    --rounds=*)
-        rounds=${1#--rounds=}
-        shift
-        ;;
-    --keep)
-        keep=1
-        shift
-        ;;
-    -h | --help)
-        usage
-        exit 0
-        ;;
-    *)
-        usage >&2
-        exit 2
-        ;;
-    esac
-done
-[[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds wants a positive integer, not '$rounds'"
+parse_options "$@"
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-gnu_time=/usr/bin/time
 cache=${KSLINK_CACHE:-$root/target/kslink-cache}
 tree=$cache/kernel-6.12
 
-for tool in cargo ld awk sort; do
-    command -v "$tool" >/dev/null || die "'$tool' not found in PATH"
-done
-[[ -x $gnu_time ]] && "$gnu_time" -f %M true >/dev/null 2>&1 ||
-    die "GNU time not found at $gnu_time (apt-get install time)"
+need cargo ld awk sort
 [[ -f $tree/.kslink/complete ]] ||
     die "no 6.12 test kernel in $tree: build it with \`cargo test --release -p kslink-tests --test collect_predict\`"
 
-# The recorded final link, split into words (Kbuild's words have no spaces or quotes).
-read -r -a link <<<"$(sed -n 's/^final-link //p' "$tree/.kslink/complete")"
-((${#link[@]})) || die "$tree/.kslink/complete records no final link"
-script=
-inputs=()
-after_output=0
-for ((i = 0; i < ${#link[@]}; i++)); do
-    w=${link[i]}
-    case $w in
-    --script=*) script=${w#--script=} ;;
-    -T) script=${link[i + 1]} ;;
-    esac
-    if ((after_output)); then
-        [[ $w == *kallsyms*.o ]] || inputs+=("$w")
-    elif [[ $w == -o && ${link[i + 1]:-} == vmlinux ]]; then
-        after_output=1
-        i=$((i + 1))
-    fi
-done
-[[ -n $script ]] || die "no linker script in the recorded link"
-libs=$(tr '\0' '\n' <"$tree/.kslink/link/env" | sed -n 's/^KBUILD_VMLINUX_LIBS=//p')
-# The same link from vmlinux.a: vmlinux.o is `ld -r --whole-archive vmlinux.a
-# --start-group LIBS --end-group`.
-archive_inputs=()
-for w in "${inputs[@]}"; do
-    case $w in
-    vmlinux.o) archive_inputs+=(vmlinux.a) ;;
-    --start-group)
-        archive_inputs+=(--start-group)
-        read -r -a lib_words <<<"$libs"
-        archive_inputs+=("${lib_words[@]}")
-        ;;
-    *) archive_inputs+=("$w") ;;
-    esac
-done
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kslink-bench.XXXXXX")
-cleanup() {
-    if ((keep)); then
-        echo "kept $tmp" >&2
-    else
-        rm -rf "$tmp"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+make_tmp
 mkdir -p "$tmp/bin" "$tmp/out"
 
 # ---- build ----------------------------------------------------------------------------------
 
-echo "building kslink-collect (release)..." >&2
+echo "building kslink, kslink-collect and kslink-table (release)..." >&2
 cd "$root"
-build_json=$(cargo build --release -p kslink-collect --bin kslink-collect \
-    --message-format=json-render-diagnostics) || die "cargo build of kslink-collect failed"
-ks_built=$(grep -o '"executable":"[^"]*kslink-collect"' <<<"$build_json" | tail -n 1 |
-    sed 's/^"executable":"//; s/"$//')
-[[ -n $ks_built && -x $ks_built ]] || die "cannot find the kslink-collect executable cargo built"
-# A private copy: a concurrent `cargo build` must not swap the binary under the benchmark.
-cp "$ks_built" "$tmp/bin/kslink-collect"
+build_json=$(cargo build --release -p kslink -p kslink-collect -p kslink-table --bins \
+    --message-format=json-render-diagnostics) || die "cargo build of the stages failed"
+# Private copies: a concurrent `cargo build` must not swap a binary under the benchmark.
+for name in kslink kslink-collect kslink-table; do
+    built=$(grep -o "\"executable\":\"[^\"]*/$name\"" <<<"$build_json" | tail -n 1 |
+        sed 's/^"executable":"//; s/"$//')
+    [[ -n $built && -x $built ]] || die "cannot find the $name executable cargo built"
+    cp "$built" "$tmp/bin/$name"
+done
 ks=$tmp/bin/kslink-collect
 ld_version=$(ld --version | head -n 1)
 ks_rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -158,65 +80,57 @@ fi
 # ---- the commands ---------------------------------------------------------------------------
 
 out=$tmp/out
-errlog=$tmp/stderr.txt
 cd "$tree"
 
-if [[ -n ${EPOCHREALTIME:-} ]]; then
-    now_us() { now=${EPOCHREALTIME//[!0-9]/}; }
-else
-    now_us() { now=$(date +%s%6N); }
-fi
-# cpu_ms: user + system CPU time of all waited-for children so far, in ms, into $cpu_now.
-cpu_ms() {
-    local line u s
-    times >"$tmp/times"
-    {
-        read -r line
-        read -r u s
-    } <"$tmp/times"
-    cpu_now=$(($(to_ms "$u") + $(to_ms "$s")))
-}
-to_ms() { # 1m2.345s -> 62345
-    [[ $1 =~ ^([0-9]+)m([0-9]+)\.([0-9]{3})s$ ]] || die "cannot parse \`times\` output '$1'"
-    echo $(((10#${BASH_REMATCH[1]} * 60 + 10#${BASH_REMATCH[2]}) * 1000 + 10#${BASH_REMATCH[3]}))
-}
-measure() {
-    if ! "$gnu_time" -f %M -o "$tmp/rss" "$@" 2>"$errlog"; then
-        echo "bench/predict.sh: command failed: $*" >&2
-        sed -n 1,40p "$errlog" >&2
-        exit 2
-    fi
-}
-
-# The recorded link with another output file.
+# The recorded final link, split into words (Kbuild's words have no spaces or quotes), with
+# another output file; for kslink, without its output and kallsyms object (kslink names
+# both), from vmlinux.o as Kbuild links, and from vmlinux.a (vmlinux.o is `ld -r
+# --whole-archive vmlinux.a --start-group LIBS --end-group`).
+read -r -a link <<<"$(sed -n 's/^final-link //p' "$tree/.kslink/complete")"
+((${#link[@]})) || die "$tree/.kslink/complete records no final link"
+libs=$(tr '\0' '\n' <"$tree/.kslink/link/env" | sed -n 's/^KBUILD_VMLINUX_LIBS=//p')
+read -r -a lib_words <<<"$libs"
 link_words=()
+from_o=()
+from_a=()
 for ((i = 0; i < ${#link[@]}; i++)); do
-    if [[ ${link[i]} == -o && ${link[i + 1]:-} == vmlinux ]]; then
+    w=${link[i]}
+    if [[ $w == -o ]]; then
         link_words+=(-o "$out/vmlinux")
         i=$((i + 1))
-    else
-        link_words+=("${link[i]}")
+        continue
     fi
+    link_words+=("$w")
+    [[ $w == *kallsyms*.o ]] && continue
+    from_o+=("$w")
+    case $w in
+    vmlinux.o) from_a+=(vmlinux.a) ;;
+    --start-group) from_a+=(--start-group "${lib_words[@]}") ;;
+    *) from_a+=("$w") ;;
+    esac
 done
+
+# The predictions as `kslink link` runs them: the first command of its --dry-run, so that
+# the bench reads the linker command line as the driver does (its script, inputs and
+# linker); each writes WORK/predicted.symbols.
+predict_command() { # NAME LINKER-WORDS...
+    local name=$1 line
+    shift
+    mkdir -p "$tmp/$name.work"
+    line=$("$tmp/bin/kslink" link --dry-run --all-symbols --profile linux-6.12 \
+        -o "$out/$name.vmlinux" --work-dir "$tmp/$name.work" -- "$@" | head -n 1) ||
+        die "kslink link --dry-run failed for the link from vmlinux.$name"
+    [[ $line == *kslink-collect\ --predict\ * ]] ||
+        die "kslink link --dry-run's first command is not the prediction: $line"
+    eval "predict_$name=($line)"
+}
+predict_command o "${from_o[@]}"
+predict_command a "${from_a[@]}"
 link_o() { measure "${link_words[@]}"; }
-predict_o() { measure "$ks" --predict -T "$script" -o "$out/o.symbols" "${inputs[@]}"; }
+predict_o() { measure "${predict_o[@]}"; }
 # The link from vmlinux.a costs about the same as from vmlinux.o; the pair reuses it.
 link_a() { link_o; }
-predict_a() { measure "$ks" --predict -T "$script" -o "$out/a.symbols" "${archive_inputs[@]}"; }
-
-timed() {
-    local t0 c0
-    cpu_ms
-    c0=$cpu_now
-    now_us
-    t0=$now
-    "$1"
-    now_us
-    elapsed=$((now - t0))
-    cpu_ms
-    cpu=$((cpu_now - c0))
-    rss=$(tail -n 1 "$tmp/rss")
-}
+predict_a() { measure "${predict_a[@]}"; }
 
 cases=(link_o predict_o link_a predict_a)
 
@@ -225,13 +139,11 @@ cases=(link_o predict_o link_a predict_a)
 echo "verifying the predictions (warm-up round)..." >&2
 for c in "${cases[@]}"; do timed "$c"; done
 for p in o a; do
-    "$ks" --compare "$out/$p.symbols" --linked vmlinux --all-symbols >"$out/$p.report" ||
+    "$ks" --compare "$tmp/$p.work/predicted.symbols" --linked vmlinux --all-symbols >"$out/$p.report" ||
         die "the prediction from vmlinux.$p is not exact: $(tail -n 1 "$out/$p.report"); see --keep"
 done
 nsyms=$(sed -n 's/^symbols: \([0-9]*\) predicted.*/\1/p' "$out/o.report")
 
-# shellcheck source=bench/lib.sh
-source "$root/bench/lib.sh"
 label_width=24
 run_rounds
 

@@ -20,6 +20,8 @@
 
 set -euo pipefail
 export LC_ALL=C
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
     cat <<'EOF'
@@ -39,62 +41,16 @@ Exit status: 0 all targets met, 1 a target missed, 2 error (setup, or outputs di
 EOF
 }
 
-die() {
-    echo "bench/table.sh: error: $*" >&2
-    exit 2
-}
-
 rounds=7
-keep=0
-while (($#)); do
-    case $1 in
-    --rounds)
-        (($# >= 2)) || die "--rounds needs a number"
-        rounds=$2
-        shift 2
-        ;;
-    --rounds=*)
-        rounds=${1#--rounds=}
-        shift
-        ;;
-    --keep)
-        keep=1
-        shift
-        ;;
-    -h | --help)
-        usage
-        exit 0
-        ;;
-    *)
-        usage >&2
-        exit 2
-        ;;
-    esac
-done
-[[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds wants a positive integer, not '$rounds'"
+parse_options "$@"
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 map_xz=$root/tests/data/System.map-6.12.117+deb12-amd64.xz
-gnu_time=/usr/bin/time
 
-for tool in cargo gcc xz cmp awk sort; do
-    command -v "$tool" >/dev/null || die "'$tool' not found in PATH"
-done
-[[ -x $gnu_time ]] && "$gnu_time" -f %M true >/dev/null 2>&1 ||
-    die "GNU time not found at $gnu_time (apt-get install time)"
+need cargo gcc xz cmp awk sort
 [[ -f $map_xz ]] || die "missing $map_xz"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kslink-bench.XXXXXX")
-cleanup() {
-    if ((keep)); then
-        echo "kept $tmp" >&2
-    else
-        rm -rf "$tmp"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+make_tmp
 mkdir -p "$tmp/bin" "$tmp/out" "$tmp/include/asm"
 
 # ---- build ----------------------------------------------------------------------------------
@@ -141,10 +97,6 @@ fi
 flags612=(--all-symbols --absolute-percpu)
 flags61=(--all-symbols --base-relative --absolute-percpu)
 out=$tmp/out
-errlog=$tmp/stderr.txt
-
-# shellcheck source=bench/lib.sh
-source "$(dirname "$0")/lib.sh"
 
 assemble() { # S O
     gcc -c -x assembler-with-cpp -I "$tmp/include" "$1" -o "$2" 2>"$errlog" || {
@@ -170,22 +122,7 @@ ks_asm() { measure "$ks" "${flags612[@]}" --emit-asm "$out/ks.S" "$map"; }
 up_61() { measure "$up61" "${flags61[@]}" "$map" >"$out/up61.S"; }
 ks_61() { measure "$ks" --profile linux-6.1 "${flags61[@]}" --emit-asm "$out/ks61.S" "$map"; }
 
-# timed CASE: runs CASE once; sets elapsed (wall, µs), cpu (ms) and rss (KiB of the one
 # command run under GNU time: upstream's kallsyms, not gcc, in up_obj).
-timed() {
-    local f t0 c0
-    for f in ${outputs[$1]}; do rm -f "$out/$f"; done
-    cpu_ms
-    c0=$cpu_now
-    now_us
-    t0=$now
-    "$1"
-    now_us
-    elapsed=$((now - t0))
-    cpu_ms
-    cpu=$((cpu_now - c0))
-    rss=$(tail -n 1 "$tmp/rss")
-}
 
 cases=(up_obj ks_obj up_asm ks_asm up_61 ks_61)
 

@@ -139,7 +139,6 @@ ks_set() { measure "$ks" --linked "$vmlinux" -o "$out/ks.symbols"; }
 up_nm() { measure "$nm_path" -n "$vmlinux" >"$out/up.nm"; }
 ks_nm() { measure "$ks" --linked "$vmlinux" --emit-nm "$out/ks.nm"; }
 
-
 cases=(up_map ks_map up_set ks_set up_nm ks_nm)
 
 # ---- verify once (also the warm-up round) ---------------------------------------------------

@@ -146,7 +146,6 @@ copy_only() { measure cp "$input" "$out/copy.elf"; }
 # What each case writes anew, removed before its run.
 declare -A outputs=([in_place]="" [copy_o]="patched.elf" [copy_only]="copy.elf")
 
-
 # ---- verify once ----------------------------------------------------------------------------
 
 echo "verifying (untimed round)..." >&2

@@ -382,8 +382,6 @@ impl Pipeline<'_> {
                     framed = !self.frame_is_tables_own()?;
                     if framed {
                         self.run_next(&mut plan, &FRAMED);
-                    } else {
-                        self.keys.remove(&StepKind::Object);
                     }
                 }
                 StepKind::Remember => self.warn_misfit(&output_name, &misfit)?,

@@ -164,7 +164,7 @@ impl Plan<'_> {
         self.request.output.display().to_string()
     }
 
-    /// The files the link reads that no step makes: the script and the linker's inputs.
+    /// The linker's input files: what the link reads that no step makes.
     fn link_inputs(&self) -> impl Iterator<Item = PathBuf> + '_ {
         self.request.linker.input_files().map(PathBuf::from)
     }

@@ -28,7 +28,6 @@ pub(crate) enum Action {
 /// One step, as the plan describes it.
 pub(crate) struct Step {
     kind: StepKind,
-    name: &'static str,
     tag: &'static str,
     target: String,
     action: Action,
@@ -45,7 +44,6 @@ impl Step {
     pub(crate) fn new(kind: StepKind, tag: &'static str, target: String, action: Action) -> Step {
         Step {
             kind,
-            name: kind.name(),
             tag,
             target,
             action,
@@ -81,7 +79,7 @@ impl Step {
     /// follows (each of which has run, or been found up to date, in this run).
     fn key(&self, keys: &HashMap<StepKind, String>) -> Result<String, LinkError> {
         let mut key = KeyBuilder::default();
-        key.part(self.name.as_bytes());
+        key.part(self.kind.name().as_bytes());
         match &self.action {
             Action::Command(argv) => {
                 for arg in argv {
@@ -106,7 +104,7 @@ impl Step {
         }
         for after in &self.after {
             let Some(after) = keys.get(after) else {
-                panic!("the plan runs {} before {}", self.name, after.name());
+                panic!("the plan runs {} before {}", self.kind.name(), after.name());
             };
             key.part(after.as_bytes());
         }
@@ -130,12 +128,12 @@ impl Pipeline<'_> {
             |what: &str| LinkError::io(format!("{what} in {}", journal_dir.display()));
         if self
             .journal
-            .is_done(step.name, &key)
+            .is_done(step.kind.name(), &key)
             .map_err(journal_error("cannot check the journal"))?
         {
             self.progress.finish(step.tag, &step.target, 0.0, true);
             self.timings.push(StepTiming {
-                name: step.name.to_string(),
+                name: step.kind.name().to_string(),
                 seconds: 0.0,
                 skipped: true,
             });
@@ -161,7 +159,7 @@ impl Pipeline<'_> {
                 }
             }
             self.timings.push(StepTiming {
-                name: step.name.to_string(),
+                name: step.kind.name().to_string(),
                 seconds: 0.0,
                 skipped: false,
             });
@@ -175,11 +173,11 @@ impl Pipeline<'_> {
         // file still counts as its maker's output if this run is cut short.
         let rewrites = self.rewrite_stamps(&step)?;
         self.journal
-            .forget(step.name)
+            .forget(step.kind.name())
             .map_err(journal_error("cannot update the journal"))?;
         if !rewrites.is_empty() {
             let pending = StepRecord {
-                step: step.name.to_string(),
+                step: step.kind.name().to_string(),
                 key: key.clone(),
                 finished: false,
                 outputs: Vec::new(),
@@ -203,7 +201,7 @@ impl Pipeline<'_> {
             let stamp = Stamp::of(path)
                 .map_err(LinkError::io(path.display().to_string()))?
                 .ok_or_else(|| LinkError::StepFailed {
-                    step: step.name,
+                    step: step.kind.name(),
                     program: program_name(&shown),
                     status: Some(0),
                     message: format!("it did not write {}", path.display()),
@@ -215,7 +213,7 @@ impl Pipeline<'_> {
         }
         self.journal
             .store(StepRecord {
-                step: step.name.to_string(),
+                step: step.kind.name().to_string(),
                 key: key.clone(),
                 finished: true,
                 outputs,
@@ -225,7 +223,7 @@ impl Pipeline<'_> {
             .map_err(journal_error("cannot update the journal"))?;
         self.progress.finish(step.tag, &step.target, seconds, false);
         self.timings.push(StepTiming {
-            name: step.name.to_string(),
+            name: step.kind.name().to_string(),
             seconds,
             skipped: false,
         });
@@ -277,7 +275,7 @@ impl Pipeline<'_> {
             .run(expression)
             .map_err(LinkError::Interrupted)?
             .map_err(|err| LinkError::StepFailed {
-                step: step.name,
+                step: step.kind.name(),
                 program: program_name(argv),
                 status: None,
                 message: if err.kind() == io::ErrorKind::NotFound {
@@ -311,7 +309,7 @@ impl Pipeline<'_> {
             };
         }
         Err(LinkError::StepFailed {
-            step: step.name,
+            step: step.kind.name(),
             program: program_name(argv),
             status: output.status.code(),
             message,

@@ -92,10 +92,9 @@ make_tmp() {
 cleanup() {
     if declare -F at_exit >/dev/null; then at_exit; fi
     if ((keep)); then
-        echo "kept $tmp${work:+ and $work}" >&2
+        echo "kept $tmp" >&2
     else
         rm -rf "$tmp"
-        [[ -z ${work:-} ]] || rm -rf "$work"
     fi
 }
 

@@ -63,6 +63,11 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 need cargo cmp cp awk sort stat
 
 work=
+# The outputs' directory under --dir, kept or removed with the temporary one.
+at_exit() {
+    [[ -n $work ]] || return 0
+    if ((keep)); then echo "kept $work" >&2; else rm -rf "$work"; fi
+}
 make_tmp
 mkdir -p "$tmp/bin" "$tmp/prep"
 if [[ -n $outdir ]]; then

@@ -39,7 +39,7 @@ use serde_json::json;
 pub use crate::error::LinkError;
 use crate::journal::Journal;
 use crate::linker::LinkerCommand;
-use crate::plan::{Plan, StepKind, WorkFiles, BTF, FRAMED, ONE_LINK, RELINK};
+use crate::plan::{Plan, StepKind, WorkFiles, FRAMED, ONE_LINK, RELINK};
 use crate::progress::Progress;
 use crate::stages::StageSet;
 
@@ -328,31 +328,18 @@ impl Pipeline<'_> {
     fn run(&mut self) -> Result<LinkSummary, LinkError> {
         let request = self.request;
         let output_name = request.output.display().to_string();
-        let mut plan: VecDeque<StepKind> = ONE_LINK.into();
-        if request.btf_view.is_some() {
-            let install = plan.len() - 1;
-            for (at, kind) in BTF.into_iter().enumerate() {
-                plan.insert(install + at, kind);
-            }
-        }
+        let mut plan = self.plan.steps();
         self.progress.expect(plan.len() as u64);
         let mut framed = false;
         let mut relinked = false;
         let mut misfit = String::new();
         while let Some(kind) = plan.pop_front() {
-            let step = self.plan.step(kind, framed);
-            match (kind, self.step(step)) {
-                (
-                    StepKind::Final,
-                    Err(LinkError::StepFailed {
-                        status: Some(status),
-                        message,
-                        ..
-                    }),
-                ) if status == i32::from(exit::MISFIT) => {
-                    if relinked {
-                        return Err(LinkError::Misfit(message.trim_end().to_string()));
-                    }
+            let outcome = self.step(self.plan.step(kind, framed));
+            match (kind, misfit_message(&outcome)) {
+                (StepKind::Final, Some(message)) if relinked => {
+                    return Err(LinkError::Misfit(message));
+                }
+                (StepKind::Final, Some(message)) => {
                     relinked = true;
                     misfit = message;
                     let expired = &self.plan.files.expired;
@@ -364,17 +351,8 @@ impl Pipeline<'_> {
                     // its place.
                     self.run_next(&mut plan, &RELINK);
                 }
-                (
-                    StepKind::Btf,
-                    Err(LinkError::StepFailed {
-                        status: Some(status),
-                        message,
-                        ..
-                    }),
-                ) if status == i32::from(exit::MISFIT) => {
-                    return Err(LinkError::BtfMisfit(message.trim_end().to_string()))
-                }
-                (_, result) => result?,
+                (StepKind::Btf, Some(message)) => return Err(LinkError::BtfMisfit(message)),
+                _ => outcome?,
             }
             match kind {
                 StepKind::Table => self.expire_remembered(&output_name)?,
@@ -537,6 +515,19 @@ impl Pipeline<'_> {
             fs::remove_file(expired).map_err(LinkError::io(expired.display().to_string()))?;
         }
         Ok(())
+    }
+}
+
+/// What a stage said when it exited with [`exit::MISFIT`]: its output does not fit what it
+/// must (the final table its frame, the BTF the linked file).
+fn misfit_message(outcome: &Result<(), LinkError>) -> Option<String> {
+    match outcome {
+        Err(LinkError::StepFailed {
+            status: Some(status),
+            message,
+            ..
+        }) if *status == i32::from(exit::MISFIT) => Some(message.trim_end().to_string()),
+        _ => None,
     }
 }
 

@@ -3,6 +3,7 @@
 //! writes ([`Plan::step`]). The pipeline (`link.rs`) runs the plan and changes it where an
 //! outcome asks for more: the table's object for a larger frame, a relink after a misfit.
 
+use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -167,6 +168,18 @@ impl Plan<'_> {
     /// The linker's input files: what the link reads that no step makes.
     fn link_inputs(&self) -> impl Iterator<Item = PathBuf> + '_ {
         self.request.linker.input_files().map(PathBuf::from)
+    }
+
+    /// The steps of this link, as far as they are known before it runs: [`ONE_LINK`], with
+    /// [`BTF`] before the install when the request names a BTF view.
+    pub(crate) fn steps(&self) -> VecDeque<StepKind> {
+        let mut steps: VecDeque<StepKind> = ONE_LINK.into();
+        if self.request.btf_view.is_some() {
+            let install = steps.pop_back();
+            steps.extend(BTF);
+            steps.extend(install);
+        }
+        steps
     }
 
     /// The step `kind`; `framed` says whether the object step made the table's object (the

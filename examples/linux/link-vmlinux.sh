@@ -206,10 +206,10 @@ esac
 # the drop-in gives it the BTF input view instead, a relocatable link of the same inputs
 # shaped by the kernel's own script (kslink btf view-script), and links vmlinux once with the
 # BTF made from that; kslink link's btf step (kslink btf check) confirms the BTF against the
-# linked file before it installs vmlinux. 6.x (on
-# x86_64 6.12 with SMP, pahole encodes a variable at offset 0 of the zero-based per-cpu
-# section from the view that it leaves out from a linked file), a view that cannot be made
-# and a BTF that does not fit are linked the kernel's own way: a first link for pahole.
+# linked file before it installs vmlinux. 6.x (on x86_64 6.12 with SMP, pahole encodes a
+# variable at offset 0 of the zero-based per-cpu section from the view that it leaves out
+# from a linked file), a view that cannot be made and a BTF that does not fit are linked the
+# kernel's own way: a first link for pahole.
 btf_o=
 btf_ids=
 btf_view=

@@ -144,10 +144,10 @@ impl KernelArch {
     /// order: kallsyms with every symbol, its self-test, a serial console, /proc and an
     /// initramfs; for Linux 7.3 on x86_64 also a relocatable kernel with KASLR, as every
     /// distribution builds it (so the link keeps `--emit-relocs` records and Kbuild makes
-    /// `vmlinux.relocs`), and on x86_64 and arm64 BTF, as every distribution builds it too (sysfs to show it,
-    /// SMP for a per-cpu section, debug information for pahole, the BPF system call BTF
-    /// depends on; [`KernelArch::config_disabled`] turns off the choice of no debug
-    /// information).
+    /// `vmlinux.relocs`); and where [`KernelArch::has_btf`], BTF, as every distribution
+    /// builds it too (sysfs to show it, SMP for a per-cpu section, debug information for
+    /// pahole, the BPF system call BTF depends on; [`KernelArch::config_disabled`] turns off
+    /// the choice of no debug information).
     pub fn config_options(self, version: KernelVersion) -> Vec<&'static str> {
         let mut options: Vec<&'static str> = match self {
             KernelArch::X86_64 => std::iter::once("64BIT")
@@ -167,9 +167,15 @@ impl KernelArch {
         options
     }
 
-    /// True for the kernels built with BTF: 7.3 on x86_64 and on arm64.
+    /// True for the kernels built with BTF: 7.3 on x86_64 and on arm64, and 6.12 on x86_64,
+    /// where SMP gives it a zero-based per-cpu section and CONFIG_KALLSYMS_ABSOLUTE_PERCPU,
+    /// as distributions' 6.12 kernels have them.
     fn has_btf(self, version: KernelVersion) -> bool {
-        version == KernelVersion::V7_3 && matches!(self, KernelArch::X86_64 | KernelArch::Arm64)
+        match version {
+            KernelVersion::V7_3 => matches!(self, KernelArch::X86_64 | KernelArch::Arm64),
+            KernelVersion::V6_12 => self == KernelArch::X86_64,
+            KernelVersion::V6_1 => false,
+        }
     }
 
     /// The options `scripts/config -d` turns off after [`KernelArch::config_options`].

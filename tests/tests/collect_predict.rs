@@ -44,6 +44,8 @@
 //!   an unreadable or unparseable script, an option among the inputs: one line on stderr
 //!   naming the file, exit status 1 (2 for usage errors), no output written.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs;
@@ -59,6 +61,15 @@ use kslink_tests::{
     apply_mksysmap, bin_path, kernel_linker_script, kernel_tree, kernel_tree_for, KernelArch,
     KernelTree, KernelVersion, LinkInputs, ScriptArch,
 };
+
+/// The table options of `tree`'s `.config` but `--all-symbols` (which each test sets
+/// itself), as the drop-in passes them to kslink-collect.
+fn table_flags(tree: &KernelTree) -> Vec<&'static str> {
+    common::kbuild_flags(tree)
+        .into_iter()
+        .filter(|flag| *flag != "--all-symbols")
+        .collect()
+}
 
 /// A multiset of (type letter, name).
 type Multiset = BTreeMap<(u8, Vec<u8>), usize>;
@@ -510,18 +521,19 @@ fn check_kernel_lld(version: KernelVersion) {
         .args(["--predict", "--linker", "lld", "-T", &recorded.script, "-o"])
         .arg(&symbols);
     if version == KernelVersion::V6_1 {
-        predict_cmd.args(["--profile", "linux-6.1", "--base-relative"]);
+        predict_cmd.args(["--profile", "linux-6.1"]);
     }
-    run(predict_cmd.args(&recorded.inputs));
+    run(predict_cmd.args(table_flags(&tree)).args(&recorded.inputs));
     let mut compare = Command::new(bin_path("kslink-collect"));
     compare
         .arg("--compare")
         .arg(&symbols)
         .arg("--linked")
         .arg(&linked)
-        .arg("--all-symbols");
+        .arg("--all-symbols")
+        .args(table_flags(&tree));
     if version == KernelVersion::V6_1 {
-        compare.args(["--profile", "linux-6.1", "--base-relative"]);
+        compare.args(["--profile", "linux-6.1"]);
     }
     let out = compare
         .stdin(Stdio::null())
@@ -557,6 +569,7 @@ fn cli_predicts_and_compares_linux_6_12() {
         .current_dir(&tree.dir)
         .args(["--predict", "-T", &link.script, "-o"])
         .arg(&symbols)
+        .args(table_flags(&tree))
         .arg("--emit-map")
         .arg(&map)
         .args(&link.inputs));
@@ -577,6 +590,7 @@ fn cli_predicts_and_compares_linux_6_12() {
             .arg("--compare")
             .arg(&symbols)
             .args(["--linked", "vmlinux", "--all-symbols"])
+            .args(table_flags(&tree))
             .args(extra)
             .stdin(Stdio::null())
             .output()
@@ -604,6 +618,7 @@ fn cli_predicts_and_compares_linux_6_12() {
         .arg("--compare")
         .arg(&symbols)
         .args(["--linked", "vmlinux", "--json"])
+        .args(table_flags(&tree))
         .stdin(Stdio::null())
         .output()
         .expect("run kslink-collect --compare");
@@ -654,6 +669,7 @@ fn compare_lists_differences_and_their_cost() {
         .arg("--linked")
         .arg(tree.vmlinux())
         .args(["--all-symbols", "--json"])
+        .args(table_flags(&tree))
         .stdin(Stdio::null())
         .output()
         .expect("run kslink-collect");

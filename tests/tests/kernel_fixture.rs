@@ -243,6 +243,10 @@ fn check_link_log(tree: &KernelTree) {
         // 32-bit and not relocatable: the table holds addresses.
         KernelVersion::V7_3 if tree.arch == KernelArch::I386 => &["--all-symbols"],
         KernelVersion::V7_3 => &["--all-symbols", "--pc-relative"],
+        // SMP on x86_64 (for BTF) turns on CONFIG_KALLSYMS_ABSOLUTE_PERCPU.
+        KernelVersion::V6_12 if tree.arch == KernelArch::X86_64 => {
+            &["--all-symbols", "--absolute-percpu"]
+        }
         KernelVersion::V6_12 => &["--all-symbols"],
         KernelVersion::V6_1 => &["--all-symbols", "--base-relative"],
     };
@@ -264,14 +268,15 @@ fn check_final_link_rerun(tree: &KernelTree) {
         .args(&words[1..])
         .current_dir(&tree.dir));
     // 7.x writes the .BTF_ids that resolve_btfids made from the first link's BTF after the
-    // final one.
+    // final one; 6.x's resolve_btfids makes them from the final link's own.
     if tree.config_value("CONFIG_DEBUG_INFO_BTF").as_deref() == Some("y") {
-        run(
-            Command::new(tree.dir.join("tools/bpf/resolve_btfids/resolve_btfids"))
+        let mut resolve = Command::new(tree.dir.join("tools/bpf/resolve_btfids/resolve_btfids"));
+        if v == KernelVersion::V7_3 {
+            resolve
                 .arg("--patch_btfids")
-                .arg(tree.dir.join(".tmp_vmlinux1.BTF_ids"))
-                .arg(&out),
-        );
+                .arg(tree.dir.join(".tmp_vmlinux1.BTF_ids"));
+        }
+        run(resolve.arg(&out));
     }
     let sorttable = tree.dir.join("scripts/sorttable");
     match v {

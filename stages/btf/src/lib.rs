@@ -1,9 +1,10 @@
 //! BTF in one link.
 //!
 //! Upstream links vmlinux once with full debug information only so that pahole can read a
-//! linked file. kslink gives pahole a relocatable link of the same inputs instead (the *BTF
-//! input view*, [`view`]), shaped by the statements of the kernel's own linker script that
-//! change what pahole encodes, and links vmlinux once with the BTF made from it. After the
+//! linked file. kslink gives pahole a view of the same inputs instead (the *BTF input view*):
+//! a relocatable link shaped by the statements of the kernel's own linker script that change
+//! what pahole encodes ([`view`]), made an executable file with a linked file's addresses
+//! ([`executable`]); and it links vmlinux once with the BTF made from it. After the
 //! link, [`fit`] confirms the BTF against the linked file: a BTF that does not fit is
 //! reported, never shipped, and the caller links the kernel's own way.
 //!
@@ -11,6 +12,7 @@
 
 #![deny(missing_docs)]
 
+pub mod executable;
 pub mod fit;
 pub mod format;
 pub mod view;
@@ -106,6 +108,23 @@ pub fn write_view_script(script: &Path, output: &Path) -> Result<(), BtfError> {
     let mut file = AtomicFile::create(output).map_err(|e| io_error(output, &e))?;
     file.write_all(view.as_bytes())
         .map_err(|e| io_error(output, &e))?;
+    file.commit().map_err(|e| io_error(output, &e))
+}
+
+/// Writes to `output` the BTF input view made from `relocatable`, the relocatable link of
+/// vmlinux's inputs with the view's script `script` ([`executable::executable_view`]);
+/// `output` appears whole or not at all.
+pub fn write_view(script: &Path, relocatable: &Path, output: &Path) -> Result<(), BtfError> {
+    let text = MappedFile::open(script).map_err(|e| io_error(script, &e))?;
+    let percpu = executable::PercpuPlace {
+        address: view::percpu_address(text.bytes(), text.shown()).map_err(BtfError::View)?,
+        script: text.shown(),
+    };
+    let map = MappedFile::open(relocatable).map_err(|e| io_error(relocatable, &e))?;
+    let view =
+        executable::executable_view(map.bytes(), map.shown(), percpu).map_err(BtfError::View)?;
+    let mut file = AtomicFile::create(output).map_err(|e| io_error(output, &e))?;
+    view.write_to(&mut file).map_err(|e| io_error(output, &e))?;
     file.commit().map_err(|e| io_error(output, &e))
 }
 

@@ -5,14 +5,16 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// BTF in one link: the relocatable view of a kernel's link inputs that pahole reads instead
-/// of a first linked vmlinux, and the check that the linked file's .BTF fits the file.
+/// BTF in one link: the view of a kernel's link inputs that pahole reads instead of a first
+/// linked vmlinux, and the check that the linked file's .BTF fits the file.
 ///
-/// The view is `ld -r` of vmlinux.o and the other objects of vmlinux's link, with the script
-/// `kslink-btf view-script` writes: the contents of the kernel's `.data..percpu` and
+/// The view starts as `ld -r` of vmlinux.o and the other objects of vmlinux's link, with the
+/// script `kslink-btf view-script` writes: the contents of the kernel's `.data..percpu` and
 /// `/DISCARD/` output sections, copied from the tree's preprocessed linker script, so that
 /// pahole finds the per-cpu variables where the linked vmlinux has them and no symbol that
-/// the link discards. The kernel's own gen-btf.sh then makes the .BTF from the view.
+/// the link discards. `kslink-btf view` makes that an executable file, its sections at
+/// addresses and its debug information relocated, which pahole reads as it reads a linked
+/// vmlinux. The kernel's own BTF steps (7.x: gen-btf.sh) then make the .BTF from the view.
 ///
 /// After the link, `kslink-btf check` confirms the .BTF against the linked file: each data
 /// section's size, each variable's offset and size against the symbol table, and (with
@@ -22,6 +24,10 @@ use clap::{Parser, Subcommand};
 /// Examples:
 ///
 ///   kslink-btf view-script -T arch/x86/kernel/vmlinux.lds -o .tmp_kslink/btf-view.lds
+///
+///   ld -r -T .tmp_kslink/btf-view.lds -o .tmp_kslink/btf-view.o vmlinux.o init/version-timestamp.o
+///
+///   kslink-btf view -T .tmp_kslink/btf-view.lds -o .tmp_kslink/btf-view .tmp_kslink/btf-view.o
 ///
 ///   kslink-btf check --view .tmp_kslink/btf-view --report .tmp_kslink/btf.fit vmlinux.unstripped
 ///
@@ -45,6 +51,22 @@ enum Command {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: PathBuf,
     },
+    /// Make the BTF input view from the relocatable link of vmlinux's inputs (`ld -r` with
+    /// the view's script): an executable file with the per-cpu section at the address the
+    /// script gives it, the other sections after it, the symbols' values and the debug
+    /// information relocated to those addresses, and no relocations.
+    View {
+        /// The view's script, as `kslink-btf view-script` wrote it and the relocatable link
+        /// used it: it places the per-cpu section (`ld.lld -r` leaves every address 0).
+        #[arg(short = 'T', long = "script", value_name = "SCRIPT")]
+        script: PathBuf,
+        /// Write the view here.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: PathBuf,
+        /// The relocatable link.
+        #[arg(value_name = "RELOCATABLE")]
+        relocatable: PathBuf,
+    },
     /// Check that the .BTF of a linked file fits the file.
     Check {
         /// The file pahole read (the BTF input view): the BTF's functions that are functions
@@ -67,6 +89,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::ViewScript { script, output } => kslink_btf::write_view_script(script, output),
+        Command::View {
+            script,
+            output,
+            relocatable,
+        } => kslink_btf::write_view(script, relocatable, output),
         Command::Check {
             view,
             report,

@@ -240,7 +240,7 @@ fn the_view_script_holds_the_kernels_percpu_and_discard_statements() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = fs::read_to_string(&view).unwrap();
     assert!(
-        text.ends_with("SECTIONS\n{\n  .data..percpu 0x200000 : {*(.data..percpu..first) . = ALIGN(64); *(.data..percpu)}\n  /DISCARD/ : {*(.exit.text)}\n}\n"),
+        text.ends_with("SECTIONS\n{\n  .data..percpu 0x1000 : {*(.data..percpu..first) . = ALIGN(64); *(.data..percpu)}\n  /DISCARD/ : {*(.exit.text)}\n}\n"),
         "{text}"
     );
 }

@@ -1,0 +1,242 @@
+//! `kslink-btf view`: the BTF input view, made from a relocatable link, is what pahole reads
+//! as it reads the linked file, with the real cc, ld and pahole.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use kslink_tests::{bin_path, run_checked, tempdir};
+
+/// A per-cpu variable defined after its declaration (its DWARF definition names it only
+/// through DW_AT_specification, as the kernel's `DEFINE_PER_CPU_FIRST(fixed_percpu_data)`
+/// after its `DECLARE_PER_CPU_FIRST`) at offset 0 of a zero-based per-cpu section, as x86_64
+/// 6.x has it; two more after it, in another object too.
+const FIRST_C: &str = "struct fixed_data { char stack_canary[40]; unsigned long canary; };\n\
+extern struct fixed_data fixed_data;\n\
+__attribute__((section(\".data..percpu..first\"))) struct fixed_data fixed_data = { .canary = 1 };\n\
+__attribute__((section(\".data..percpu\"))) int counter = 1;\n\
+int read_counter(void) { return counter + fixed_data.stack_canary[0]; }\n";
+
+const SECOND_C: &str = "__attribute__((section(\".data..percpu\"))) long other = 3;\n\
+long read_other(void) { return other; }\n\
+void _start(void) {}\n";
+
+/// The kernel's shape of script: the per-cpu section at address 0, its input sections in
+/// order with an alignment between them, and a `/DISCARD/`.
+const SCRIPT: &str = "SECTIONS\n{\n . = 0x400000;\n .text : { *(.text .text.*) }\n .data : { *(.data) }\n \
+.data..percpu 0 : AT(0x500000) { __per_cpu_start = .; *(.data..percpu..first) . = ALIGN(64); *(.data..percpu) __per_cpu_end = .; }\n \
+/DISCARD/ : { *(.note.GNU-stack) *(.comment) }\n}\n";
+
+fn pahole_available() -> bool {
+    if Command::new("pahole").arg("--version").output().is_ok() {
+        return true;
+    }
+    kslink_tests::skip_for_missing_tool("the BTF input view", "pahole", "dwarves");
+    false
+}
+
+fn btf(dir: &Path, file: &str) -> Vec<u8> {
+    let copy = format!("{file}.pahole");
+    fs::copy(dir.join(file), dir.join(&copy)).unwrap();
+    run_checked(
+        Command::new("pahole")
+            .env("LLVM_OBJCOPY", "objcopy")
+            .args(["-J", &copy])
+            .current_dir(dir),
+        "pahole -J (Debian's dwarves)",
+    );
+    let dumped = format!("{file}.BTF");
+    run_checked(
+        Command::new("objcopy")
+            .arg(format!("--dump-section=.BTF={dumped}"))
+            .args([&copy, "/dev/null"])
+            .current_dir(dir),
+        "objcopy --dump-section .BTF",
+    );
+    fs::read(dir.join(dumped)).unwrap()
+}
+
+fn btf_stage(dir: &Path, args: &[&str]) -> Output {
+    Command::new(bin_path("kslink-btf"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+/// The kernel's shape of script where the per-cpu section is not zero-based (7.x, arm64):
+/// it starts at a page after the data.
+const PAGED_SCRIPT: &str = "SECTIONS\n{\n . = 0x400000;\n .text : { *(.text .text.*) }\n .data : { *(.data) }\n \
+. = ALIGN(4096);\n .data..percpu : AT(ADDR(.data..percpu) - 0x100000) { __per_cpu_start = .; *(.data..percpu..first) . = ALIGN(64); *(.data..percpu) __per_cpu_end = .; }\n \
+/DISCARD/ : { *(.note.GNU-stack) *(.comment) }\n}\n";
+
+/// The BTF that pahole encodes from the file that `linker` links with `script` (the kernel's)
+/// and from the view made from `linker -r` with the view's script; and the view's per-cpu
+/// section's line in `readelf -S`, after checking that the view is an executable file
+/// without relocations.
+struct Encoded {
+    linked: Vec<u8>,
+    relocatable: Vec<u8>,
+    view: Vec<u8>,
+    percpu: String,
+}
+
+fn encode(linker: &str, script: &str) -> Encoded {
+    let dir = tempdir();
+    let dir = dir.path();
+    fs::write(dir.join("first.c"), FIRST_C).unwrap();
+    fs::write(dir.join("second.c"), SECOND_C).unwrap();
+    fs::write(dir.join("vmlinux.lds"), script).unwrap();
+    run_checked(
+        Command::new("cc")
+            .args(["-g", "-O2", "-c", "first.c", "second.c"])
+            .current_dir(dir),
+        "cc",
+    );
+    run_checked(
+        Command::new(linker)
+            .args(["-T", "vmlinux.lds", "-o", "linked", "first.o", "second.o"])
+            .current_dir(dir),
+        linker,
+    );
+    let out = btf_stage(dir, &["view-script", "-T", "vmlinux.lds", "-o", "view.lds"]);
+    assert!(out.status.success(), "{out:?}");
+    run_checked(
+        Command::new(linker)
+            .args([
+                "-r", "-T", "view.lds", "-o", "view.o", "first.o", "second.o",
+            ])
+            .current_dir(dir),
+        &format!("{linker} -r"),
+    );
+    let out = btf_stage(dir, &["view", "-T", "view.lds", "-o", "view", "view.o"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+
+    let sections = run_checked(
+        Command::new("readelf")
+            .args(["-hSW", "view"])
+            .current_dir(dir),
+        "readelf",
+    );
+    let text = String::from_utf8_lossy(&sections.stdout);
+    assert!(text.contains("EXEC (Executable file)"), "{text}");
+    assert!(!text.contains(" RELA "), "{text}");
+    let percpu = text
+        .lines()
+        .find(|line| line.contains(" .data..percpu "))
+        .unwrap_or_else(|| panic!("no per-cpu section: {text}"))
+        .to_string();
+    Encoded {
+        linked: btf(dir, "linked"),
+        relocatable: btf(dir, "view.o"),
+        view: btf(dir, "view"),
+        percpu,
+    }
+}
+
+/// pahole leaves out the nameless definition at address 0 of a linked file and keeps it from
+/// the relocatable link (28 bytes more); from the view, whose zero-based per-cpu section
+/// keeps its address, it encodes the linked file's BTF, byte for byte.
+#[test]
+fn pahole_reads_the_view_as_it_reads_the_linked_file() {
+    if !pahole_available() {
+        return;
+    }
+    let encoded = encode("ld", SCRIPT);
+    assert_eq!(
+        encoded.relocatable.len(),
+        encoded.linked.len() + 28,
+        "pahole encodes fixed_data from the relocatable link only"
+    );
+    assert!(
+        encoded.view == encoded.linked,
+        "the view's BTF differs from the linked file's"
+    );
+    assert!(
+        encoded.percpu.contains(" 0000000000000000 "),
+        "the per-cpu section moved: {}",
+        encoded.percpu
+    );
+}
+
+/// Where the per-cpu section is not zero-based, the view puts it where the view's script
+/// does, whichever linker made the relocatable link: GNU ld -r keeps that address, ld.lld -r
+/// leaves it 0, where pahole would leave out the variable at the section's start.
+#[test]
+fn the_view_places_the_percpu_section_as_its_script_does_after_either_linker() {
+    if !pahole_available() {
+        return;
+    }
+    for linker in ["ld", "ld.lld"] {
+        let encoded = encode(linker, PAGED_SCRIPT);
+        assert!(
+            encoded.view == encoded.linked,
+            "{linker}: the view's BTF differs from the linked file's ({} bytes, linked {})",
+            encoded.view.len(),
+            encoded.linked.len()
+        );
+        assert!(
+            encoded.percpu.contains(" 0000000000200000 "),
+            "{linker}: the per-cpu section is not where the view's script places it: {}",
+            encoded.percpu
+        );
+    }
+}
+
+/// What is not a relocatable ELF file is one line and exit status 1, and nothing is written.
+#[test]
+fn a_view_of_what_is_not_a_relocatable_link_is_refused() {
+    let dir = tempdir();
+    let dir = dir.path();
+    fs::write(dir.join("text"), "not an ELF file\n").unwrap();
+    fs::copy(bin_path("kslink-btf"), dir.join("executable")).unwrap();
+    fs::write(dir.join("second.c"), SECOND_C).unwrap();
+    run_checked(
+        Command::new("cc")
+            .args(["-g", "-c", "second.c"])
+            .current_dir(dir),
+        "cc",
+    );
+    let object = fs::read(dir.join("second.o")).unwrap();
+    fs::write(dir.join("cut"), &object[..object.len() / 2]).unwrap();
+    fs::write(
+        dir.join("view.lds"),
+        "SECTIONS { .data..percpu 0x200000 : { *(.data..percpu) } }\n",
+    )
+    .unwrap();
+    fs::write(dir.join("kernel.lds"), PAGED_SCRIPT).unwrap();
+    let out = btf_stage(dir, &["view", "-T", "kernel.lds", "-o", "view", "second.o"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "kslink-btf: error: kernel.lds:7: not a script of kslink's BTF input view"
+        ),
+        "{stderr}"
+    );
+    assert!(!dir.join("view").exists());
+    for (input, says) in [
+        ("text", "text: not an ELF file"),
+        ("executable", "executable: not a relocatable file"),
+        ("cut", "cut: not a readable ELF file"),
+        ("missing", "missing: No such file or directory"),
+    ] {
+        let out = btf_stage(dir, &["view", "-T", "view.lds", "-o", "view", input]);
+        assert_eq!(out.status.code(), Some(1), "{input}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{input}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("kslink-btf: error: {says}")),
+            "{input}: {stderr}"
+        );
+        assert!(!dir.join("view").exists(), "{input}");
+        let left: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|name| name.to_string_lossy().starts_with(".view"))
+            .collect();
+        assert!(left.is_empty(), "{input}: {left:?}");
+    }
+}

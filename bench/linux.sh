@@ -7,8 +7,11 @@
 # the run, by a wrapper that times whichever script the round selects (upstream's, saved
 # first, or the drop-in) and logs it. The selection is an environment variable, so Kbuild's
 # command lines do not change between rounds and nothing else is rebuilt. An `ld` first on
-# PATH logs the links of vmlinux (the ones with its linker script). Rounds alternate upstream
-# and drop-in; the report gives each one's median wall time, its links, and the ratio.
+# PATH logs the links of vmlinux (the ones with its linker script) and times them, the
+# relocatable link of kslink's BTF input view, and pahole (a `pahole` first on PATH), so
+# that the report says where each script's time goes. Rounds alternate upstream and
+# drop-in; the report gives each one's median wall time, its links, its median time in each
+# tool, and the ratio.
 # On exit the tree's own script is put back as it was.
 #
 # Needs: cargo, make and the kernel's build tools, GNU ld.
@@ -55,13 +58,31 @@ cp -p "$script" "$tmp/upstream-link-vmlinux.sh"
 cp "$repo/examples/linux/link-vmlinux.sh" "$tmp/dropin-link-vmlinux.sh"
 at_exit() { cp -p "$tmp/upstream-link-vmlinux.sh" "$script"; }
 
-mkdir "$tmp/bin"
-cat >"$tmp/bin/$ld" <<EOF
+# timed_tool NAME REAL CLASSIFY: a NAME first on PATH that runs REAL and appends to
+# $tmp/tools the class that the shell code CLASSIFY puts in $class (nothing logged if
+# empty) and the wall time in ns.
+timed_tool() {
+    cat >"$tmp/bin/$1" <<EOF
 #!/bin/sh
-case " \$* " in *kernel/vmlinux.lds*) case " \$* " in *" -o "*) echo "\$*" >> "$tmp/links" ;; esac ;; esac
-exec $real_ld "\$@"
+class=
+$3
+start=\$(date +%s%N)
+$2 "\$@"
+status=\$?
+[ -z "\$class" ] || echo "\$class \$((\$(date +%s%N) - start))" >> "$tmp/tools"
+exit \$status
 EOF
-chmod +x "$tmp/bin/$ld"
+    chmod +x "$tmp/bin/$1"
+}
+
+mkdir "$tmp/bin"
+timed_tool "$ld" "$real_ld" 'case " $* " in
+*kernel/vmlinux.lds*) case " $* " in *" -o "*) echo "$*" >> "'"$tmp"'/links"; class=link ;; esac ;;
+*btf-view.lds*) class=view-link ;;
+esac'
+if real_pahole=$(command -v pahole); then
+    timed_tool pahole "$real_pahole" 'case " $* " in *" --version "*) ;; *) class=pahole ;; esac'
+fi
 cat >"$script" <<'EOF'
 #!/bin/sh
 # bench/linux.sh's timing wrapper: runs $KSLINK_BENCH_SCRIPT and logs its wall time (ns).
@@ -81,14 +102,18 @@ export KBUILD_BUILD_VERSION=${KBUILD_BUILD_VERSION:-1}
 # done (the table before the link), which a build after a change cannot.
 run() {
     local variant=$1
-    : >"$tmp/time" && : >"$tmp/links"
+    : >"$tmp/time" && : >"$tmp/links" && : >"$tmp/tools"
     rm -rf "$tree/vmlinux" "$tree/vmlinux.unstripped" "$tree/.tmp_kslink"
     KSLINK_BENCH_SCRIPT=$tmp/$variant-link-vmlinux.sh KSLINK_BENCH_LOG=$tmp/time \
         PATH=$tmp/bin:$bin:$PATH make -C "$tree" -s LD="$ld" vmlinux >"$tmp/make.log" 2>&1 ||
         { cat "$tmp/make.log" >&2; die "make vmlinux with the $variant script failed"; }
     ms=$(($(cat "$tmp/time") / 1000000))
     links=$(wc -l <"$tmp/links")
+    tool_ms=$(awk '{ t[$1] += $2 } END { for (c in t) printf "%s=%d\n", c, t[c] / 1000000 }' "$tmp/tools")
 }
+
+# The tool classes a round logs, in report order.
+classes=(link view-link pahole)
 
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
@@ -101,19 +126,37 @@ run dropin
 same_map=$(cmp -s "$tmp/upstream.map" "$tree/System.map" && echo identical || echo DIFFERENT)
 differing=$(cmp -l "$tmp/upstream.vmlinux" "$tree/vmlinux" 2>/dev/null | wc -l || true)
 rm -f "$tmp/upstream.vmlinux"
-declare -A times links_of
+declare -A times links_of tool_times
 for ((r = 1; r <= rounds; r++)); do
     for variant in upstream dropin; do
         run "$variant"
         times[$variant]+=" $ms"
         links_of[$variant]=$links
+        for class in "${classes[@]}"; do
+            t=$(sed -n "s/^$class=//p" <<<"$tool_ms")
+            tool_times[$variant.$class]+=" ${t:-0}"
+        done
     done
 done
+
+# breakdown VARIANT MS: its median time in each tool, and the rest of MS (everything else
+# the script runs: nm, kallsyms, kslink, objcopy, resolve_btfids, the shell).
+breakdown() {
+    local class t sum=0 line=
+    for class in "${classes[@]}"; do
+        t=$(median "${tool_times[$1.$class]}")
+        sum=$((sum + t))
+        line+="$class $t ms, "
+    done
+    printf '      where: %srest %d ms\n' "$line" $(($2 - sum))
+}
 up=$(median "${times[upstream]}")
 ours=$(median "${times[dropin]}")
 echo "tree: $tree ($(make -C "$tree" -s kernelversion 2>/dev/null)), $ld, $rounds rounds, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '  upstream link-vmlinux.sh  %6d ms  %d links   (rounds:%s)\n' "$up" "${links_of[upstream]}" "${times[upstream]}"
+breakdown upstream "$up"
 printf '  kslink drop-in            %6d ms  %d link%s    (rounds:%s)\n' "$ours" "${links_of[dropin]}" \
     "$([[ ${links_of[dropin]} == 1 ]] || echo s)" "${times[dropin]}"
+breakdown dropin "$ours"
 awk -v a="$ours" -v b="$up" 'BEGIN { printf "  drop-in / upstream        %.2fx\n", a / b }'
 echo "  outputs: System.map $same_map; vmlinux: $differing bytes differ (the build-id is 20)"

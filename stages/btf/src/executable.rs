@@ -8,9 +8,7 @@
 //! leaves out the variable at offset 0 (`fixed_percpu_data`, whose DWARF definition has no
 //! name of its own) from the linked file and keeps it from a relocatable one, 28 bytes of
 //! BTF that upstream's does not have. From the executable view it sees the addresses a
-//! linked file has and encodes what it encodes from one. Nor does libdwfl relocate the
-//! DWARF any more, which made pahole faster in a run by hand on the 6.12 tiny tree (no
-//! bench script times it).
+//! linked file has and encodes what it encodes from one.
 //!
 //! What [`executable_view`] changes:
 //! - the per-cpu section is at the address the view's script gives it (the kernel's own
@@ -29,7 +27,7 @@
 //! relocation against an undefined symbol, section groups, extended section indices) is an
 //! error: the caller links the kernel's own way.
 
-use std::io::Write;
+use std::io::{Read, Write};
 
 use object::elf;
 use object::read::elf::{FileHeader, Rel, Rela, SectionHeader, Sym};
@@ -97,7 +95,9 @@ impl View<'_> {
             match piece {
                 Piece::Borrowed(bytes) => out.write_all(bytes)?,
                 Piece::Owned(bytes) => out.write_all(bytes)?,
-                Piece::Padding(len) => out.write_all(&vec![0; *len])?,
+                Piece::Padding(len) => {
+                    std::io::copy(&mut std::io::repeat(0).take(*len as u64), out)?;
+                }
             }
         }
         Ok(())
@@ -372,14 +372,13 @@ fn convert<'d, Elf: FileHeader<Endian = Endianness>>(
             }
             shndx if shndx >= elf::SHN_LORESERVE => Some(value),
             shndx => {
+                // A section that is not allocated is at address 0: its symbols keep their values.
                 let section = usize::from(shndx);
-                let moved = value.wrapping_add(addresses.get(section).copied().unwrap_or(0));
-                if allocated(section) {
-                    fields.put(&mut symtab, at + value_at, fields.word(), moved);
-                }
                 let renumbered = renumber(section, &format!("symbol {index}"))?;
+                let moved = value.wrapping_add(addresses[section]);
+                fields.put(&mut symtab, at + value_at, fields.word(), moved);
                 fields.put(&mut symtab, at + shndx_at, 2, renumbered as u64);
-                Some(if allocated(section) { moved } else { value })
+                Some(moved)
             }
         });
     }
@@ -434,15 +433,9 @@ fn convert<'d, Elf: FileHeader<Endian = Endianness>>(
             };
         for (offset, sym, r_type, addend) in records {
             let value = values.get(sym as usize).copied().flatten();
-            match apply(&fields, machine, bytes, offset, r_type, value, addend) {
-                Ok(_) => {}
-                Err(why) => {
-                    return Err(ViewError::new(format!(
-                        "{shown}: {} at {offset:#x}: {why}",
-                        name(target)
-                    )))
-                }
-            }
+            apply(&fields, machine, bytes, offset, r_type, value, addend).map_err(|why| {
+                ViewError::new(format!("{shown}: {} at {offset:#x}: {why}", name(target)))
+            })?;
         }
     }
 

@@ -21,7 +21,8 @@
 # the tree's own scripts/mksysmap, as upstream makes it, and must equal the map kslink built
 # the table from. With CONFIG_DEBUG_INFO_BTF on 6.12 and 7.x, pahole reads a view of the same
 # inputs (kslink btf) instead of a first linked vmlinux, and the BTF is checked against the
-# linked file; on 6.1 it reads a linked file first: two links then (upstream: four). Output
+# linked file; on 6.1, and with a pahole other than 1.24, it reads a linked file first: two
+# links then (upstream: three or four). Output
 # follows Kbuild: short lines, the commands with V=1, nothing with make -s.
 
 set -e
@@ -207,12 +208,17 @@ esac
 # inputs shaped by the kernel's own script (kslink btf view-script), made an executable file
 # with a linked file's addresses (kslink btf view). It links vmlinux once with the BTF made
 # from that, and kslink link's btf step (kslink btf check) confirms the BTF against the
-# linked file before it installs vmlinux. 6.1 (whose view no test has compared with
-# upstream's BTF), a view that cannot be made and a BTF that does not fit are linked the
-# kernel's own way: a first link for pahole.
+# linked file before it installs vmlinux. That check confirms where the BTF's variables are,
+# not that pahole read the view as it reads a linked file: so the view is taken only with a
+# pahole version whose BTF from it a test has compared byte for byte with upstream's
+# (CONFIG_PAHOLE_VERSION: Kbuild configures the tree again when pahole changes, and its
+# PAHOLE_FLAGS follow it). 6.1 (whose view no test has
+# compared with upstream's BTF), another pahole, a view that cannot be made and a BTF that
+# does not fit are linked the kernel's own way: a first link for pahole.
 btf_o=
 btf_ids=
 btf_view=
+btf_view_paholes="124"
 
 # The version's BTF steps on the linked or relocatable file $1: its .btf.o for the link (and
 # on 7.x the .BTF_ids that resolve_btfids writes after it).
@@ -276,17 +282,29 @@ btf_from_view() {
 		btf_of "${view}"
 }
 
+# Whether pahole version $1 is one the view is proven with.
+btf_view_proven_with() {
+	case " ${btf_view_paholes} " in
+	*" $1 "*) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
 if is_enabled CONFIG_DEBUG_INFO_BTF; then
-	if [ "${kbuild_gen}" = 7 ] || [ "${profile:-}" = linux-6.12 ]; then
+	pahole_version=$(sed -n 's/^CONFIG_PAHOLE_VERSION=//p' include/config/auto.conf)
+	if [ "${kbuild_gen}" != 7 ] && [ "${profile:-}" != linux-6.12 ]; then
+		note "CONFIG_DEBUG_INFO_BTF: kslink's BTF input view is proven on 6.12 and 7.x, and this tree is neither (its kallsyms profile: ${profile:-none}), so this build links the kernel's own way, twice"
+		btf_from_first_link
+	elif ! btf_view_proven_with "${pahole_version}"; then
+		note "CONFIG_DEBUG_INFO_BTF: kslink's BTF input view is proven with pahole ${btf_view_paholes} (CONFIG_PAHOLE_VERSION), and this tree has ${pahole_version}, so this build links the kernel's own way, twice"
+		btf_from_first_link
+	else
 		if btf_from_view; then
 			btf_view=.tmp_kslink/btf-view
 		else
 			note "CONFIG_DEBUG_INFO_BTF: the BTF input view failed (above), so this build links the kernel's own way, twice"
 			btf_from_first_link
 		fi
-	else
-		note "CONFIG_DEBUG_INFO_BTF: kslink's BTF input view is proven on 6.12 and 7.x, and this tree is neither (its kallsyms profile: ${profile:-none}), so this build links the kernel's own way, twice"
-		btf_from_first_link
 	fi
 fi
 

@@ -832,3 +832,67 @@ fn dropin_7_3_links_the_kernels_way_when_the_btf_does_not_fit() {
         "the loaded images differ beyond the build-id"
     );
 }
+
+/// A tree configured with a pahole that no test has compared the BTF input view's BTF for is
+/// linked the kernel's own way, with one line saying why: the btf step's check would confirm
+/// only where the variables are, not that this pahole reads the view as it reads a linked
+/// file. A `pahole` first on PATH says it is 1.23 (whose `PAHOLE_FLAGS` are 1.24's on this
+/// tree) and runs 1.24; Kbuild configures the copy again for it, as it does when pahole
+/// changes. One link of `.tmp_vmlinux1` for pahole, then vmlinux: upstream's BTF and map.
+#[test]
+fn dropin_7_3_links_the_kernels_way_with_an_unproven_pahole() {
+    let tree = kernel_tree_for(KernelVersion::V7_3, KernelArch::X86_64);
+    assert_eq!(
+        tree.config_value("CONFIG_PAHOLE_VERSION").as_deref(),
+        Some("124")
+    );
+    let scratch = tempfile::Builder::new()
+        .prefix("kslink-dropin-pahole-")
+        .tempdir()
+        .unwrap();
+    let wrappers = scratch.path().join("bin");
+    fs::create_dir(&wrappers).unwrap();
+    write_executable(
+        &wrappers.join("pahole"),
+        "#!/bin/sh\n\
+         if [ \"$1\" = --version ]; then echo v1.23; exit; fi\n\
+         exec /usr/bin/pahole \"$@\"\n",
+    );
+    let (copy, output, links) = make_with_dropin(&tree, scratch.path(), |_| {});
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        copy.config_value("CONFIG_PAHOLE_VERSION").as_deref(),
+        Some("123")
+    );
+    let notes: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("kslink: CONFIG_DEBUG_INFO_BTF"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{stdout}");
+    assert!(
+        notes[0].contains("proven with pahole 124")
+            && notes[0].contains("this tree has 123")
+            && notes[0].ends_with("links the kernel's own way, twice"),
+        "{}",
+        notes[0]
+    );
+    assert!(!copy.dir.join(".tmp_kslink/btf-view").exists());
+    assert_eq!(links.len(), 2, "vmlinux links: {links:#?}");
+    assert!(links[0].contains("-o .tmp_vmlinux1"), "{links:#?}");
+    for name in [".BTF", ".BTF_ids"] {
+        assert!(
+            section_bytes(&copy.vmlinux(), name) == section_bytes(&tree.vmlinux(), name),
+            "{name} differs"
+        );
+    }
+    assert_eq!(
+        fs::read(copy.system_map()).unwrap(),
+        fs::read(tree.system_map()).unwrap(),
+        "System.map"
+    );
+}

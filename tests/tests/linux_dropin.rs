@@ -747,6 +747,42 @@ fn dropin_7_3_rebuilds_like_upstream() {
     assert_eq!(report.pad_waste, 0, "{report:?}");
 }
 
+/// A scratch directory (named from `prefix`) whose `bin`, first on PATH for
+/// [`make_with_dropin`], holds one executable, `name`, with the text `script`.
+fn scratch_with_wrapper(prefix: &str, name: &str, script: &str) -> tempfile::TempDir {
+    let scratch = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+    let wrappers = scratch.path().join("bin");
+    fs::create_dir(&wrappers).unwrap();
+    write_executable(&wrappers.join(name), script);
+    scratch
+}
+
+/// make's standard output, once it says make succeeded.
+fn succeeded(output: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// The relinked `copy` has the fixture's (upstream's) `.BTF`, `.BTF_ids` and System.map.
+fn assert_upstreams_btf_and_map(copy: &KernelTree, tree: &KernelTree) {
+    for name in [".BTF", ".BTF_ids"] {
+        assert!(
+            section_bytes(&copy.vmlinux(), name) == section_bytes(&tree.vmlinux(), name),
+            "{name} differs"
+        );
+    }
+    assert_eq!(
+        fs::read(copy.system_map()).unwrap(),
+        fs::read(tree.system_map()).unwrap(),
+        "System.map"
+    );
+}
+
 /// A BTF input view that disagrees with the link is caught and the kernel linked the
 /// kernel's own way. The view's stage is swapped for one that leaves the page-aligned
 /// per-cpu input sections out of the view script's per-cpu statement (a `kslink` first on
@@ -761,16 +797,10 @@ fn dropin_7_3_links_the_kernels_way_when_the_btf_does_not_fit() {
         tree.config_value("CONFIG_DEBUG_INFO_BTF").as_deref(),
         Some("y")
     );
-    let scratch = tempfile::Builder::new()
-        .prefix("kslink-dropin-misfit-")
-        .tempdir()
-        .unwrap();
-    let wrappers = scratch.path().join("bin");
-    fs::create_dir(&wrappers).unwrap();
-    let faulty = wrappers.join("kslink");
-    write_executable(
-        &faulty,
-        format!(
+    let scratch = scratch_with_wrapper(
+        "kslink-dropin-misfit-",
+        "kslink",
+        &format!(
             "#!/bin/sh\n\
              if [ \"$1 $2\" = \"btf view-script\" ]; then\n\
              \t'{real}' \"$@\" || exit\n\
@@ -783,12 +813,7 @@ fn dropin_7_3_links_the_kernels_way_when_the_btf_does_not_fit() {
         ),
     );
     let (copy, output, links) = make_with_dropin(&tree, scratch.path(), |_| {});
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = succeeded(&output);
     let view = fs::read_to_string(copy.dir.join(".tmp_kslink/btf-view.lds")).unwrap();
     assert!(
         view.contains(".data..percpu ") && !view.contains("page_aligned"),
@@ -815,17 +840,7 @@ fn dropin_7_3_links_the_kernels_way_when_the_btf_does_not_fit() {
     assert!(fallback[0].contains("does not fit"), "{}", fallback[0]);
     assert_eq!(links.len(), 3, "vmlinux links: {links:#?}");
     assert!(links[1].contains("-o .tmp_vmlinux1"), "{links:#?}");
-    for name in [".BTF", ".BTF_ids"] {
-        assert!(
-            section_bytes(&copy.vmlinux(), name) == section_bytes(&tree.vmlinux(), name),
-            "{name} differs"
-        );
-    }
-    assert_eq!(
-        fs::read(copy.system_map()).unwrap(),
-        fs::read(tree.system_map()).unwrap(),
-        "System.map"
-    );
+    assert_upstreams_btf_and_map(&copy, &tree);
     assert!(
         loaded_image(&copy.vmlinux(), copy.arch, scratch.path(), "dropin")
             == loaded_image(&tree.vmlinux(), tree.arch, scratch.path(), "upstream"),
@@ -846,25 +861,15 @@ fn dropin_7_3_links_the_kernels_way_with_an_unproven_pahole() {
         tree.config_value("CONFIG_PAHOLE_VERSION").as_deref(),
         Some("124")
     );
-    let scratch = tempfile::Builder::new()
-        .prefix("kslink-dropin-pahole-")
-        .tempdir()
-        .unwrap();
-    let wrappers = scratch.path().join("bin");
-    fs::create_dir(&wrappers).unwrap();
-    write_executable(
-        &wrappers.join("pahole"),
+    let scratch = scratch_with_wrapper(
+        "kslink-dropin-pahole-",
+        "pahole",
         "#!/bin/sh\n\
          if [ \"$1\" = --version ]; then echo v1.23; exit; fi\n\
          exec /usr/bin/pahole \"$@\"\n",
     );
     let (copy, output, links) = make_with_dropin(&tree, scratch.path(), |_| {});
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = succeeded(&output);
     assert_eq!(
         copy.config_value("CONFIG_PAHOLE_VERSION").as_deref(),
         Some("123")
@@ -884,15 +889,5 @@ fn dropin_7_3_links_the_kernels_way_with_an_unproven_pahole() {
     assert!(!copy.dir.join(".tmp_kslink/btf-view").exists());
     assert_eq!(links.len(), 2, "vmlinux links: {links:#?}");
     assert!(links[0].contains("-o .tmp_vmlinux1"), "{links:#?}");
-    for name in [".BTF", ".BTF_ids"] {
-        assert!(
-            section_bytes(&copy.vmlinux(), name) == section_bytes(&tree.vmlinux(), name),
-            "{name} differs"
-        );
-    }
-    assert_eq!(
-        fs::read(copy.system_map()).unwrap(),
-        fs::read(tree.system_map()).unwrap(),
-        "System.map"
-    );
+    assert_upstreams_btf_and_map(&copy, &tree);
 }

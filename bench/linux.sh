@@ -7,9 +7,10 @@
 # the run, by a wrapper that times whichever script the round selects (upstream's, saved
 # first, or the drop-in) and logs it. The selection is an environment variable, so Kbuild's
 # command lines do not change between rounds and nothing else is rebuilt. An `ld` first on
-# PATH logs the links of vmlinux (the ones with its linker script) and times them, the
-# relocatable link of kslink's BTF input view, and pahole (a `pahole` first on PATH), so
-# that the report says where each script's time goes. Rounds alternate upstream and
+# PATH logs the links of vmlinux (the ones with its linker script) and times them, as a
+# `kslink` first on PATH times the writing of kslink's BTF input view (`kslink btf view`) and
+# a `pahole` first on PATH times pahole, so that the report says where each script's time
+# goes. Rounds alternate upstream and
 # drop-in; the report gives each one's median wall time, its links, its median time in each
 # tool, and the ratio.
 # On exit the tree's own script is put back as it was.
@@ -28,9 +29,8 @@ usage: bench/linux.sh [--rounds N] [--ld LD] [--keep] TREE
 
 Times TREE's own scripts/link-vmlinux.sh against kslink's drop-in, N alternating rounds
 (default 5) of `rm vmlinux; make -s vmlinux`, and prints the median time of the script
-alone, the vmlinux links each made, the median time in the vmlinux links, in the BTF input
-view's relocatable link and in pahole (the rest is what else the script runs), and the
-ratio. TREE is a built Linux 7.3, 6.12 or 6.1 tree
+alone, the vmlinux links each made, the median time in the vmlinux links, in writing the
+BTF input view and in pahole (the rest is what else the script runs), and the ratio. TREE is a built Linux 7.3, 6.12 or 6.1 tree
 (`make vmlinux` done) whose scripts/link-vmlinux.sh is upstream's; it is restored on exit.
 --ld ld.lld links with LLVM's lld (`make LD=ld.lld`: Kbuild first reconfigures and rebuilds
 what depends on the linker, once); the default is GNU ld, Kbuild's own default. --keep
@@ -80,8 +80,8 @@ EOF
 mkdir "$tmp/bin"
 timed_tool "$ld" "$real_ld" 'case " $* " in
 *kernel/vmlinux.lds*) case " $* " in *" -o "*) echo "$*" >> "'"$tmp"'/links"; class=link ;; esac ;;
-*btf-view.lds*) class=view-link ;;
 esac'
+timed_tool kslink "$bin/kslink" 'case " $* " in *" btf view "*) class=view ;; esac'
 if real_pahole=$(command -v pahole); then
     timed_tool pahole "$real_pahole" 'case " $* " in *" --version "*) ;; *) class=pahole ;; esac'
 fi
@@ -115,7 +115,7 @@ run() {
 }
 
 # The tool classes a round logs, in report order.
-classes=(link view-link pahole)
+classes=(link view pahole)
 
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 

@@ -198,7 +198,7 @@ struct LinkArgs {
     #[arg(long)]
     dry_run: bool,
     /// The file pahole read for the .BTF the link carries (the BTF input view: `kslink btf
-    /// view-script`, then `ld -r`). The linked file's BTF is checked against it and the
+    /// view-script`, then `kslink btf view`). The linked file's BTF is checked against it and the
     /// file itself before it is installed; a BTF that does not fit exits 3 and installs
     /// nothing (make the BTF from a linked file then, the kernel's own way).
     #[arg(long, value_name = "VIEW")]

@@ -204,9 +204,10 @@ case "${WARN_ON_UNUSED_TRACEPOINTS}" in
 esac
 
 # BTF is made by pahole. Upstream gives it a first linked vmlinux with debug info; on 6.12
-# and 7.x the drop-in gives it the BTF input view instead: a relocatable link of the same
-# inputs shaped by the kernel's own script (kslink btf view-script), made an executable file
-# with a linked file's addresses (kslink btf view). It links vmlinux once with the BTF made
+# and 7.x the drop-in gives it the BTF input view instead: the same inputs gathered as the
+# statements of the kernel's own script that pahole sees gather them (kslink btf
+# view-script), in an executable file with a linked file's addresses that kslink writes
+# itself, without a relocatable link (kslink btf view). It links vmlinux once with the BTF made
 # from that, and kslink link's btf step (kslink btf check) confirms the BTF against the
 # linked file before it installs vmlinux. That check confirms where the BTF's variables are,
 # not that pahole read the view as it reads a linked file: so the view is taken only with a
@@ -261,9 +262,9 @@ btf_from_first_link() {
 	fi
 }
 
-# The BTF input view: vmlinux.o and the link's other objects linked -r with the statements
-# of the kernel's script that pahole sees, made an executable file, and the version's BTF
-# steps on it.
+# The BTF input view: vmlinux.o and the link's other objects gathered as the statements of
+# the kernel's script that pahole sees gather them, in an executable file with a linked
+# file's addresses, and the version's BTF steps on it.
 btf_from_view() {
 	view=.tmp_kslink/btf-view
 	mkdir -p .tmp_kslink
@@ -275,10 +276,8 @@ btf_from_view() {
 		esac
 	done
 	"${KSLINK}" btf view-script -T "${objtree}/${KBUILD_LDS}" -o "${view}.lds" &&
-		info LD "${view}.o" &&
-		${LD} ${KBUILD_LDFLAGS} -r -o "${view}.o" -T "${view}.lds" ${view_objs} ${arch_vmlinux_o} &&
-		"${KSLINK}" btf view -T "${view}.lds" -o "${view}" "${view}.o" &&
-		rm -f "${view}.o" &&
+		info VIEW "${view}" &&
+		"${KSLINK}" btf view -T "${view}.lds" -o "${view}" ${view_objs} ${arch_vmlinux_o} &&
 		btf_of "${view}"
 }
 

@@ -1,5 +1,6 @@
-//! `kslink-btf view`: the BTF input view, made from a relocatable link, is what pahole reads
-//! as it reads the linked file, with the real cc, ld and pahole.
+//! `kslink-btf view`: the BTF input view, made from the link's objects or from a relocatable
+//! link of them, is what pahole reads as it reads the linked file, with the real cc, ld and
+//! pahole.
 
 use std::fs;
 use std::path::Path;
@@ -17,7 +18,13 @@ __attribute__((section(\".data..percpu..first\"))) struct fixed_data fixed_data 
 __attribute__((section(\".data..percpu\"))) int counter = 1;\n\
 int read_counter(void) { return counter + fixed_data.stack_canary[0]; }\n";
 
+/// Two more variables in a section the script discards, the second 64 bytes into it: its
+/// DWARF location is that section plus 64, where a zero-based per-cpu section has `counter`.
+/// The link leaves the location 0, so pahole finds no per-cpu variable there (cc keeps them
+/// in order with `-fno-toplevel-reorder`).
 const SECOND_C: &str = "__attribute__((section(\".data..percpu\"))) long other = 3;\n\
+static char gone_pad[64] __attribute__((used, section(\".discard.addressable\"))) = { 1 };\n\
+static int gone __attribute__((used, section(\".discard.addressable\"))) = 2;\n\
 long read_other(void) { return other; }\n\
 void _start(void) {}\n";
 
@@ -25,7 +32,7 @@ void _start(void) {}\n";
 /// order with an alignment between them, and a `/DISCARD/`.
 const SCRIPT: &str = "SECTIONS\n{\n . = 0x400000;\n .text : { *(.text .text.*) }\n .data : { *(.data) }\n \
 .data..percpu 0 : AT(0x500000) { __per_cpu_start = .; *(.data..percpu..first) . = ALIGN(64); *(.data..percpu) __per_cpu_end = .; }\n \
-/DISCARD/ : { *(.note.GNU-stack) *(.comment) }\n}\n";
+/DISCARD/ : { *(.note.GNU-stack) *(.comment) *(.discard.*) }\n}\n";
 
 fn pahole_available() -> bool {
     if Command::new("pahole").arg("--version").output().is_ok() {
@@ -68,17 +75,42 @@ fn btf_stage(dir: &Path, args: &[&str]) -> Output {
 /// it starts at a page after the data.
 const PAGED_SCRIPT: &str = "SECTIONS\n{\n . = 0x400000;\n .text : { *(.text .text.*) }\n .data : { *(.data) }\n \
 . = ALIGN(4096);\n .data..percpu : AT(ADDR(.data..percpu) - 0x100000) { __per_cpu_start = .; *(.data..percpu..first) . = ALIGN(64); *(.data..percpu) __per_cpu_end = .; }\n \
-/DISCARD/ : { *(.note.GNU-stack) *(.comment) }\n}\n";
+/DISCARD/ : { *(.note.GNU-stack) *(.comment) *(.discard.*) }\n}\n";
 
-/// The BTF that pahole encodes from the file that `linker` links with `script` (the kernel's)
-/// and from the view made from `linker -r` with the view's script; and the view's per-cpu
-/// section's line in `readelf -S`, after checking that the view is an executable file
-/// without relocations.
+/// The BTF that pahole encodes from the file that `linker` links with `script` (the kernel's),
+/// from `linker -r` with the view's script, from the view made from that and from the view
+/// made from the objects; and the views' per-cpu sections' lines in `readelf -S`, after
+/// checking that each view is an executable file without relocations.
 struct Encoded {
     linked: Vec<u8>,
     relocatable: Vec<u8>,
     view: Vec<u8>,
-    percpu: String,
+    direct: Vec<u8>,
+    percpu: [String; 2],
+}
+
+impl Encoded {
+    /// Both views' BTF is the linked file's, and their per-cpu sections are at `address` (as
+    /// `readelf -S` prints it).
+    fn assert_views_are_linked(&self, linker: &str, address: &str) {
+        for (view, btf) in [
+            ("view of the relocatable link", &self.view),
+            ("view of the objects", &self.direct),
+        ] {
+            assert!(
+                *btf == self.linked,
+                "{linker}: the {view}'s BTF differs from the linked file's ({} bytes, linked {})",
+                btf.len(),
+                self.linked.len()
+            );
+        }
+        for percpu in &self.percpu {
+            assert!(
+                percpu.contains(address),
+                "{linker}: the per-cpu section is not where the view's script places it: {percpu}"
+            );
+        }
+    }
 }
 
 fn encode(linker: &str, script: &str) -> Encoded {
@@ -89,7 +121,14 @@ fn encode(linker: &str, script: &str) -> Encoded {
     fs::write(dir.join("vmlinux.lds"), script).unwrap();
     run_checked(
         Command::new("cc")
-            .args(["-g", "-O2", "-c", "first.c", "second.c"])
+            .args([
+                "-g",
+                "-O2",
+                "-fno-toplevel-reorder",
+                "-c",
+                "first.c",
+                "second.c",
+            ])
             .current_dir(dir),
         "cc",
     );
@@ -109,28 +148,31 @@ fn encode(linker: &str, script: &str) -> Encoded {
             .current_dir(dir),
         &format!("{linker} -r"),
     );
-    let out = btf_stage(dir, &["view", "-T", "view.lds", "-o", "view", "view.o"]);
-    assert!(out.status.success(), "{out:?}");
-    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
-
-    let sections = run_checked(
-        Command::new("readelf")
-            .args(["-hSW", "view"])
-            .current_dir(dir),
-        "readelf",
-    );
-    let text = String::from_utf8_lossy(&sections.stdout);
-    assert!(text.contains("EXEC (Executable file)"), "{text}");
-    assert!(!text.contains(" RELA "), "{text}");
-    let percpu = text
-        .lines()
-        .find(|line| line.contains(" .data..percpu "))
-        .unwrap_or_else(|| panic!("no per-cpu section: {text}"))
-        .to_string();
+    let percpu = [("view", "view.o"), ("direct", "first.o second.o")].map(|(view, inputs)| {
+        let mut args = vec!["view", "-T", "view.lds", "-o", view];
+        args.extend(inputs.split(' '));
+        let out = btf_stage(dir, &args);
+        assert!(out.status.success(), "{out:?}");
+        assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+        let sections = run_checked(
+            Command::new("readelf")
+                .args(["-hSW", view])
+                .current_dir(dir),
+            "readelf",
+        );
+        let text = String::from_utf8_lossy(&sections.stdout);
+        assert!(text.contains("EXEC (Executable file)"), "{view}: {text}");
+        assert!(!text.contains(" RELA "), "{view}: {text}");
+        text.lines()
+            .find(|line| line.contains(" .data..percpu "))
+            .unwrap_or_else(|| panic!("{view}: no per-cpu section: {text}"))
+            .to_string()
+    });
     Encoded {
         linked: btf(dir, "linked"),
         relocatable: btf(dir, "view.o"),
         view: btf(dir, "view"),
+        direct: btf(dir, "direct"),
         percpu,
     }
 }
@@ -149,15 +191,7 @@ fn pahole_reads_the_view_as_it_reads_the_linked_file() {
         encoded.linked.len() + 28,
         "pahole encodes fixed_data from the relocatable link only"
     );
-    assert!(
-        encoded.view == encoded.linked,
-        "the view's BTF differs from the linked file's"
-    );
-    assert!(
-        encoded.percpu.contains(" 0000000000000000 "),
-        "the per-cpu section moved: {}",
-        encoded.percpu
-    );
+    encoded.assert_views_are_linked("ld", " 0000000000000000 ");
 }
 
 /// Where the per-cpu section is not zero-based, the view puts it where the view's script
@@ -169,18 +203,7 @@ fn the_view_places_the_percpu_section_as_its_script_does_after_either_linker() {
         return;
     }
     for linker in ["ld", "ld.lld"] {
-        let encoded = encode(linker, PAGED_SCRIPT);
-        assert!(
-            encoded.view == encoded.linked,
-            "{linker}: the view's BTF differs from the linked file's ({} bytes, linked {})",
-            encoded.view.len(),
-            encoded.linked.len()
-        );
-        assert!(
-            encoded.percpu.contains(" 0000000000200000 "),
-            "{linker}: the per-cpu section is not where the view's script places it: {}",
-            encoded.percpu
-        );
+        encode(linker, PAGED_SCRIPT).assert_views_are_linked(linker, " 0000000000200000 ");
     }
 }
 
@@ -212,7 +235,7 @@ fn a_view_of_what_is_not_a_relocatable_link_is_refused() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
         stderr.starts_with(
-            "kslink-btf: error: kernel.lds:7: not a script of kslink's BTF input view"
+            "kslink-btf: error: kernel.lds:3: not a script of kslink's BTF input view"
         ),
         "{stderr}"
     );
@@ -222,8 +245,15 @@ fn a_view_of_what_is_not_a_relocatable_link_is_refused() {
         ("executable", "executable: not a relocatable file"),
         ("cut", "cut: not a readable ELF file"),
         ("missing", "missing: No such file or directory"),
+        ("second.o cut", "cut: not a readable ELF file"),
+        (
+            "second.o second.o",
+            "second.o: symbol other is defined in second.o too",
+        ),
     ] {
-        let out = btf_stage(dir, &["view", "-T", "view.lds", "-o", "view", input]);
+        let mut args = vec!["view", "-T", "view.lds", "-o", "view"];
+        args.extend(input.split(' '));
+        let out = btf_stage(dir, &args);
         assert_eq!(out.status.code(), Some(1), "{input}: {out:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(stderr.lines().count(), 1, "{input}: {stderr}");

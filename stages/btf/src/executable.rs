@@ -1,5 +1,5 @@
-//! The BTF input view as pahole reads a linked vmlinux: the relocatable link of vmlinux's
-//! inputs (`ld -r` with the view's script, [`crate::view`]) made an executable file.
+//! The BTF input view as pahole reads a linked vmlinux, made from vmlinux's link inputs
+//! (vmlinux.o and the link's other objects) and the view's script ([`crate::view`]).
 //!
 //! pahole reads a relocatable file otherwise than a linked one. libdwfl lays out its
 //! sections and relocates its DWARF, so no address pahole reads from it is 0, and pahole
@@ -10,59 +10,91 @@
 //! BTF that upstream's does not have. From the executable view it sees the addresses a
 //! linked file has and encodes what it encodes from one.
 //!
-//! What [`executable_view`] changes:
-//! - the per-cpu section is at the address the view's script gives it (the kernel's own
-//!   constant address, or [`crate::view::PERCPU_VIEW_ADDRESS`]), read from the script and
-//!   not from the relocatable link, because `ld.lld -r` leaves every section at 0; every
-//!   other allocated section follows it, in the file's order, at its alignment, and never at
-//!   address 0;
-//! - each symbol's value is its section's address plus its offset;
+//! [`executable_view`] does what `ld -r` with the view's script does to the inputs, and then
+//! gives the result a linked file's addresses:
+//! - each input section goes where the first of the script's descriptions that matches its
+//!   name sends it: nowhere (`/DISCARD/`, and its symbols with it), or the per-cpu section,
+//!   laid out from the script's address by its commands (`. = ALIGN(n)`, input sections in
+//!   link order or by descending alignment); every other section goes after the parts of the
+//!   same name from earlier inputs, at its alignment, as `ld -r` concatenates them (so
+//!   vmlinux.o's part of each debug section is at its start, and no string is merged);
+//! - every other allocated output section follows the per-cpu section, in order, at its
+//!   alignment, and never at address 0; each symbol's value is its section's address plus
+//!   its offset;
+//! - the symbol table holds each input's local symbols, then the global ones, each defined
+//!   once (a strong definition over a weak one) and an undefined one only where no input
+//!   defines it;
 //! - the relocations of every section that is not allocated (the debug information) are
-//!   applied, `S + A` as the linker does, and every relocation section is left out (nothing
-//!   that reads the view reads an allocated section's relocations);
+//!   applied, `S + A` as the linker does; one against a discarded section stores 0, as
+//!   `ld -r` drops it and leaves 0; every relocation section is left out (nothing that reads
+//!   the view reads an allocated section's relocations);
 //! - no section is allocated (SHF_ALLOC) and there are no program headers, so that a tool
 //!   that rewrites the file (pahole's objcopy adding `.BTF`) has no segments to look for.
 //!
+//! One `ld -r` of the inputs with the view's script is an input like any other: its per-cpu
+//! section starts where the script places it, which is where GNU ld left it.
+//!
 //! A view that needs more (a relocation type that is not a plain absolute address, a
-//! relocation against an undefined symbol, section groups, extended section indices) is an
-//! error: the caller links the kernel's own way.
+//! relocation against a symbol no input defines, section groups, extended section indices,
+//! compressed debug sections, a symbol defined twice) is an error: the caller links the
+//! kernel's own way.
 
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 
 use object::elf;
-use object::read::elf::{FileHeader, Rel, Rela, SectionHeader, Sym};
+use object::read::elf::{FileHeader, Rel, Rela, SectionHeader, SectionTable, Sym, SymbolTable};
 use object::{Endian, Endianness, FileKind};
 
-use crate::view::{ViewError, PERCPU_SECTION};
+use crate::view::{Destination, PercpuCommand, ViewError, ViewScript, PERCPU_SECTION};
+use kslink_linker_script::align_up;
 
 /// The lowest address of an allocated section other than a zero-based per-cpu one, so
 /// that an address 0 in the view's DWARF means what it means in a linked kernel: nothing
 /// (a reference into a discarded section).
 const FIRST_ADDRESS: u64 = 0x1000;
 
-/// Where the view's script places the per-cpu section.
+/// One relocatable input of the view: its bytes and its name in messages.
 #[derive(Clone, Copy, Debug)]
-pub struct PercpuPlace<'s> {
-    /// The address the script gives it ([`crate::view::percpu_address`]), `None` if the
-    /// script has no per-cpu section.
-    pub address: Option<u64>,
-    /// The script, as messages name it.
-    pub script: &'s str,
+pub struct ViewInput<'d> {
+    /// The file's bytes.
+    pub data: &'d [u8],
+    /// The file, as messages name it.
+    pub shown: &'d str,
 }
 
-/// The executable view of `data`, the relocatable link shown as `shown` in messages, linked
-/// with the script that places its per-cpu section at `percpu`: the bytes of the file to
-/// write, as pieces in order.
+/// The executable view of `inputs`, in link order (vmlinux.o first), placed by `script`:
+/// the bytes of the file to write, as pieces in order.
 pub fn executable_view<'d>(
-    data: &'d [u8],
-    shown: &str,
-    percpu: PercpuPlace<'_>,
+    inputs: &[ViewInput<'d>],
+    script: &ViewScript,
 ) -> Result<View<'d>, ViewError> {
-    match FileKind::parse(data) {
-        Ok(FileKind::Elf64) => convert::<elf::FileHeader64<Endianness>>(data, shown, percpu),
-        Ok(FileKind::Elf32) => convert::<elf::FileHeader32<Endianness>>(data, shown, percpu),
+    let Some(first) = inputs.first() else {
+        return Err(ViewError::new(
+            "the view needs at least one input".to_string(),
+        ));
+    };
+    let kind = file_kind(first)?;
+    for input in &inputs[1..] {
+        if file_kind(input)? != kind {
+            return Err(ViewError::new(format!(
+                "{}: not of {}'s ELF class",
+                input.shown, first.shown
+            )));
+        }
+    }
+    match kind {
+        FileKind::Elf64 => convert::<elf::FileHeader64<Endianness>>(inputs, script),
+        _ => convert::<elf::FileHeader32<Endianness>>(inputs, script),
+    }
+}
+
+fn file_kind(input: &ViewInput<'_>) -> Result<FileKind, ViewError> {
+    match FileKind::parse(input.data) {
+        Ok(kind @ (FileKind::Elf64 | FileKind::Elf32)) => Ok(kind),
         _ => Err(ViewError::new(format!(
-            "{shown}: not an ELF file (the relocatable link of vmlinux's inputs)"
+            "{}: not an ELF file (an object of vmlinux's link)",
+            input.shown
         ))),
     }
 }
@@ -154,13 +186,38 @@ impl Fields {
         }
     }
 
-    /// `(sh_flags, sh_addr, sh_offset, sh_link, sh_info)` offsets in a section header.
-    fn section(&self) -> (usize, usize, usize, usize, usize) {
+    fn section_header_size(&self) -> usize {
         if self.wide {
-            (8, 16, 24, 40, 44)
+            64
         } else {
-            (8, 12, 16, 24, 28)
+            40
         }
+    }
+
+    /// A section header named at `name` in the section names, its contents at `offset`.
+    fn section_header(&self, name: u64, offset: u64, shape: &SectionShape) -> Vec<u8> {
+        let mut bytes = vec![0; self.section_header_size()];
+        let w = self.word();
+        // sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info,
+        // sh_addralign, sh_entsize, in order.
+        let values = [
+            (4, name),
+            (4, u64::from(shape.sh_type)),
+            (w, shape.flags),
+            (w, shape.address),
+            (w, offset),
+            (w, shape.size),
+            (4, u64::from(shape.link)),
+            (4, u64::from(shape.info)),
+            (w, shape.align),
+            (w, shape.entsize),
+        ];
+        let mut at = 0;
+        for (width, value) in values {
+            self.put(&mut bytes, at, width, value);
+            at += width;
+        }
+        bytes
     }
 
     /// `(st_value, st_shndx)` offsets in a symbol.
@@ -169,6 +226,34 @@ impl Fields {
             (8, 6)
         } else {
             (4, 14)
+        }
+    }
+}
+
+/// A section header's fields but its name and file offset.
+struct SectionShape {
+    sh_type: u32,
+    flags: u64,
+    address: u64,
+    size: u64,
+    link: u32,
+    info: u32,
+    align: u64,
+    entsize: u64,
+}
+
+impl SectionShape {
+    /// A string table of `size` bytes.
+    fn strings(size: usize) -> SectionShape {
+        SectionShape {
+            sh_type: elf::SHT_STRTAB,
+            flags: 0,
+            address: 0,
+            size: size as u64,
+            link: 0,
+            info: 0,
+            align: 1,
+            entsize: 0,
         }
     }
 }
@@ -257,318 +342,632 @@ fn apply(
     Ok(true)
 }
 
+/// Where the view puts an input section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    /// Nowhere: read for the view (symbols, strings, relocations), or the null section.
+    Read,
+    /// Discarded by the script.
+    Discarded,
+    /// At `offset` in output section `out`.
+    Placed { out: usize, offset: u64 },
+}
+
+/// A section of the view, gathered from input sections.
+struct OutputSection<'d> {
+    name: &'d [u8],
+    sh_type: u32,
+    flags: u64,
+    align: u64,
+    entsize: u64,
+    size: u64,
+    address: u64,
+    /// `(input, section)` in the order they were placed.
+    parts: Vec<(usize, usize)>,
+}
+
+/// A relocatable input, parsed.
+struct Input<'d, Elf: FileHeader> {
+    shown: &'d str,
+    data: &'d [u8],
+    sections: SectionTable<'d, Elf, &'d [u8]>,
+    symbols: SymbolTable<'d, Elf, &'d [u8]>,
+    slots: Vec<Slot>,
+}
+
+/// What a symbol of an input stands for in the view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Value {
+    /// An address (or an absolute value), and the view's section index for it.
+    Defined { value: u64, shndx: u16 },
+    /// Defined in a discarded section.
+    Discarded,
+    /// Not defined by this input.
+    Undefined,
+}
+
+/// A global symbol's definition: the input and symbol that define it, and whether weakly.
+#[derive(Clone, Copy)]
+struct Definition {
+    input: usize,
+    symbol: usize,
+    weak: bool,
+}
+
 fn elf_error(shown: &str, err: object::read::Error) -> ViewError {
     ViewError::new(format!("{shown}: not a readable ELF file: {err}"))
 }
 
+fn is_read(sh_type: u32) -> bool {
+    matches!(
+        sh_type,
+        elf::SHT_NULL | elf::SHT_SYMTAB | elf::SHT_STRTAB | elf::SHT_REL | elf::SHT_RELA
+    )
+}
+
 fn convert<'d, Elf: FileHeader<Endian = Endianness>>(
-    data: &'d [u8],
-    shown: &str,
-    place: PercpuPlace<'_>,
+    files: &[ViewInput<'d>],
+    script: &ViewScript,
 ) -> Result<View<'d>, ViewError> {
-    let header = Elf::parse(data).map_err(|e| elf_error(shown, e))?;
-    let endian = header.endian().map_err(|e| elf_error(shown, e))?;
-    if header.e_type(endian) != elf::ET_REL {
-        return Err(ViewError::new(format!(
-            "{shown}: not a relocatable file (the view is made from `ld -r` of vmlinux's inputs)"
-        )));
-    }
+    let first = Elf::parse(files[0].data).map_err(|e| elf_error(files[0].shown, e))?;
+    let endian = first.endian().map_err(|e| elf_error(files[0].shown, e))?;
+    let machine = first.e_machine(endian);
     let fields = Fields {
-        wide: header.is_class_64(),
+        wide: first.is_class_64(),
         endian,
     };
-    let machine = header.e_machine(endian);
-    let sections = header
-        .sections(endian, data)
-        .map_err(|e| elf_error(shown, e))?;
-    let headers: Vec<&Elf::SectionHeader> = sections.iter().collect();
-    let name = |index: usize| {
-        sections
-            .section_name(endian, headers[index])
-            .map(|n| String::from_utf8_lossy(n).into_owned())
-            .unwrap_or_else(|_| format!("section {index}"))
-    };
-    for (index, section) in headers.iter().enumerate() {
-        let what = match section.sh_type(endian) {
-            elf::SHT_GROUP => "a section group",
-            elf::SHT_SYMTAB_SHNDX => "a table of extended section indices",
-            _ => continue,
-        };
-        return Err(ViewError::new(format!(
-            "{shown}: section {} is {what}, which kslink's view does not rewrite",
-            name(index)
-        )));
-    }
 
-    let percpu = match sections.section_by_name(endian, PERCPU_SECTION) {
-        Some((index, section)) => {
-            let linked = section.sh_addr(endian).into();
-            let percpu = String::from_utf8_lossy(PERCPU_SECTION);
-            match place.address {
-                // GNU ld -r keeps the script's address; ld.lld -r leaves 0.
-                Some(address) if linked == address || linked == 0 => Some((index.0, address)),
-                Some(address) => {
-                    return Err(ViewError::new(format!(
-                        "{shown}: its {percpu} is at {linked:#x}, where {} places it at {address:#x}: link it with that script",
-                        place.script
-                    )))
-                }
-                None => {
-                    return Err(ViewError::new(format!(
-                        "{shown} has a {percpu} section, which {} does not place: link it with the view's script (`kslink-btf view-script`)",
-                        place.script
-                    )))
-                }
-            }
-        }
-        None => None,
-    };
-    let addresses = layout::<Elf>(&headers, endian, percpu);
-    let allocated = |index: usize| {
-        index < headers.len()
-            && headers[index].sh_flags(endian).into() & u64::from(elf::SHF_ALLOC) != 0
-    };
-
-    // The new index of each section: relocation sections are left out.
-    let is_relocations =
-        |index: usize| matches!(headers[index].sh_type(endian), elf::SHT_REL | elf::SHT_RELA);
-    let mut new_index = vec![0usize; headers.len()];
-    let mut kept = Vec::new();
-    for (index, new) in new_index.iter_mut().enumerate() {
-        if !is_relocations(index) {
-            *new = kept.len();
-            kept.push(index);
-        }
-    }
-    let renumber = |index: usize, what: &str| -> Result<usize, ViewError> {
-        if index != 0 && (index >= headers.len() || is_relocations(index)) {
+    // Each input parsed, and its sections sent where the script sends them.
+    let mut inputs: Vec<Input<'d, Elf>> = Vec::with_capacity(files.len());
+    let mut outputs: Vec<OutputSection<'d>> = Vec::new();
+    let mut by_name: HashMap<&'d [u8], usize> = HashMap::new();
+    let percpu_commands = script.percpu.as_ref().map_or(0, |p| p.commands.len());
+    let mut percpu_parts: Vec<Vec<(usize, usize)>> = vec![Vec::new(); percpu_commands];
+    let mut percpu_out = None;
+    for (number, file) in files.iter().enumerate() {
+        let shown = file.shown;
+        let header = Elf::parse(file.data).map_err(|e| elf_error(shown, e))?;
+        if header.endian().ok() != Some(endian) || header.e_machine(endian) != machine {
             return Err(ViewError::new(format!(
-                "{shown}: {what} names section {index}, which the view leaves out"
+                "{shown}: not for {}'s machine",
+                files[0].shown
             )));
         }
-        Ok(new_index[index])
-    };
-
-    // The symbols' values in the view, and the symbol table rewritten to them.
-    let symbols = sections
-        .symbols(endian, data, elf::SHT_SYMTAB)
-        .map_err(|e| elf_error(shown, e))?;
-    let symtab_index = symbols.section().0;
-    let mut values: Vec<Option<u64>> = Vec::with_capacity(symbols.len());
-    let mut symtab = symbols_bytes::<Elf>(&headers, symtab_index, endian, data, shown)?;
-    let (value_at, shndx_at) = fields.symbol();
-    let entsize = std::mem::size_of::<Elf::Sym>();
-    for (index, symbol) in symbols.symbols().iter().enumerate() {
-        let shndx = symbol.st_shndx(endian);
-        let value: u64 = symbol.st_value(endian).into();
-        let at = index * entsize;
-        values.push(match shndx {
-            elf::SHN_UNDEF => None,
-            elf::SHN_ABS | elf::SHN_COMMON => Some(value),
-            elf::SHN_XINDEX => {
+        if header.e_type(endian) != elf::ET_REL {
+            return Err(ViewError::new(format!(
+                "{shown}: not a relocatable file (the view is made from the objects of vmlinux's link)"
+            )));
+        }
+        let sections = header
+            .sections(endian, file.data)
+            .map_err(|e| elf_error(shown, e))?;
+        let symbols = sections
+            .symbols(endian, file.data, elf::SHT_SYMTAB)
+            .map_err(|e| elf_error(shown, e))?;
+        if symbols.section().0 == 0 {
+            return Err(ViewError::new(format!("{shown}: no symbol table")));
+        }
+        let mut slots = Vec::with_capacity(sections.len());
+        for (index, section) in sections.iter().enumerate() {
+            let sh_type = section.sh_type(endian);
+            let name = sections
+                .section_name(endian, section)
+                .map_err(|e| elf_error(shown, e))?;
+            let what = match sh_type {
+                elf::SHT_GROUP => "a section group",
+                elf::SHT_SYMTAB_SHNDX => "a table of extended section indices",
+                _ => "",
+            };
+            if !what.is_empty() {
                 return Err(ViewError::new(format!(
-                    "{shown}: symbol {index} has an extended section index, which kslink's view does not rewrite"
-                )))
+                    "{shown}: section {} is {what}, which kslink's view does not rewrite",
+                    String::from_utf8_lossy(name)
+                )));
             }
-            shndx if shndx >= elf::SHN_LORESERVE => Some(value),
-            shndx => {
-                // A section that is not allocated is at address 0: its symbols keep their values.
-                let section = usize::from(shndx);
-                let renumbered = renumber(section, &format!("symbol {index}"))?;
-                let moved = value.wrapping_add(addresses[section]);
-                fields.put(&mut symtab, at + value_at, fields.word(), moved);
-                fields.put(&mut symtab, at + shndx_at, 2, renumbered as u64);
-                Some(moved)
+            if is_read(sh_type) {
+                slots.push(Slot::Read);
+                continue;
             }
+            let out = match script.destination(name) {
+                Some(Destination::Discard) => {
+                    slots.push(Slot::Discarded);
+                    continue;
+                }
+                Some(Destination::Percpu(command)) => {
+                    percpu_parts[command].push((number, index));
+                    *percpu_out.get_or_insert_with(|| {
+                        outputs.push(OutputSection::new(PERCPU_SECTION));
+                        outputs.len() - 1
+                    })
+                }
+                None => *by_name.entry(name).or_insert_with(|| {
+                    outputs.push(OutputSection::new(name));
+                    outputs.len() - 1
+                }),
+            };
+            let output = &mut outputs[out];
+            output.flags |= section.sh_flags(endian).into();
+            output.align = output.align.max(section.sh_addralign(endian).into());
+            if output.parts.is_empty() {
+                output.entsize = section.sh_entsize(endian).into();
+            }
+            if output.parts.is_empty() || sh_type != elf::SHT_NOBITS {
+                output.sh_type = sh_type;
+            }
+            output.parts.push((number, index));
+            slots.push(Slot::Placed { out, offset: 0 });
+        }
+        inputs.push(Input {
+            shown,
+            data: file.data,
+            sections,
+            symbols,
+            slots,
         });
     }
+    let size_of = |(input, section): (usize, usize)| -> (u64, u64) {
+        let header = inputs[input]
+            .sections
+            .section(object::SectionIndex(section));
+        let header = header.expect("an index of the table");
+        (
+            header.sh_size(endian).into(),
+            header.sh_addralign(endian).into(),
+        )
+    };
 
-    // The debug sections, relocated.
-    let mut relocated: Vec<Option<Vec<u8>>> = vec![None; headers.len()];
-    for (index, section) in headers.iter().enumerate() {
-        let target = section.sh_info(endian) as usize;
-        if !is_relocations(index) || target == 0 || allocated(target) {
-            continue;
-        }
-        if target >= headers.len() || section.sh_link(endian) as usize != symtab_index {
-            return Err(ViewError::new(format!(
-                "{shown}: relocation section {} does not apply to a section with the symbol table",
-                name(index)
-            )));
-        }
-        if relocated[target].is_none() {
-            let bytes = headers[target]
-                .data(endian, data)
-                .map_err(|e| elf_error(shown, e))?;
-            relocated[target] = Some(bytes.to_vec());
-        }
-        let bytes = relocated[target].as_mut().expect("made above");
-        // (offset, symbol, type, addend: None where the field holds it)
-        let records: Box<dyn Iterator<Item = (u64, u32, u32, Option<i64>)>> =
-            if let Some((rela, _)) = section
-                .rela(endian, data)
-                .map_err(|e| elf_error(shown, e))?
-            {
-                Box::new(rela.iter().map(move |r| {
-                    (
-                        r.r_offset(endian).into(),
-                        r.r_sym(endian, false),
-                        r.r_type(endian, false),
-                        Some(r.r_addend(endian).into()),
-                    )
-                }))
-            } else {
-                let (rel, _) = section
-                    .rel(endian, data)
-                    .map_err(|e| elf_error(shown, e))?
-                    .expect("a relocation section is REL or RELA");
-                Box::new(rel.iter().map(move |r| {
-                    (
-                        r.r_offset(endian).into(),
-                        r.r_sym(endian),
-                        r.r_type(endian),
-                        None,
-                    )
-                }))
-            };
-        for (offset, sym, r_type, addend) in records {
-            let value = values.get(sym as usize).copied().flatten();
-            apply(&fields, machine, bytes, offset, r_type, value, addend).map_err(|why| {
-                ViewError::new(format!("{shown}: {} at {offset:#x}: {why}", name(target)))
-            })?;
-        }
-    }
-
-    // The file: the header, the kept sections' contents in the input's order, the section
-    // headers.
-    let ehsize = usize::from(header.e_ehsize(endian));
-    let mut head = data
-        .get(..ehsize)
-        .ok_or_else(|| ViewError::new(format!("{shown}: the ELF header is cut short")))?
-        .to_vec();
-    let mut pieces = Vec::new();
-    let mut position = ehsize;
-    let mut section_headers =
-        Vec::with_capacity(kept.len() * std::mem::size_of::<Elf::SectionHeader>());
-    let mut by_offset: Vec<usize> = kept
-        .iter()
-        .copied()
-        .filter(|&i| i != 0 && headers[i].sh_type(endian) != elf::SHT_NOBITS)
-        .collect();
-    by_offset.sort_by_key(|&i| headers[i].sh_offset(endian).into());
-    let mut offsets = vec![0u64; headers.len()];
-    for &index in &by_offset {
-        let section = headers[index];
-        let align = (section.sh_addralign(endian).into()).max(1) as usize;
-        let start = position.div_ceil(align) * align;
-        pieces.push(Piece::Padding(start - position));
-        let contents: Piece = if index == symtab_index {
-            Piece::Owned(std::mem::take(&mut symtab))
-        } else if let Some(bytes) = relocated[index].take() {
-            Piece::Owned(bytes)
-        } else {
-            Piece::Borrowed(
-                section
-                    .data(endian, data)
-                    .map_err(|e| elf_error(shown, e))?,
-            )
-        };
-        position = start + contents.len();
-        pieces.push(contents);
-        offsets[index] = start as u64;
-    }
-    let word = fields.word();
-    let shoff = position.div_ceil(word) * word;
-    pieces.push(Piece::Padding(shoff - position));
-    let (flags_at, addr_at, offset_at, link_at, info_at) = fields.section();
-    for &index in &kept {
-        let section = headers[index];
-        let mut bytes = object::pod::bytes_of(section).to_vec();
-        if index != 0 {
-            let flags: u64 = section.sh_flags(endian).into();
-            fields.put(
-                &mut bytes,
-                flags_at,
-                word,
-                flags & !u64::from(elf::SHF_ALLOC),
-            );
-            fields.put(&mut bytes, addr_at, word, addresses[index]);
-            fields.put(&mut bytes, offset_at, word, offsets[index]);
-            let link = renumber(
-                section.sh_link(endian) as usize,
-                &format!("section {}", name(index)),
-            )?;
-            fields.put(&mut bytes, link_at, 4, link as u64);
-            if flags & u64::from(elf::SHF_INFO_LINK) != 0 {
-                let info = renumber(
-                    section.sh_info(endian) as usize,
-                    &format!("section {}", name(index)),
-                )?;
-                fields.put(&mut bytes, info_at, 4, info as u64);
+    // The per-cpu section laid out from the script's address, the others concatenated.
+    let mut offsets: Vec<((usize, usize), u64)> = Vec::new();
+    if let (Some(out), Some(layout)) = (percpu_out, script.percpu.as_ref()) {
+        let mut dot = layout.address;
+        for (command, parts) in layout.commands.iter().zip(&mut percpu_parts) {
+            match *command {
+                PercpuCommand::Align(align) => dot = align_up(dot, align),
+                PercpuCommand::Inputs { by_alignment } => {
+                    if by_alignment {
+                        parts.sort_by_key(|&part| std::cmp::Reverse(size_of(part).1));
+                    }
+                    for &part in parts.iter() {
+                        let (size, align) = size_of(part);
+                        dot = align_up(dot, align);
+                        offsets.push((part, dot - layout.address));
+                        dot += size;
+                    }
+                }
             }
         }
-        section_headers.extend_from_slice(&bytes);
+        outputs[out].parts = percpu_parts.concat();
+        outputs[out].size = dot - layout.address;
+        outputs[out].address = layout.address;
     }
+    for (out, output) in outputs.iter_mut().enumerate() {
+        if Some(out) == percpu_out {
+            continue;
+        }
+        for &part in &output.parts {
+            let (size, align) = size_of(part);
+            let offset = align_up(output.size, align);
+            offsets.push((part, offset));
+            output.size = offset + size;
+        }
+    }
+    for ((input, section), offset) in offsets {
+        if let Slot::Placed { offset: at, .. } = &mut inputs[input].slots[section] {
+            *at = offset;
+        }
+    }
+    let percpu_end = percpu_out.map_or(0, |out| outputs[out].address + outputs[out].size);
+    let mut next = percpu_end.max(FIRST_ADDRESS);
+    for (out, output) in outputs.iter_mut().enumerate() {
+        if Some(out) == percpu_out || output.flags & u64::from(elf::SHF_ALLOC) == 0 {
+            continue;
+        }
+        output.address = align_up(next, output.align);
+        next = output.address + output.size;
+    }
+    if outputs.len() + 4 >= usize::from(elf::SHN_LORESERVE) {
+        return Err(ViewError::new(format!(
+            "{}: the view would have {} sections, more than kslink's view numbers without extended indices",
+            files[0].shown,
+            outputs.len()
+        )));
+    }
+    // A relocatable input's section that has an address (one `ld -r` of the inputs with
+    // the view's script) must be where the script places it.
+    for input in &inputs {
+        for (index, section) in input.sections.iter().enumerate() {
+            let linked: u64 = section.sh_addr(endian).into();
+            if let Slot::Placed { out, offset } = input.slots[index] {
+                let placed = outputs[out].address + offset;
+                if linked != 0 && linked != placed {
+                    return Err(ViewError::new(format!(
+                        "{}: its {} is at {linked:#x}, where {} places it at {placed:#x}: link it with that script",
+                        input.shown,
+                        String::from_utf8_lossy(outputs[out].name),
+                        script.file
+                    )));
+                }
+            }
+        }
+    }
+
+    // The symbols' values, and the global definitions.
+    let section_count = outputs.len();
+    let mut values: Vec<Vec<Value>> = Vec::with_capacity(inputs.len());
+    let mut globals: HashMap<&'d [u8], Definition> = HashMap::new();
+    for (number, input) in inputs.iter().enumerate() {
+        let shown = input.shown;
+        let mut input_values = Vec::with_capacity(input.symbols.len());
+        for (index, symbol) in input.symbols.symbols().iter().enumerate() {
+            let shndx = symbol.st_shndx(endian);
+            let st_value: u64 = symbol.st_value(endian).into();
+            let value = match shndx {
+                _ if index == 0 => Value::Defined {
+                    value: 0,
+                    shndx: 0,
+                },
+                elf::SHN_UNDEF => Value::Undefined,
+                elf::SHN_XINDEX => {
+                    return Err(ViewError::new(format!(
+                        "{shown}: symbol {index} has an extended section index, which kslink's view does not rewrite"
+                    )))
+                }
+                shndx if shndx >= elf::SHN_LORESERVE => Value::Defined {
+                    value: st_value,
+                    shndx,
+                },
+                shndx => match input.slots.get(usize::from(shndx)) {
+                    Some(Slot::Discarded) => Value::Discarded,
+                    Some(&Slot::Placed { out, offset }) => Value::Defined {
+                        value: outputs[out].address + offset + st_value,
+                        shndx: (out + 1) as u16,
+                    },
+                    _ => {
+                        return Err(ViewError::new(format!(
+                            "{shown}: symbol {index} is in section {shndx}, which the view does not place"
+                        )))
+                    }
+                },
+            };
+            if symbol.st_bind() != elf::STB_LOCAL && value != Value::Undefined {
+                let name = symbol
+                    .name(endian, input.symbols.strings())
+                    .map_err(|e| elf_error(shown, e))?;
+                let weak = symbol.st_bind() == elf::STB_WEAK;
+                let this = Definition {
+                    input: number,
+                    symbol: index,
+                    weak,
+                };
+                match globals.get(name) {
+                    None => {
+                        globals.insert(name, this);
+                    }
+                    Some(earlier) if earlier.weak && !weak => {
+                        globals.insert(name, this);
+                    }
+                    Some(earlier) if !earlier.weak && !weak => {
+                        return Err(ViewError::new(format!(
+                            "{shown}: symbol {} is defined in {} too",
+                            String::from_utf8_lossy(name),
+                            inputs[earlier.input].shown
+                        )))
+                    }
+                    Some(_) => {}
+                }
+            }
+            input_values.push(value);
+        }
+        values.push(input_values);
+    }
+    // An undefined symbol stands for its definition in another input.
+    for (number, input) in inputs.iter().enumerate() {
+        for (index, symbol) in input.symbols.symbols().iter().enumerate() {
+            if values[number][index] != Value::Undefined {
+                continue;
+            }
+            let name = symbol
+                .name(endian, input.symbols.strings())
+                .map_err(|e| elf_error(input.shown, e))?;
+            if let Some(definition) = globals.get(name) {
+                values[number][index] = values[definition.input][definition.symbol];
+            }
+        }
+    }
+
+    // The symbol table: locals of each input, then the globals; the strings are the inputs'
+    // string tables one after another.
+    let entsize = std::mem::size_of::<Elf::Sym>();
+    let (value_at, shndx_at) = fields.symbol();
+    let mut symtab = vec![0u8; entsize];
+    let mut strtab: Vec<u8> = Vec::new();
+    let mut string_bases = Vec::with_capacity(inputs.len());
+    for input in &inputs {
+        string_bases.push(strtab.len() as u64);
+        strtab.extend_from_slice(string_table::<Elf>(input, endian)?);
+    }
+    let emit = |symtab: &mut Vec<u8>, number: usize, index: usize, symbol: &Elf::Sym| {
+        let start = symtab.len();
+        symtab.extend_from_slice(object::pod::bytes_of(symbol));
+        let name = u64::from(symbol.st_name(endian)) + string_bases[number];
+        fields.put(symtab, start, 4, name);
+        // A symbol no input defines is written as it is, undefined.
+        if let Value::Defined { value, shndx } = values[number][index] {
+            fields.put(symtab, start + value_at, fields.word(), value);
+            fields.put(symtab, start + shndx_at, 2, u64::from(shndx));
+        }
+    };
+    for (number, input) in inputs.iter().enumerate() {
+        for (index, symbol) in input.symbols.symbols().iter().enumerate().skip(1) {
+            if symbol.st_bind() == elf::STB_LOCAL && values[number][index] != Value::Discarded {
+                emit(&mut symtab, number, index, symbol);
+            }
+        }
+    }
+    let first_global = symtab.len() / entsize;
+    let mut undefined: HashSet<&[u8]> = HashSet::new();
+    for (number, input) in inputs.iter().enumerate() {
+        for (index, symbol) in input.symbols.symbols().iter().enumerate().skip(1) {
+            if symbol.st_bind() == elf::STB_LOCAL {
+                continue;
+            }
+            let name = symbol
+                .name(endian, input.symbols.strings())
+                .map_err(|e| elf_error(input.shown, e))?;
+            let wanted = match globals.get(name) {
+                Some(definition) => definition.input == number && definition.symbol == index,
+                None => undefined.insert(name),
+            };
+            if wanted && values[number][index] != Value::Discarded {
+                emit(&mut symtab, number, index, symbol);
+            }
+        }
+    }
+
+    // The debug sections' parts, relocated.
+    let mut relocated: HashMap<(usize, usize), Vec<u8>> = HashMap::new();
+    for (number, input) in inputs.iter().enumerate() {
+        let shown = input.shown;
+        let symtab_index = input.symbols.section().0;
+        for section in input.sections.iter() {
+            if !matches!(section.sh_type(endian), elf::SHT_REL | elf::SHT_RELA) {
+                continue;
+            }
+            let target = section.sh_info(endian) as usize;
+            let Some(Slot::Placed { out, .. }) = input.slots.get(target).copied() else {
+                continue;
+            };
+            if outputs[out].flags & u64::from(elf::SHF_ALLOC) != 0 {
+                continue;
+            }
+            let target_header = input
+                .sections
+                .section(object::SectionIndex(target))
+                .map_err(|e| elf_error(shown, e))?;
+            let target_name = String::from_utf8_lossy(outputs[out].name);
+            if section.sh_link(endian) as usize != symtab_index {
+                return Err(ViewError::new(format!(
+                    "{shown}: the relocations of {target_name} are not against the symbol table"
+                )));
+            }
+            if target_header.sh_flags(endian).into() & u64::from(elf::SHF_COMPRESSED) != 0 {
+                return Err(ViewError::new(format!(
+                    "{shown}: {target_name} is compressed, which kslink's view does not relocate"
+                )));
+            }
+            let bytes = match relocated.entry((number, target)) {
+                std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                std::collections::hash_map::Entry::Vacant(entry) => entry.insert(
+                    target_header
+                        .data(endian, input.data)
+                        .map_err(|e| elf_error(shown, e))?
+                        .to_vec(),
+                ),
+            };
+            // (offset, symbol, type, addend: None where the field holds it)
+            let records: Box<dyn Iterator<Item = (u64, u32, u32, Option<i64>)>> =
+                if let Some((rela, _)) = section
+                    .rela(endian, input.data)
+                    .map_err(|e| elf_error(shown, e))?
+                {
+                    Box::new(rela.iter().map(move |r| {
+                        (
+                            r.r_offset(endian).into(),
+                            r.r_sym(endian, false),
+                            r.r_type(endian, false),
+                            Some(r.r_addend(endian).into()),
+                        )
+                    }))
+                } else {
+                    let (rel, _) = section
+                        .rel(endian, input.data)
+                        .map_err(|e| elf_error(shown, e))?
+                        .expect("a relocation section is REL or RELA");
+                    Box::new(rel.iter().map(move |r| {
+                        (
+                            r.r_offset(endian).into(),
+                            r.r_sym(endian),
+                            r.r_type(endian),
+                            None,
+                        )
+                    }))
+                };
+            for (offset, sym, r_type, addend) in records {
+                let (value, addend) = match values[number].get(sym as usize) {
+                    Some(Value::Defined { value, .. }) => (Some(*value), addend),
+                    // `ld -r` drops it, and the field stays as the compiler left it: 0 with
+                    // an explicit addend, the addend with an implicit one.
+                    Some(Value::Discarded) if addend.is_none() => continue,
+                    Some(Value::Discarded) => (Some(0), Some(0)),
+                    _ => (None, addend),
+                };
+                apply(&fields, machine, bytes, offset, r_type, value, addend).map_err(|why| {
+                    ViewError::new(format!("{shown}: {target_name} at {offset:#x}: {why}"))
+                })?;
+            }
+        }
+    }
+
+    // The file: the header, the sections' contents in order, the symbol and string tables,
+    // the section headers.
+    let ehsize = usize::from(first.e_ehsize(endian));
+    let mut head = files[0]
+        .data
+        .get(..ehsize)
+        .ok_or_else(|| ViewError::new(format!("{}: the ELF header is cut short", files[0].shown)))?
+        .to_vec();
+    let word = fields.word();
+    let mut pieces = vec![Piece::Padding(0)];
+    let mut position = ehsize;
+    let mut headers = SectionHeaders {
+        names: vec![0],
+        table: vec![0; fields.section_header_size()],
+    };
+    for output in &outputs {
+        let shape = SectionShape {
+            sh_type: output.sh_type,
+            flags: output.flags
+                & !u64::from(
+                    elf::SHF_ALLOC | elf::SHF_LINK_ORDER | elf::SHF_INFO_LINK | elf::SHF_GROUP,
+                ),
+            address: output.address,
+            size: output.size,
+            link: 0,
+            info: 0,
+            align: output.align,
+            entsize: output.entsize,
+        };
+        if output.sh_type == elf::SHT_NOBITS {
+            headers.add(&fields, output.name, &shape, position);
+            continue;
+        }
+        let start = align_up(position as u64, output.align) as usize;
+        pieces.push(Piece::Padding(start - position));
+        let mut filled = 0u64;
+        for &(number, index) in &output.parts {
+            let input = &inputs[number];
+            let Slot::Placed { offset, .. } = input.slots[index] else {
+                unreachable!("a part is placed")
+            };
+            let header = input
+                .sections
+                .section(object::SectionIndex(index))
+                .map_err(|e| elf_error(input.shown, e))?;
+            pieces.push(Piece::Padding((offset - filled) as usize));
+            let contents = if let Some(bytes) = relocated.remove(&(number, index)) {
+                Piece::Owned(bytes)
+            } else if header.sh_type(endian) == elf::SHT_NOBITS {
+                Piece::Padding(header.sh_size(endian).into() as usize)
+            } else {
+                Piece::Borrowed(
+                    header
+                        .data(endian, input.data)
+                        .map_err(|e| elf_error(input.shown, e))?,
+                )
+            };
+            filled = offset + contents.len() as u64;
+            pieces.push(contents);
+        }
+        pieces.push(Piece::Padding((output.size - filled) as usize));
+        headers.add(&fields, output.name, &shape, start);
+        position = start + output.size as usize;
+    }
+    let symtab_start = position.div_ceil(word) * word;
+    pieces.push(Piece::Padding(symtab_start - position));
+    let symtab_size = symtab.len();
+    let strtab_index = section_count + 2;
+    headers.add(
+        &fields,
+        b".symtab",
+        &SectionShape {
+            sh_type: elf::SHT_SYMTAB,
+            flags: 0,
+            address: 0,
+            size: symtab_size as u64,
+            link: strtab_index as u32,
+            info: first_global as u32,
+            align: word as u64,
+            entsize: entsize as u64,
+        },
+        symtab_start,
+    );
+    pieces.push(Piece::Owned(symtab));
+    position = symtab_start + symtab_size;
+    let strtab_size = strtab.len();
+    headers.add(
+        &fields,
+        b".strtab",
+        &SectionShape::strings(strtab_size),
+        position,
+    );
+    pieces.push(Piece::Owned(strtab));
+    position += strtab_size;
+    let shstrtab_name = b".shstrtab";
+    let shstrtab_size = headers.names.len() + shstrtab_name.len() + 1;
+    headers.add(
+        &fields,
+        shstrtab_name,
+        &SectionShape::strings(shstrtab_size),
+        position,
+    );
+    position += shstrtab_size;
+    pieces.push(Piece::Owned(std::mem::take(&mut headers.names)));
+    let shoff = position.div_ceil(word) * word;
+    pieces.push(Piece::Padding(shoff - position));
     let (type_at, phoff_at, shoff_at, phnum_at, shnum_at, shstrndx_at) = fields.header();
     fields.put(&mut head, type_at, 2, u64::from(elf::ET_EXEC));
     fields.put(&mut head, phoff_at, word, 0);
     fields.put(&mut head, shoff_at, word, shoff as u64);
     fields.put(&mut head, phnum_at, 2, 0);
-    fields.put(&mut head, shnum_at, 2, kept.len() as u64);
-    let shstrndx = renumber(usize::from(header.e_shstrndx(endian)), "the ELF header")?;
-    fields.put(&mut head, shstrndx_at, 2, shstrndx as u64);
-    pieces.insert(0, Piece::Owned(head));
-    pieces.push(Piece::Owned(section_headers));
+    fields.put(&mut head, shnum_at, 2, (section_count + 4) as u64);
+    fields.put(&mut head, shstrndx_at, 2, (section_count + 3) as u64);
+    pieces[0] = Piece::Owned(head);
+    pieces.push(Piece::Owned(headers.table));
     Ok(View { pieces })
 }
 
-/// The address of each section in the view: the per-cpu section's `(index, address)` from
-/// the view's script, each other allocated section after it, in the file's order, at its
-/// alignment, at [`FIRST_ADDRESS`] or above; 0 for a section that is not allocated.
-fn layout<Elf: FileHeader<Endian = Endianness>>(
-    headers: &[&Elf::SectionHeader],
-    endian: Endianness,
-    percpu: Option<(usize, u64)>,
-) -> Vec<u64> {
-    let allocated =
-        |s: &Elf::SectionHeader| s.sh_flags(endian).into() & u64::from(elf::SHF_ALLOC) != 0;
-    let percpu = percpu.filter(|&(i, _)| allocated(headers[i]));
-    let mut next = percpu.map_or(FIRST_ADDRESS, |(i, address)| {
-        (address + headers[i].sh_size(endian).into()).max(FIRST_ADDRESS)
-    });
-    headers
-        .iter()
-        .enumerate()
-        .map(|(index, section)| {
-            if !allocated(section) {
-                0
-            } else if let Some((_, address)) = percpu.filter(|&(i, _)| i == index) {
-                address
-            } else {
-                let align = section.sh_addralign(endian).into().max(1);
-                let address = next.div_ceil(align) * align;
-                next = address + section.sh_size(endian).into();
-                address
-            }
-        })
-        .collect()
+/// The view's section headers and their names, as they are added.
+struct SectionHeaders {
+    names: Vec<u8>,
+    table: Vec<u8>,
 }
 
-/// A copy of the symbol table's bytes.
-fn symbols_bytes<Elf: FileHeader<Endian = Endianness>>(
-    headers: &[&Elf::SectionHeader],
-    index: usize,
-    endian: Endianness,
-    data: &[u8],
-    shown: &str,
-) -> Result<Vec<u8>, ViewError> {
-    match headers.get(index) {
-        Some(section) if index != 0 => section
-            .data(endian, data)
-            .map(<[u8]>::to_vec)
-            .map_err(|e| elf_error(shown, e)),
-        _ => Err(ViewError::new(format!("{shown}: no symbol table"))),
+impl SectionHeaders {
+    fn add(&mut self, fields: &Fields, name: &[u8], shape: &SectionShape, offset: usize) {
+        let name_at = self.names.len() as u64;
+        self.names.extend_from_slice(name);
+        self.names.push(0);
+        self.table
+            .extend(fields.section_header(name_at, offset as u64, shape));
     }
+}
+
+impl<'d> OutputSection<'d> {
+    fn new(name: &'d [u8]) -> OutputSection<'d> {
+        OutputSection {
+            name,
+            sh_type: elf::SHT_PROGBITS,
+            flags: 0,
+            align: 1,
+            entsize: 0,
+            size: 0,
+            address: 0,
+            parts: Vec::new(),
+        }
+    }
+}
+
+/// The string table of an input's symbol table.
+fn string_table<'d, Elf: FileHeader<Endian = Endianness>>(
+    input: &Input<'d, Elf>,
+    endian: Endianness,
+) -> Result<&'d [u8], ViewError> {
+    let link = input.symbols.string_section();
+    input
+        .sections
+        .section(link)
+        .and_then(|s| s.data(endian, input.data))
+        .map_err(|e| elf_error(input.shown, e))
 }
 
 #[cfg(test)]

@@ -2,9 +2,10 @@
 //!
 //! Upstream links vmlinux once with full debug information only so that pahole can read a
 //! linked file. kslink gives pahole a view of the same inputs instead (the *BTF input view*):
-//! a relocatable link shaped by the statements of the kernel's own linker script that change
-//! what pahole encodes ([`view`]), made an executable file with a linked file's addresses
-//! ([`executable`]); and it links vmlinux once with the BTF made from it. After the
+//! the inputs gathered as the statements of the kernel's own linker script that change what
+//! pahole encodes gather them ([`view`]), in an executable file with a linked file's
+//! addresses that kslink writes itself ([`executable`]); and it links vmlinux once with the
+//! BTF made from it. After the
 //! link, [`fit`] confirms the BTF against the linked file: a BTF that does not fit is
 //! reported, never shipped, and the caller links the kernel's own way.
 //!
@@ -19,7 +20,7 @@ pub mod view;
 
 use std::fmt;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use kslink_schema::artifact::{self, ArtifactError};
 use kslink_schema::fsio::{io_reason, AtomicFile, MappedFile};
@@ -111,18 +112,24 @@ pub fn write_view_script(script: &Path, output: &Path) -> Result<(), BtfError> {
     file.commit().map_err(|e| io_error(output, &e))
 }
 
-/// Writes to `output` the BTF input view made from `relocatable`, the relocatable link of
-/// vmlinux's inputs with the view's script `script` ([`executable::executable_view`]);
+/// Writes to `output` the BTF input view made from `inputs`, the objects of vmlinux's link
+/// in link order, with the view's script `script` ([`executable::executable_view`]);
 /// `output` appears whole or not at all.
-pub fn write_view(script: &Path, relocatable: &Path, output: &Path) -> Result<(), BtfError> {
+pub fn write_view(script: &Path, inputs: &[PathBuf], output: &Path) -> Result<(), BtfError> {
     let text = MappedFile::open(script).map_err(|e| io_error(script, &e))?;
-    let percpu = executable::PercpuPlace {
-        address: view::percpu_address(text.bytes(), text.shown()).map_err(BtfError::View)?,
-        script: text.shown(),
-    };
-    let map = MappedFile::open(relocatable).map_err(|e| io_error(relocatable, &e))?;
-    let view =
-        executable::executable_view(map.bytes(), map.shown(), percpu).map_err(BtfError::View)?;
+    let script = view::ViewScript::parse(text.bytes(), text.shown()).map_err(BtfError::View)?;
+    let maps = inputs
+        .iter()
+        .map(|path| MappedFile::open(path).map_err(|e| io_error(path, &e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let inputs: Vec<executable::ViewInput> = maps
+        .iter()
+        .map(|map| executable::ViewInput {
+            data: map.bytes(),
+            shown: map.shown(),
+        })
+        .collect();
+    let view = executable::executable_view(&inputs, &script).map_err(BtfError::View)?;
     let mut file = AtomicFile::create(output).map_err(|e| io_error(output, &e))?;
     view.write_to(&mut file).map_err(|e| io_error(output, &e))?;
     file.commit().map_err(|e| io_error(output, &e))

@@ -8,11 +8,12 @@ use clap::{Parser, Subcommand};
 /// BTF in one link: the view of a kernel's link inputs that pahole reads instead of a first
 /// linked vmlinux, and the check that the linked file's .BTF fits the file.
 ///
-/// The view starts as `ld -r` of vmlinux.o and the other objects of vmlinux's link, with the
-/// script `kslink-btf view-script` writes: the contents of the kernel's `.data..percpu` and
-/// `/DISCARD/` output sections, copied from the tree's preprocessed linker script, so that
+/// The view is vmlinux.o and the other objects of vmlinux's link, gathered as the script
+/// `kslink-btf view-script` writes gathers them: the contents of the kernel's `.data..percpu`
+/// and `/DISCARD/` output sections, copied from the tree's preprocessed linker script, so that
 /// pahole finds the per-cpu variables where the linked vmlinux has them and no symbol that
-/// the link discards. `kslink-btf view` makes that an executable file, its sections at
+/// the link discards. `kslink-btf view` writes it from the objects, as `ld -r` with that
+/// script would gather them but without that link: an executable file, its sections at
 /// addresses and its debug information relocated, which pahole reads as it reads a linked
 /// vmlinux. The kernel's own BTF steps (7.x: gen-btf.sh) then make the .BTF from the view.
 ///
@@ -25,9 +26,7 @@ use clap::{Parser, Subcommand};
 ///
 ///   kslink-btf view-script -T arch/x86/kernel/vmlinux.lds -o .tmp_kslink/btf-view.lds
 ///
-///   ld -r -T .tmp_kslink/btf-view.lds -o .tmp_kslink/btf-view.o vmlinux.o init/version-timestamp.o
-///
-///   kslink-btf view -T .tmp_kslink/btf-view.lds -o .tmp_kslink/btf-view .tmp_kslink/btf-view.o
+///   kslink-btf view -T .tmp_kslink/btf-view.lds -o .tmp_kslink/btf-view vmlinux.o .vmlinux.export.o init/version-timestamp.o
 ///
 ///   kslink-btf check --view .tmp_kslink/btf-view --report .tmp_kslink/btf.fit vmlinux.unstripped
 ///
@@ -51,21 +50,21 @@ enum Command {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: PathBuf,
     },
-    /// Make the BTF input view from the relocatable link of vmlinux's inputs (`ld -r` with
-    /// the view's script): an executable file with the per-cpu section at the address the
-    /// script gives it, the other sections after it, the symbols' values and the debug
-    /// information relocated to those addresses, and no relocations.
+    /// Make the BTF input view from the objects of vmlinux's link, as `ld -r` with the
+    /// view's script would gather them: an executable file with the per-cpu section laid
+    /// out where the script places it, the other sections after it, the symbols' values and
+    /// the debug information relocated to those addresses, and no relocations.
     View {
-        /// The view's script, as `kslink-btf view-script` wrote it and the relocatable link
-        /// used it: it places the per-cpu section (`ld.lld -r` leaves every address 0).
+        /// The view's script, as `kslink-btf view-script` wrote it.
         #[arg(short = 'T', long = "script", value_name = "SCRIPT")]
         script: PathBuf,
         /// Write the view here.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: PathBuf,
-        /// The relocatable link.
-        #[arg(value_name = "RELOCATABLE")]
-        relocatable: PathBuf,
+        /// The objects, in link order (vmlinux.o first); one `ld -r` of them with the view's
+        /// script will do as well.
+        #[arg(value_name = "OBJECT", required = true)]
+        objects: Vec<PathBuf>,
     },
     /// Check that the .BTF of a linked file fits the file.
     Check {
@@ -92,8 +91,8 @@ fn main() -> ExitCode {
         Command::View {
             script,
             output,
-            relocatable,
-        } => kslink_btf::write_view(script, relocatable, output),
+            objects,
+        } => kslink_btf::write_view(script, objects, output),
         Command::Check {
             view,
             report,

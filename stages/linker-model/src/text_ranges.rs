@@ -467,7 +467,8 @@ impl<'s> Walk<'s, '_> {
                             SectionCommand::Input(spec) => {
                                 let placed = layout.described.get(&(i, c));
                                 let placed = placed.map_or(&[][..], Vec::as_slice);
-                                let sorted = spec.sorted || spec.sections.iter().any(|s| s.sorted);
+                                let sorted =
+                                    spec.sorted || spec.sections.iter().any(|s| s.is_sorted());
                                 self.inputs(placed, sorted, subalign);
                             }
                             SectionCommand::Data { size, .. } => self.advance(*size, true),

@@ -284,8 +284,31 @@ pub struct SectionPattern {
     pub name: Glob,
     /// `EXCLUDE_FILE(...)` inside the section list, which applies to this pattern only.
     pub exclude_files: Vec<Glob>,
-    /// A `SORT` form (not `SORT_NONE`) wraps it: its sections are not taken in file order.
-    pub sorted: bool,
+    /// The `SORT` forms that wrap it, outermost first.
+    pub sort: Vec<SortForm>,
+}
+
+impl SectionPattern {
+    /// True if a `SORT` form other than `SORT_NONE` wraps it: its sections are not taken in
+    /// file order.
+    pub fn is_sorted(&self) -> bool {
+        self.sort.iter().any(|form| *form != SortForm::None)
+    }
+}
+
+/// A `SORT` form around a section pattern, as written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortForm {
+    /// `SORT` or `SORT_BY_NAME`.
+    ByName,
+    /// `SORT_BY_ALIGNMENT`.
+    ByAlignment,
+    /// `SORT_BY_INIT_PRIORITY`.
+    ByInitPriority,
+    /// `SORT_NONE`: file order.
+    None,
+    /// `REVERSE`.
+    Reverse,
 }
 
 /// `INPUT_SECTION_FLAGS(SHF_A & !SHF_B ...)`.

@@ -4,8 +4,8 @@
 use super::lexer::{Lexer, Mode, Token};
 use super::{
     AssignKind, Assignment, BinaryOp, Constraint, Expr, FlagFilter, Glob, InputSpec, OutputSection,
-    Script, ScriptError, SectionCommand, SectionKind, SectionPattern, SectionQuery, Statement,
-    Target, UnaryOp,
+    Script, ScriptError, SectionCommand, SectionKind, SectionPattern, SectionQuery, SortForm,
+    Statement, Target, UnaryOp,
 };
 
 /// Parses a whole script.
@@ -651,7 +651,7 @@ impl Parser<'_> {
             spec.sections.push(SectionPattern {
                 name: Glob::new(b"*"),
                 exclude_files: Vec::new(),
-                sorted: false,
+                sort: Vec::new(),
             });
             return Ok(spec);
         }
@@ -678,7 +678,7 @@ impl Parser<'_> {
     /// The file part of an input section description: `[SORT(] [EXCLUDE_FILE(...)] NAME
     /// [)]`, and whether a `SORT` form other than `SORT_NONE` wraps it.
     fn file_pattern(&mut self, token: Token) -> Result<(Glob, Vec<Glob>, bool), ScriptError> {
-        if is_sort_word(&token) {
+        if sort_form(&token).is_some() {
             self.expect(Mode::Wild, "(", "after SORT")?;
             let inner = self.lexer.next(Mode::Wild)?;
             let (file, excludes, sorted) = self.file_pattern(inner)?;
@@ -702,12 +702,12 @@ impl Parser<'_> {
 
     /// One section pattern, with its `SORT` wrappers and `EXCLUDE_FILE`.
     fn section_pattern(&mut self, token: Token) -> Result<SectionPattern, ScriptError> {
-        if is_sort_word(&token) {
+        if let Some(form) = sort_form(&token) {
             self.expect(Mode::Wild, "(", "after SORT")?;
             let inner = self.lexer.next(Mode::Wild)?;
             let mut pattern = self.section_pattern(inner)?;
             self.expect(Mode::Wild, ")", "to close SORT")?;
-            pattern.sorted |= !token.is_word("SORT_NONE");
+            pattern.sort.insert(0, form);
             return Ok(pattern);
         }
         let mut exclude_files = Vec::new();
@@ -720,7 +720,7 @@ impl Parser<'_> {
             Token::Name { text, .. } => Ok(SectionPattern {
                 name: Glob::new(text),
                 exclude_files,
-                sorted: false,
+                sort: Vec::new(),
             }),
             other => Err(self.error(format!(
                 "expected a section name pattern, found {}",
@@ -997,17 +997,17 @@ fn assignment_target(name: &[u8]) -> Target {
     }
 }
 
-fn is_sort_word(token: &Token) -> bool {
+fn sort_form(token: &Token) -> Option<SortForm> {
     [
-        "SORT",
-        "SORT_BY_NAME",
-        "SORT_BY_ALIGNMENT",
-        "SORT_BY_INIT_PRIORITY",
-        "SORT_NONE",
-        "REVERSE",
+        ("SORT", SortForm::ByName),
+        ("SORT_BY_NAME", SortForm::ByName),
+        ("SORT_BY_ALIGNMENT", SortForm::ByAlignment),
+        ("SORT_BY_INIT_PRIORITY", SortForm::ByInitPriority),
+        ("SORT_NONE", SortForm::None),
+        ("REVERSE", SortForm::Reverse),
     ]
-    .iter()
-    .any(|w| token.is_word(w))
+    .into_iter()
+    .find_map(|(word, form)| token.is_word(word).then_some(form))
 }
 
 /// Words the lexer turns into keywords in EXPRESSION state, so that they cannot name a

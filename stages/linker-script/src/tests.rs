@@ -172,6 +172,12 @@ fn input_section_descriptions() {
         })
     );
     assert_eq!(specs[8].sections[0].name.pattern(), b".sorted.*");
+    assert_eq!(
+        specs[8].sections[0].sort,
+        [SortForm::ByName, SortForm::ByAlignment]
+    );
+    assert!(specs[8].sections[0].is_sorted());
+    assert!(specs[1].sections.iter().all(|s| s.sort.is_empty()));
     assert_eq!(specs.len(), 10);
     let data = s
         .commands

@@ -7,10 +7,10 @@
 # the run, by a wrapper that times whichever script the round selects (upstream's, saved
 # first, or the drop-in) and logs it. The selection is an environment variable, so Kbuild's
 # command lines do not change between rounds and nothing else is rebuilt. An `ld` first on
-# PATH logs the links of vmlinux (the ones with its linker script) and times them, as a
-# `kslink` first on PATH times the writing of kslink's BTF input view (`kslink btf view`) and
-# a `pahole` first on PATH times pahole, so that the report says where each script's time
-# goes. Rounds alternate upstream and
+# PATH logs the links of vmlinux (the ones with its linker script) and times them and the
+# drop-in's relocatable link for the BTF input view's symbol order, a `kslink` first on PATH
+# times the writing of the view (`kslink btf view`), and a `pahole` first on PATH times
+# pahole, so that the report says where each script's time goes. Rounds alternate upstream and
 # drop-in; the report gives each one's median wall time, its links, its median time in each
 # tool, and the ratio.
 # On exit the tree's own script is put back as it was.
@@ -80,6 +80,7 @@ EOF
 mkdir "$tmp/bin"
 timed_tool "$ld" "$real_ld" 'case " $* " in
 *kernel/vmlinux.lds*) case " $* " in *" -o "*) echo "$*" >> "'"$tmp"'/links"; class=link ;; esac ;;
+*btf-view.lds*) class=view ;;
 esac'
 timed_tool kslink "$bin/kslink" 'case " $* " in *" btf view "*) class=view ;; esac'
 if real_pahole=$(command -v pahole); then

@@ -275,9 +275,22 @@ btf_from_view() {
 		*) view_objs="${view_objs} ${obj}" ;;
 		esac
 	done
-	"${KSLINK}" btf view-script -T "${objtree}/${KBUILD_LDS}" -o "${view}.lds" &&
-		info VIEW "${view}" &&
-		"${KSLINK}" btf view -T "${view}.lds" -o "${view}" ${view_objs} ${arch_vmlinux_o} &&
+	"${KSLINK}" btf view-script -T "${objtree}/${KBUILD_LDS}" -o "${view}.lds" || return
+	# pahole names a per-cpu variable after one of the symbols at its address, which one by
+	# their order: the view orders its global symbols as the link will, GNU ld's those of a
+	# relocatable link without the debug information (its hash table's order), ld.lld's by
+	# its rule (hidden ones first).
+	if is_enabled CONFIG_LD_IS_LLD; then
+		set -- --hidden-first
+	else
+		info LD .tmp_kslink/btf-order.o
+		${LD} ${KBUILD_LDFLAGS} -r --strip-debug -o .tmp_kslink/btf-order.o -T "${view}.lds" \
+			${view_objs} ${arch_vmlinux_o} || return
+		set -- --symbol-order .tmp_kslink/btf-order.o
+	fi
+	info VIEW "${view}"
+	"${KSLINK}" btf view -T "${view}.lds" "$@" -o "${view}" ${view_objs} ${arch_vmlinux_o} &&
+		rm -f .tmp_kslink/btf-order.o &&
 		btf_of "${view}"
 }
 

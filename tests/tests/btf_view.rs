@@ -11,11 +11,15 @@ use kslink_tests::{bin_path, run_checked, tempdir};
 /// A per-cpu variable defined after its declaration (its DWARF definition names it only
 /// through DW_AT_specification, as the kernel's `DEFINE_PER_CPU_FIRST(fixed_percpu_data)`
 /// after its `DECLARE_PER_CPU_FIRST`) at offset 0 of a zero-based per-cpu section, as x86_64
-/// 6.x has it; two more after it, in another object too.
+/// 6.x has it; two more after it, in another object too. One of them has a hidden alias, as
+/// 7.x's `SYM_PIC_ALIAS(gdt_page)` is `__pi_gdt_page`: pahole names the variable after the
+/// symbol its search finds, the second of the two, and the object has `counter` first where
+/// GNU ld writes the alias first (its hash table's order) and ld.lld too (as a local symbol).
 const FIRST_C: &str = "struct fixed_data { char stack_canary[40]; unsigned long canary; };\n\
 extern struct fixed_data fixed_data;\n\
 __attribute__((section(\".data..percpu..first\"))) struct fixed_data fixed_data = { .canary = 1 };\n\
 __attribute__((section(\".data..percpu\"))) int counter = 1;\n\
+extern int counter_alias __attribute__((alias(\"counter\"), visibility(\"hidden\")));\n\
 int read_counter(void) { return counter + fixed_data.stack_canary[0]; }\n";
 
 /// Two more variables in a section the script discards, the second 64 bytes into it: its
@@ -79,7 +83,8 @@ const PAGED_SCRIPT: &str = "SECTIONS\n{\n . = 0x400000;\n .text : { *(.text .tex
 
 /// The BTF that pahole encodes from the file that `linker` links with `script` (the kernel's),
 /// from `linker -r` with the view's script, from the view made from that and from the view
-/// made from the objects; and the views' per-cpu sections' lines in `readelf -S`, after
+/// made from the objects (its global symbols in the linker's order); and the views' per-cpu
+/// sections' lines in `readelf -S`, after
 /// checking that each view is an executable file without relocations.
 struct Encoded {
     linked: Vec<u8>,
@@ -113,9 +118,9 @@ impl Encoded {
     }
 }
 
-fn encode(linker: &str, script: &str) -> Encoded {
-    let dir = tempdir();
-    let dir = dir.path();
+/// Compiles the two objects in `dir` and links them with `linker` and `script` (the kernel's)
+/// into `linked`.
+fn compile_and_link(dir: &Path, linker: &str, script: &str) {
     fs::write(dir.join("first.c"), FIRST_C).unwrap();
     fs::write(dir.join("second.c"), SECOND_C).unwrap();
     fs::write(dir.join("vmlinux.lds"), script).unwrap();
@@ -138,6 +143,12 @@ fn encode(linker: &str, script: &str) -> Encoded {
             .current_dir(dir),
         linker,
     );
+}
+
+fn encode(linker: &str, script: &str) -> Encoded {
+    let dir = tempdir();
+    let dir = dir.path();
+    compile_and_link(dir, linker, script);
     let out = btf_stage(dir, &["view-script", "-T", "vmlinux.lds", "-o", "view.lds"]);
     assert!(out.status.success(), "{out:?}");
     run_checked(
@@ -148,7 +159,27 @@ fn encode(linker: &str, script: &str) -> Encoded {
             .current_dir(dir),
         &format!("{linker} -r"),
     );
-    let percpu = [("view", "view.o"), ("direct", "first.o second.o")].map(|(view, inputs)| {
+    run_checked(
+        Command::new(linker)
+            .args([
+                "-r",
+                "--strip-debug",
+                "-T",
+                "view.lds",
+                "-o",
+                "order.o",
+                "first.o",
+                "second.o",
+            ])
+            .current_dir(dir),
+        &format!("{linker} -r --strip-debug"),
+    );
+    // The symbols' order: GNU ld -r writes its own; ld.lld's is the view's rule.
+    let (view, direct) = match linker {
+        "ld" => ("view.o", "--symbol-order order.o first.o second.o"),
+        _ => ("--hidden-first view.o", "--hidden-first first.o second.o"),
+    };
+    let percpu = [("view", view), ("direct", direct)].map(|(view, inputs)| {
         let mut args = vec!["view", "-T", "view.lds", "-o", view];
         args.extend(inputs.split(' '));
         let out = btf_stage(dir, &args);
@@ -269,4 +300,47 @@ fn a_view_of_what_is_not_a_relocatable_link_is_refused() {
             .collect();
         assert!(left.is_empty(), "{input}: {left:?}");
     }
+}
+
+/// The check after the link names a per-cpu variable's misfit when the BTF takes its name from
+/// another of the symbols at its address than pahole would take from the linked file: the
+/// view of the objects in their own order names `counter` after `counter_alias`, where GNU ld's
+/// linked file gives pahole `counter`.
+#[test]
+fn the_check_finds_a_per_cpu_variable_named_after_another_alias() {
+    if !pahole_available() {
+        return;
+    }
+    let dir = tempdir();
+    let dir = dir.path();
+    compile_and_link(dir, "ld", SCRIPT);
+    let out = btf_stage(dir, &["view-script", "-T", "vmlinux.lds", "-o", "view.lds"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = btf_stage(
+        dir,
+        &[
+            "view", "-T", "view.lds", "-o", "view", "first.o", "second.o",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let view_btf = btf(dir, "view");
+    assert_ne!(
+        view_btf,
+        btf(dir, "linked"),
+        "the inputs' order names the alias"
+    );
+    fs::write(dir.join("view.BTF"), &view_btf).unwrap();
+    run_checked(
+        Command::new("objcopy")
+            .args(["--add-section", ".BTF=view.BTF", "linked", "with-btf"])
+            .current_dir(dir),
+        "objcopy --add-section .BTF",
+    );
+    let out = btf_stage(dir, &["check", "--view", "view", "with-btf"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        "kslink-btf: error: with-btf: the BTF does not fit the file: the BTF names the per-cpu variable at .data..percpu+0x40 counter_alias, where pahole 1.24 reading the file would name it counter (the symbol there its search finds)\n"
+    );
 }

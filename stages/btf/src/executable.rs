@@ -23,7 +23,7 @@
 //!   its offset;
 //! - the symbol table holds each input's local symbols, then the global ones, each defined
 //!   once (a strong definition over a weak one) and an undefined one only where no input
-//!   defines it;
+//!   defines it, in the order of a [`SymbolOrder`] where one is given;
 //! - the relocations of every section that is not allocated (the debug information) are
 //!   applied, `S + A` as the linker does; one against a discarded section stores 0, as
 //!   `ld -r` drops it and leaves 0; every relocation section is left out (nothing that reads
@@ -63,11 +63,57 @@ pub struct ViewInput<'d> {
     pub shown: &'d str,
 }
 
-/// The executable view of `inputs`, in link order (vmlinux.o first), placed by `script`:
-/// the bytes of the file to write, as pieces in order.
+/// The order of the view's global symbols. pahole names a per-cpu variable after one of
+/// the symbols at its address, which one by their order in the symbol table, so the view
+/// orders them as the linked file will: GNU ld writes its global symbols in the order of its
+/// hash table, not of its inputs, and ld.lld writes hidden ones as local symbols, before the
+/// others.
+#[derive(Debug, Default)]
+pub enum SymbolOrder<'o> {
+    /// The inputs' order.
+    #[default]
+    Inputs,
+    /// The order of a file's global symbols, by name (one `ld -r --strip-debug` of the
+    /// inputs with the view's script): GNU ld's.
+    File(HashMap<&'o [u8], usize>),
+    /// Hidden definitions first, then the others, each in the inputs' order: ld.lld's.
+    HiddenFirst,
+}
+
+impl<'o> SymbolOrder<'o> {
+    /// The order of the global symbols of `data`, an ELF file shown as `shown`.
+    pub fn of_file(data: &'o [u8], shown: &str) -> Result<SymbolOrder<'o>, ViewError> {
+        use object::{Object, ObjectSymbol};
+        let file = object::File::parse(data).map_err(|e| elf_error(shown, e))?;
+        let mut rank = HashMap::new();
+        for symbol in file.symbols().filter(|s| s.is_global()) {
+            let name = symbol.name_bytes().map_err(|e| elf_error(shown, e))?;
+            let next = rank.len();
+            rank.entry(name).or_insert(next);
+        }
+        Ok(SymbolOrder::File(rank))
+    }
+
+    /// Where a global symbol named `name` with visibility `visibility` goes, before any of
+    /// a greater rank: after every name of a file's order if it has none.
+    fn rank(&self, name: &[u8], visibility: u8) -> usize {
+        match self {
+            SymbolOrder::Inputs => 0,
+            SymbolOrder::File(rank) => rank.get(name).copied().unwrap_or(usize::MAX),
+            SymbolOrder::HiddenFirst => {
+                usize::from(!matches!(visibility, elf::STV_HIDDEN | elf::STV_INTERNAL))
+            }
+        }
+    }
+}
+
+/// The executable view of `inputs`, in link order (vmlinux.o first), placed by `script`,
+/// its global symbols in `order` (the inputs' order for those it does not name): the bytes
+/// of the file to write, as pieces in order.
 pub fn executable_view<'d>(
     inputs: &[ViewInput<'d>],
     script: &ViewScript,
+    order: &SymbolOrder<'_>,
 ) -> Result<View<'d>, ViewError> {
     let Some(first) = inputs.first() else {
         return Err(ViewError::new(
@@ -84,8 +130,8 @@ pub fn executable_view<'d>(
         }
     }
     match kind {
-        FileKind::Elf64 => convert::<elf::FileHeader64<Endianness>>(inputs, script),
-        _ => convert::<elf::FileHeader32<Endianness>>(inputs, script),
+        FileKind::Elf64 => convert::<elf::FileHeader64<Endianness>>(inputs, script, order),
+        _ => convert::<elf::FileHeader32<Endianness>>(inputs, script, order),
     }
 }
 
@@ -408,6 +454,7 @@ fn is_read(sh_type: u32) -> bool {
 fn convert<'d, Elf: FileHeader<Endian = Endianness>>(
     files: &[ViewInput<'d>],
     script: &ViewScript,
+    order: &SymbolOrder<'_>,
 ) -> Result<View<'d>, ViewError> {
     let first = Elf::parse(files[0].data).map_err(|e| elf_error(files[0].shown, e))?;
     let endian = first.endian().map_err(|e| elf_error(files[0].shown, e))?;
@@ -706,6 +753,7 @@ fn convert<'d, Elf: FileHeader<Endian = Endianness>>(
     }
     let first_global = symtab.len() / entsize;
     let mut undefined: HashSet<&[u8]> = HashSet::new();
+    let mut kept_globals = Vec::new();
     for (number, input) in inputs.iter().enumerate() {
         for (index, symbol) in input.symbols.symbols().iter().enumerate().skip(1) {
             if symbol.st_bind() == elf::STB_LOCAL {
@@ -719,9 +767,18 @@ fn convert<'d, Elf: FileHeader<Endian = Endianness>>(
                 None => undefined.insert(name),
             };
             if wanted && values[number][index] != Value::Discarded {
-                emit(&mut symtab, number, index, symbol);
+                kept_globals.push((
+                    order.rank(name, symbol.st_visibility()),
+                    number,
+                    index,
+                    symbol,
+                ));
             }
         }
+    }
+    kept_globals.sort_by_key(|&(rank, ..)| rank);
+    for (_, number, index, symbol) in kept_globals {
+        emit(&mut symtab, number, index, symbol);
     }
 
     // The debug sections' parts, relocated.

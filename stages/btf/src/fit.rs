@@ -4,15 +4,18 @@
 //! data section it describes, each variable's offset and size in it (from the symbol table),
 //! and which functions are symbols. Each is checked here against the linked file's section
 //! headers and symbol table; the functions, with the file pahole read (the view), as the
-//! functions of the view that the link kept.
+//! functions of the view that the link kept. Where symbols alias one per-cpu variable, the
+//! name pahole takes depends on their order in the symbol table: each per-cpu variable's
+//! name is checked to be the one pahole 1.24 would take from the linked file.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use kslink_schema::{BtfFit, DatasecFit};
-use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
+use object::{elf, Object, ObjectSection, ObjectSymbol, SymbolFlags, SymbolKind};
 
 use crate::format::{Btf, FormatError};
+use crate::view::PERCPU_SECTION;
 
 /// How the `.BTF` of a file differs from the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +46,16 @@ pub enum Misfit {
         size: u32,
         /// Where the file has symbols of that name in the section: (offset, size).
         found: Vec<(u64, u64)>,
+    },
+    /// A per-cpu variable of the BTF is not the one of the symbols at its offset that pahole
+    /// takes from the file.
+    PerCpuName {
+        /// The variable, as the BTF names it.
+        name: String,
+        /// Its offset in the per-cpu section.
+        offset: u32,
+        /// The name pahole takes from the file for that offset.
+        file: String,
     },
     /// A data section's entry is not a variable.
     NotAVariable {
@@ -89,6 +102,11 @@ impl fmt::Display for Misfit {
                     write!(f, "the file at {}", places.join(", "))
                 }
             }
+            Misfit::PerCpuName { name, offset, file } => write!(
+                f,
+                "the BTF names the per-cpu variable at {}+{offset:#x} {name}, where pahole 1.24 reading the file would name it {file} (the symbol there its search finds)",
+                String::from_utf8_lossy(PERCPU_SECTION)
+            ),
             Misfit::NotAVariable { section, id } => {
                 write!(
                     f,
@@ -107,6 +125,46 @@ impl std::error::Error for Misfit {}
 
 /// Every (offset in its section, size) of the data symbols of one name in one section.
 type Places = Vec<(u64, u64)>;
+
+/// pahole 1.24's per-cpu variables of a file (`btf_encoder__collect_percpu_var`): the
+/// `STT_OBJECT` symbols of its per-cpu section (index `section`, at `base`) that are not
+/// empty, as (offset, name), in symbol table order and then sorted by offset with a stable
+/// sort, as glibc's `qsort` (a merge sort) sorts them.
+fn percpu_variables<'d>(
+    file: &object::File<'d>,
+    section: object::SectionIndex,
+    base: u64,
+) -> Vec<(u64, &'d [u8])> {
+    let mut variables: Vec<(u64, &[u8])> = file
+        .symbols()
+        .filter(|symbol| {
+            let object = matches!(symbol.flags(), SymbolFlags::Elf { st_info, .. } if st_info & 0xf == elf::STT_OBJECT);
+            object && symbol.section_index() == Some(section) && symbol.size() != 0
+        })
+        .filter_map(|symbol| {
+            let name = symbol.name_bytes().ok()?;
+            Some((symbol.address().wrapping_sub(base), name))
+        })
+        .collect();
+    variables.sort_by_key(|&(offset, _)| offset);
+    variables
+}
+
+/// The name pahole 1.24 takes for a per-cpu variable at `offset`: the entry of `variables`
+/// that glibc's `bsearch` finds (`btf_encoder__percpu_var_exists`), which among symbols at
+/// one offset depends on where they are in the array.
+fn percpu_name<'d>(variables: &[(u64, &'d [u8])], offset: u64) -> Option<&'d [u8]> {
+    let (mut low, mut high) = (0, variables.len());
+    while low < high {
+        let middle = (low + high) / 2;
+        match offset.cmp(&variables[middle].0) {
+            std::cmp::Ordering::Less => high = middle,
+            std::cmp::Ordering::Greater => low = middle + 1,
+            std::cmp::Ordering::Equal => return Some(variables[middle].1),
+        }
+    }
+    None
+}
 
 /// The names of the function symbols of `file`.
 fn function_names<'d>(file: &object::File<'d>) -> HashSet<&'d [u8]> {
@@ -162,6 +220,8 @@ pub fn check(
             });
         }
         let vars = btf.secinfos(datasec);
+        let percpu = (datasec.name == PERCPU_SECTION)
+            .then(|| percpu_variables(elf, file_section.index(), file_section.address()));
         for var in &vars {
             let var_name = btf.var_name(var.var).ok_or(Misfit::NotAVariable {
                 section: name.clone(),
@@ -179,6 +239,16 @@ pub fn check(
                     size: var.size,
                     found: found.to_vec(),
                 });
+            }
+            if let Some(variables) = &percpu {
+                let picked = percpu_name(variables, u64::from(var.offset));
+                if picked != Some(var_name) {
+                    return Err(Misfit::PerCpuName {
+                        name: String::from_utf8_lossy(var_name).into_owned(),
+                        offset: var.offset,
+                        file: String::from_utf8_lossy(picked.unwrap_or_default()).into_owned(),
+                    });
+                }
             }
         }
         sections.push(DatasecFit {

@@ -112,12 +112,41 @@ pub fn write_view_script(script: &Path, output: &Path) -> Result<(), BtfError> {
     file.commit().map_err(|e| io_error(output, &e))
 }
 
+/// How the BTF input view's global symbols are ordered ([`executable::SymbolOrder`]).
+#[derive(Clone, Copy, Debug)]
+pub enum SymbolOrderSource<'p> {
+    /// The inputs' order.
+    Inputs,
+    /// The order of this file's global symbols (GNU ld's `ld -r --strip-debug`).
+    File(&'p Path),
+    /// ld.lld's: hidden definitions first.
+    HiddenFirst,
+}
+
 /// Writes to `output` the BTF input view made from `inputs`, the objects of vmlinux's link
-/// in link order, with the view's script `script` ([`executable::executable_view`]);
-/// `output` appears whole or not at all.
-pub fn write_view(script: &Path, inputs: &[PathBuf], output: &Path) -> Result<(), BtfError> {
+/// in link order, with the view's script `script`, its global symbols in `symbol_order`
+/// ([`executable::executable_view`]); `output` appears whole or not at all.
+pub fn write_view(
+    script: &Path,
+    symbol_order: SymbolOrderSource<'_>,
+    inputs: &[PathBuf],
+    output: &Path,
+) -> Result<(), BtfError> {
     let text = MappedFile::open(script).map_err(|e| io_error(script, &e))?;
     let script = view::ViewScript::parse(text.bytes(), text.shown()).map_err(BtfError::View)?;
+    let order_map = match symbol_order {
+        SymbolOrderSource::File(path) => {
+            Some(MappedFile::open(path).map_err(|e| io_error(path, &e))?)
+        }
+        _ => None,
+    };
+    let order = match (&order_map, symbol_order) {
+        (Some(map), _) => {
+            executable::SymbolOrder::of_file(map.bytes(), map.shown()).map_err(BtfError::View)?
+        }
+        (None, SymbolOrderSource::HiddenFirst) => executable::SymbolOrder::HiddenFirst,
+        (None, _) => executable::SymbolOrder::Inputs,
+    };
     let maps = inputs
         .iter()
         .map(|path| MappedFile::open(path).map_err(|e| io_error(path, &e)))
@@ -129,7 +158,7 @@ pub fn write_view(script: &Path, inputs: &[PathBuf], output: &Path) -> Result<()
             shown: map.shown(),
         })
         .collect();
-    let view = executable::executable_view(&inputs, &script).map_err(BtfError::View)?;
+    let view = executable::executable_view(&inputs, &script, &order).map_err(BtfError::View)?;
     let mut file = AtomicFile::create(output).map_err(|e| io_error(output, &e))?;
     view.write_to(&mut file).map_err(|e| io_error(output, &e))?;
     file.commit().map_err(|e| io_error(output, &e))

@@ -61,6 +61,16 @@ enum Command {
         /// Write the view here.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: PathBuf,
+        /// Order the view's global symbols as this file's (`ld -r --strip-debug -T SCRIPT`
+        /// of the objects), as GNU ld will order them: pahole names a per-cpu variable after
+        /// one of the symbols at its address, which one by their order, and GNU ld writes
+        /// them in the order of its hash table.
+        #[arg(long, value_name = "FILE", conflicts_with = "hidden_first")]
+        symbol_order: Option<PathBuf>,
+        /// Order the view's global symbols as ld.lld will: hidden definitions (which it
+        /// writes as local symbols) first, then the others, each in link order.
+        #[arg(long)]
+        hidden_first: bool,
         /// The objects, in link order (vmlinux.o first); one `ld -r` of them with the view's
         /// script will do as well.
         #[arg(value_name = "OBJECT", required = true)]
@@ -91,8 +101,17 @@ fn main() -> ExitCode {
         Command::View {
             script,
             output,
+            symbol_order,
+            hidden_first,
             objects,
-        } => kslink_btf::write_view(script, objects, output),
+        } => {
+            let order = match (symbol_order, hidden_first) {
+                (Some(file), _) => kslink_btf::SymbolOrderSource::File(file),
+                (None, true) => kslink_btf::SymbolOrderSource::HiddenFirst,
+                (None, false) => kslink_btf::SymbolOrderSource::Inputs,
+            };
+            kslink_btf::write_view(script, order, objects, output)
+        }
         Command::Check {
             view,
             report,

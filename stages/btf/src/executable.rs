@@ -451,11 +451,42 @@ fn is_read(sh_type: u32) -> bool {
     )
 }
 
+/// The inputs parsed and placed: the view's sections, and where each input section is.
+struct Gathered<'d, Elf: FileHeader> {
+    endian: Endianness,
+    machine: u16,
+    fields: Fields,
+    inputs: Vec<Input<'d, Elf>>,
+    outputs: Vec<OutputSection<'d>>,
+}
+
+/// Each global symbol's definition, by name.
+type Globals<'d> = HashMap<&'d [u8], Definition>;
+
+/// The view's symbol table, its strings, and the index of its first global symbol.
+struct SymbolTables {
+    symbols: Vec<u8>,
+    strings: Vec<u8>,
+    first_global: usize,
+}
+
 fn convert<'d, Elf: FileHeader<Endian = Endianness>>(
     files: &[ViewInput<'d>],
     script: &ViewScript,
     order: &SymbolOrder<'_>,
 ) -> Result<View<'d>, ViewError> {
+    let gathered = gather::<Elf>(files, script)?;
+    let (values, globals) = symbol_values(&gathered)?;
+    let tables = symbol_tables(&gathered, &values, &globals, order)?;
+    let relocated = relocate(&gathered, &values)?;
+    write(&gathered, &files[0], tables, relocated)
+}
+
+/// Each input parsed, its sections sent where `script` sends them and laid out.
+fn gather<'d, Elf: FileHeader<Endian = Endianness>>(
+    files: &[ViewInput<'d>],
+    script: &ViewScript,
+) -> Result<Gathered<'d, Elf>, ViewError> {
     let first = Elf::parse(files[0].data).map_err(|e| elf_error(files[0].shown, e))?;
     let endian = first.endian().map_err(|e| elf_error(files[0].shown, e))?;
     let machine = first.e_machine(endian);
@@ -638,8 +669,21 @@ fn convert<'d, Elf: FileHeader<Endian = Endianness>>(
         }
     }
 
+    Ok(Gathered {
+        endian,
+        machine,
+        fields,
+        inputs,
+        outputs,
+    })
+}
+
+/// What each input's symbols stand for in the view, and each global's definition.
+fn symbol_values<'d, Elf: FileHeader<Endian = Endianness>>(
+    gathered: &Gathered<'d, Elf>,
+) -> Result<(Vec<Vec<Value>>, Globals<'d>), ViewError> {
+    let (endian, inputs, outputs) = (gathered.endian, &gathered.inputs, &gathered.outputs);
     // The symbols' values, and the global definitions.
-    let section_count = outputs.len();
     let mut values: Vec<Vec<Value>> = Vec::with_capacity(inputs.len());
     let mut globals: HashMap<&'d [u8], Definition> = HashMap::new();
     for (number, input) in inputs.iter().enumerate() {
@@ -722,6 +766,17 @@ fn convert<'d, Elf: FileHeader<Endian = Endianness>>(
         }
     }
 
+    Ok((values, globals))
+}
+
+/// The view's symbol table and its strings.
+fn symbol_tables<'d, Elf: FileHeader<Endian = Endianness>>(
+    gathered: &Gathered<'d, Elf>,
+    values: &[Vec<Value>],
+    globals: &Globals<'d>,
+    order: &SymbolOrder<'_>,
+) -> Result<SymbolTables, ViewError> {
+    let (endian, fields, inputs) = (gathered.endian, &gathered.fields, &gathered.inputs);
     // The symbol table: locals of each input, then the globals; the strings are the inputs'
     // string tables one after another.
     let entsize = std::mem::size_of::<Elf::Sym>();
@@ -729,7 +784,7 @@ fn convert<'d, Elf: FileHeader<Endian = Endianness>>(
     let mut symtab = vec![0u8; entsize];
     let mut strtab: Vec<u8> = Vec::new();
     let mut string_bases = Vec::with_capacity(inputs.len());
-    for input in &inputs {
+    for input in inputs {
         string_bases.push(strtab.len() as u64);
         strtab.extend_from_slice(string_table::<Elf>(input, endian)?);
     }
@@ -781,6 +836,20 @@ fn convert<'d, Elf: FileHeader<Endian = Endianness>>(
         emit(&mut symtab, number, index, symbol);
     }
 
+    Ok(SymbolTables {
+        symbols: symtab,
+        strings: strtab,
+        first_global,
+    })
+}
+
+/// The debug sections' parts, relocated, by (input, section).
+fn relocate<'d, Elf: FileHeader<Endian = Endianness>>(
+    gathered: &Gathered<'d, Elf>,
+    values: &[Vec<Value>],
+) -> Result<HashMap<(usize, usize), Vec<u8>>, ViewError> {
+    let (endian, machine, fields) = (gathered.endian, gathered.machine, &gathered.fields);
+    let (inputs, outputs) = (&gathered.inputs, &gathered.outputs);
     // The debug sections' parts, relocated.
     let mut relocated: HashMap<(usize, usize), Vec<u8>> = HashMap::new();
     for (number, input) in inputs.iter().enumerate() {
@@ -858,20 +927,43 @@ fn convert<'d, Elf: FileHeader<Endian = Endianness>>(
                     Some(Value::Discarded) => (Some(0), Some(0)),
                     _ => (None, addend),
                 };
-                apply(&fields, machine, bytes, offset, r_type, value, addend).map_err(|why| {
+                apply(fields, machine, bytes, offset, r_type, value, addend).map_err(|why| {
                     ViewError::new(format!("{shown}: {target_name} at {offset:#x}: {why}"))
                 })?;
             }
         }
     }
 
+    Ok(relocated)
+}
+
+/// The view's bytes: the first input's header made an executable's, the sections' contents
+/// in order, the symbol and string tables, the section headers.
+fn write<'d, Elf: FileHeader<Endian = Endianness>>(
+    gathered: &Gathered<'d, Elf>,
+    first_file: &ViewInput<'d>,
+    tables: SymbolTables,
+    mut relocated: HashMap<(usize, usize), Vec<u8>>,
+) -> Result<View<'d>, ViewError> {
+    let (endian, fields) = (gathered.endian, &gathered.fields);
+    let (inputs, outputs) = (&gathered.inputs, &gathered.outputs);
+    let SymbolTables {
+        symbols: symtab,
+        strings: strtab,
+        first_global,
+    } = tables;
+    let section_count = outputs.len();
+    let entsize = std::mem::size_of::<Elf::Sym>();
+    let first = Elf::parse(first_file.data).map_err(|e| elf_error(first_file.shown, e))?;
     // The file: the header, the sections' contents in order, the symbol and string tables,
     // the section headers.
     let ehsize = usize::from(first.e_ehsize(endian));
-    let mut head = files[0]
+    let mut head = first_file
         .data
         .get(..ehsize)
-        .ok_or_else(|| ViewError::new(format!("{}: the ELF header is cut short", files[0].shown)))?
+        .ok_or_else(|| {
+            ViewError::new(format!("{}: the ELF header is cut short", first_file.shown))
+        })?
         .to_vec();
     let word = fields.word();
     let mut pieces = vec![Piece::Padding(0)];
@@ -880,7 +972,7 @@ fn convert<'d, Elf: FileHeader<Endian = Endianness>>(
         names: vec![0],
         table: vec![0; fields.section_header_size()],
     };
-    for output in &outputs {
+    for output in outputs {
         let shape = SectionShape {
             sh_type: output.sh_type,
             flags: output.flags
@@ -895,7 +987,7 @@ fn convert<'d, Elf: FileHeader<Endian = Endianness>>(
             entsize: output.entsize,
         };
         if output.sh_type == elf::SHT_NOBITS {
-            headers.add(&fields, output.name, &shape, position);
+            headers.add(fields, output.name, &shape, position);
             continue;
         }
         let start = align_up(position as u64, output.align) as usize;
@@ -926,7 +1018,7 @@ fn convert<'d, Elf: FileHeader<Endian = Endianness>>(
             pieces.push(contents);
         }
         pieces.push(Piece::Padding((output.size - filled) as usize));
-        headers.add(&fields, output.name, &shape, start);
+        headers.add(fields, output.name, &shape, start);
         position = start + output.size as usize;
     }
     let symtab_start = position.div_ceil(word) * word;
@@ -934,7 +1026,7 @@ fn convert<'d, Elf: FileHeader<Endian = Endianness>>(
     let symtab_size = symtab.len();
     let strtab_index = section_count + 2;
     headers.add(
-        &fields,
+        fields,
         b".symtab",
         &SectionShape {
             sh_type: elf::SHT_SYMTAB,
@@ -952,7 +1044,7 @@ fn convert<'d, Elf: FileHeader<Endian = Endianness>>(
     position = symtab_start + symtab_size;
     let strtab_size = strtab.len();
     headers.add(
-        &fields,
+        fields,
         b".strtab",
         &SectionShape::strings(strtab_size),
         position,
@@ -962,7 +1054,7 @@ fn convert<'d, Elf: FileHeader<Endian = Endianness>>(
     let shstrtab_name = b".shstrtab";
     let shstrtab_size = headers.names.len() + shstrtab_name.len() + 1;
     headers.add(
-        &fields,
+        fields,
         shstrtab_name,
         &SectionShape::strings(shstrtab_size),
         position,

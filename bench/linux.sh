@@ -29,9 +29,10 @@ usage: bench/linux.sh [--rounds N] [--ld LD] [--keep] TREE
 
 Times TREE's own scripts/link-vmlinux.sh against kslink's drop-in, N alternating rounds
 (default 5) of `rm vmlinux; make -s vmlinux`, and prints the median time of the script
-alone, the vmlinux links each made, the median time in the vmlinux links, in writing the
-BTF input view and in pahole (the rest is what else the script runs), and the ratio. TREE is a built Linux 7.3, 6.12 or 6.1 tree
-(`make vmlinux` done) whose scripts/link-vmlinux.sh is upstream's; it is restored on exit.
+alone, the vmlinux links each made, the median time in the vmlinux links, in making the
+BTF input view (its symbol-order link and its writing) and in pahole (the rest is what else
+the script runs), and the ratio. TREE is a built Linux 7.3, 6.12 or 6.1 tree (`make
+vmlinux` done) whose scripts/link-vmlinux.sh is upstream's; it is restored on exit.
 --ld ld.lld links with LLVM's lld (`make LD=ld.lld`: Kbuild first reconfigures and rebuilds
 what depends on the linker, once); the default is GNU ld, Kbuild's own default. --keep
 keeps the temporary directory (the scripts and the round logs) and prints its path.

@@ -289,9 +289,11 @@ btf_from_view() {
 		set -- --symbol-order .tmp_kslink/btf-order.o
 	fi
 	info VIEW "${view}"
-	"${KSLINK}" btf view -T "${view}.lds" "$@" -o "${view}" ${view_objs} ${arch_vmlinux_o} &&
-		rm -f .tmp_kslink/btf-order.o &&
-		btf_of "${view}"
+	view_status=0
+	"${KSLINK}" btf view -T "${view}.lds" "$@" -o "${view}" ${view_objs} ${arch_vmlinux_o} ||
+		view_status=$?
+	rm -f .tmp_kslink/btf-order.o
+	[ "${view_status}" = 0 ] && btf_of "${view}"
 }
 
 # Whether pahole version $1 is one the view is proven with.

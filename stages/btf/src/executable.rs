@@ -683,7 +683,6 @@ fn symbol_values<'d, Elf: FileHeader<Endian = Endianness>>(
     gathered: &Gathered<'d, Elf>,
 ) -> Result<(Vec<Vec<Value>>, Globals<'d>), ViewError> {
     let (endian, inputs, outputs) = (gathered.endian, &gathered.inputs, &gathered.outputs);
-    // The symbols' values, and the global definitions.
     let mut values: Vec<Vec<Value>> = Vec::with_capacity(inputs.len());
     let mut globals: HashMap<&'d [u8], Definition> = HashMap::new();
     for (number, input) in inputs.iter().enumerate() {
@@ -777,8 +776,8 @@ fn symbol_tables<'d, Elf: FileHeader<Endian = Endianness>>(
     order: &SymbolOrder<'_>,
 ) -> Result<SymbolTables, ViewError> {
     let (endian, fields, inputs) = (gathered.endian, &gathered.fields, &gathered.inputs);
-    // The symbol table: locals of each input, then the globals; the strings are the inputs'
-    // string tables one after another.
+    // Locals of each input, then the globals; the strings are the inputs' string tables one
+    // after another.
     let entsize = std::mem::size_of::<Elf::Sym>();
     let (value_at, shndx_at) = fields.symbol();
     let mut symtab = vec![0u8; entsize];
@@ -850,7 +849,6 @@ fn relocate<'d, Elf: FileHeader<Endian = Endianness>>(
 ) -> Result<HashMap<(usize, usize), Vec<u8>>, ViewError> {
     let (endian, machine, fields) = (gathered.endian, gathered.machine, &gathered.fields);
     let (inputs, outputs) = (&gathered.inputs, &gathered.outputs);
-    // The debug sections' parts, relocated.
     let mut relocated: HashMap<(usize, usize), Vec<u8>> = HashMap::new();
     for (number, input) in inputs.iter().enumerate() {
         let shown = input.shown;
@@ -955,8 +953,6 @@ fn write<'d, Elf: FileHeader<Endian = Endianness>>(
     let section_count = outputs.len();
     let entsize = std::mem::size_of::<Elf::Sym>();
     let first = Elf::parse(first_file.data).map_err(|e| elf_error(first_file.shown, e))?;
-    // The file: the header, the sections' contents in order, the symbol and string tables,
-    // the section headers.
     let ehsize = usize::from(first.e_ehsize(endian));
     let mut head = first_file
         .data

@@ -245,9 +245,16 @@ impl Patch {
     /// (the file itself, mapped, or the file it is a copy of). Only byte strings that
     /// differ from `current` are written, so a repeated patch writes nothing. Returns how
     /// many bytes changed.
+    ///
+    /// Byte strings at most `MERGE_GAP` (4 KiB) apart go to the file in one write, with
+    /// `current`'s bytes between them: a relocation record's addend is a few bytes from the
+    /// next one's, and a large kernel has hundreds of thousands of them.
     pub fn apply(&self, file: &File, current: &[u8]) -> io::Result<u64> {
+        let mut in_order: Vec<&(u64, Vec<u8>)> = self.writes.iter().collect();
+        in_order.sort_by_key(|(offset, _)| *offset);
         let mut changed = 0u64;
-        for (offset, bytes) in &self.writes {
+        let mut run: Option<(u64, Vec<u8>)> = None;
+        for (offset, bytes) in in_order {
             let start = *offset as usize;
             let old = current.get(start..start + bytes.len()).ok_or_else(|| {
                 io::Error::new(
@@ -259,14 +266,31 @@ impl Patch {
                 )
             })?;
             let differing = old.iter().zip(bytes).filter(|(a, b)| a != b).count() as u64;
-            if differing > 0 {
-                file.write_all_at(bytes, *offset)?;
-                changed += differing;
+            if differing == 0 {
+                continue;
             }
+            changed += differing;
+            if let Some((run_start, run_bytes)) = &mut run {
+                let run_end = *run_start as usize + run_bytes.len();
+                if start >= run_end && (start - run_end) as u64 <= MERGE_GAP {
+                    run_bytes.extend_from_slice(&current[run_end..start]);
+                    run_bytes.extend_from_slice(bytes);
+                    continue;
+                }
+                file.write_all_at(run_bytes, *run_start)?;
+            }
+            run = Some((*offset, bytes.clone()));
+        }
+        if let Some((start, bytes)) = run {
+            file.write_all_at(&bytes, start)?;
         }
         Ok(changed)
     }
 }
+
+/// The largest distance between two byte strings of a patch that [`Patch::apply`] writes
+/// together.
+const MERGE_GAP: u64 = 4096;
 
 /// `table` with each place-relative field holding the distance from its place in
 /// `location` to the address it refers to (the value the linker gives such a field), or
@@ -386,6 +410,36 @@ mod tests {
             relocations: Vec::new(),
         };
         (location, table)
+    }
+
+    #[test]
+    fn apply_writes_what_differs_in_merged_runs_and_keeps_the_bytes_between() {
+        let current: Vec<u8> = (0..=255u8).cycle().take(3 * MERGE_GAP as usize).collect();
+        let gap = MERGE_GAP as usize;
+        let patch = Patch {
+            // Out of order, one the same as the file, one too far to merge.
+            writes: vec![
+                (40, vec![0xaa, 0xbb]),
+                (8, vec![0xcc]),
+                (20, current[20..24].to_vec()),
+                (42 + gap as u64 + 1, vec![0xdd]),
+            ],
+            placed: None,
+            arrays: Vec::new(),
+            relocations: 0,
+            num_syms: 0,
+        };
+        let dir = std::env::temp_dir().join(format!("kslink-patch-apply-{}", std::process::id()));
+        std::fs::write(&dir, &current).unwrap();
+        let file = File::options().read(true).write(true).open(&dir).unwrap();
+        assert_eq!(patch.apply(&file, &current).unwrap(), 4);
+        let written = std::fs::read(&dir).unwrap();
+        std::fs::remove_file(&dir).unwrap();
+        let mut expected = current.clone();
+        expected[40..42].copy_from_slice(&[0xaa, 0xbb]);
+        expected[8] = 0xcc;
+        expected[42 + gap + 1] = 0xdd;
+        assert_eq!(written, expected);
     }
 
     #[test]

@@ -135,6 +135,8 @@ pub fn demo(request: &DemoRequest, progress: &Progress) -> Result<DemoOutcome, L
         dry_run: false,
         linker,
         btf_view: None,
+        symbol_free: Vec::new(),
+        prepare: false,
     };
     let summary = link(&link_request, progress)?;
 

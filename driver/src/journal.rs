@@ -140,25 +140,33 @@ impl Journal {
         Ok(true)
     }
 
-    /// True if the file still has the recorded stamp, or a later step rewrote it in place
-    /// from that stamp and it is as that step left it (or that step was cut short: it runs
-    /// again, and is idempotent).
+    /// True if the file still has the recorded stamp, or later steps rewrote it in place
+    /// from that stamp and it is as the last of them left it (or one of them was cut short:
+    /// it runs again, and is idempotent).
     fn is_current(&self, file: &RecordedFile) -> io::Result<bool> {
         let now = Stamp::of(&file.path)?;
-        if now == Some(file.stamp) {
-            return Ok(true);
+        Ok(self.became(&file.path, file.stamp, now, self.records.len()))
+    }
+
+    /// True if the file at `path` with the stamp `from` is the one there `now`: itself, or
+    /// through at most `rewrites` recorded rewrites.
+    fn became(&self, path: &Path, from: Stamp, now: Option<Stamp>, rewrites: usize) -> bool {
+        if now == Some(from) {
+            return true;
         }
-        Ok(self.records.values().any(|record| {
-            record
-                .rewrites
-                .iter()
-                .any(|rewrite| rewrite.path == file.path && rewrite.stamp == file.stamp)
-                && (!record.finished
-                    || record
-                        .outputs
-                        .iter()
-                        .any(|output| output.path == file.path && Some(output.stamp) == now))
-        }))
+        rewrites > 0
+            && self.records.values().any(|record| {
+                record
+                    .rewrites
+                    .iter()
+                    .any(|rewrite| rewrite.path == path && rewrite.stamp == from)
+                    && (!record.finished
+                        || record.outputs.iter().any(|output| {
+                            output.path == path
+                                && output.stamp != from
+                                && self.became(path, output.stamp, now, rewrites - 1)
+                        }))
+            })
     }
 
     /// The record of `step`, if any.

@@ -124,6 +124,12 @@ pub struct LinkRequest {
     /// The file pahole read for the BTF the link carries (the BTF input view, `kslink btf
     /// view-script`): with it, the linked file's BTF is checked before it is installed.
     pub btf_view: Option<PathBuf>,
+    /// Inputs of the linker command that define no symbols (Linux's `.btf.o`): the
+    /// prediction does not read them, so they may be made while it runs.
+    pub symbol_free: Vec<PathBuf>,
+    /// Run the steps before the link only (predict, table, pad): a later run of the same
+    /// request finds them done.
+    pub prepare: bool,
 }
 
 impl LinkRequest {
@@ -230,6 +236,7 @@ pub fn link(request: &LinkRequest, progress: &Progress) -> Result<LinkSummary, L
             )
         })?;
     check_output(request, &script)?;
+    check_symbol_free(request)?;
     check_table_options(request)?;
     let work = request.work_dir();
     if !request.dry_run {
@@ -368,7 +375,7 @@ impl Pipeline<'_> {
         }
 
         let files = &self.plan.files;
-        let (symbols, pad_waste) = if request.dry_run {
+        let (symbols, pad_waste) = if request.dry_run || request.prepare {
             (0, 0)
         } else {
             let report: PatchReport =
@@ -378,7 +385,7 @@ impl Pipeline<'_> {
                 })?;
             (report.num_syms, report.pad_waste)
         };
-        if !request.dry_run && !relinked && files.remembered.exists() {
+        if !request.dry_run && !request.prepare && !relinked && files.remembered.exists() {
             self.judge_remembered(pad_waste)?;
         }
         Ok(LinkSummary {
@@ -595,6 +602,24 @@ fn check_output(request: &LinkRequest, script: &Path) -> Result<(), LinkError> {
         ))),
         None => Ok(()),
     }
+}
+
+/// Each `--symbol-free` file must be an input file of the linker command, as it names it.
+fn check_symbol_free(request: &LinkRequest) -> Result<(), LinkError> {
+    for file in &request.symbol_free {
+        if !request
+            .linker
+            .input_files()
+            .any(|input| Path::new(input) == file)
+        {
+            return Err(LinkError::Usage(format!(
+                "--symbol-free {}: not an input file of the linker command; name it as the \
+                 command does",
+                file.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Asks the table stage whether it builds tables with these options (profile, arch, the

@@ -203,6 +203,19 @@ struct LinkArgs {
     /// nothing (make the BTF from a linked file then, the kernel's own way).
     #[arg(long, value_name = "VIEW")]
     btf_view: Option<PathBuf>,
+    /// An input file of the linker command (as it names it) that defines no symbols, such as
+    /// Linux's .btf.o, which carries the .BTF section alone. The prediction does not read it,
+    /// so it need not exist yet when the steps before the link run (--prepare). Should it
+    /// define symbols after all, the final table outgrows the prediction's and kslink links
+    /// once more, with the sizes it needs. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    symbol_free: Vec<PathBuf>,
+    /// Run only the steps before the link (the prediction, the first table, the frame) and
+    /// stop. A later `kslink link` with the same options and command finds them done and
+    /// starts at the link: Linux's drop-in prepares while pahole makes the BTF (--symbol-free
+    /// names the BTF's object, which does not exist yet).
+    #[arg(long, conflicts_with = "dry_run")]
+    prepare: bool,
     #[command(flatten)]
     output_options: Output,
     /// The linker and its arguments, after `--`.
@@ -264,6 +277,8 @@ fn run_link(args: LinkArgs) -> ExitCode {
         dry_run: args.dry_run,
         linker,
         btf_view: args.btf_view,
+        symbol_free: args.symbol_free,
+        prepare: args.prepare,
     };
     let options = &args.output_options;
     let progress = Progress::new(STEPS, options.verbosity(), options.json);

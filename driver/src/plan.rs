@@ -4,11 +4,11 @@
 //! outcome asks for more: the table's object for a larger frame, a relink after a misfit.
 
 use std::collections::VecDeque;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use crate::link::LinkRequest;
-use crate::step::{Action, Step};
+use crate::step::{Action, Installed, Step};
 
 /// A step of a link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -48,6 +48,10 @@ use StepKind::*;
 pub const ONE_LINK: [StepKind; 9] = [
     Predict, Table, Pad, Link, Collect, Final, Locate, Patch, Install,
 ];
+
+/// The steps of `--prepare`: those before the link (and the object step after a pad step
+/// whose frame is larger than the first table).
+pub const PREPARE: [StepKind; 3] = [Predict, Table, Pad];
 
 /// What runs before the install when the link carries a BTF made from its inputs: the check
 /// of the file that would be installed.
@@ -170,9 +174,22 @@ impl Plan<'_> {
         self.request.linker.input_files().map(PathBuf::from)
     }
 
+    /// True if `arg` of the linker command is an input that defines no symbols, which the
+    /// prediction does not read (`--symbol-free`).
+    fn is_symbol_free(&self, arg: &OsStr) -> bool {
+        self.request
+            .symbol_free
+            .iter()
+            .any(|file| file.as_os_str() == arg)
+    }
+
     /// The steps of this link, as far as they are known before it runs: [`ONE_LINK`], with
-    /// [`BTF`] before the install when the request names a BTF view.
+    /// [`BTF`] before the install when the request names a BTF view; up to the pad step
+    /// when it prepares.
     pub(crate) fn steps(&self) -> VecDeque<StepKind> {
+        if self.request.prepare {
+            return PREPARE.into();
+        }
         let mut steps: VecDeque<StepKind> = ONE_LINK.into();
         if self.request.btf_view.is_some() {
             let install = steps.pop_back();
@@ -212,14 +229,24 @@ impl Plan<'_> {
         argv.extend(["--linker".into(), request.linker.flavour().name().into()]);
         argv.extend(request.linker.kind.predict_flag().map(OsString::from));
         argv.extend(["-o".into(), files.predicted.clone().into()]);
-        argv.extend(request.linker.inputs.iter().cloned());
+        argv.extend(
+            request
+                .linker
+                .inputs
+                .iter()
+                .filter(|arg| !self.is_symbol_free(arg))
+                .cloned(),
+        );
+        let inputs = self
+            .link_inputs()
+            .filter(|input| !self.is_symbol_free(input.as_os_str()));
         Step::new(
             Predict,
             "KSYMS",
             format!("{} (predicted)", self.output_name()),
             Action::Command(argv),
         )
-        .external(std::iter::once(self.script.clone()).chain(self.link_inputs()))
+        .external(std::iter::once(self.script.clone()).chain(inputs))
         .outputs(&[&files.predicted])
     }
 
@@ -369,7 +396,7 @@ impl Plan<'_> {
         Step::new(Patch, "PATCH", self.output_name(), Action::Command(argv))
             .after(&[Locate, Final, Link])
             .outputs(&[&files.linked, &files.report])
-            .rewrites(&files.linked)
+            .rewrites(&files.linked, Link)
     }
 
     /// The linked file and its System.map where the request wants them.
@@ -377,18 +404,28 @@ impl Plan<'_> {
         let files = &self.files;
         let request = self.request;
         let map = request.map_path();
-        let pairs = vec![
-            (files.linked.clone(), request.output.clone()),
-            (files.map.clone(), map.clone()),
+        let installed = vec![
+            Installed {
+                from: files.linked.clone(),
+                to: request.output.clone(),
+                shared: true,
+            },
+            // Outputs of other builds in one directory have one System.map.
+            Installed {
+                from: files.map.clone(),
+                to: map.clone(),
+                shared: false,
+            },
         ];
         Step::new(
             Install,
             "INSTALL",
             self.output_name(),
-            Action::Install(pairs),
+            Action::Install(installed),
         )
         .after(&[Patch, Collect])
-        .outputs(&[&request.output, &map])
+        .rewrites(&files.linked, Patch)
+        .outputs(&[&request.output, &map, &files.linked])
     }
 
     /// The BTF check of the file that will be installed, against the view pahole read.

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -22,7 +23,32 @@ pub(crate) enum Action {
     /// A program: a stage or the linker.
     Command(Vec<OsString>),
     /// The driver's own last step: put the linked file and System.map in place.
-    Install(Vec<(PathBuf, PathBuf)>),
+    Install(Vec<Installed>),
+}
+
+/// A file the install step puts in place.
+pub(crate) struct Installed {
+    pub(crate) from: PathBuf,
+    pub(crate) to: PathBuf,
+    /// Installed as a second name of the same file (a kernel's gigabyte is not copied), not
+    /// as a copy. Only for a file whose installed name no other build's install takes: a
+    /// name that goes changes the file's status time, and then the journal distrusts it.
+    pub(crate) shared: bool,
+}
+
+impl Installed {
+    /// The command that does the same: `ln -f` or `cp`.
+    fn command(&self) -> Vec<OsString> {
+        let program: &[&str] = match self.shared {
+            true => &["ln", "-f"],
+            false => &["cp"],
+        };
+        program
+            .iter()
+            .map(OsString::from)
+            .chain([self.from.clone().into(), self.to.clone().into()])
+            .collect()
+    }
 }
 
 /// One step, as the plan describes it.
@@ -36,8 +62,9 @@ pub(crate) struct Step {
     /// The steps whose outputs it reads: their keys are part of its own.
     after: Vec<StepKind>,
     outputs: Vec<PathBuf>,
-    /// Outputs of earlier steps it rewrites in place.
-    rewrites: Vec<PathBuf>,
+    /// Outputs of earlier steps it rewrites in place, each with the step whose record has
+    /// the stamp it starts from.
+    rewrites: Vec<(PathBuf, StepKind)>,
 }
 
 impl Step {
@@ -69,9 +96,10 @@ impl Step {
         self
     }
 
-    /// An output of an earlier step that this one rewrites in place.
-    pub(crate) fn rewrites(mut self, path: &Path) -> Step {
-        self.rewrites.push(path.to_path_buf());
+    /// An output of an earlier step that this one rewrites in place (or whose stamp it
+    /// changes: a second name changes a file's status time), as `maker` recorded it.
+    pub(crate) fn rewrites(mut self, path: &Path, maker: StepKind) -> Step {
+        self.rewrites.push((path.to_path_buf(), maker));
         self
     }
 
@@ -91,10 +119,10 @@ impl Step {
                     stamp_part(&mut key, program)?;
                 }
             }
-            Action::Install(pairs) => {
-                for (from, to) in pairs {
-                    key.part(from.as_os_str().as_encoded_bytes());
-                    key.part(to.as_os_str().as_encoded_bytes());
+            Action::Install(files) => {
+                for file in files {
+                    key.part(file.from.as_os_str().as_encoded_bytes());
+                    key.part(file.to.as_os_str().as_encoded_bytes());
                 }
             }
         }
@@ -142,19 +170,15 @@ impl Pipeline<'_> {
         }
         let shown = match &step.action {
             Action::Command(argv) => argv.clone(),
-            Action::Install(pairs) => pairs
-                .iter()
-                .flat_map(|(from, to)| ["cp".into(), from.into(), to.into()])
-                .collect(),
+            Action::Install(files) => files.iter().flat_map(Installed::command).collect(),
         };
         if self.request.dry_run {
             // One runnable command per line.
             match &step.action {
                 Action::Command(argv) => self.progress.note(&command_line(argv)),
-                Action::Install(pairs) => {
-                    for (from, to) in pairs {
-                        self.progress
-                            .note(&command_line(&["cp".into(), from.into(), to.into()]));
+                Action::Install(files) => {
+                    for file in files {
+                        self.progress.note(&command_line(&file.command()));
                     }
                 }
             }
@@ -188,9 +212,14 @@ impl Pipeline<'_> {
                 .store(pending)
                 .map_err(journal_error("cannot update the journal"))?;
         }
+        if step.kind != StepKind::Install {
+            for (path, _) in &step.rewrites {
+                unshare(path)?;
+            }
+        }
         match &step.action {
             Action::Command(argv) => self.execute(&step, argv)?,
-            Action::Install(pairs) => install(pairs)?,
+            Action::Install(files) => install(files)?,
         }
         if step.kind == StepKind::Link {
             self.links += 1;
@@ -231,23 +260,24 @@ impl Pipeline<'_> {
         Ok(())
     }
 
-    /// The stamps the files a step rewrites had when the link made them: taken from the
-    /// link's record, not from the files, which an interrupted rewrite may have changed.
+    /// The stamps the files a step rewrites had when the step before made them: taken from
+    /// that step's record, not from the files, which an interrupted rewrite may have changed.
     fn rewrite_stamps(&self, step: &Step) -> Result<Vec<RecordedFile>, LinkError> {
         step.rewrites
             .iter()
-            .map(|path| {
+            .map(|(path, maker)| {
                 let recorded = self
                     .journal
-                    .record(StepKind::Link.name())
+                    .record(maker.name())
                     .into_iter()
                     .flat_map(|record| &record.outputs)
                     .find(|file| &file.path == path);
                 match recorded {
                     Some(file) => Ok(file.clone()),
                     None => Err(LinkError::Usage(format!(
-                        "{} has no record of the link that made it",
-                        path.display()
+                        "{} has no record of the {} step that made it",
+                        path.display(),
+                        maker.name()
                     ))),
                 }
             })
@@ -325,54 +355,88 @@ fn program_name(argv: &[OsString]) -> String {
         .into_owned()
 }
 
-/// Puts each `from` at `to`: a copy renamed into place, so that `to` changes in one step and
-/// never exists half-written. Not a hard link: what rewrites the installed file in place
-/// (Kbuild's post-link `objcopy` on a relocatable x86 kernel) must not rewrite the work
-/// directory's file that the journal vouches for. (`fs::copy` clones where the file system
-/// can.)
-fn install(pairs: &[(PathBuf, PathBuf)]) -> Result<(), LinkError> {
-    // Every copy first, then the renames: a copy that fails (a full disk, a missing
+/// Puts each file in place: under a temporary name beside it, a second name of the file
+/// ([`Installed::shared`]) or a copy, renamed into place, so that it changes in one step
+/// and never exists half-written. What rewrites a shared file in place once it is installed
+/// (resolve_btfids, sorttable, Kbuild's post-link objcopy) rewrites the work directory's
+/// file too: the journal sees its stamp change, and the next run links again. A step of
+/// kslink that rewrites a work file first makes it a file of its own ([`unshare`]), so that
+/// the installed one stays as it was until the next install.
+fn install(files: &[Installed]) -> Result<(), LinkError> {
+    // Every temporary first, then the renames: one that fails (a full disk, a missing
     // directory) leaves every destination as it was.
     let mut temps: Vec<PathBuf> = Vec::new();
     let mut failure = None;
-    for (from, to) in pairs {
-        let temp = beside(
-            to,
-            &format!(
-                ".{}.kslink-tmp{}",
-                to.file_name()
-                    .unwrap_or(OsStr::new("out"))
-                    .to_string_lossy(),
-                std::process::id()
-            ),
-        );
+    for file in files {
+        let temp = temp_beside(&file.to);
         let _ = fs::remove_file(&temp);
-        if let Err(err) = fs::copy(from, &temp) {
+        let made = match file.shared {
+            // A copy where the two are on different file systems.
+            true => {
+                fs::hard_link(&file.from, &temp).or_else(|_| fs::copy(&file.from, &temp).map(drop))
+            }
+            false => fs::copy(&file.from, &temp).map(drop),
+        };
+        if let Err(err) = made {
             let _ = fs::remove_file(&temp);
-            failure = Some((from, to, err));
+            failure = Some((file, err));
             break;
         }
         temps.push(temp);
     }
     if failure.is_none() {
-        for ((from, to), temp) in pairs.iter().zip(&temps) {
-            if let Err(err) = fs::rename(temp, to) {
-                failure = Some((from, to, err));
+        for (file, temp) in files.iter().zip(&temps) {
+            if let Err(err) = fs::rename(temp, &file.to) {
+                failure = Some((file, err));
                 break;
             }
         }
     }
+    // What was renamed is gone; a rename onto another name of the same file leaves both.
+    for temp in &temps {
+        let _ = fs::remove_file(temp);
+    }
     match failure {
         None => Ok(()),
-        Some((from, to, err)) => {
-            for temp in &temps {
-                let _ = fs::remove_file(temp);
-            }
-            Err(LinkError::io(format!(
-                "cannot install {} as {}",
-                from.display(),
-                to.display()
-            ))(err))
-        }
+        Some((file, err)) => Err(LinkError::io(format!(
+            "cannot install {} as {}",
+            file.from.display(),
+            file.to.display()
+        ))(err)),
     }
+}
+
+/// Makes `path` a file of its own if it has other names (an installed output), by a copy
+/// renamed over it: a rewrite in place then leaves the installed file as it is.
+fn unshare(path: &Path) -> Result<(), LinkError> {
+    let shared = match fs::metadata(path) {
+        Ok(meta) => meta.nlink() > 1,
+        Err(_) => false,
+    };
+    if !shared {
+        return Ok(());
+    }
+    let temp = temp_beside(path);
+    let result = fs::copy(path, &temp).and_then(|_| fs::rename(&temp, path));
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result.map_err(LinkError::io(format!(
+        "cannot make {} a file of its own before rewriting it (it is installed under another name)",
+        path.display()
+    )))
+}
+
+/// A temporary name for `to` in its own directory, for this process.
+fn temp_beside(to: &Path) -> PathBuf {
+    beside(
+        to,
+        &format!(
+            ".{}.kslink-tmp{}",
+            to.file_name()
+                .unwrap_or(OsStr::new("out"))
+                .to_string_lossy(),
+            std::process::id()
+        ),
+    )
 }

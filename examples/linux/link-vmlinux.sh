@@ -304,7 +304,37 @@ btf_view_proven_with() {
 	esac
 }
 
+# kslink link of vmlinux, with the options $@ and the table's, the BTF's object and view,
+# Kbuild's verbosity.
+kslink_link() {
+	# shellcheck disable=SC2086 # the flags are words
+	set -- "$@" --profile "${profile}" --arch "${arch}" ${table_flags}
+	if [ -n "${btf_view}" ]; then
+		set -- "$@" --btf-view "${btf_view}"
+	fi
+	if [ -n "${btf_o}" ]; then
+		set -- "$@" --symbol-free "${btf_o}"
+	fi
+	case "${KBUILD_VERBOSE}${quiet}" in
+	*1*) set -- "$@" --verbose ;;
+	*silent_*) set -- "$@" --quiet ;;
+	esac
+	"${KSLINK}" link "$@" -o "${VMLINUX}" --map .tmp_kslink/System.map --work-dir .tmp_kslink -- \
+		${LD} ${final_ldflags} --whole-archive ${objs} --no-whole-archive \
+		--start-group ${libs} --end-group {kallsyms} ${btf_o} ${arch_vmlinux_o}
+}
+
+prepare_job=
 if is_enabled CONFIG_DEBUG_INFO_BTF; then
+	# The table's steps before the link run beside pahole: they do not read the BTF's object
+	# (it defines no symbols), and pahole takes one core.
+	if is_enabled CONFIG_KALLSYMS; then
+		(
+			btf_o=.tmp_kslink/btf-view.btf.o
+			kslink_link --prepare
+		) &
+		prepare_job=$!
+	fi
 	pahole_version=$(sed -n 's/^CONFIG_PAHOLE_VERSION=//p' include/config/auto.conf)
 	if [ "${kbuild_gen}" != 7 ] && [ "${profile:-}" != linux-6.12 ]; then
 		note "CONFIG_DEBUG_INFO_BTF: kslink's BTF input view is proven on 6.12 and 7.x, and this tree is neither (its kallsyms profile: ${profile:-none}), so this build links the kernel's own way, twice"
@@ -321,28 +351,21 @@ if is_enabled CONFIG_DEBUG_INFO_BTF; then
 		fi
 	fi
 fi
+# A prepare that failed has said why; the link would fail the same way.
+if [ -n "${prepare_job}" ]; then
+	wait "${prepare_job}"
+fi
 
 # The one link of vmlinux (through kslink with CONFIG_KALLSYMS). A BTF made from the view
 # is checked against the linked file before it is installed: exit status 3 when it does not
 # fit, and no vmlinux.
 link_vmlinux() {
 	if is_enabled CONFIG_KALLSYMS; then
-		# shellcheck disable=SC2086 # the flags are words
-		set -- --profile "${profile}" --arch "${arch}" ${table_flags}
-		if [ -n "${btf_view}" ]; then
-			set -- "$@" --btf-view "${btf_view}"
-		fi
 		if is_enabled CONFIG_LTO_CLANG; then
 			note "CONFIG_LTO_CLANG: if the link renames symbols, kslink relinks once with the table's real size"
 		fi
-		case "${KBUILD_VERBOSE}${quiet}" in
-		*1*) set -- "$@" --verbose ;;
-		*silent_*) set -- "$@" --quiet ;;
-		esac
 		# kslink prints Kbuild's lines itself (LD vmlinux, and its own steps).
-		"${KSLINK}" link "$@" -o "${VMLINUX}" --map .tmp_kslink/System.map --work-dir .tmp_kslink -- \
-			${LD} ${final_ldflags} --whole-archive ${objs} --no-whole-archive \
-			--start-group ${libs} --end-group {kallsyms} ${btf_o} ${arch_vmlinux_o}
+		kslink_link
 	else
 		info LD "${VMLINUX}"
 		${LD} ${final_ldflags} -o "${VMLINUX}" --whole-archive ${objs} --no-whole-archive \
@@ -381,14 +404,20 @@ if is_enabled CONFIG_DEBUG_INFO_BTF; then
 	fi
 fi
 
-# System.map by the tree's own rules, as upstream makes it.
+# System.map by the tree's own rules, as upstream makes it, beside the sort of the tables:
+# sorttable rewrites the tables' contents in place, never the symbols that nm reads.
+system_map() {
+	if [ -x "${srctree}/scripts/mksysmap" ] && head -n 1 "${srctree}/scripts/mksysmap" | grep -q '^#!/bin/sed'; then
+		${NM} -n "${VMLINUX}" | sed -f "${srctree}/scripts/mksysmap" > System.map
+	else
+		${CONFIG_SHELL} "${srctree}/scripts/mksysmap" "${VMLINUX}" System.map
+	fi
+}
 info NM System.map
-if [ -x "${srctree}/scripts/mksysmap" ] && head -n 1 "${srctree}/scripts/mksysmap" | grep -q '^#!/bin/sed'; then
-	${NM} -n "${VMLINUX}" | sed -f "${srctree}/scripts/mksysmap" > System.map
-else
-	${CONFIG_SHELL} "${srctree}/scripts/mksysmap" "${VMLINUX}" System.map
-fi
+system_map &
+system_map_job=$!
 
+sorted=ok
 if is_enabled CONFIG_BUILDTIME_TABLE_SORT; then
 	info SORTTAB "${VMLINUX}"
 	if [ "${profile:-}" = linux-6.1 ]; then
@@ -397,10 +426,15 @@ if is_enabled CONFIG_BUILDTIME_TABLE_SORT; then
 		${NM} -S "${VMLINUX}" > .tmp_vmlinux.nm-sort
 		sorted=$(${objtree}/scripts/sorttable -s .tmp_vmlinux.nm-sort "${VMLINUX}" && echo ok)
 	fi
-	if [ "${sorted}" != ok ]; then
-		echo >&2 Failed to sort kernel tables
-		exit 1
-	fi
+fi
+system_map_status=0
+wait "${system_map_job}" || system_map_status=$?
+if [ "${sorted}" != ok ]; then
+	echo >&2 Failed to sort kernel tables
+	exit 1
+fi
+if [ "${system_map_status}" != 0 ]; then
+	exit "${system_map_status}"
 fi
 
 # Upstream's consistency check: the table was built from the map of these very symbols.

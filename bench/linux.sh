@@ -7,9 +7,10 @@
 # the run, by a wrapper that times whichever script the round selects (upstream's, saved
 # first, or the drop-in) and logs it. The selection is an environment variable, so Kbuild's
 # command lines do not change between rounds and nothing else is rebuilt. An `ld` first on
-# PATH logs the links of vmlinux (the ones with its linker script) and times them and the
-# drop-in's relocatable link for the BTF input view's symbol order, a `kslink` first on PATH
-# times the writing of the view (`kslink btf view`), and a `pahole` first on PATH times
+# PATH logs the links of vmlinux (the ones with its linker script) and times them, a `kslink`
+# first on PATH times the making of the BTF input view (`kslink btf view`, with the
+# relocatable link for its symbol order that it runs beside its own work), and a `pahole`
+# first on PATH times
 # pahole, so that the report says where each script's time goes. Rounds alternate upstream and
 # drop-in; the report gives each one's median wall time, its links, its median time in each
 # tool, and the ratio.
@@ -30,7 +31,7 @@ usage: bench/linux.sh [--rounds N] [--ld LD] [--keep] TREE
 Times TREE's own scripts/link-vmlinux.sh against kslink's drop-in, N alternating rounds
 (default 5) of `rm vmlinux; make -s vmlinux`, and prints the median time of the script
 alone, the vmlinux links each made, the median time in the vmlinux links, in making the
-BTF input view (its symbol-order link and its writing) and in pahole (the rest is what else
+BTF input view (with the symbol-order link it runs) and in pahole (the rest is what else
 the script runs), and the ratio. TREE is a built Linux 7.3, 6.12 or 6.1 tree (`make
 vmlinux` done) whose scripts/link-vmlinux.sh is upstream's; it is restored on exit.
 --ld ld.lld links with LLVM's lld (`make LD=ld.lld`: Kbuild first reconfigures and rebuilds
@@ -81,7 +82,6 @@ EOF
 mkdir "$tmp/bin"
 timed_tool "$ld" "$real_ld" 'case " $* " in
 *kernel/vmlinux.lds*) case " $* " in *" -o "*) echo "$*" >> "'"$tmp"'/links"; class=link ;; esac ;;
-*btf-view.lds*) class=view ;;
 esac'
 timed_tool kslink "$bin/kslink" 'case " $* " in *" btf view "*) class=view ;; esac'
 if real_pahole=$(command -v pahole); then

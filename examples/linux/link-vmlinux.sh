@@ -224,6 +224,7 @@ btf_view_paholes="124"
 # The version's BTF steps on the linked or relocatable file $1: its .btf.o for the link (and
 # on 7.x the .BTF_ids that resolve_btfids writes after it).
 btf_of() {
+	start_prepare
 	btf_o=$1.btf.o
 	if [ "${kbuild_gen}" = 7 ]; then
 		${CONFIG_SHELL} "${srctree}/scripts/gen-btf.sh" "$1" || return 1
@@ -278,22 +279,17 @@ btf_from_view() {
 	"${KSLINK}" btf view-script -T "${objtree}/${KBUILD_LDS}" -o "${view}.lds" || return
 	# pahole names a per-cpu variable after one of the symbols at its address, which one by
 	# their order: the view orders its global symbols as the link will, GNU ld's those of a
-	# relocatable link without the debug information (its hash table's order), ld.lld's by
-	# its rule (hidden ones first).
-	if is_enabled CONFIG_LD_IS_LLD; then
-		set -- --hidden-first
-	else
-		info LD .tmp_kslink/btf-order.o
-		${LD} ${KBUILD_LDFLAGS} -r --strip-debug -o .tmp_kslink/btf-order.o -T "${view}.lds" \
-			${view_objs} ${arch_vmlinux_o} || return
-		set -- --symbol-order .tmp_kslink/btf-order.o
-	fi
+	# relocatable link without the debug information (its hash table's order), which kslink
+	# btf view runs beside its own work, ld.lld's by its rule (hidden ones first).
 	info VIEW "${view}"
-	view_status=0
-	"${KSLINK}" btf view -T "${view}.lds" "$@" -o "${view}" ${view_objs} ${arch_vmlinux_o} ||
-		view_status=$?
-	rm -f .tmp_kslink/btf-order.o
-	[ "${view_status}" = 0 ] && btf_of "${view}"
+	if is_enabled CONFIG_LD_IS_LLD; then
+		"${KSLINK}" btf view -T "${view}.lds" --hidden-first -o "${view}" \
+			${view_objs} ${arch_vmlinux_o} || return
+	else
+		"${KSLINK}" btf view -T "${view}.lds" -o "${view}" ${view_objs} ${arch_vmlinux_o} \
+			-- ${LD} ${KBUILD_LDFLAGS} || return
+	fi
+	btf_of "${view}"
 }
 
 # Whether pahole version $1 is one the view is proven with.
@@ -324,17 +320,20 @@ kslink_link() {
 		--start-group ${libs} --end-group {kallsyms} ${btf_o} ${arch_vmlinux_o}
 }
 
+# The table's steps before the link, started once, in the background, as pahole starts: they
+# do not read the BTF's object (it defines no symbols), and pahole takes one core.
 prepare_job=
-if is_enabled CONFIG_DEBUG_INFO_BTF; then
-	# The table's steps before the link run beside pahole: they do not read the BTF's object
-	# (it defines no symbols), and pahole takes one core.
-	if is_enabled CONFIG_KALLSYMS; then
+start_prepare() {
+	if is_enabled CONFIG_KALLSYMS && [ -z "${prepare_job}" ]; then
 		(
 			btf_o=.tmp_kslink/btf-view.btf.o
 			kslink_link --prepare
 		) &
 		prepare_job=$!
 	fi
+}
+
+if is_enabled CONFIG_DEBUG_INFO_BTF; then
 	pahole_version=$(sed -n 's/^CONFIG_PAHOLE_VERSION=//p' include/config/auto.conf)
 	if [ "${kbuild_gen}" != 7 ] && [ "${profile:-}" != linux-6.12 ]; then
 		note "CONFIG_DEBUG_INFO_BTF: kslink's BTF input view is proven on 6.12 and 7.x, and this tree is neither (its kallsyms profile: ${profile:-none}), so this build links the kernel's own way, twice"

@@ -199,6 +199,22 @@ fn encode(linker: &str, script: &str) -> Encoded {
             .unwrap_or_else(|| panic!("{view}: no per-cpu section: {text}"))
             .to_string()
     });
+    if linker == "ld" {
+        // The order link that the view runs itself gives the view of the order link above.
+        let out = btf_stage(
+            dir,
+            &[
+                "view", "-T", "view.lds", "-o", "ordered", "first.o", "second.o", "--", "ld",
+            ],
+        );
+        assert!(out.status.success(), "{out:?}");
+        assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+        assert!(
+            fs::read(dir.join("ordered")).unwrap() == fs::read(dir.join("direct")).unwrap(),
+            "the view with its own order link differs from the view with --symbol-order"
+        );
+        assert!(!dir.join("ordered.order.o").exists());
+    }
     Encoded {
         linked: btf(dir, "linked"),
         relocatable: btf(dir, "view.o"),
@@ -281,6 +297,14 @@ fn a_view_of_what_is_not_a_relocatable_link_is_refused() {
             "second.o second.o",
             "second.o: symbol other is defined in second.o too",
         ),
+        (
+            "second.o -- ld --no-such-option",
+            "ld: the symbol-order link (-r --strip-debug) failed (exit status: 1): ",
+        ),
+        (
+            "second.o -- no-such-linker",
+            "no-such-linker: cannot run it for the symbol order: No such file or directory",
+        ),
     ] {
         let mut args = vec!["view", "-T", "view.lds", "-o", "view"];
         args.extend(input.split(' '));
@@ -293,6 +317,7 @@ fn a_view_of_what_is_not_a_relocatable_link_is_refused() {
             "{input}: {stderr}"
         );
         assert!(!dir.join("view").exists(), "{input}");
+        assert!(!dir.join("view.order.o").exists(), "{input}");
         let left: Vec<_> = fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name())

@@ -179,6 +179,13 @@ impl Bench {
         cmd
     }
 
+    /// Links `out` with the work directory `work`, which must succeed: the output's bytes.
+    fn link_output(&self, out: &str, work: &str) -> Vec<u8> {
+        let result = self.link(out, &["--work-dir", work]).output().unwrap();
+        assert_success(&result, &format!("the link of {out}"));
+        fs::read(self.path(out)).unwrap()
+    }
+
     fn runs(&self) -> Vec<String> {
         fs::read_to_string(self.path("runs"))
             .unwrap_or_default()
@@ -684,12 +691,7 @@ fn bad_input_fails_cleanly_and_keeps_the_previous_output() {
 #[test]
 fn rewriting_the_installed_output_in_place_makes_the_rerun_link_again() {
     let bench = Bench::new();
-    let out = bench
-        .link("prog", &["--work-dir", "work"])
-        .output()
-        .unwrap();
-    assert_success(&out, "the link");
-    let reference = fs::read(bench.path("prog")).unwrap();
+    let reference = bench.link_output("prog", "work");
     let installed = fs::metadata(bench.path("prog")).unwrap();
     let linked = fs::metadata(bench.path("work/linked")).unwrap();
     assert_eq!(
@@ -737,12 +739,7 @@ fn rewriting_the_installed_output_in_place_makes_the_rerun_link_again() {
 #[test]
 fn a_failed_rewrite_of_the_work_file_leaves_the_installed_output_alone() {
     let bench = Bench::new();
-    let out = bench
-        .link("prog", &["--work-dir", "work"])
-        .output()
-        .unwrap();
-    assert_success(&out, "the link");
-    let reference = fs::read(bench.path("prog")).unwrap();
+    let reference = bench.link_output("prog", "work");
 
     // Another patch stage (only the patch step's key changes): it writes into the file it
     // is given, then fails.

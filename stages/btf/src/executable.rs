@@ -108,12 +108,13 @@ impl<'o> SymbolOrder<'o> {
 }
 
 /// The executable view of `inputs`, in link order (vmlinux.o first), placed by `script`,
-/// its global symbols in `order` (the inputs' order for those it does not name): the bytes
-/// of the file to write, as pieces in order.
-pub fn executable_view<'d>(
+/// its global symbols in the order that `order` gives (the inputs' order for those it does
+/// not name), asked for once the sections are relocated (a link that makes it may run
+/// meanwhile): the bytes of the file to write, as pieces in order.
+pub fn executable_view<'d, 'o>(
     inputs: &[ViewInput<'d>],
     script: &ViewScript,
-    order: &SymbolOrder<'_>,
+    order: impl FnOnce() -> Result<SymbolOrder<'o>, ViewError>,
 ) -> Result<View<'d>, ViewError> {
     let Some(first) = inputs.first() else {
         return Err(ViewError::new(
@@ -470,15 +471,15 @@ struct SymbolTables {
     first_global: usize,
 }
 
-fn convert<'d, Elf: FileHeader<Endian = Endianness>>(
+fn convert<'d, 'o, Elf: FileHeader<Endian = Endianness>>(
     files: &[ViewInput<'d>],
     script: &ViewScript,
-    order: &SymbolOrder<'_>,
+    order: impl FnOnce() -> Result<SymbolOrder<'o>, ViewError>,
 ) -> Result<View<'d>, ViewError> {
     let gathered = gather::<Elf>(files, script)?;
     let (values, globals) = symbol_values(&gathered)?;
-    let tables = symbol_tables(&gathered, &values, &globals, order)?;
     let relocated = relocate(&gathered, &values)?;
+    let tables = symbol_tables(&gathered, &values, &globals, &order()?)?;
     write(&gathered, &files[0], tables, relocated)
 }
 

@@ -18,15 +18,19 @@ pub mod fit;
 pub mod format;
 pub mod view;
 
+use std::cell::OnceCell;
+use std::ffi::OsString;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
 
 use kslink_schema::artifact::{self, ArtifactError};
 use kslink_schema::fsio::{io_reason, AtomicFile, MappedFile};
 use kslink_schema::BtfFit;
 
 pub use fit::Misfit;
+use view::ViewError;
 
 /// Why a BTF stage failed.
 #[derive(Debug)]
@@ -119,8 +123,96 @@ pub enum SymbolOrderSource<'p> {
     Inputs,
     /// The order of this file's global symbols (GNU ld's `ld -r --strip-debug`).
     File(&'p Path),
+    /// The order of the global symbols of a relocatable link of the inputs without their
+    /// debug information with the view's script, which this linker command (the program and
+    /// its options: the kernel's `$(LD) $(KBUILD_LDFLAGS)`) makes while the view's sections
+    /// are gathered and relocated: GNU ld's.
+    Link(&'p [OsString]),
     /// ld.lld's: hidden definitions first.
     HiddenFirst,
+}
+
+/// A relocatable link run for its symbols' order ([`SymbolOrderSource::Link`]), beside the
+/// view's own work; killed, and its file removed, if the view fails first.
+struct OrderLink {
+    child: Option<Child>,
+    program: String,
+    file: PathBuf,
+}
+
+impl OrderLink {
+    /// Starts `linker -r --strip-debug -T script -o FILE inputs`, FILE beside `output`.
+    fn start(
+        linker: &[OsString],
+        script: &Path,
+        inputs: &[PathBuf],
+        output: &Path,
+    ) -> Result<OrderLink, BtfError> {
+        let Some((program, options)) = linker.split_first() else {
+            return Err(BtfError::View(ViewError::new(
+                "no linker command for the symbol order".to_string(),
+            )));
+        };
+        let mut name = output.as_os_str().to_owned();
+        name.push(".order.o");
+        let file = PathBuf::from(name);
+        let shown = program.to_string_lossy().into_owned();
+        let child = std::process::Command::new(program)
+            .args(options)
+            .args(["-r", "--strip-debug", "-T"])
+            .arg(script)
+            .arg("-o")
+            .arg(&file)
+            .args(inputs)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| BtfError::Io {
+                path: shown.clone(),
+                reason: format!("cannot run it for the symbol order: {}", io_reason(&e)),
+            })?;
+        Ok(OrderLink {
+            child: Some(child),
+            program: shown,
+            file,
+        })
+    }
+
+    /// Waits for the link and maps its file, which is then removed: its name goes, the map
+    /// stays.
+    fn finish(mut self) -> Result<MappedFile, ViewError> {
+        let child = self.child.take().expect("finished once");
+        let output = child.wait_with_output().map_err(|e| {
+            ViewError::new(format!(
+                "{}: the symbol-order link: {}",
+                self.program,
+                io_reason(&e)
+            ))
+        })?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            return Err(ViewError::new(format!(
+                "{}: the symbol-order link (-r --strip-debug) failed ({}): {}",
+                self.program,
+                output.status,
+                stderr.lines().last().unwrap_or("").trim()
+            )));
+        }
+        let map = MappedFile::open(&self.file)
+            .map_err(|e| ViewError::new(format!("{}: {}", self.file.display(), io_reason(&e))))?;
+        Ok(map)
+    }
+}
+
+impl Drop for OrderLink {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_file(&self.file);
+    }
 }
 
 /// Writes to `output` the BTF input view made from `inputs`, the objects of vmlinux's link
@@ -133,19 +225,35 @@ pub fn write_view(
     output: &Path,
 ) -> Result<(), BtfError> {
     let text = MappedFile::open(script).map_err(|e| io_error(script, &e))?;
-    let script = view::ViewScript::parse(text.bytes(), text.shown()).map_err(BtfError::View)?;
-    let order_map = match symbol_order {
+    let view_script =
+        view::ViewScript::parse(text.bytes(), text.shown()).map_err(BtfError::View)?;
+    let order_file = match symbol_order {
         SymbolOrderSource::File(path) => {
             Some(MappedFile::open(path).map_err(|e| io_error(path, &e))?)
         }
         _ => None,
     };
-    let order = match (&order_map, symbol_order) {
-        (Some(map), _) => {
-            executable::SymbolOrder::of_file(map.bytes(), map.shown()).map_err(BtfError::View)?
-        }
-        (None, SymbolOrderSource::HiddenFirst) => executable::SymbolOrder::HiddenFirst,
-        (None, _) => executable::SymbolOrder::Inputs,
+    let mut order_link = match symbol_order {
+        SymbolOrderSource::Link(linker) => Some(OrderLink::start(linker, script, inputs, output)?),
+        _ => None,
+    };
+    let linked_order: OnceCell<MappedFile> = OnceCell::new();
+    // Asked for once the view's sections are relocated: the order link runs meanwhile.
+    let order = || {
+        let map = match (&order_file, order_link.take()) {
+            (Some(map), _) => map,
+            (None, Some(link)) => {
+                let map = link.finish()?;
+                linked_order.get_or_init(|| map)
+            }
+            (None, None) => {
+                return Ok(match symbol_order {
+                    SymbolOrderSource::HiddenFirst => executable::SymbolOrder::HiddenFirst,
+                    _ => executable::SymbolOrder::Inputs,
+                })
+            }
+        };
+        executable::SymbolOrder::of_file(map.bytes(), map.shown())
     };
     let maps = inputs
         .iter()
@@ -158,7 +266,7 @@ pub fn write_view(
             shown: map.shown(),
         })
         .collect();
-    let view = executable::executable_view(&inputs, &script, &order).map_err(BtfError::View)?;
+    let view = executable::executable_view(&inputs, &view_script, order).map_err(BtfError::View)?;
     let mut file = AtomicFile::create(output).map_err(|e| io_error(output, &e))?;
     view.write_to(&mut file).map_err(|e| io_error(output, &e))?;
     file.commit().map_err(|e| io_error(output, &e))

@@ -1,5 +1,6 @@
 //! `kslink-btf`: the BTF stage's command line.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -65,16 +66,23 @@ enum Command {
         /// of the objects), as GNU ld will order them: pahole names a per-cpu variable after
         /// one of the symbols at its address, which one by their order, and GNU ld writes
         /// them in the order of its hash table.
-        #[arg(long, value_name = "FILE", conflicts_with = "hidden_first")]
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["hidden_first", "order_linker"])]
         symbol_order: Option<PathBuf>,
         /// Order the view's global symbols as ld.lld will: hidden definitions (which it
         /// writes as local symbols) first, then the others, each in link order.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "order_linker")]
         hidden_first: bool,
         /// The objects, in link order (vmlinux.o first); one `ld -r` of them with the view's
         /// script will do as well.
         #[arg(value_name = "OBJECT", required = true)]
         objects: Vec<PathBuf>,
+        /// After `--`, GNU ld and its options (the kernel's `$(LD) $(KBUILD_LDFLAGS)`): order
+        /// the view's global symbols as that linker will, as --symbol-order does, from the
+        /// relocatable link it makes of the objects with `-r --strip-debug -T SCRIPT -o
+        /// FILE.order.o` added. It runs while the view's sections are gathered and
+        /// relocated; its file is removed once read.
+        #[arg(last = true, value_name = "LD ARGS")]
+        order_linker: Vec<OsString>,
     },
     /// Check that the .BTF of a linked file fits the file.
     Check {
@@ -104,10 +112,14 @@ fn main() -> ExitCode {
             symbol_order,
             hidden_first,
             objects,
+            order_linker,
         } => {
             let order = match (symbol_order, hidden_first) {
                 (Some(file), _) => kslink_btf::SymbolOrderSource::File(file),
                 (None, true) => kslink_btf::SymbolOrderSource::HiddenFirst,
+                (None, false) if !order_linker.is_empty() => {
+                    kslink_btf::SymbolOrderSource::Link(order_linker)
+                }
                 (None, false) => kslink_btf::SymbolOrderSource::Inputs,
             };
             kslink_btf::write_view(script, order, objects, output)

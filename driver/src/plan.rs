@@ -424,7 +424,7 @@ impl Plan<'_> {
             Action::Install(installed),
         )
         .after(&[Patch, Collect])
-        .rewrites(&files.linked, Patch)
+        .names(&files.linked, Patch)
         .outputs(&[&request.output, &map, &files.linked])
     }
 

@@ -62,9 +62,18 @@ pub(crate) struct Step {
     /// The steps whose outputs it reads: their keys are part of its own.
     after: Vec<StepKind>,
     outputs: Vec<PathBuf>,
-    /// Outputs of earlier steps it rewrites in place, each with the step whose record has
-    /// the stamp it starts from.
-    rewrites: Vec<(PathBuf, StepKind)>,
+    /// Outputs of earlier steps whose stamps it changes, each with the step whose record
+    /// has the stamp it starts from, and how.
+    rewrites: Vec<(PathBuf, StepKind, Change)>,
+}
+
+/// How a step changes an earlier step's output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Change {
+    /// It writes the file in place.
+    Content,
+    /// It gives the file another name, which changes its status time.
+    Name,
 }
 
 impl Step {
@@ -96,10 +105,19 @@ impl Step {
         self
     }
 
-    /// An output of an earlier step that this one rewrites in place (or whose stamp it
-    /// changes: a second name changes a file's status time), as `maker` recorded it.
+    /// An output of an earlier step that this one rewrites in place, as `maker` recorded
+    /// it.
     pub(crate) fn rewrites(mut self, path: &Path, maker: StepKind) -> Step {
-        self.rewrites.push((path.to_path_buf(), maker));
+        self.rewrites
+            .push((path.to_path_buf(), maker, Change::Content));
+        self
+    }
+
+    /// An output of an earlier step that this one gives another name, as `maker` recorded
+    /// it: its content stays, its status time changes.
+    pub(crate) fn names(mut self, path: &Path, maker: StepKind) -> Step {
+        self.rewrites
+            .push((path.to_path_buf(), maker, Change::Name));
         self
     }
 
@@ -212,8 +230,8 @@ impl Pipeline<'_> {
                 .store(pending)
                 .map_err(journal_error("cannot update the journal"))?;
         }
-        if step.kind != StepKind::Install {
-            for (path, _) in &step.rewrites {
+        for (path, _, change) in &step.rewrites {
+            if *change == Change::Content {
                 unshare(path)?;
             }
         }
@@ -265,7 +283,7 @@ impl Pipeline<'_> {
     fn rewrite_stamps(&self, step: &Step) -> Result<Vec<RecordedFile>, LinkError> {
         step.rewrites
             .iter()
-            .map(|(path, maker)| {
+            .map(|(path, maker, _)| {
                 let recorded = self
                     .journal
                     .record(maker.name())

@@ -10,8 +10,7 @@
 # PATH logs the links of vmlinux (the ones with its linker script) and times them, a `kslink`
 # first on PATH times the making of the BTF input view (`kslink btf view`, with the
 # relocatable link for its symbol order that it runs beside its own work), and a `pahole`
-# first on PATH times
-# pahole, so that the report says where each script's time goes. Rounds alternate upstream and
+# first on PATH times pahole, so that the report says where each script's time goes. Rounds alternate upstream and
 # drop-in; the report gives each one's median wall time, its links, its median time in each
 # tool, and the ratio.
 # On exit the tree's own script is put back as it was.

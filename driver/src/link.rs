@@ -604,13 +604,14 @@ fn check_output(request: &LinkRequest, script: &Path) -> Result<(), LinkError> {
     }
 }
 
-/// Each `--symbol-free` file must be an input file of the linker command, as it names it.
+/// Each `--symbol-free` file must be an input file of the linker command, named as it
+/// names it: the prediction leaves out the arguments equal to it.
 fn check_symbol_free(request: &LinkRequest) -> Result<(), LinkError> {
     for file in &request.symbol_free {
         if !request
             .linker
             .input_files()
-            .any(|input| Path::new(input) == file)
+            .any(|input| input == file.as_os_str())
         {
             return Err(LinkError::Usage(format!(
                 "--symbol-free {}: not an input file of the linker command; name it as the \

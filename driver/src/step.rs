@@ -30,9 +30,10 @@ pub(crate) enum Action {
 pub(crate) struct Installed {
     pub(crate) from: PathBuf,
     pub(crate) to: PathBuf,
-    /// Installed as a second name of the same file (a kernel's gigabyte is not copied), not
-    /// as a copy. Only for a file whose installed name no other build's install takes: a
-    /// name that goes changes the file's status time, and then the journal distrusts it.
+    /// Installed as a second name of the same file (a kernel with its debug information is
+    /// not copied), not as a copy. Only for a file whose installed name no other build's
+    /// install takes: a name that goes changes the file's status time, and then the journal
+    /// distrusts it.
     pub(crate) shared: bool,
 }
 

@@ -224,8 +224,8 @@ btf_view_paholes="124"
 # The version's BTF steps on the linked or relocatable file $1: its .btf.o for the link (and
 # on 7.x the .BTF_ids that resolve_btfids writes after it).
 btf_of() {
-	start_prepare
 	btf_o=$1.btf.o
+	start_prepare
 	if [ "${kbuild_gen}" = 7 ]; then
 		${CONFIG_SHELL} "${srctree}/scripts/gen-btf.sh" "$1" || return 1
 		btf_ids=$1.BTF_ids
@@ -321,14 +321,12 @@ kslink_link() {
 }
 
 # The table's steps before the link, started once, in the background, as pahole starts: they
-# do not read the BTF's object (it defines no symbols), and pahole takes one core.
+# do not read the BTF's object ${btf_o} (it defines no symbols: a link with another one
+# finds them done), and pahole takes one core.
 prepare_job=
 start_prepare() {
 	if is_enabled CONFIG_KALLSYMS && [ -z "${prepare_job}" ]; then
-		(
-			btf_o=.tmp_kslink/btf-view.btf.o
-			kslink_link --prepare
-		) &
+		kslink_link --prepare &
 		prepare_job=$!
 	fi
 }

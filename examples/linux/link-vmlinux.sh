@@ -278,9 +278,9 @@ btf_from_view() {
 	done
 	"${KSLINK}" btf view-script -T "${objtree}/${KBUILD_LDS}" -o "${view}.lds" || return
 	# pahole names a per-cpu variable after one of the symbols at its address, which one by
-	# their order: the view orders its global symbols as the link will, GNU ld's those of a
-	# relocatable link without the debug information (its hash table's order), which kslink
-	# btf view runs beside its own work, ld.lld's by its rule (hidden ones first).
+	# their order: the view orders its global symbols as the link will, GNU ld's as a
+	# relocatable link of the objects' symbol skeletons orders them (its hash table's order),
+	# which kslink btf view runs beside its own work, ld.lld's by its rule (hidden ones first).
 	info VIEW "${view}"
 	if is_enabled CONFIG_LD_IS_LLD; then
 		"${KSLINK}" btf view -T "${view}.lds" --hidden-first -o "${view}" \

@@ -145,6 +145,18 @@ fn compile_and_link(dir: &Path, linker: &str, script: &str) {
     );
 }
 
+/// `linker -r --strip-debug -T view.lds -o order.o OBJECTS` in `dir`: the relocatable link
+/// whose global symbols are in the order the linker writes them.
+fn order_link(dir: &Path, linker: &str, objects: &[&str]) {
+    run_checked(
+        Command::new(linker)
+            .args(["-r", "--strip-debug", "-T", "view.lds", "-o", "order.o"])
+            .args(objects)
+            .current_dir(dir),
+        &format!("{linker} -r --strip-debug"),
+    );
+}
+
 fn encode(linker: &str, script: &str) -> Encoded {
     let dir = tempdir();
     let dir = dir.path();
@@ -159,21 +171,7 @@ fn encode(linker: &str, script: &str) -> Encoded {
             .current_dir(dir),
         &format!("{linker} -r"),
     );
-    run_checked(
-        Command::new(linker)
-            .args([
-                "-r",
-                "--strip-debug",
-                "-T",
-                "view.lds",
-                "-o",
-                "order.o",
-                "first.o",
-                "second.o",
-            ])
-            .current_dir(dir),
-        &format!("{linker} -r --strip-debug"),
-    );
+    order_link(dir, linker, &["first.o", "second.o"]);
     // The symbols' order: GNU ld -r writes its own; ld.lld's is the view's rule.
     let (view, direct) = match linker {
         "ld" => ("view.o", "--symbol-order order.o first.o second.o"),
@@ -254,6 +252,91 @@ fn the_view_places_the_percpu_section_as_its_script_does_after_either_linker() {
     }
 }
 
+/// C source of `count` global symbols named `{prefix}_N`: per-cpu and other variables,
+/// functions that read variables of `other` (undefined here), weak definitions that `other`
+/// makes strong, hidden aliases.
+fn many_symbols_c(prefix: &str, other: &str, count: usize) -> String {
+    let mut c = String::new();
+    for i in 0..count {
+        c += &match i % 5 {
+            0 => format!(
+                "__attribute__((section(\".data..percpu\"))) long {prefix}_{i} = {i};\n\
+                 extern long {prefix}_alias_{i} __attribute__((alias(\"{prefix}_{i}\"), visibility(\"hidden\")));\n"
+            ),
+            1 => format!("int {prefix}_{i} = {i};\n"),
+            2 => format!(
+                "extern int {other}_{n};\nint {prefix}_{i}(void) {{ return {other}_{n}; }}\n",
+                n = i - 1
+            ),
+            3 => format!("__attribute__((weak)) int weak_{prefix}_{i} = 1;\nint weak_{other}_{i} = 2;\n"),
+            _ => format!("const char *{prefix}_{i} = \"{prefix} {i}\";\n"),
+        };
+    }
+    c
+}
+
+/// GNU ld orders the global symbols of a relocatable link by its hash table, which grows and
+/// is rehashed as names come: thousands of them, defined and undefined, weak, hidden and
+/// per-cpu, in two objects with debug information. The view that runs its own order link
+/// (of the objects' symbol skeletons) orders them as the relocatable link of the objects
+/// does, byte for byte, which is not the objects' own order; and leaves no file of it.
+#[test]
+fn the_order_link_of_the_symbol_skeletons_orders_thousands_of_symbols_as_the_objects_link() {
+    let dir = tempdir();
+    let dir = dir.path();
+    fs::write(dir.join("many_a.c"), many_symbols_c("a", "b", 4000)).unwrap();
+    fs::write(dir.join("many_b.c"), many_symbols_c("b", "a", 4000)).unwrap();
+    fs::write(dir.join("vmlinux.lds"), SCRIPT).unwrap();
+    run_checked(
+        Command::new("cc")
+            .args([
+                "-g",
+                "-O2",
+                "-fno-asynchronous-unwind-tables",
+                "-c",
+                "many_a.c",
+                "many_b.c",
+            ])
+            .current_dir(dir),
+        "cc",
+    );
+    let out = btf_stage(dir, &["view-script", "-T", "vmlinux.lds", "-o", "view.lds"]);
+    assert!(out.status.success(), "{out:?}");
+    order_link(dir, "ld", &["many_a.o", "many_b.o"]);
+    for (view, order) in [
+        (
+            "direct",
+            &["--symbol-order", "order.o", "many_a.o", "many_b.o"][..],
+        ),
+        ("own", &["many_a.o", "many_b.o", "--", "ld"][..]),
+        ("plain", &["many_a.o", "many_b.o"][..]),
+    ] {
+        let mut args = vec!["view", "-T", "view.lds", "-o", view];
+        args.extend(order);
+        let out = btf_stage(dir, &args);
+        assert!(out.status.success(), "{view}: {out:?}");
+        assert!(
+            out.stdout.is_empty() && out.stderr.is_empty(),
+            "{view}: {out:?}"
+        );
+    }
+    let view = |name: &str| fs::read(dir.join(name)).unwrap();
+    assert!(
+        view("own") == view("direct"),
+        "the view with the skeletons' order link differs from the view with the objects' order"
+    );
+    assert!(
+        view("plain") != view("direct"),
+        "the linker's order is the objects' own: the test orders nothing"
+    );
+    let left: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("own."))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 /// What is not a relocatable ELF file is one line and exit status 1, and nothing is written.
 #[test]
 fn a_view_of_what_is_not_a_relocatable_link_is_refused() {
@@ -305,6 +388,12 @@ fn a_view_of_what_is_not_a_relocatable_link_is_refused() {
             "second.o -- no-such-linker",
             "no-such-linker: cannot run it for the symbol order: No such file or directory",
         ),
+        ("second.o text -- ld", "text: not an ELF file"),
+        (
+            "second.o executable -- ld",
+            "executable: not a relocatable file",
+        ),
+        ("second.o cut -- ld", "cut: not a readable ELF file"),
     ] {
         let mut args = vec!["view", "-T", "view.lds", "-o", "view"];
         args.extend(input.split(' '));
@@ -317,11 +406,13 @@ fn a_view_of_what_is_not_a_relocatable_link_is_refused() {
             "{input}: {stderr}"
         );
         assert!(!dir.join("view").exists(), "{input}");
-        assert!(!dir.join("view.order.o").exists(), "{input}");
         let left: Vec<_> = fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name())
-            .filter(|name| name.to_string_lossy().starts_with(".view"))
+            .filter(|name| {
+                let name = name.to_string_lossy();
+                name.starts_with(".view") || name.starts_with("view.order")
+            })
             .collect();
         assert!(left.is_empty(), "{input}: {left:?}");
     }

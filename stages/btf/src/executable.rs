@@ -136,7 +136,8 @@ pub fn executable_view<'d, 'o>(
     }
 }
 
-fn file_kind(input: &ViewInput<'_>) -> Result<FileKind, ViewError> {
+/// `input`'s ELF class, if it is an ELF file.
+pub(crate) fn file_kind(input: &ViewInput<'_>) -> Result<FileKind, ViewError> {
     match FileKind::parse(input.data) {
         Ok(kind @ (FileKind::Elf64 | FileKind::Elf32)) => Ok(kind),
         _ => Err(ViewError::new(format!(
@@ -185,13 +186,16 @@ impl View<'_> {
 
 /// Where the fields this module rewrites are in an ELF file of one class, and how they are
 /// stored.
-struct Fields {
-    wide: bool,
-    endian: Endianness,
+pub(crate) struct Fields {
+    /// ELF64.
+    pub(crate) wide: bool,
+    /// The byte order.
+    pub(crate) endian: Endianness,
 }
 
 impl Fields {
-    fn word(&self) -> usize {
+    /// The width of an address or offset.
+    pub(crate) fn word(&self) -> usize {
         if self.wide {
             8
         } else {
@@ -199,7 +203,8 @@ impl Fields {
         }
     }
 
-    fn put(&self, bytes: &mut [u8], at: usize, width: usize, value: u64) {
+    /// Stores `value` in the field of `width` bytes at `at`.
+    pub(crate) fn put(&self, bytes: &mut [u8], at: usize, width: usize, value: u64) {
         let field = &mut bytes[at..at + width];
         match (width, self.endian.is_big_endian()) {
             (2, false) => field.copy_from_slice(&(value as u16).to_le_bytes()),
@@ -225,12 +230,18 @@ impl Fields {
     }
 
     /// `(e_type, e_phoff, e_shoff, e_phnum, e_shnum, e_shstrndx)` offsets in the header.
-    fn header(&self) -> (usize, usize, usize, usize, usize, usize) {
+    pub(crate) fn header(&self) -> (usize, usize, usize, usize, usize, usize) {
         if self.wide {
             (16, 32, 40, 56, 60, 62)
         } else {
             (16, 28, 32, 44, 48, 50)
         }
+    }
+
+    /// `sh_offset`'s offset in a section header (after `sh_name`, `sh_type`, `sh_flags` and
+    /// `sh_addr`).
+    pub(crate) fn section_offset(&self) -> usize {
+        8 + 2 * self.word()
     }
 
     fn section_header_size(&self) -> usize {
@@ -441,7 +452,8 @@ struct Definition {
     weak: bool,
 }
 
-fn elf_error(shown: &str, err: object::read::Error) -> ViewError {
+/// `shown` is not an ELF file that can be read, as `err` says.
+pub(crate) fn elf_error(shown: &str, err: object::read::Error) -> ViewError {
     ViewError::new(format!("{shown}: not a readable ELF file: {err}"))
 }
 
@@ -483,6 +495,21 @@ fn convert<'d, 'o, Elf: FileHeader<Endian = Endianness>>(
     write(&gathered, &files[0], tables, relocated)
 }
 
+/// `file`'s ELF header and byte order, if it is a relocatable file.
+pub(crate) fn relocatable_header<'d, Elf: FileHeader<Endian = Endianness>>(
+    file: &ViewInput<'d>,
+) -> Result<(&'d Elf, Endianness), ViewError> {
+    let header = Elf::parse(file.data).map_err(|e| elf_error(file.shown, e))?;
+    let endian = header.endian().map_err(|e| elf_error(file.shown, e))?;
+    if header.e_type(endian) != elf::ET_REL {
+        return Err(ViewError::new(format!(
+            "{}: not a relocatable file (the view is made from the objects of vmlinux's link)",
+            file.shown
+        )));
+    }
+    Ok((header, endian))
+}
+
 /// Each input parsed, its sections sent where `script` sends them and laid out.
 fn gather<'d, Elf: FileHeader<Endian = Endianness>>(
     files: &[ViewInput<'d>],
@@ -505,16 +532,11 @@ fn gather<'d, Elf: FileHeader<Endian = Endianness>>(
     let mut percpu_out = None;
     for (number, file) in files.iter().enumerate() {
         let shown = file.shown;
-        let header = Elf::parse(file.data).map_err(|e| elf_error(shown, e))?;
-        if header.endian().ok() != Some(endian) || header.e_machine(endian) != machine {
+        let (header, file_endian) = relocatable_header::<Elf>(file)?;
+        if file_endian != endian || header.e_machine(endian) != machine {
             return Err(ViewError::new(format!(
                 "{shown}: not for {}'s machine",
                 files[0].shown
-            )));
-        }
-        if header.e_type(endian) != elf::ET_REL {
-            return Err(ViewError::new(format!(
-                "{shown}: not a relocatable file (the view is made from the objects of vmlinux's link)"
             )));
         }
         let sections = header

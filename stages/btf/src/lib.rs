@@ -16,6 +16,7 @@
 pub mod executable;
 pub mod fit;
 pub mod format;
+pub mod skeleton;
 pub mod view;
 
 use std::cell::OnceCell;
@@ -123,29 +124,32 @@ pub enum SymbolOrderSource<'p> {
     Inputs,
     /// The order of this file's global symbols (GNU ld's `ld -r --strip-debug`).
     File(&'p Path),
-    /// The order of the global symbols of a relocatable link of the inputs without their
-    /// debug information with the view's script, which this linker command (the program and
-    /// its options: the kernel's `$(LD) $(KBUILD_LDFLAGS)`) makes while the view's sections
-    /// are gathered and relocated: GNU ld's.
+    /// The order of the global symbols of a relocatable link of the inputs' symbol
+    /// skeletons ([`skeleton`]) with the view's script, which this linker command (the
+    /// program and its options: the kernel's `$(LD) $(KBUILD_LDFLAGS)`) makes while the
+    /// view's sections are gathered and relocated: GNU ld's.
     Link(&'p [OsString]),
     /// ld.lld's: hidden definitions first.
     HiddenFirst,
 }
 
-/// A relocatable link run for its symbols' order ([`SymbolOrderSource::Link`]), beside the
-/// view's own work; killed, and its file removed, if the view fails first.
+/// A relocatable link of the inputs' symbol skeletons run for its symbols' order
+/// ([`SymbolOrderSource::Link`]), beside the view's own work; killed, and its files
+/// removed, if the view fails first.
 struct OrderLink {
     child: Option<Child>,
     program: String,
     file: PathBuf,
+    skeletons: Vec<PathBuf>,
 }
 
 impl OrderLink {
-    /// Starts `linker -r --strip-debug -T script -o FILE inputs`, FILE beside `output`.
+    /// Writes each input's symbol skeleton as `OUTPUT.order.N.o` and starts
+    /// `linker -r --strip-debug -T script -o OUTPUT.order.o SKELETONS`.
     fn start(
         linker: &[OsString],
         script: &Path,
-        inputs: &[PathBuf],
+        inputs: &[executable::ViewInput<'_>],
         output: &Path,
     ) -> Result<OrderLink, BtfError> {
         let Some((program, options)) = linker.split_first() else {
@@ -153,34 +157,44 @@ impl OrderLink {
                 "no linker command for the symbol order".to_string(),
             )));
         };
-        let mut name = output.as_os_str().to_owned();
-        name.push(".order.o");
-        let file = PathBuf::from(name);
-        let shown = program.to_string_lossy().into_owned();
+        let beside = |suffix: &str| {
+            let mut name = output.as_os_str().to_owned();
+            name.push(suffix);
+            PathBuf::from(name)
+        };
+        let mut link = OrderLink {
+            child: None,
+            program: program.to_string_lossy().into_owned(),
+            file: beside(".order.o"),
+            skeletons: Vec::with_capacity(inputs.len()),
+        };
+        for (number, input) in inputs.iter().enumerate() {
+            let bytes = skeleton::symbol_skeleton(input).map_err(BtfError::View)?;
+            let path = beside(&format!(".order.{}.o", number + 1));
+            link.skeletons.push(path.clone());
+            std::fs::write(&path, bytes).map_err(|e| io_error(&path, &e))?;
+        }
         let child = std::process::Command::new(program)
             .args(options)
             .args(["-r", "--strip-debug", "-T"])
             .arg(script)
             .arg("-o")
-            .arg(&file)
-            .args(inputs)
+            .arg(&link.file)
+            .args(&link.skeletons)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| BtfError::Io {
-                path: shown.clone(),
+                path: link.program.clone(),
                 reason: format!("cannot run it for the symbol order: {}", io_reason(&e)),
             })?;
-        Ok(OrderLink {
-            child: Some(child),
-            program: shown,
-            file,
-        })
+        link.child = Some(child);
+        Ok(link)
     }
 
-    /// Waits for the link and maps its file, which is then removed: its name goes, the map
-    /// stays.
+    /// Waits for the link and maps its file; its files are then removed: their names go,
+    /// the map stays.
     fn finish(mut self) -> Result<MappedFile, ViewError> {
         let child = self.child.take().expect("finished once");
         let output = child.wait_with_output().map_err(|e| {
@@ -211,7 +225,9 @@ impl Drop for OrderLink {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = std::fs::remove_file(&self.file);
+        for file in self.skeletons.iter().chain([&self.file]) {
+            let _ = std::fs::remove_file(file);
+        }
     }
 }
 
@@ -233,8 +249,19 @@ pub fn write_view(
         }
         _ => None,
     };
+    let maps = inputs
+        .iter()
+        .map(|path| MappedFile::open(path).map_err(|e| io_error(path, &e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let inputs: Vec<executable::ViewInput> = maps
+        .iter()
+        .map(|map| executable::ViewInput {
+            data: map.bytes(),
+            shown: map.shown(),
+        })
+        .collect();
     let mut order_link = match symbol_order {
-        SymbolOrderSource::Link(linker) => Some(OrderLink::start(linker, script, inputs, output)?),
+        SymbolOrderSource::Link(linker) => Some(OrderLink::start(linker, script, &inputs, output)?),
         _ => None,
     };
     let linked_order: OnceCell<MappedFile> = OnceCell::new();
@@ -255,17 +282,6 @@ pub fn write_view(
         };
         executable::SymbolOrder::of_file(map.bytes(), map.shown())
     };
-    let maps = inputs
-        .iter()
-        .map(|path| MappedFile::open(path).map_err(|e| io_error(path, &e)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let inputs: Vec<executable::ViewInput> = maps
-        .iter()
-        .map(|map| executable::ViewInput {
-            data: map.bytes(),
-            shown: map.shown(),
-        })
-        .collect();
     let view = executable::executable_view(&inputs, &view_script, order).map_err(BtfError::View)?;
     let mut file = AtomicFile::create(output).map_err(|e| io_error(output, &e))?;
     view.write_to(&mut file).map_err(|e| io_error(output, &e))?;

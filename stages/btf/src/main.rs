@@ -78,9 +78,11 @@ enum Command {
         objects: Vec<PathBuf>,
         /// After `--`, GNU ld and its options (the kernel's `$(LD) $(KBUILD_LDFLAGS)`): order
         /// the view's global symbols as that linker will, as --symbol-order does, from the
-        /// relocatable link it makes of the objects with `-r --strip-debug -T SCRIPT -o
+        /// relocatable link it makes of the objects' symbol skeletons (FILE.order.N.o: each
+        /// object's section headers and symbols, without their contents, which that linker
+        /// orders as it orders the objects') with `-r --strip-debug -T SCRIPT -o
         /// FILE.order.o` added. It runs while the view's sections are gathered and
-        /// relocated; its file is removed once read.
+        /// relocated; its files are removed once read.
         #[arg(last = true, value_name = "LD ARGS")]
         order_linker: Vec<OsString>,
     },

@@ -40,6 +40,7 @@
 //! kernel's own way.
 
 use std::collections::{HashMap, HashSet};
+use std::fs::File;
 use std::io::{Read, Write};
 
 use object::elf;
@@ -48,17 +49,20 @@ use object::{Endian, Endianness, FileKind};
 
 use crate::view::{Destination, PercpuCommand, ViewError, ViewScript, PERCPU_SECTION};
 use kslink_linker_script::align_up;
+use kslink_schema::fsio::AtomicFile;
 
 /// The lowest address of an allocated section other than a zero-based per-cpu one, so
 /// that an address 0 in the view's DWARF means what it means in a linked kernel: nothing
 /// (a reference into a discarded section).
 const FIRST_ADDRESS: u64 = 0x1000;
 
-/// One relocatable input of the view: its bytes and its name in messages.
+/// One relocatable input of the view: its bytes, its file and its name in messages.
 #[derive(Clone, Copy, Debug)]
 pub struct ViewInput<'d> {
     /// The file's bytes.
     pub data: &'d [u8],
+    /// The file, which the view's unchanged sections are copied from.
+    pub file: &'d File,
     /// The file, as messages name it.
     pub shown: &'d str,
 }
@@ -153,15 +157,24 @@ pub struct View<'d> {
 }
 
 enum Piece<'d> {
-    Borrowed(&'d [u8]),
+    /// An input's bytes, at `offset` in its `file`.
+    Borrowed {
+        bytes: &'d [u8],
+        file: &'d File,
+        offset: u64,
+    },
     Owned(Vec<u8>),
     Padding(usize),
 }
 
+/// The size from which an input's bytes are copied by the kernel, not written from the map:
+/// the debug strings, the code; not the many small sections of the exports' object.
+const KERNEL_COPY: usize = 1 << 16;
+
 impl Piece<'_> {
     fn len(&self) -> usize {
         match self {
-            Piece::Borrowed(bytes) => bytes.len(),
+            Piece::Borrowed { bytes, .. } => bytes.len(),
             Piece::Owned(bytes) => bytes.len(),
             Piece::Padding(len) => *len,
         }
@@ -170,10 +183,17 @@ impl Piece<'_> {
 
 impl View<'_> {
     /// Writes the view to `out`.
-    pub fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
+    pub fn write_to(&self, out: &mut AtomicFile) -> std::io::Result<()> {
         for piece in &self.pieces {
             match piece {
-                Piece::Borrowed(bytes) => out.write_all(bytes)?,
+                Piece::Borrowed {
+                    bytes,
+                    file,
+                    offset,
+                } if bytes.len() >= KERNEL_COPY => {
+                    out.copy_range(file, *offset, bytes.len() as u64)?
+                }
+                Piece::Borrowed { bytes, .. } => out.write_all(bytes)?,
                 Piece::Owned(bytes) => out.write_all(bytes)?,
                 Piece::Padding(len) => {
                     std::io::copy(&mut std::io::repeat(0).take(*len as u64), out)?;
@@ -428,6 +448,7 @@ struct OutputSection<'d> {
 struct Input<'d, Elf: FileHeader> {
     shown: &'d str,
     data: &'d [u8],
+    file: &'d File,
     sections: SectionTable<'d, Elf, &'d [u8]>,
     symbols: SymbolTable<'d, Elf, &'d [u8]>,
     slots: Vec<Slot>,
@@ -601,6 +622,7 @@ fn gather<'d, Elf: FileHeader<Endian = Endianness>>(
         inputs.push(Input {
             shown,
             data: file.data,
+            file: file.file,
             sections,
             symbols,
             slots,
@@ -1027,11 +1049,13 @@ fn write<'d, Elf: FileHeader<Endian = Endianness>>(
             } else if header.sh_type(endian) == elf::SHT_NOBITS {
                 Piece::Padding(header.sh_size(endian).into() as usize)
             } else {
-                Piece::Borrowed(
-                    header
+                Piece::Borrowed {
+                    bytes: header
                         .data(endian, input.data)
                         .map_err(|e| elf_error(input.shown, e))?,
-                )
+                    file: input.file,
+                    offset: header.sh_offset(endian).into(),
+                }
             };
             filled = offset + contents.len() as u64;
             pieces.push(contents);

@@ -257,6 +257,7 @@ pub fn write_view(
         .iter()
         .map(|map| executable::ViewInput {
             data: map.bytes(),
+            file: map.file(),
             shown: map.shown(),
         })
         .collect();

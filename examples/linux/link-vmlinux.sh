@@ -392,6 +392,24 @@ else
 	link_vmlinux
 fi
 
+# System.map by the tree's own rules, as upstream makes it, and the symbols that sorttable
+# reads, from the time the link ends: resolve_btfids and sorttable rewrite their sections'
+# contents in place, never the symbols that nm reads.
+system_map() {
+	if [ -x "${srctree}/scripts/mksysmap" ] && head -n 1 "${srctree}/scripts/mksysmap" | grep -q '^#!/bin/sed'; then
+		${NM} -n "${VMLINUX}" | sed -f "${srctree}/scripts/mksysmap" > System.map
+	else
+		${CONFIG_SHELL} "${srctree}/scripts/mksysmap" "${VMLINUX}" System.map
+	fi
+}
+system_map &
+system_map_job=$!
+sort_symbols_job=
+if is_enabled CONFIG_BUILDTIME_TABLE_SORT && [ "${profile:-}" != linux-6.1 ]; then
+	${NM} -S "${VMLINUX}" > .tmp_vmlinux.nm-sort &
+	sort_symbols_job=$!
+fi
+
 if is_enabled CONFIG_DEBUG_INFO_BTF; then
 	info BTFIDS "${VMLINUX}"
 	if [ "${kbuild_gen}" = 7 ]; then
@@ -400,19 +418,7 @@ if is_enabled CONFIG_DEBUG_INFO_BTF; then
 		${RESOLVE_BTFIDS} "${VMLINUX}"
 	fi
 fi
-
-# System.map by the tree's own rules, as upstream makes it, beside the sort of the tables:
-# sorttable rewrites the tables' contents in place, never the symbols that nm reads.
-system_map() {
-	if [ -x "${srctree}/scripts/mksysmap" ] && head -n 1 "${srctree}/scripts/mksysmap" | grep -q '^#!/bin/sed'; then
-		${NM} -n "${VMLINUX}" | sed -f "${srctree}/scripts/mksysmap" > System.map
-	else
-		${CONFIG_SHELL} "${srctree}/scripts/mksysmap" "${VMLINUX}" System.map
-	fi
-}
 info NM System.map
-system_map &
-system_map_job=$!
 
 sorted=ok
 if is_enabled CONFIG_BUILDTIME_TABLE_SORT; then
@@ -420,7 +426,7 @@ if is_enabled CONFIG_BUILDTIME_TABLE_SORT; then
 	if [ "${profile:-}" = linux-6.1 ]; then
 		sorted=$(${objtree}/scripts/sorttable "${VMLINUX}" && echo ok)
 	else
-		${NM} -S "${VMLINUX}" > .tmp_vmlinux.nm-sort
+		wait "${sort_symbols_job}"
 		sorted=$(${objtree}/scripts/sorttable -s .tmp_vmlinux.nm-sort "${VMLINUX}" && echo ok)
 	fi
 fi

@@ -118,7 +118,7 @@ impl AtomicFile {
 
     /// Appends `len` bytes of `source` from `offset` on. On Linux the kernel copies them
     /// (`copy_file_range(2)`) without passing them through this process, where a write from
-    /// a map of `source` would copy each page in twice the time.
+    /// a map of `source` would copy each page through it.
     pub fn copy_range(&mut self, source: &File, offset: u64, len: u64) -> io::Result<()> {
         let mut from = source;
         from.seek(SeekFrom::Start(offset))?;

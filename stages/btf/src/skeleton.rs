@@ -7,10 +7,9 @@
 //! and string tables (and section groups and extended section indices, which say which
 //! section a symbol is in). Every other section keeps its header, its contents gone
 //! (`SHT_NOBITS`, not to be merged or decompressed); relocation sections go (`SHT_NULL`,
-//! which ld passes over), as nothing in them names a symbol the table does not.
-//!
-//! The order link of vmlinux.o's skeleton takes a fifth of the time of the order link of
-//! vmlinux.o without its debug information, which copies its code and relocations.
+//! which ld passes over), as nothing in them names a symbol the table does not. So the
+//! order link reads and writes the symbols alone, not the code and relocations that a link
+//! of vmlinux.o without its debug information copies.
 
 use object::elf;
 use object::read::elf::{FileHeader, SectionHeader};

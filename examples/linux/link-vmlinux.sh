@@ -21,7 +21,8 @@
 # the tree's own scripts/mksysmap, as upstream makes it, and must equal the map kslink built
 # the table from. With CONFIG_DEBUG_INFO_BTF on 6.12 and 7.x, pahole reads a view of the same
 # inputs (kslink btf) instead of a first linked vmlinux, and the BTF is checked against the
-# linked file; on 6.1, and with a pahole other than 1.24, it reads a linked file first: two
+# linked file; on 6.1, and with a pahole other than 1.24 (bookworm's) or 1.30 (trixie's), it
+# reads a linked file first: two
 # links then (upstream: three or four). Output
 # follows Kbuild: short lines, the commands with V=1, nothing with make -s.
 
@@ -219,7 +220,7 @@ esac
 btf_o=
 btf_ids=
 btf_view=
-btf_view_paholes="124"
+btf_view_paholes="124 130"
 
 # The version's BTF steps on the linked or relocatable file $1: its .btf.o for the link (and
 # on 7.x the .BTF_ids that resolve_btfids writes after it).

@@ -1,6 +1,7 @@
 //! Debian's `linux-source-<ver>` packages: finding or downloading the `.deb`, reading its
 //! version and unpacking the source tarball it carries. Shared by [`crate::upstream`] (which
 //! keeps a few files of the tarball) and [`crate::kernel`] (which builds the whole tree).
+//! Also packages of a newer suite with what they need to run ([`crate::pahole`]).
 
 use std::ffi::OsStr;
 use std::fs;
@@ -183,6 +184,76 @@ fn debian_mirror() -> Option<String> {
                 .collect::<Vec<_>>()
         })
         .find(|uri| uri.trim_end_matches('/').ends_with("/debian"))
+}
+
+/// `package` and every package it needs at run time, recursively (its `Depends`, not its
+/// recommendations), in Debian's `suite`: the names that [`download_from_suite`] takes.
+///
+/// # Panics
+///
+/// If the private apt state cannot be made or `apt-cache` fails.
+pub(crate) fn dependencies_in_suite(suite: &str, package: &str, cache: &Path) -> Vec<String> {
+    let out = run_checked(
+        Command::new("apt-cache")
+            .args(private_apt_state(suite, cache, Lists::AsCached))
+            .args(["depends", "--recurse", "--no-recommends", "--no-suggests"])
+            .args([
+                "--no-conflicts",
+                "--no-breaks",
+                "--no-replaces",
+                "--no-enhances",
+            ])
+            .arg(package),
+        "install apt (`apt-cache`)",
+    );
+    let mut names: Vec<String> = String::from_utf8_lossy(&out)
+        .lines()
+        // Dependencies are indented under their package; virtual ones are `<name>`.
+        .filter(|line| !line.starts_with(' ') && !line.starts_with('<') && !line.is_empty())
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Downloads `packages` from Debian's `suite` into `work` (`apt-get download`, through the
+/// private apt state); `what` says what they are for, in the panic message.
+///
+/// # Panics
+///
+/// If `apt-get download` fails with the cached lists and with fresh ones.
+pub(crate) fn download_from_suite(
+    suite: &str,
+    packages: &[String],
+    cache: &Path,
+    work: &Path,
+    what: &str,
+) {
+    let download = |lists: Lists| {
+        Command::new("apt-get")
+            .args(private_apt_state(suite, cache, lists))
+            .arg("download")
+            .args(packages)
+            .current_dir(work)
+            .stdin(Stdio::null())
+            .output()
+    };
+    // As in `obtain_deb`: the mirror may have moved on from the listed revisions.
+    let out = match download(Lists::AsCached) {
+        Ok(o) if o.status.success() => return,
+        _ => download(Lists::Refreshed),
+    };
+    match out {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!(
+            "`apt-get download {}` from {suite} failed ({}):\n{}\nkslink's tests need {what}",
+            packages.join(" "),
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => panic!("cannot run apt-get: {e}\nkslink's tests need {what}"),
+    }
 }
 
 /// The Debian version of the package in `deb`, for example `6.12.117-1~deb12u1`.

@@ -89,6 +89,7 @@ use std::time::{Duration, Instant};
 use crate::cache_dir;
 use crate::debian::{self, RemoveDirOnDrop};
 use crate::lock::FileLock;
+use crate::pahole::DebianPahole;
 use crate::upstream::{run_with_stdin, set_executable, unique_suffix, KernelVersion};
 use kslink_driver::linker::LinkerCommand;
 use kslink_schema::LinkKind;
@@ -358,6 +359,10 @@ pub struct KernelTree {
     /// The Debian version of the `linux-source-<ver>` package the tree was built from, for
     /// example `6.12.117-1~deb12u1`.
     pub debian_version: String,
+    /// The pahole Kbuild configured the tree with, where it is not the one on `PATH`: every
+    /// [`KernelTree::make`] passes it (`PAHOLE=`), or Kbuild would configure the tree again
+    /// for the other one ([`KernelTree::with_pahole`]).
+    pub pahole: Option<PathBuf>,
 }
 
 impl KernelTree {
@@ -492,9 +497,81 @@ impl KernelTree {
     /// This tree reconfigured without `CONFIG_KALLSYMS_ALL`, as `x86_64_defconfig` and most
     /// developers' configurations are (a table of text symbols only), and rebuilt by Kbuild
     /// with the kernel's own script: only what the option touches recompiles. It is kept in
-    /// the cache beside this tree (`NAME-text-only`), made once from a copy; its marker
-    /// holds this tree's, so that a rebuilt tree makes it again.
+    /// the cache beside this tree (`NAME-text-only`, see [`KernelTree::variant`]).
     pub fn text_only(&self) -> KernelTree {
+        self.variant("text-only", "", "without CONFIG_KALLSYMS_ALL", |copy| {
+            debian::run_checked(
+                kbuild_command("bash", &copy.dir, copy.arch).args([
+                    "scripts/config",
+                    "--file",
+                    ".config",
+                    "-d",
+                    "KALLSYMS_ALL",
+                ]),
+                "scripts/config -d KALLSYMS_ALL",
+            );
+            debian::run_checked(copy.make().arg("olddefconfig"), "make olddefconfig");
+            debian::run_checked(
+                copy.make().args(["vmlinux", copy.arch.boot_target()]),
+                "make vmlinux with the kernel's own link-vmlinux.sh",
+            );
+        })
+    }
+
+    /// This tree configured with `pahole` (Kbuild's `PAHOLE`, which sets
+    /// `CONFIG_PAHOLE_VERSION` and so `PAHOLE_FLAGS`) and linked again by the kernel's own
+    /// script: its BTF is that pahole's. Nothing recompiles on x86 with GCC, where no code
+    /// depends on the version; the link is not redone by Kbuild on its own (the flags are no
+    /// prerequisite of vmlinux), so the linked files are deleted first. It is kept in the
+    /// cache beside this tree (`NAME-pahole-VERSION`, see [`KernelTree::variant`]). Its
+    /// [`KernelTree::link_log`] is still this tree's, made with the pahole on `PATH`.
+    ///
+    /// # Panics
+    ///
+    /// If the rebuilt tree is not configured with `pahole`'s version.
+    pub fn with_pahole(&self, pahole: &DebianPahole) -> KernelTree {
+        let suffix = format!("pahole-{}", pahole.kconfig_version);
+        let key = format!("pahole {}\n", pahole.debian_version);
+        let what = format!("with pahole {}", pahole.debian_version);
+        let mut tree = self.variant(&suffix, &key, &what, |copy| {
+            let mut copy = copy.clone();
+            copy.pahole = Some(pahole.program.clone());
+            debian::run_checked(copy.make().arg("olddefconfig"), "make olddefconfig");
+            // 7.x links vmlinux.unstripped and strips it into vmlinux; before, one file.
+            let mut linked = vec![copy.linked(), copy.vmlinux()];
+            linked.dedup();
+            for linked in linked {
+                fs::remove_file(&linked)
+                    .unwrap_or_else(|e| panic!("cannot remove {}: {e}", linked.display()));
+            }
+            debian::run_checked(
+                copy.make().args(["vmlinux", copy.arch.boot_target()]),
+                "make vmlinux with the kernel's own link-vmlinux.sh",
+            );
+        });
+        tree.pahole = Some(pahole.program.clone());
+        let configured = tree.config_value("CONFIG_PAHOLE_VERSION");
+        assert_eq!(
+            configured.as_deref(),
+            Some(pahole.kconfig_version.as_str()),
+            "{} is not configured with {}",
+            tree.dir.display(),
+            pahole.program.display()
+        );
+        tree
+    }
+
+    /// A variant of this tree kept in the cache beside it (`NAME-SUFFIX`): made once, from a
+    /// copy that `build` changes and rebuilds, and marked (`.kslink/SUFFIX`) with this tree's
+    /// marker and `key`, so that a rebuilt tree or another `key` makes it again. `what` says
+    /// what the variant is, in the note that it was built.
+    fn variant(
+        &self,
+        suffix: &str,
+        key: &str,
+        what: &str,
+        build: impl FnOnce(&KernelTree),
+    ) -> KernelTree {
         let name = self
             .dir
             .file_name()
@@ -502,9 +579,9 @@ impl KernelTree {
             .to_string_lossy()
             .into_owned();
         let cache = self.dir.parent().expect("a cached tree has a cache");
-        let dir = cache.join(format!("{name}-text-only"));
-        let source = read_string(&self.dir.join(".kslink/complete"));
-        let marker = dir.join(".kslink/text-only");
+        let dir = cache.join(format!("{name}-{suffix}"));
+        let source = read_string(&self.dir.join(".kslink/complete")) + key;
+        let marker = dir.join(".kslink").join(suffix);
         let tree = KernelTree {
             dir: dir.clone(),
             ..self.clone()
@@ -513,7 +590,7 @@ impl KernelTree {
         if finished() {
             return tree;
         }
-        let _lock = FileLock::acquire(&cache.join(format!("lock-{name}-text-only")));
+        let _lock = FileLock::acquire(&cache.join(format!("lock-{name}-{suffix}")));
         if finished() {
             return tree;
         }
@@ -523,26 +600,11 @@ impl KernelTree {
         }
         let started = Instant::now();
         let copy = self.copy_to(&dir);
-        debian::run_checked(
-            kbuild_command("bash", &copy.dir, copy.arch).args([
-                "scripts/config",
-                "--file",
-                ".config",
-                "-d",
-                "KALLSYMS_ALL",
-            ]),
-            "scripts/config -d KALLSYMS_ALL",
-        );
-        debian::run_checked(copy.make().arg("olddefconfig"), "make olddefconfig");
-        debian::run_checked(
-            copy.make().args(["vmlinux", copy.arch.boot_target()]),
-            "make vmlinux with the kernel's own link-vmlinux.sh",
-        );
+        build(&copy);
         fs::write(&marker, &source)
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", marker.display()));
         eprintln!(
-            "kslink-tests: rebuilt {} without CONFIG_KALLSYMS_ALL in {:.0} s: {}",
-            name,
+            "kslink-tests: rebuilt {name} {what} in {:.0} s: {}",
             started.elapsed().as_secs_f64(),
             copy.dir.display()
         );
@@ -577,6 +639,7 @@ impl KernelTree {
             version: self.version,
             arch: self.arch,
             debian_version: self.debian_version.clone(),
+            pahole: self.pahole.clone(),
         }
     }
 
@@ -587,6 +650,9 @@ impl KernelTree {
     pub fn make(&self) -> Command {
         let mut cmd = kbuild_command("make", &self.dir, self.arch);
         cmd.arg(format!("-j{}", jobs()));
+        if let Some(pahole) = &self.pahole {
+            cmd.arg(format!("PAHOLE={}", pahole.display()));
+        }
         cmd
     }
 }
@@ -891,6 +957,7 @@ fn finished_tree(dir: &Path, version: KernelVersion, arch: KernelArch) -> Option
         version,
         arch,
         debian_version,
+        pahole: None,
     };
     // The marker is written last; these notice a tree that was partly deleted by hand.
     let present = [

@@ -18,6 +18,8 @@
 //!   cross-built), built once from Debian's `linux-source-*` into the cache: `vmlinux`,
 //!   `vmlinux.o`, the linker script, System.map, the boot image and a record of how Kbuild
 //!   ran the final link.
+//! - [`pahole`]: Debian trixie's pahole (newer than bookworm's), run with trixie's own
+//!   libraries, for a kernel configured with it ([`KernelTree::with_pahole`]).
 //! - [`finder`]: `kallsyms-finder` from PyPI's `vmlinux-to-elf`, an external reader of a
 //!   kernel's table, installed once into the cache.
 //! - [`exact_frame`]: the frame of exactly a table's size, as `kslink-pad` makes it with no
@@ -40,6 +42,7 @@ pub mod gen;
 pub mod kernel;
 pub mod lds;
 mod lock;
+pub mod pahole;
 pub mod upstream;
 
 use std::path::{Path, PathBuf};
@@ -52,6 +55,7 @@ pub use frame::exact_frame;
 pub use gen::{corner_cases, random_map, AddrWidth, GenOptions, MapSpec, MapSymbol};
 pub use kernel::{kernel_tree, kernel_tree_for, KernelArch, KernelTree, LinkInputs, LinkLog};
 pub use lds::{kernel_linker_script, ScriptArch};
+pub use pahole::{trixie_pahole, DebianPahole};
 pub use upstream::{
     apply_mksysmap, run_upstream, run_upstream_text, upstream_kallsyms, upstream_mksysmap,
     KernelVersion, UpstreamOutput,

@@ -17,9 +17,9 @@ use std::process::{Command, Stdio};
 
 use kslink_schema::{artifact, ArrayKind, BtfFit, PatchReport};
 use kslink_tests::kernel::{kernel_tree_for, KernelArch, KernelTree};
-use kslink_tests::KernelVersion;
 use kslink_tests::{bin_path, kallsyms_finder_symbols, write_executable};
 use kslink_tests::{repo_file, run_checked};
+use kslink_tests::{trixie_pahole, KernelVersion};
 use object::{Object, ObjectSection, ObjectSymbol};
 
 /// A copy of the fixture tree relinked through the drop-in; returns it, Kbuild's output, and
@@ -407,6 +407,29 @@ fn dropin_builds_a_text_only_kernel_in_one_link(version: KernelVersion, arch: Ke
     check_dropin(&upstream, scratch.path());
 }
 
+/// The drop-in on the fixture's tree configured with Debian trixie's pahole (1.30 when
+/// written), the one trixie's kernels and trixie-backports' Linux 7.3 are built with: its
+/// `PAHOLE_FLAGS` are `--btf_features` ones, with `-j` and `reproducible_build` (and on 6.12
+/// `decl_tag_kfuncs`, for which pahole reads `.BTF_ids`). The upstream kernel is the fixture
+/// linked again by the kernel's own script with that pahole ([`KernelTree::with_pahole`],
+/// cached), whose BTF is not the fixture's.
+fn dropin_builds_a_kernel_with_trixies_pahole_in_one_link(version: KernelVersion) {
+    let tree = kernel_tree_for(version, KernelArch::X86_64);
+    let pahole = trixie_pahole();
+    let upstream = tree.with_pahole(&pahole);
+    assert!(
+        section_bytes(&upstream.vmlinux(), ".BTF").is_some()
+            && section_bytes(&upstream.vmlinux(), ".BTF") != section_bytes(&tree.vmlinux(), ".BTF"),
+        "pahole {} made the BTF that bookworm's made",
+        pahole.debian_version
+    );
+    let scratch = tempfile::Builder::new()
+        .prefix("kslink-dropin-trixie-pahole-")
+        .tempdir()
+        .unwrap();
+    check_dropin(&upstream, scratch.path());
+}
+
 /// Relinks a copy of `tree` (upstream's) through the drop-in in `scratch` and checks that
 /// it is upstream's kernel, linked once.
 fn check_dropin(tree: &KernelTree, scratch: &Path) {
@@ -632,6 +655,16 @@ fn dropin_6_12() {
 #[test]
 fn dropin_6_1() {
     dropin_builds_upstreams_kernel_in_one_link(KernelVersion::V6_1, KernelArch::X86_64);
+}
+
+#[test]
+fn dropin_7_3_trixie_pahole() {
+    dropin_builds_a_kernel_with_trixies_pahole_in_one_link(KernelVersion::V7_3);
+}
+
+#[test]
+fn dropin_6_12_trixie_pahole() {
+    dropin_builds_a_kernel_with_trixies_pahole_in_one_link(KernelVersion::V6_12);
 }
 
 #[test]

@@ -39,34 +39,13 @@ pub(crate) fn obtain_deb(version: KernelVersion, cache: &Path, work: &Path, what
         return deb;
     }
     let package = version.debian_package();
-    let download = |lists: Lists| {
-        let mut download = Command::new("apt-get");
-        if let Some(suite) = version.debian_suite() {
-            download.args(private_apt_state(suite, cache, lists));
-        }
-        download
-            .arg("download")
-            .arg(&package)
-            .current_dir(work)
-            .stdin(Stdio::null())
-            .output()
-    };
-    let mut out = download(Lists::AsCached);
-    // The private lists are updated once per cache: when the mirror has moved on to a newer
-    // revision, the listed one is gone and only fresh lists name the one it has.
-    if version.debian_suite().is_some() && !out.as_ref().is_ok_and(|o| o.status.success()) {
-        out = download(Lists::Refreshed);
-    }
-    let failure = match &out {
-        Err(e) => Some(format!("cannot run apt-get: {e}")),
-        Ok(o) if !o.status.success() => Some(format!(
-            "{}\n{}",
-            o.status,
-            String::from_utf8_lossy(&o.stderr)
-        )),
-        Ok(_) => None,
-    };
-    if let Some(failure) = failure {
+    let downloaded = apt_download(
+        version.debian_suite(),
+        std::slice::from_ref(&package),
+        cache,
+        work,
+    );
+    if let Err(failure) = downloaded {
         panic!(
             "`apt-get download {package}` failed: {failure}\n\
              kslink's tests need {what} of Linux {version}, built from Debian's `{package}` \
@@ -230,29 +209,48 @@ pub(crate) fn download_from_suite(
     work: &Path,
     what: &str,
 ) {
+    if let Err(failure) = apt_download(Some(suite), packages, cache, work) {
+        panic!(
+            "`apt-get download {}` from {suite} failed: {failure}\nkslink's tests need {what}",
+            packages.join(" ")
+        );
+    }
+}
+
+/// `apt-get download packages` into `work`: from Debian's `suite` through the private apt
+/// state, else from the machine's own sources. Says why it failed, if it did.
+fn apt_download(
+    suite: Option<&str>,
+    packages: &[String],
+    cache: &Path,
+    work: &Path,
+) -> Result<(), String> {
     let download = |lists: Lists| {
-        Command::new("apt-get")
-            .args(private_apt_state(suite, cache, lists))
+        let mut download = Command::new("apt-get");
+        if let Some(suite) = suite {
+            download.args(private_apt_state(suite, cache, lists));
+        }
+        download
             .arg("download")
             .args(packages)
             .current_dir(work)
             .stdin(Stdio::null())
             .output()
     };
-    // As in `obtain_deb`: the mirror may have moved on from the listed revisions.
-    let out = match download(Lists::AsCached) {
-        Ok(o) if o.status.success() => return,
-        _ => download(Lists::Refreshed),
-    };
+    let mut out = download(Lists::AsCached);
+    // The private lists are updated once per cache: when the mirror has moved on to a newer
+    // revision, the listed one is gone and only fresh lists name the one it has.
+    if suite.is_some() && !out.as_ref().is_ok_and(|o| o.status.success()) {
+        out = download(Lists::Refreshed);
+    }
     match out {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => panic!(
-            "`apt-get download {}` from {suite} failed ({}):\n{}\nkslink's tests need {what}",
-            packages.join(" "),
+        Err(e) => Err(format!("cannot run apt-get: {e}")),
+        Ok(o) if !o.status.success() => Err(format!(
+            "{}\n{}",
             o.status,
             String::from_utf8_lossy(&o.stderr)
-        ),
-        Err(e) => panic!("cannot run apt-get: {e}\nkslink's tests need {what}"),
+        )),
+        Ok(_) => Ok(()),
     }
 }
 

@@ -106,32 +106,29 @@ fn installed(dir: &Path) -> Option<DebianPahole> {
     })
 }
 
-/// The loader and library directory of an unpacked amd64 system under `root`.
-fn loader(root: &Path) -> (PathBuf, PathBuf) {
+/// The command that runs the pahole of an unpacked amd64 system under `root`: its loader,
+/// with its libraries only, and its binary.
+fn invocation(root: &Path) -> [String; 4] {
     let libs = root.join("usr/lib/x86_64-linux-gnu");
-    (libs.join("ld-linux-x86-64.so.2"), libs)
+    [
+        libs.join("ld-linux-x86-64.so.2").display().to_string(),
+        "--library-path".to_string(),
+        libs.display().to_string(),
+        root.join("usr/bin/pahole").display().to_string(),
+    ]
 }
 
-/// A `sh` script that runs the pahole under `root` with `root`'s loader and libraries.
+/// A `sh` script that runs the pahole under `root` with its arguments.
 fn run_script(root: &Path) -> String {
-    let (ld_so, libs) = loader(root);
-    format!(
-        "#!/bin/sh\nexec '{}' --library-path '{}' '{}' \"$@\"\n",
-        ld_so.display(),
-        libs.display(),
-        root.join("usr/bin/pahole").display()
-    )
+    let words: Vec<String> = invocation(root).iter().map(|w| format!("'{w}'")).collect();
+    format!("#!/bin/sh\nexec {} \"$@\"\n", words.join(" "))
 }
 
 /// Runs the pahole under `root` for its version and returns it as Kbuild configures it.
 fn kconfig_version(root: &Path) -> String {
-    let (ld_so, libs) = loader(root);
+    let [program, args @ ..] = invocation(root);
     let out = debian::run_checked(
-        Command::new(&ld_so)
-            .arg("--library-path")
-            .arg(&libs)
-            .arg(root.join("usr/bin/pahole"))
-            .arg("--version"),
+        Command::new(program).args(args).arg("--version"),
         "the pahole of Debian's packages does not run with their own loader",
     );
     let text = String::from_utf8_lossy(&out).trim().to_string();
